@@ -1,0 +1,32 @@
+"""The exceptions shutdown-probe raises.
+
+    ProbeError                  base: everything below
+    ├── ScenarioError           the user's scenario file is wrong (exit status 2)
+    └── HarnessError            the harness itself could not do its job
+
+A user's mistake is a ScenarioError whose ``str`` is one line naming the file, the
+key and what was expected; the CLI prints exactly that line and exits with 2. Things
+that go wrong while a case runs (an app that never gets ready, a command that crashes)
+are *results*, not exceptions: they end up in ``CaseResult.outcome``.
+"""
+
+from __future__ import annotations
+
+
+class ProbeError(Exception):
+    """Base class of every error shutdown-probe raises on purpose."""
+
+
+class ScenarioError(ProbeError):
+    """A scenario file is malformed; the message is one line, ready to print."""
+
+    def __init__(self, file: str, key: str | None, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.message = message
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + message)
+
+
+class HarnessError(ProbeError):
+    """The harness could not do what it needs (e.g. no free port, no /proc)."""

@@ -1,0 +1,126 @@
+"""Hook detectors: turn what the app left behind into "this hook ran".
+
+A log hook is proven by an output line matching its regex *after the trigger* (a match
+before the trigger is reported but does not count: it cannot be shutdown work). A
+file hook is proven by a sentinel that exists after the case and was created or
+modified after the trigger.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .output import Line
+from .results import HookResult
+from .scenario import HookSpec
+
+MAX_MATCHES = 50
+
+
+@dataclass
+class _Match:
+    line: Line
+    pid: int | None
+
+
+@dataclass
+class LogHookDetector:
+    """Subscribed to the output capture before the app starts."""
+
+    spec: HookSpec
+    trigger_t: float | None = None  # monotonic time of the trigger, once fired
+    before: list[_Match] = field(default_factory=list)
+    after: list[_Match] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, line: Line) -> None:
+        assert self.spec.log is not None
+        m = self.spec.log.search(line.text)
+        if not m:
+            return
+        pid = None
+        if "pid" in self.spec.log.groupindex and m.group("pid"):
+            try:
+                pid = int(m.group("pid"))
+            except ValueError:
+                pid = None
+        with self._lock:
+            bucket = self.before if self.trigger_t is None or line.t < self.trigger_t else self.after
+            if len(bucket) < MAX_MATCHES:
+                bucket.append(_Match(line, pid))
+
+    def arm(self, trigger_t: float) -> None:
+        with self._lock:
+            self.trigger_t = trigger_t
+
+    def first_seen(self) -> tuple[float, int] | None:
+        """When the first evidence appeared: (monotonic time, line number) for ordering."""
+        with self._lock:
+            return (self.after[0].line.t, self.after[0].line.number) if self.after else None
+
+    def result(self, roles: dict[int, str]) -> HookResult:
+        with self._lock:
+            after, before = list(self.after), list(self.before)
+        if not after:
+            if before:
+                first = before[0].line
+                return HookResult(False, f"no match after the trigger (only before it, {first.stream} "
+                                         f"line {first.number}: {first.text.strip()[:120]})")
+            return HookResult(False, f"no output line matched {self.spec.log.pattern!r}")
+        first = after[0].line
+        pids = sorted({m.pid for m in after if m.pid is not None})
+        return HookResult(
+            True,
+            f"{first.stream} line {first.number}: {first.text.strip()[:200]}",
+            pids=pids,
+            roles=[roles.get(p, "unknown") for p in pids],
+            at_s=round(first.t - (self.trigger_t or first.t), 4),
+            matches=len(after),
+        )
+
+
+class FileHookDetector:
+    def __init__(self, spec: HookSpec, path: str) -> None:
+        self.spec = spec
+        self.path = path
+        self._before: os.stat_result | None = None
+        self._trigger_wall: float | None = None
+        self._trigger_t = 0.0
+
+    def first_seen(self) -> tuple[float, int] | None:
+        """The sentinel's mtime on the monotonic clock, for ordering against log lines."""
+        result = self.result({})
+        if not result.ran or self._trigger_wall is None:
+            return None
+        mtime = os.stat(self.path).st_mtime
+        return (self._trigger_t + (mtime - self._trigger_wall), 0)
+
+    def arm(self, trigger_t: float) -> None:
+        self._trigger_t = trigger_t
+        self._trigger_wall = time.time() - (time.monotonic() - trigger_t)
+        try:
+            self._before = os.stat(self.path)
+        except OSError:
+            self._before = None
+
+    def result(self, roles: dict[int, str]) -> HookResult:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return HookResult(False, f"sentinel {self.path} does not exist")
+        if self._before is not None and st.st_mtime_ns == self._before.st_mtime_ns:
+            return HookResult(False, f"sentinel {self.path} existed before the trigger and was not touched")
+        at = None
+        if self._trigger_wall is not None:
+            at = round(max(0.0, st.st_mtime - self._trigger_wall), 4)
+        return HookResult(True, f"sentinel {self.path} ({st.st_size} bytes)", at_s=at, matches=1)
+
+
+def hook_order(detectors: dict[str, LogHookDetector | FileHookDetector]) -> list[str]:
+    """Hooks that ran, in the order their first evidence appeared (precise times, not
+    the rounded ones in the results, so back-to-back lines keep their order)."""
+    seen = [(key, name) for name, det in detectors.items() if (key := det.first_seen()) is not None]
+    return [name for _, name in sorted(seen)]

@@ -1,0 +1,45 @@
+"""Expectations: compare what a case observed with what the scenario declared."""
+
+from __future__ import annotations
+
+from .results import CaseResult, ExpectResult
+from .scenario import Expectation
+
+
+def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResult:
+    """Every failed expectation becomes one readable line; none declared always passes."""
+    if expectation is None:
+        return ExpectResult(passed=True, declared=False)
+    if result.outcome == "skipped":
+        return ExpectResult(passed=True, declared=True, failures=[])
+    failures: list[str] = []
+    if result.errored:
+        failures.append(f"the case did not run to the end: {result.outcome}: {result.error}")
+        return ExpectResult(False, failures, declared=True)
+    for hook in expectation.ran:
+        h = result.hooks.get(hook)
+        if h is None or not h.ran:
+            why = h.evidence if h else "not observed"
+            failures.append(f"expected hook '{hook}' to run, it did not ({why})")
+    for hook in expectation.not_ran:
+        h = result.hooks.get(hook)
+        if h is not None and h.ran:
+            failures.append(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
+    if expectation.outcome is not None and expectation.outcome != result.outcome:
+        failures.append(f"expected outcome {expectation.outcome}, got {result.outcome}")
+    if expectation.exit is not None:
+        got = result.exit.get("signal") or result.exit.get("returncode")
+        want = expectation.exit
+        if isinstance(want, str):
+            ok = result.exit.get("signal") == want
+        else:
+            ok = result.exit.get("signal") is None and result.exit.get("returncode") == want
+        if not ok:
+            failures.append(f"expected the root to end with {want}, it ended with {got}")
+    if expectation.orphans is not None and expectation.orphans != bool(result.orphans):
+        if expectation.orphans:
+            failures.append("expected an orphan to be left running, there was none")
+        else:
+            left = ", ".join(f"{o.role} pid {o.pid}" for o in result.orphans)
+            failures.append(f"expected no orphans, found: {left}")
+    return ExpectResult(not failures, failures, declared=True)

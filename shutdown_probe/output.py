@@ -1,0 +1,146 @@
+"""Reading a target's stdout and stderr continuously.
+
+One thread per case drains both pipes with ``select`` so an app that writes megabytes
+never blocks on a full pipe. Every complete line is timestamped on the monotonic clock
+and handed to the subscribers (hook detectors, the log ready check); only a bounded
+tail is kept for the report.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from .waiting import Flag, wait_readable
+
+# A "line" longer than this is cut into pieces: a flood without newlines must not
+# grow memory without bound.
+MAX_LINE = 64 * 1024
+TAIL_LINES = 60
+TAIL_LINE_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Line:
+    stream: str  # "stdout" or "stderr"
+    number: int  # 1-based, per stream
+    text: str
+    t: float  # time.monotonic() when it was read
+
+
+Subscriber = Callable[[Line], None]
+
+
+class OutputCapture:
+    def __init__(self, streams: dict[str, int]) -> None:
+        """``streams`` maps a name ("stdout") to a readable pipe fd the capture owns."""
+        self._fds = {fd: name for name, fd in streams.items()}
+        self._partial = {name: bytearray() for name in streams}
+        self._counts = {name: 0 for name in streams}
+        self.bytes_read = {name: 0 for name in streams}
+        self._tail: deque[Line] = deque(maxlen=TAIL_LINES)
+        self._lines: list[Line] = []  # kept only until subscribers are attached
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+        self._stop = Flag()
+        self._thread = threading.Thread(target=self._run, name="shutdown-probe-output", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def subscribe(self, fn: Subscriber, *, replay: bool = True) -> None:
+        """Call ``fn`` for every line from now on (and, with ``replay``, the tail so far)."""
+        with self._lock:
+            if replay:
+                for line in self._tail:
+                    fn(line)
+            self._subscribers.append(fn)
+
+    def tail(self, limit: int = TAIL_LINES) -> str:
+        with self._lock:
+            lines = list(self._tail)[-limit:]
+        out = []
+        for line in lines:
+            text = line.text
+            if len(text) > TAIL_LINE_CHARS:
+                text = text[:TAIL_LINE_CHARS] + f"... [{len(line.text) - TAIL_LINE_CHARS} more chars]"
+            out.append(f"[{line.stream}] {text}" if line.stream == "stderr" else text)
+        return "\n".join(out)
+
+    def line_count(self, stream: str) -> int:
+        return self._counts[stream]
+
+    def finish(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for both pipes to reach EOF, then stop reading.
+
+        Returns False when a pipe was still open (some process outside the case held
+        it); whatever was read is kept either way.
+        """
+        self._thread.join(timeout)
+        eof = not self._thread.is_alive()
+        self._stop.set()
+        self._thread.join(2.0)
+        self._stop.close()
+        return eof
+
+    # -- the reader thread
+
+    def _run(self) -> None:
+        open_fds = dict(self._fds)
+        try:
+            while open_fds:
+                ready = wait_readable([*open_fds, self._stop.fileno()], None)
+                if self._stop.fileno() in ready:
+                    break
+                for fd in ready:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:  # pragma: no cover
+                        continue
+                    name = open_fds[fd]
+                    if not chunk:
+                        self._flush_partial(name)
+                        os.close(fd)
+                        del open_fds[fd]
+                        continue
+                    self.bytes_read[name] += len(chunk)
+                    self._feed(name, chunk)
+        finally:
+            for fd, name in open_fds.items():
+                self._flush_partial(name)
+                os.close(fd)
+
+    def _feed(self, name: str, chunk: bytes) -> None:
+        buf = self._partial[name]
+        buf += chunk
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            self._emit(name, bytes(buf[start:nl]))
+            start = nl + 1
+        del buf[:start]
+        while len(buf) > MAX_LINE:
+            self._emit(name, bytes(buf[:MAX_LINE]))
+            del buf[:MAX_LINE]
+
+    def _flush_partial(self, name: str) -> None:
+        buf = self._partial[name]
+        if buf:
+            self._emit(name, bytes(buf))
+            buf.clear()
+
+    def _emit(self, name: str, raw: bytes) -> None:
+        self._counts[name] += 1
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        line = Line(name, self._counts[name], text, time.monotonic())
+        with self._lock:
+            self._tail.append(line)
+            subscribers = list(self._subscribers)
+        for fn in subscribers:
+            fn(line)

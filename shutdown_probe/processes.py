@@ -1,0 +1,510 @@
+"""The processes of one case: finding them, naming them, signalling them, ending them.
+
+Three mechanisms keep track of every process a case creates, because each alone
+misses something:
+
+* every target is started with an environment tag (``SHUTDOWN_PROBE_CASE``) that its
+  descendants inherit, so a process can be attributed to its case even after its
+  parent died (the psutil tree forgets orphans);
+* the harness makes itself a child subreaper, so orphans are re-parented to it rather
+  than to init: they stay visible and the harness reaps them;
+* each process found gets a pidfd at once, so a later signal can never hit a
+  recycled PID and its exit is an event the harness can wait on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import signal
+import struct
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from .paths import signal_name
+from .waiting import wait_readable
+
+TAG_ENV = "SHUTDOWN_PROBE_CASE"
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class Capabilities:
+    """What this machine lets the harness do; each missing piece says why."""
+
+    pidfd: str | None = None  # None when available, else the reason it is not
+    subreaper: str | None = None
+    pidfd_exit_info: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "pidfd": self.pidfd or "yes",
+            "subreaper": self.subreaper or "yes",
+            "pidfd_exit_info": self.pidfd_exit_info or "yes",
+        }
+
+
+_caps: Capabilities | None = None
+
+
+def capabilities() -> Capabilities:
+    """Detect (once) pidfds, the subreaper bit and PIDFD_INFO_EXIT, and enable the subreaper."""
+    global _caps
+    if _caps is None:
+        caps = Capabilities()
+        try:
+            fd = os.pidfd_open(os.getpid())
+            os.close(fd)
+        except (AttributeError, OSError) as exc:
+            caps.pidfd = f"pidfd_open unavailable ({exc}); signals go by PID, checked by start time"
+        caps.subreaper = _become_subreaper()
+        caps.pidfd_exit_info = None if caps.pidfd is None and _probe_exit_info() else (
+            "the kernel has no PIDFD_INFO_EXIT (Linux 6.15+): exit status is known only "
+            "for processes the harness reaps itself"
+        )
+        _caps = caps
+    return _caps
+
+
+def _become_subreaper() -> str | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            return f"prctl(PR_SET_CHILD_SUBREAPER) failed: {os.strerror(err)}"
+    except (OSError, AttributeError) as exc:
+        return f"prctl unavailable: {exc}"
+    return None
+
+
+# struct pidfd_info from <linux/pidfd.h> (72 bytes with exit_code, Linux 6.15+).
+_PIDFD_INFO_SIZE = 72
+_PIDFD_INFO_EXIT = 1 << 3
+_PIDFD_GET_INFO = (3 << 30) | (_PIDFD_INFO_SIZE << 16) | (0xFF << 8) | 11
+_EXIT_CODE_OFFSET = 60
+
+
+def _pidfd_exit_status(fd: int) -> int | None:
+    """The wait status of an exited (and reaped) process, from the kernel, or None."""
+    buf = bytearray(_PIDFD_INFO_SIZE)
+    struct.pack_into("Q", buf, 0, _PIDFD_INFO_EXIT)
+    try:
+        fcntl.ioctl(fd, _PIDFD_GET_INFO, buf, True)
+    except OSError:
+        return None
+    (mask,) = struct.unpack_from("Q", buf, 0)
+    if not mask & _PIDFD_INFO_EXIT:
+        return None
+    (status,) = struct.unpack_from("i", buf, _EXIT_CODE_OFFSET)
+    return status
+
+
+def _probe_exit_info() -> bool:
+    """Does PIDFD_INFO_EXIT work here? Tried on a throwaway ``true``."""
+    try:
+        proc = subprocess.Popen(["true"])
+    except OSError:
+        return False
+    fd = os.pidfd_open(proc.pid)
+    try:
+        proc.wait()
+        return _pidfd_exit_status(fd) is not None
+    finally:
+        os.close(fd)
+
+
+def describe_status(status: int) -> tuple[int | None, str | None]:
+    """A wait status -> (returncode, signal name); exactly one is set."""
+    if os.WIFSIGNALED(status):
+        return None, signal_name(os.WTERMSIG(status))
+    return os.WEXITSTATUS(status), None
+
+
+# ------------------------------------------------------------------ a process handle
+
+
+@dataclass(eq=False)
+class ProcessHandle:
+    """One process of a case, held by a pidfd when the machine has them."""
+
+    pid: int
+    role: str
+    ps: psutil.Process
+    pidfd: int | None = None
+    cmdline: str = ""
+    is_root: bool = False
+    listening: list[int] = field(default_factory=list)
+    ended_at: float | None = None  # monotonic time its exit was noticed
+    status: int | None = None  # wait status, once known
+    exit_note: str | None = None
+    killed_by_harness: bool = False
+    signals_ignored: list[str] = field(default_factory=list)
+    signals_caught: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        if self.ended_at is None:
+            state = f"running with PID {self.pid}"
+        elif self.status is None:
+            state = f"exited (PID {self.pid}, status unknown)"
+        else:
+            rc, sig = describe_status(self.status)
+            state = f"exited with signal {sig}" if sig else f"exited with status {rc}"
+            state += f" (PID {self.pid})"
+        return f"<{self.role} {state}>"
+
+    @property
+    def alive(self) -> bool:
+        if self.ended_at is not None:
+            return False
+        if self.pidfd is not None:
+            if wait_readable([self.pidfd], 0):
+                self.ended_at = time.monotonic()
+                return False
+            return True
+        try:
+            running = self.ps.is_running() and self.ps.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            running = False
+        if not running:
+            self.ended_at = time.monotonic()
+        return running
+
+    def send(self, sig: int) -> bool:
+        """Deliver ``sig``; False when the process was already gone."""
+        try:
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, sig)
+            else:
+                # No pidfd: psutil checks the start time first, so a recycled PID is
+                # refused rather than hit.
+                self.ps.send_signal(sig)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            return False
+        return True
+
+    def reap(self) -> None:
+        """Collect the exit status if this process is the harness's (adopted) child.
+
+        Never called for the root: its ``Popen`` reaps it, and a second waiter would
+        steal the status from it.
+        """
+        if self.is_root or self.status is not None:
+            return
+        try:
+            if self.pidfd is not None:
+                info = os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED | os.WNOHANG)
+                if info is not None:
+                    self.status = _siginfo_status(info)
+            else:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.status = status
+        except ChildProcessError:
+            pass  # someone else's child: its parent reaps it
+
+    def learn_exit(self) -> None:
+        """After the process ended: find its exit status any way the machine allows."""
+        if self.status is not None or self.is_root:
+            return
+        self.reap()
+        if self.status is None and self.pidfd is not None:
+            self.status = _pidfd_exit_status(self.pidfd)
+        if self.status is None:
+            self.exit_note = capabilities().pidfd_exit_info or "exit status not reported"
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _siginfo_status(info: os.waitid_result) -> int:
+    if info.si_code == os.CLD_EXITED:
+        return (info.si_status & 0xFF) << 8
+    return info.si_status & 0x7F  # killed or dumped: the signal number
+
+
+def _open(ps: psutil.Process) -> int | None:
+    if capabilities().pidfd is not None:
+        return None
+    try:
+        fd = os.pidfd_open(ps.pid)
+    except ProcessLookupError:
+        return None
+    # The PID could have been recycled between the scan and pidfd_open: psutil's
+    # is_running() compares the start time it saw with the current one.
+    if not ps.is_running():
+        os.close(fd)
+        return None
+    return fd
+
+
+# ------------------------------------------------------------------ the case's tree
+
+
+class CaseProcesses:
+    """Every process of one case, discovered as they appear."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], tag: str) -> None:
+        self.popen = popen
+        self.tag = tag
+        self.handles: dict[int, ProcessHandle] = {}
+        ps = psutil.Process(popen.pid)
+        self.root = ProcessHandle(popen.pid, "root", ps, _open(ps), _cmdline(ps), is_root=True)
+        self.handles[popen.pid] = self.root
+        self.worker: ProcessHandle | None = None  # the "child" that does the work
+
+    # -- discovery
+
+    def discover(self, *, full_scan: bool = False) -> list[ProcessHandle]:
+        """Find processes of this case not seen before; return the new handles.
+
+        Looks at the descendants of every known live process and at the harness's own
+        children carrying this case's tag (orphans adopted by the subreaper). With
+        ``full_scan``, or when the harness is not a subreaper, every process on the
+        machine is checked for the tag.
+        """
+        found: dict[int, psutil.Process] = {}
+        for handle in list(self.handles.values()):
+            if handle.ended_at is not None:
+                continue
+            try:
+                for child in handle.ps.children(recursive=True):
+                    found.setdefault(child.pid, child)
+            except psutil.Error:
+                pass
+        candidates: list[psutil.Process]
+        if full_scan or capabilities().subreaper is not None:
+            candidates = list(psutil.process_iter())
+        else:
+            try:
+                candidates = psutil.Process().children(recursive=True)
+            except psutil.Error:
+                candidates = []
+        for proc in candidates:
+            if proc.pid in found or proc.pid in self.handles:
+                continue
+            if _tag_of(proc) == self.tag:
+                found[proc.pid] = proc
+        new = []
+        for pid, proc in sorted(found.items(), key=lambda kv: _created(kv[1])):
+            if pid in self.handles:
+                continue
+            fd = _open(proc)
+            if fd is None and capabilities().pidfd is None:
+                continue  # already gone
+            handle = ProcessHandle(pid, self._role_for(proc), proc, fd, _cmdline(proc))
+            self.handles[pid] = handle
+            new.append(handle)
+        return new
+
+    def _role_for(self, proc: psutil.Process) -> str:
+        try:
+            ppid = proc.ppid()
+        except psutil.Error:
+            ppid = None
+        if ppid == self.root.pid:
+            n = sum(1 for h in self.handles.values() if h.role.startswith("child"))
+            return "child" if n == 0 else f"child-{n + 1}"
+        parent = self.handles.get(ppid) if ppid is not None else None
+        if parent is not None and parent.role.startswith("child"):
+            return "grandchild"
+        return "descendant"
+
+    def settle_roles(self) -> None:
+        """Choose the root's working child and record what each process listens on.
+
+        The worker is the child the Werkzeug reloader marked (``WERKZEUG_RUN_MAIN``),
+        else a child that listens on a TCP port, else the oldest child.
+        """
+        for handle in self.handles.values():
+            handle.listening = listening_ports(handle.ps)
+        children = [h for h in self.handles.values()
+                    if h.role.startswith("child") and h.alive and _ppid(h.ps) == self.root.pid]
+        if not children:
+            return
+
+        def rank(h: ProcessHandle) -> tuple[int, int, float]:
+            return (
+                0 if _env_of(h.ps).get("WERKZEUG_RUN_MAIN") == "true" else 1,
+                0 if h.listening else 1,
+                _created(h.ps),
+            )
+
+        children.sort(key=rank)
+        # Renumber so that "child" is always the worker.
+        for n, h in enumerate(children):
+            h.role = "child" if n == 0 else f"child-{n + 1}"
+        self.worker = children[0]
+
+    # -- waiting
+
+    def live(self) -> list[ProcessHandle]:
+        return [h for h in self.handles.values() if h.alive]
+
+    def wait_root(self, deadline: float, wake_fds: list[int] = ()) -> bool:
+        """Wait until the root exits (True) or ``deadline``/a wake fd (False).
+
+        New processes are looked for on every wake-up, so a process forked during
+        shutdown is still tracked.
+        """
+        return self._wait(lambda: not self.root.alive, deadline, wake_fds)
+
+    def wait_all(self, deadline: float, wake_fds: list[int] = ()) -> bool:
+        return self._wait(lambda: not self.live(), deadline, wake_fds)
+
+    def _wait(self, done, deadline: float, wake_fds) -> bool:
+        rescan = 0.02
+        while True:
+            self.discover()
+            self._reap_ended()
+            if done():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            fds = [h.pidfd for h in self.live() if h.pidfd is not None]
+            woke = wait_readable(fds + list(wake_fds), min(left, rescan))
+            if any(fd in woke for fd in wake_fds):
+                return done()
+            # Discovery is the one thing that cannot be event-driven: rescan often at
+            # first, when shutdown forks happen, then less often.
+            rescan = min(0.2, rescan * 1.5)
+
+    def _reap_ended(self) -> None:
+        for h in self.handles.values():
+            if not h.alive:
+                h.reap()
+        if self.popen.returncode is None and not self.root.alive:
+            self.popen.wait()
+
+    # -- ending
+
+    def kill_all(self, reason: str, *, include_root: bool = True) -> list[ProcessHandle]:
+        """SIGKILL every live process of the case; return those the harness killed."""
+        killed = []
+        self.discover(full_scan=True)
+        for h in self.live():
+            if h.is_root and not include_root:
+                continue
+            if h.send(signal.SIGKILL):
+                h.killed_by_harness = True
+                h.exit_note = reason
+                killed.append(h)
+        return killed
+
+    def wait_gone(self, timeout: float = 5.0) -> bool:
+        """After kill_all: wait (bounded) until nothing of the case is left, reaping."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._reap_ended()
+            live = self.live()
+            if not live:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            fds = [h.pidfd for h in live if h.pidfd is not None]
+            wait_readable(fds, min(left, 0.05))
+            # A process forked just before the kill could have escaped it.
+            for h in self.discover(full_scan=True):
+                if h.send(signal.SIGKILL):
+                    h.killed_by_harness = True
+        if self.popen.returncode is None:
+            self.popen.wait()
+        return True
+
+    def finish(self) -> None:
+        """Learn every exit status we can, then release the pidfds."""
+        for h in self.handles.values():
+            h.learn_exit()
+        for h in self.handles.values():
+            h.close()
+
+
+# ------------------------------------------------------------------ psutil helpers
+
+
+def _env_of(proc: psutil.Process) -> dict[str, str]:
+    try:
+        return proc.environ()
+    except psutil.Error:
+        return {}
+
+
+def _tag_of(proc: psutil.Process) -> str | None:
+    return _env_of(proc).get(TAG_ENV)
+
+
+def _ppid(proc: psutil.Process) -> int | None:
+    try:
+        return proc.ppid()
+    except psutil.Error:
+        return None
+
+
+def _created(proc: psutil.Process) -> float:
+    try:
+        return proc.create_time()
+    except psutil.Error:
+        return 0.0
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def listening_ports(proc: psutil.Process) -> list[int]:
+    """TCP ports this process listens on.
+
+    Per process on purpose: the global ``psutil.net_connections()`` reports one PID
+    per socket, so a socket shared by the Werkzeug parent and child shows only one.
+    """
+    try:
+        conns = proc.net_connections(kind="inet")
+    except psutil.Error:
+        return []
+    return sorted({c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr})
+
+
+def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
+    """(ignored, caught) among the signals a stop path can send, from /proc."""
+    interesting = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                   signal.SIGUSR1, signal.SIGUSR2)
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("SigIgn", "SigCgt"):
+                    masks[key] = int(value.strip(), 16)
+    except OSError:
+        return [], []
+
+    def names(mask: int) -> list[str]:
+        return [s.name for s in interesting if mask & (1 << (s - 1))]
+
+    return names(masks.get("SigIgn", 0)), names(masks.get("SigCgt", 0))
+
+
+def tagged_processes(prefix: str = "") -> list[psutil.Process]:
+    """Every live (non-zombie) process whose case tag starts with ``prefix``."""
+    out = []
+    for proc in psutil.process_iter():
+        tag = _tag_of(proc)
+        if tag is not None and tag.startswith(prefix):
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+            except psutil.Error:
+                continue
+            out.append(proc)
+    return out

@@ -1,0 +1,165 @@
+"""The results model: what one case observed, and the JSON form (version 1).
+
+Every report is rendered from these objects; nothing else is a source of truth.
+``to_dict``/``from_dict`` round-trip, so ``shutdown-probe report`` can render saved
+JSON exactly as ``run`` rendered it live.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import __version__
+
+RESULTS_VERSION = 1
+
+
+@dataclass
+class HookResult:
+    ran: bool
+    evidence: str
+    pids: list[int] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    # seconds from the trigger to the first evidence; None when it did not run
+    at_s: float | None = None
+    matches: int = 0
+
+
+@dataclass
+class ProcessRecord:
+    pid: int
+    role: str
+    cmdline: str = ""
+    returncode: int | None = None  # set when it exited normally
+    signal: str | None = None  # set when a signal ended it, e.g. "SIGKILL"
+    # how the exit was learned: "waited" (the harness's child), "pidfd-info" (kernel
+    # PIDFD_INFO_EXIT), or "unknown" with the reason in ``exit_note``
+    exit_known: bool = False
+    exit_note: str | None = None
+    ended_after_s: float | None = None  # seconds from the trigger; None if never ended
+    killed_by_harness: bool = False
+    listening: list[int] = field(default_factory=list)  # TCP ports when it was ready
+    signals_ignored: list[str] = field(default_factory=list)
+    signals_caught: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Orphan:
+    pid: int
+    cmdline: str
+    role: str
+    listening: list[int]
+    killed_by_harness: bool
+
+
+@dataclass
+class Escalation:
+    """A signal the harness itself had to send to clean up, and why."""
+
+    pid: int
+    role: str
+    signal: str
+    reason: str
+
+
+@dataclass
+class ExpectResult:
+    passed: bool = True
+    failures: list[str] = field(default_factory=list)
+    declared: bool = False  # False when the scenario states nothing for this path
+
+
+@dataclass
+class CaseResult:
+    scenario: str
+    path: str
+    outcome: str  # exited | hung | not-ready | error | skipped
+    exit: dict[str, Any] = field(default_factory=lambda: {"returncode": None, "signal": None})
+    duration_s: float | None = None  # trigger -> every process gone by itself
+    root_exit_s: float | None = None  # trigger -> the root process ended
+    ready_s: float | None = None  # launch -> ready
+    hooks: dict[str, HookResult] = field(default_factory=dict)
+    hook_order: list[str] = field(default_factory=list)
+    processes: list[ProcessRecord] = field(default_factory=list)
+    orphans: list[Orphan] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    trigger: dict[str, Any] = field(default_factory=dict)
+    expect: ExpectResult = field(default_factory=ExpectResult)
+    error: str | None = None
+    output_tail: str = ""
+    scenario_file: str = ""
+
+    @property
+    def errored(self) -> bool:
+        return self.outcome in ("not-ready", "error")
+
+    @property
+    def failed(self) -> bool:
+        """True when the case counts against the run's exit status."""
+        return self.errored or not self.expect.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CaseResult":
+        data = dict(data)
+        data["hooks"] = {k: HookResult(**v) for k, v in data.get("hooks", {}).items()}
+        data["processes"] = [ProcessRecord(**p) for p in data.get("processes", [])]
+        data["orphans"] = [Orphan(**o) for o in data.get("orphans", [])]
+        data["escalations"] = [Escalation(**e) for e in data.get("escalations", [])]
+        data["expect"] = ExpectResult(**data.get("expect", {}))
+        return cls(**data)
+
+
+@dataclass
+class Results:
+    cases: list[CaseResult] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    tool: str = f"shutdown-probe {__version__}"
+    version: int = RESULTS_VERSION
+    # scenario name -> its description, for report titles
+    scenarios: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(c.failed for c in self.cases)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "tool": self.tool,
+            "environment": self.environment,
+            "scenarios": self.scenarios,
+            "cases": [c.to_dict() for c in self.cases],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Results":
+        if data.get("version") != RESULTS_VERSION:
+            raise ValueError(f"unsupported results version {data.get('version')!r}, expected {RESULTS_VERSION}")
+        return cls(
+            cases=[CaseResult.from_dict(c) for c in data.get("cases", [])],
+            environment=data.get("environment", {}),
+            tool=data.get("tool", ""),
+            version=data["version"],
+            scenarios=data.get("scenarios", {}),
+        )
+
+
+def environment_info(**extra: Any) -> dict[str, Any]:
+    info = {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "kernel": platform.release(),
+    }
+    info.update(extra)
+    return info

@@ -1,0 +1,401 @@
+"""Running cases: one scenario x one path, from launch to the last process gone.
+
+``run_case`` is the whole life of one case:
+
+    launch (own session, tagged env, pipes drained)  ->  wait until ready
+      ->  arm the hook detectors and fire the path  ->  wait for the root, then for
+      every other process, up to stop_timeout  ->  hung / orphans: record, then kill
+      ->  collect evidence, exit statuses, output tail  ->  CaseResult
+
+``run_cases`` schedules many cases on a thread pool. Every live case is registered so
+that an interrupted harness can kill everything it started (:func:`abort_all`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import requests
+
+from .evidence import FileHookDetector, LogHookDetector, hook_order
+from .expect import evaluate
+from .output import OutputCapture
+from .paths import Path, signal_name
+from .processes import (
+    TAG_ENV,
+    CaseProcesses,
+    ProcessHandle,
+    capabilities,
+    describe_status,
+    listening_ports,
+    signal_dispositions,
+)
+from .readiness import Interrupted, log_watcher, wait_ready
+from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, environment_info
+from .scenario import Scenario
+from .waiting import Flag
+
+# Identifies this harness process in every tag it hands out, so a leak check can tell
+# this run's processes from another run's.
+RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+# How long to wait, after the harness's own SIGKILLs, for the processes to be gone.
+KILL_GRACE = 5.0
+# How long to wait for the output pipes to reach EOF once every process is gone.
+OUTPUT_GRACE = 3.0
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: Scenario
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}::{self.path.name}"
+
+
+def expand_cases(scenarios: Iterable[Scenario], only: Iterable[str] = ()) -> list[Case]:
+    """Scenario x path, in file order; ``only`` keeps just the named paths."""
+    keep = set(only)
+    return [Case(s, p) for s in scenarios for p in s.paths if not keep or p.name in keep]
+
+
+# ------------------------------------------------------------------ live-case registry
+
+_active: set[CaseProcesses] = set()
+_active_lock = threading.Lock()
+
+
+def abort_all() -> int:
+    """SIGKILL every process of every running case; return how many were signalled.
+
+    For an interrupted harness: the cases' own threads also clean up when they see the
+    cancel flag, this is the backstop that does not depend on them.
+    """
+    with _active_lock:
+        trees = list(_active)
+    n = 0
+    for tree in trees:
+        n += len(tree.kill_all("the harness was interrupted"))
+    for tree in trees:
+        tree.wait_gone(KILL_GRACE)
+    return n
+
+
+_ports_lock = threading.Lock()
+_recent_ports: list[int] = []
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, not handed to another case of this run recently."""
+    with _ports_lock:
+        for _ in range(50):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _recent_ports:
+                _recent_ports.append(port)
+                del _recent_ports[:-256]
+                return port
+    raise RuntimeError("could not find a free TCP port")
+
+
+# ------------------------------------------------------------------ one case
+
+
+def _target_env(case: Case, resolved_env: dict[str, str], tag: str) -> dict[str, str]:
+    env = dict(os.environ)
+    # A harness started from a Werkzeug reloader would otherwise make the target
+    # believe it is already the reloader's child.
+    for leftover in ("WERKZEUG_RUN_MAIN", "WERKZEUG_SERVER_FD", TAG_ENV):
+        env.pop(leftover, None)
+    if case.scenario.app.unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    else:
+        env.pop("PYTHONUNBUFFERED", None)
+    env.update(resolved_env)
+    env[TAG_ENV] = tag
+    return env
+
+
+def _inherited_ignores() -> list[int]:
+    """Stop signals the harness itself ignores: exec would pass SIG_IGN on to targets.
+
+    ``cmd &`` in a non-interactive shell ignores SIGINT and SIGQUIT; a target that
+    inherits that never sees KeyboardInterrupt, and the matrix would lie.
+    """
+    return [s for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
+            if signal.getsignal(s) == signal.SIG_IGN]
+
+
+def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = False) -> CaseResult:
+    """Run one case and return what was observed. Never leaves a process behind."""
+    scenario, path = case.scenario, case.path
+    result = CaseResult(scenario=scenario.name, path=path.name, outcome="error",
+                        scenario_file=str(scenario.file))
+    workdir = tempfile.mkdtemp(prefix=f"shutdown-probe-{path.name}-")
+    try:
+        _run(case, result, workdir, cancel)
+    finally:
+        if not keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> None:
+    scenario, path, app = case.scenario, case.path, case.scenario.app
+    capabilities()  # become a subreaper before the first child exists
+    port = free_port()
+    resolved = scenario.resolve(port=port, workdir=workdir)
+    tag = f"{RUN_ID}/{uuid.uuid4().hex[:12]}"
+    env = _target_env(case, resolved.env, tag)
+
+    log_hooks = {n: LogHookDetector(h) for n, h in scenario.hooks.items() if h.log is not None}
+    file_hooks = {n: FileHookDetector(h, resolved.hook_files[n]) for n, h in scenario.hooks.items()
+                  if h.file is not None}
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ignores = _inherited_ignores()
+
+    def reset_signals() -> None:  # runs in the child, between fork and exec
+        for s in ignores:
+            signal.signal(s, signal.SIG_DFL)
+
+    try:
+        popen = subprocess.Popen(
+            resolved.argv, cwd=resolved.cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=out_w, stderr=err_w, start_new_session=True,
+            preexec_fn=reset_signals if ignores else None,
+        )
+    except OSError as exc:
+        for fd in (out_r, out_w, err_r, err_w):
+            os.close(fd)
+        result.error = f"cannot start {resolved.argv[0]!r}: {exc.strerror or exc}"
+        return
+    os.close(out_w)
+    os.close(err_w)
+
+    tree = CaseProcesses(popen, tag)
+    with _active_lock:
+        _active.add(tree)
+    capture = OutputCapture({"stdout": out_r, "stderr": err_r})
+    for det in log_hooks.values():
+        capture.subscribe(det)
+    ready_flag = None
+    if app.ready is not None and app.ready.kind == "log":
+        ready_flag = Flag()
+        capture.subscribe(log_watcher(str(app.ready.value), ready_flag))
+    capture.start()
+
+    trigger_thread: threading.Thread | None = None
+    t0: float | None = None
+    try:
+        ready = wait_ready(resolved.ready, timeout=app.ready_timeout, root_fd=tree.root.pidfd,
+                           root_alive=lambda: tree.root.alive, capture=capture,
+                           log_flag=ready_flag, cancel=cancel)
+        result.ready_s = round(ready.elapsed, 4)
+        if not ready.ready:
+            result.outcome = "not-ready"
+            result.error = ready.detail
+            _escalate(tree, result, "the app never got ready")
+            return
+
+        tree.discover()
+        tree.settle_roles()
+        for h in tree.handles.values():
+            h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
+
+        target: ProcessHandle | None = None
+        if path.target == "child":
+            target = tree.worker
+            if target is None:
+                result.outcome = "skipped"
+                result.error = "skipped: the root has no child process to signal"
+                _escalate(tree, result, "ending a skipped case", record=False)
+                return
+        elif path.target == "root":
+            target = tree.root
+
+        for det in (*log_hooks.values(), *file_hooks.values()):
+            det.arm(time.monotonic())
+        t0 = time.monotonic()
+        if path.needs_trigger:
+            trigger_thread = _fire_trigger(resolved.triggers[path.name], result)
+        elif path.target == "group":
+            os.killpg(tree.root.pid, path.signal)
+            result.trigger = {"signal": path.signal.name, "to": "process group", "pgid": tree.root.pid}
+        else:
+            assert target is not None and path.signal is not None
+            delivered = target.send(path.signal)
+            result.trigger = {"signal": path.signal.name, "to": target.role, "pid": target.pid,
+                              "delivered": delivered}
+
+        deadline = t0 + app.stop_timeout
+        wake = [cancel.fileno()] if cancel is not None else []
+        root_done = tree.wait_root(deadline, wake)
+        if cancel is not None and cancel.is_set():
+            raise Interrupted()
+        if not root_done:
+            result.outcome = "hung"
+            result.error = f"the root did not exit within stop_timeout ({app.stop_timeout:g} s)"
+            _escalate(tree, result, f"hung: the root was still running {app.stop_timeout:g} s after the trigger")
+        else:
+            result.outcome = "exited"
+            result.root_exit_s = round(tree.root.ended_at - t0, 4)
+            all_done = tree.wait_all(deadline, wake)
+            if cancel is not None and cancel.is_set():
+                raise Interrupted()
+            if not all_done:
+                for h in tree.live():
+                    result.orphans.append(Orphan(h.pid, h.cmdline, h.role,
+                                                 listening_ports(h.ps), killed_by_harness=False))
+                _escalate(tree, result, "orphan: alive after the root ended and stop_timeout passed")
+                killed = {h.pid for h in tree.handles.values() if h.killed_by_harness}
+                for o in result.orphans:
+                    o.killed_by_harness = o.pid in killed
+        ended = [h.ended_at for h in tree.handles.values() if h.ended_at is not None]
+        if ended and not any(h.killed_by_harness for h in tree.handles.values()):
+            result.duration_s = round(max(ended) - t0, 4)
+    except Interrupted:
+        result.outcome = "error"
+        result.error = "interrupted: the harness was asked to stop"
+        _escalate(tree, result, "the harness was interrupted")
+    except BaseException:
+        _escalate(tree, result, "the harness failed while running the case")
+        raise
+    finally:
+        if tree.live():  # belt and braces: nothing of a case outlives it
+            _escalate(tree, result, "cleanup at the end of the case")
+        with _active_lock:
+            _active.discard(tree)
+        capture.finish(OUTPUT_GRACE)
+        if trigger_thread is not None:
+            trigger_thread.join(10)
+        tree.finish()
+        result.output_tail = capture.tail()
+        _record(result, tree, t0, popen)
+        roles = {h.pid: h.role for h in tree.handles.values()}
+        if result.outcome in ("exited", "hung"):
+            hooks = {n: d.result(roles) for n, d in log_hooks.items()}
+            hooks.update({n: d.result(roles) for n, d in file_hooks.items()})
+            result.hooks = {n: hooks[n] for n in scenario.hooks}
+            result.hook_order = hook_order({**log_hooks, **file_hooks})
+        result.expect = evaluate(scenario.expect.get(path.name), result)
+
+
+def _escalate(tree: CaseProcesses, result: CaseResult, reason: str, *, record: bool = True) -> None:
+    killed = tree.kill_all(reason)
+    gone = tree.wait_gone(KILL_GRACE)
+    if record:
+        for h in killed:
+            result.escalations.append(Escalation(h.pid, h.role, "SIGKILL", reason))
+    if not gone:
+        left = ", ".join(str(h.pid) for h in tree.live())
+        result.error = (result.error + "; " if result.error else "") + f"processes survived SIGKILL: {left}"
+
+
+def _record(result: CaseResult, tree: CaseProcesses, t0: float | None, popen: subprocess.Popen) -> None:
+    for h in tree.handles.values():
+        rec = ProcessRecord(pid=h.pid, role=h.role, cmdline=h.cmdline, listening=list(h.listening),
+                            signals_ignored=h.signals_ignored, signals_caught=h.signals_caught,
+                            killed_by_harness=h.killed_by_harness)
+        if h.is_root:
+            rc = popen.returncode
+            status_known = rc is not None
+            if rc is not None and rc < 0:
+                rec.signal, rec.returncode = signal_name(-rc), None
+            else:
+                rec.returncode = rc
+            rec.exit_known = status_known
+            result.exit = {"returncode": rec.returncode, "signal": rec.signal}
+        elif h.status is not None:
+            rec.returncode, rec.signal = describe_status(h.status)
+            rec.exit_known = True
+        if not rec.exit_known or h.killed_by_harness:
+            rec.exit_note = h.exit_note
+        if h.ended_at is not None and t0 is not None:
+            rec.ended_after_s = round(h.ended_at - t0, 4)
+        result.processes.append(rec)
+
+
+def _fire_trigger(trigger, result: CaseResult) -> threading.Thread:
+    """Fire an app trigger in the background, so the stop wait starts at once."""
+    result.trigger = {"trigger": trigger.name}
+
+    def fire() -> None:
+        info = result.trigger
+        if trigger.http:
+            info.update(http=trigger.http, method=trigger.method)
+            try:
+                resp = requests.request(trigger.method, trigger.http, timeout=trigger.timeout)
+                info["status"] = resp.status_code
+            except requests.RequestException as exc:
+                # Expected for os._exit: the process dies before it answers.
+                info["error"] = type(exc).__name__
+        else:
+            info["command"] = list(trigger.command)
+            try:
+                done = subprocess.run(trigger.command, stdin=subprocess.DEVNULL,
+                                      capture_output=True, timeout=trigger.timeout)
+                info["returncode"] = done.returncode
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                info["error"] = str(exc)
+
+    thread = threading.Thread(target=fire, name="shutdown-probe-trigger", daemon=True)
+    thread.start()
+    return thread
+
+
+# ------------------------------------------------------------------ many cases
+
+
+def run_cases(
+    cases: list[Case],
+    *,
+    jobs: int = 1,
+    cancel: Flag | None = None,
+    on_start: Callable[[Case], None] | None = None,
+    on_done: Callable[[Case, CaseResult], None] | None = None,
+    keep_workdirs: bool = False,
+) -> Results:
+    """Run ``cases`` (``jobs`` at a time) and collect their results in case order."""
+    caps = capabilities()
+    results = Results(environment=environment_info(jobs=jobs, capabilities=caps.as_dict()))
+    for case in cases:
+        results.scenarios.setdefault(case.scenario.name, case.scenario.description)
+    slots: list[CaseResult | None] = [None] * len(cases)
+
+    def one(i: int) -> None:
+        case = cases[i]
+        if cancel is not None and cancel.is_set():
+            return
+        if on_start:
+            on_start(case)
+        res = run_case(case, cancel=cancel, keep_workdir=keep_workdirs)
+        slots[i] = res
+        if on_done:
+            on_done(case, res)
+
+    if jobs <= 1:
+        for i in range(len(cases)):
+            one(i)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="shutdown-probe-case") as pool:
+            futures = [pool.submit(one, i) for i in range(len(cases))]
+            for f in futures:
+                f.result()
+    results.cases = [r for r in slots if r is not None]
+    return results

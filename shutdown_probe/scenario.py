@@ -1,0 +1,543 @@
+"""Scenario files: TOML in, a validated :class:`Scenario` out.
+
+Validation happens once, here, so that the runner can trust what it gets. Every
+mistake becomes a :class:`ScenarioError` whose message is one line naming the file,
+the key and what was expected.
+
+Placeholders (``{python}``, ``{port}``, ``{workdir}``, ``{scenario_dir}``) stay in the
+loaded strings; :meth:`Scenario.resolve` fills them per case, because ``{port}`` and
+``{workdir}`` differ between cases. Log regexes are never templated, so ``\\d{3}`` in a
+regex means what it says.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from .errors import ScenarioError
+from .paths import BUILTIN_PATHS, SIGNAL_PATHS, Path, trigger_path
+
+PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
+READY_KINDS = ("http", "tcp", "log", "file", "delay")
+OUTCOMES = ("exited", "hung", "not-ready", "error", "skipped")
+
+DEFAULT_READY_TIMEOUT = 15.0
+DEFAULT_STOP_TIMEOUT = 5.0
+
+_PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+def substitute(template: str, values: dict[str, str]) -> str:
+    """Fill ``{name}`` placeholders; ``{{`` and ``}}`` are literal braces."""
+
+    def repl(m: re.Match[str]) -> str:
+        text = m.group(0)
+        if text in ("{{", "}}"):
+            return text[0]
+        return values[m.group(1)]
+
+    return _PLACEHOLDER_RE.sub(repl, template)
+
+
+def _unknown_placeholder(template: str) -> str | None:
+    for m in _PLACEHOLDER_RE.finditer(template):
+        if m.group(0) not in ("{{", "}}") and m.group(1) not in PLACEHOLDERS:
+            return m.group(0)
+    return None
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ReadyCheck:
+    """How to tell the app is ready: ``kind`` is one of :data:`READY_KINDS`."""
+
+    kind: str
+    value: Any  # a template string, or seconds for "delay"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    command: tuple[str, ...] | str  # argv templates, or one string when shell = true
+    cwd: FsPath
+    env: dict[str, str]
+    ready: ReadyCheck | None
+    ready_timeout: float
+    stop_timeout: float
+    shell: bool = False
+    # PYTHONUNBUFFERED for the target. On by default: a target writing to a pipe is
+    # block-buffered otherwise, and a line printed just before a SIGKILL would be lost,
+    # unlike in the terminal where the articles' authors watched it. Set it to false
+    # to see what a real deployment with a pipe or a file as stdout loses.
+    unbuffered: bool = True
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    """Proof that one cleanup step ran: a log line, or a sentinel file.
+
+    A log regex may have a named group ``pid``; the pid it captures says which
+    process ran the hook.
+    """
+
+    name: str
+    log: re.Pattern[str] | None = None
+    file: str | None = None  # template
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """An app-specific action a path can fire instead of a signal."""
+
+    name: str
+    http: str | None = None  # URL template
+    method: str = "GET"
+    command: tuple[str, ...] | None = None  # argv templates
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    ran: tuple[str, ...] = ()
+    not_ran: tuple[str, ...] = ()
+    outcome: str | None = None
+    exit: int | str | None = None  # a return code, or a signal name such as "SIGKILL"
+    orphans: bool | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A scenario's templates filled in for one case."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    ready: ReadyCheck | None
+    hook_files: dict[str, str]
+    triggers: dict[str, TriggerSpec]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    file: FsPath
+    paths: tuple[Path, ...]
+    app: AppSpec
+    hooks: dict[str, HookSpec]
+    triggers: dict[str, TriggerSpec]
+    expect: dict[str, Expectation] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> FsPath:
+        return self.file.parent
+
+    def resolve(self, *, port: int, workdir: str) -> Resolved:
+        values = {
+            "python": sys.executable,
+            "port": str(port),
+            "workdir": workdir,
+            "scenario_dir": str(self.dir),
+        }
+        sub = lambda s: substitute(s, values)  # noqa: E731
+        cwd = str(self.app.cwd)
+        if isinstance(self.app.command, str):
+            argv = ["/bin/sh", "-c", sub(self.app.command)]
+        else:
+            argv = [sub(a) for a in self.app.command]
+        env = {k: sub(v) for k, v in self.app.env.items()}
+        ready = self.app.ready
+        if ready is not None and isinstance(ready.value, str):
+            ready = ReadyCheck(ready.kind, sub(ready.value))
+        hook_files = {
+            name: _absolute(sub(h.file), cwd) for name, h in self.hooks.items() if h.file
+        }
+        triggers = {
+            name: TriggerSpec(
+                name,
+                http=sub(t.http) if t.http else None,
+                method=t.method,
+                command=tuple(sub(a) for a in t.command) if t.command else None,
+                timeout=t.timeout,
+            )
+            for name, t in self.triggers.items()
+        }
+        return Resolved(argv, cwd, env, ready, hook_files, triggers)
+
+
+def _absolute(path: str, cwd: str) -> str:
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(cwd, path))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Checker:
+    """Type and key checks that all report through one ScenarioError format."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, key: str | None, message: str) -> ScenarioError:
+        return ScenarioError(self.file, key, message)
+
+    def keys(self, table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                full = f"{where}.{key}" if where else key
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise self.fail(
+                    full, f"unknown key{hint} (allowed here: {', '.join(allowed)})"
+                )
+
+    def table(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {_kind(value)}")
+        return value
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {_kind(value)}")
+        return value
+
+    def template(self, value: Any, key: str) -> str:
+        text = self.string(value, key)
+        bad = _unknown_placeholder(text)
+        if bad is not None:
+            raise self.fail(
+                key,
+                f"unknown placeholder {bad} (allowed: "
+                + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                + "; write {{ and }} for literal braces)",
+            )
+        return text
+
+    def seconds(self, value: Any, key: str, *, zero_ok: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"expected a number of seconds, got {_kind(value)}")
+        if value < 0 or (value == 0 and not zero_ok):
+            raise self.fail(key, f"expected a positive number of seconds, got {value}")
+        return float(value)
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def string_list(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"expected a list of strings, got {_kind(value)}")
+        return value
+
+    def regex(self, value: Any, key: str) -> re.Pattern[str]:
+        text = self.string(value, key)
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            raise self.fail(key, f"invalid regex {text!r}: {exc}") from None
+
+    def name_in(self, value: str, known: Any, key: str, what: str) -> None:
+        if value not in known:
+            close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            have = ", ".join(known) if known else "none"
+            raise self.fail(key, f"unknown {what} '{value}'{hint} (defined: {have})")
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    for typ, name in names.items():
+        if type(value) is typ:
+            return f"{name} ({value!r})" if typ in (bool, int, float) else name
+    return type(value).__name__
+
+
+TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect")
+APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
+            "unbuffered")
+HOOK_KEYS = ("log", "file")
+TRIGGER_KEYS = ("http", "method", "command", "timeout")
+EXPECT_KEYS = ("ran", "not_ran", "outcome", "exit", "orphans")
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
+
+
+def load_scenario(file: str | os.PathLike[str]) -> Scenario:
+    """Read and validate one scenario file; raise :class:`ScenarioError` on any mistake."""
+    path = FsPath(file)
+    shown = str(file)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(shown, None, "no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(shown, None, "is a directory, expected a .toml file") from None
+    except OSError as exc:
+        raise ScenarioError(shown, None, f"cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(shown, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(shown, None, f"TOML syntax error: {exc}") from None
+    return parse_scenario(data, file=path.resolve(), shown=shown)
+
+
+def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = None) -> Scenario:
+    """Validate an already-parsed scenario mapping (from TOML, or built in code)."""
+    c = _Checker(shown or str(file))
+    c.keys(data, TOP_KEYS, "")
+    if "app" not in data:
+        raise c.fail("app", "missing: a scenario needs an [app] table with a command")
+    name = c.string(data.get("name", file.stem), "name")
+    description = c.string(data.get("description", ""), "description")
+
+    app = _parse_app(c, c.table(data["app"], "app"), file.parent)
+    hooks = _parse_hooks(c, c.table(data.get("hooks", {}), "hooks"))
+    triggers = _parse_triggers(c, c.table(data.get("triggers", {}), "triggers"))
+    paths = _parse_paths(c, data.get("paths"), triggers)
+    expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks)
+    return Scenario(name, description, file, paths, app, hooks, triggers, expect)
+
+
+def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
+    c.keys(app, APP_KEYS, "app")
+    shell = c.boolean(app.get("shell", False), "app.shell")
+    if "command" not in app:
+        raise c.fail("app.command", "missing: expected the app's argv, e.g. [\"{python}\", \"app.py\"]")
+    raw_cmd = app["command"]
+    cwd = (base / c.template(app.get("cwd", "."), "app.cwd")).resolve()
+    if "{" not in str(app.get("cwd", ".")) and not cwd.is_dir():
+        raise c.fail("app.cwd", f"folder {cwd} does not exist")
+
+    command: tuple[str, ...] | str
+    if shell:
+        command = c.template(raw_cmd, "app.command") if isinstance(raw_cmd, str) else shlex.join(
+            c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+    elif isinstance(raw_cmd, str):
+        try:
+            command = tuple(shlex.split(c.template(raw_cmd, "app.command")))
+        except ValueError as exc:
+            raise c.fail("app.command", f"cannot split into arguments: {exc}") from None
+    else:
+        if not isinstance(raw_cmd, list):
+            raise c.fail("app.command", f"expected a list of strings or a string, got {_kind(raw_cmd)}")
+        command = tuple(c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+    if not command:
+        raise c.fail("app.command", "is empty: expected the program to run and its arguments")
+
+    env_table = c.table(app.get("env", {}), "app.env")
+    env: dict[str, str] = {}
+    for key, value in env_table.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise c.fail(f"app.env.{key}", f"expected a string, got {_kind(value)}")
+        env[key] = c.template(str(value), f"app.env.{key}")
+
+    ready = None
+    if "ready" in app:
+        ready = _parse_ready(c, app["ready"])
+    ready_timeout = c.seconds(app.get("ready_timeout", DEFAULT_READY_TIMEOUT), "app.ready_timeout")
+    stop_timeout = c.seconds(app.get("stop_timeout", DEFAULT_STOP_TIMEOUT), "app.stop_timeout")
+    unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
+
+    if not shell:
+        _check_executable(c, command, cwd, env)  # type: ignore[arg-type]
+    return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered)
+
+
+def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str]) -> None:
+    probe = {"python": sys.executable, "port": "0", "workdir": "/nonexistent",
+             "scenario_dir": str(cwd)}
+    program = argv[0]
+    if "{port}" in program or "{workdir}" in program:
+        return  # only known per case
+    program = substitute(program, probe)
+    if "/" in program:
+        full = program if os.path.isabs(program) else str(cwd / program)
+        if not os.path.exists(full):
+            raise c.fail("app.command", f"executable {program!r} does not exist (looked in {cwd})")
+        if os.path.isdir(full) or not os.access(full, os.X_OK):
+            raise c.fail("app.command", f"{program!r} is not an executable file")
+    else:
+        search = env.get("PATH", os.environ.get("PATH", os.defpath))
+        if shutil.which(program, path=search) is None:
+            raise c.fail("app.command", f"executable {program!r} not found on PATH")
+    # A Python script that does not exist would only show up as "not ready" after
+    # the ready timeout; say it now.
+    name = os.path.basename(program)
+    if name.startswith("python") and len(argv) > 1:
+        script = argv[1]
+        if script.endswith(".py") and "{" not in script:
+            full = script if os.path.isabs(script) else str(cwd / script)
+            if not os.path.isfile(full):
+                raise c.fail("app.command", f"script {script!r} does not exist (looked in {cwd})")
+
+
+def _parse_ready(c: _Checker, value: Any) -> ReadyCheck:
+    table = c.table(value, "app.ready")
+    c.keys(table, READY_KINDS, "app.ready")
+    if len(table) != 1:
+        raise c.fail("app.ready", f"expected exactly one of {', '.join(READY_KINDS)}, got {len(table)}")
+    kind, raw = next(iter(table.items()))
+    key = f"app.ready.{kind}"
+    if kind == "delay":
+        return ReadyCheck(kind, c.seconds(raw, key, zero_ok=True))
+    if kind == "tcp" and isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if kind == "log":
+        c.regex(raw, key)
+        return ReadyCheck(kind, raw)
+    text = c.template(raw, key)
+    if kind == "http" and not re.match(r"https?://", text):
+        raise c.fail(key, f"expected an http:// or https:// URL, got {text!r}")
+    if kind == "tcp" and not re.fullmatch(r"(?:\[?[\w.:-]+\]?:)?(?:\d+|\{port\})", text):
+        raise c.fail(key, f"expected a port or host:port, got {text!r}")
+    return ReadyCheck(kind, text)
+
+
+def _parse_hooks(c: _Checker, hooks: dict[str, Any]) -> dict[str, HookSpec]:
+    out: dict[str, HookSpec] = {}
+    for name, raw in hooks.items():
+        where = f"hooks.{name}"
+        table = c.table(raw, where)
+        c.keys(table, HOOK_KEYS, where)
+        if len(table) != 1:
+            raise c.fail(where, "expected exactly one of log (a regex) or file (a sentinel path)")
+        if "log" in table:
+            out[name] = HookSpec(name, log=c.regex(table["log"], f"{where}.log"))
+        else:
+            out[name] = HookSpec(name, file=c.template(table["file"], f"{where}.file"))
+    return out
+
+
+def _parse_triggers(c: _Checker, triggers: dict[str, Any]) -> dict[str, TriggerSpec]:
+    out: dict[str, TriggerSpec] = {}
+    for name, raw in triggers.items():
+        where = f"triggers.{name}"
+        table = c.table(raw, where)
+        c.keys(table, TRIGGER_KEYS, where)
+        if ("http" in table) == ("command" in table):
+            raise c.fail(where, "expected exactly one of http (a URL) or command (an argv list)")
+        method = c.string(table.get("method", "GET"), f"{where}.method").upper()
+        if method not in HTTP_METHODS:
+            raise c.fail(f"{where}.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+        timeout = c.seconds(table.get("timeout", 5.0), f"{where}.timeout")
+        if "http" in table:
+            url = c.template(table["http"], f"{where}.http")
+            if not re.match(r"https?://", url):
+                raise c.fail(f"{where}.http", f"expected an http:// or https:// URL, got {url!r}")
+            out[name] = TriggerSpec(name, http=url, method=method, timeout=timeout)
+        else:
+            argv = tuple(c.template(a, f"{where}.command")
+                         for a in c.string_list(table["command"], f"{where}.command"))
+            if not argv:
+                raise c.fail(f"{where}.command", "is empty")
+            out[name] = TriggerSpec(name, command=argv, timeout=timeout)
+    return out
+
+
+def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tuple[Path, ...]:
+    if raw is None:
+        names = list(SIGNAL_PATHS) + (["os-exit"] if "os-exit" in triggers else [])
+    else:
+        names = c.string_list(raw, "paths")
+        if not names:
+            raise c.fail("paths", "is empty: list at least one path (see `shutdown-probe paths`)")
+    out: list[Path] = []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise c.fail("paths", f"path '{name}' is listed twice")
+        seen.add(name)
+        if name in BUILTIN_PATHS:
+            path = BUILTIN_PATHS[name]
+            if path.needs_trigger and name not in triggers:
+                raise c.fail("paths", f"path '{name}' needs a [triggers.{name}] table, which is not defined")
+            out.append(path)
+        elif name in triggers:
+            out.append(trigger_path(name))
+        else:
+            known = list(BUILTIN_PATHS) + [t for t in triggers if t not in BUILTIN_PATHS]
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise c.fail(
+                "paths",
+                f"unknown path '{name}'{hint} (built-in paths: {', '.join(BUILTIN_PATHS)}; "
+                "or the name of a [triggers.NAME] table)",
+            )
+    return tuple(out)
+
+
+def _parse_expect(
+    c: _Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec]
+) -> dict[str, Expectation]:
+    names = [p.name for p in paths]
+    out: dict[str, Expectation] = {}
+    for path_name, raw in expect.items():
+        where = f"expect.{path_name}"
+        c.name_in(path_name, names, where, "path (not in this scenario's paths)")
+        table = c.table(raw, where)
+        c.keys(table, EXPECT_KEYS, where)
+        ran = c.string_list(table.get("ran", []), f"{where}.ran")
+        not_ran = c.string_list(table.get("not_ran", []), f"{where}.not_ran")
+        for hook in ran:
+            c.name_in(hook, hooks, f"{where}.ran", "hook")
+        for hook in not_ran:
+            c.name_in(hook, hooks, f"{where}.not_ran", "hook")
+        both = sorted(set(ran) & set(not_ran))
+        if both:
+            raise c.fail(where, f"hook '{both[0]}' is in both ran and not_ran")
+        outcome = None
+        if "outcome" in table:
+            outcome = c.string(table["outcome"], f"{where}.outcome")
+            if outcome not in OUTCOMES:
+                raise c.fail(f"{where}.outcome", f"expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        exit_: int | str | None = None
+        if "exit" in table:
+            exit_ = table["exit"]
+            if isinstance(exit_, bool) or not isinstance(exit_, (int, str)):
+                raise c.fail(f"{where}.exit", f"expected a return code or a signal name, got {_kind(exit_)}")
+            if isinstance(exit_, str) and not _is_signal_name(exit_):
+                raise c.fail(f"{where}.exit", f"expected a signal name such as 'SIGKILL', got {exit_!r}")
+        orphans = None
+        if "orphans" in table:
+            orphans = c.boolean(table["orphans"], f"{where}.orphans")
+        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans)
+    return out
+
+
+def _is_signal_name(name: str) -> bool:
+    import signal
+
+    return name in signal.Signals.__members__
+
+
+# The loader is the only place that knows the schema; the CLI's `check` uses this to
+# describe a scenario without running it.
+def describe(scenario: Scenario) -> list[str]:
+    lines = [f"{scenario.name}: {scenario.description}".rstrip(": ")]
+    cmd = scenario.app.command
+    lines.append("  command: " + (cmd if isinstance(cmd, str) else shlex.join(cmd)))
+    ready = scenario.app.ready
+    lines.append(f"  ready:   {ready.kind} {ready.value}" if ready else "  ready:   as soon as started")
+    lines.append(f"  hooks:   {', '.join(scenario.hooks) or 'none'}")
+    for path in scenario.paths:
+        exp = scenario.expect.get(path.name)
+        lines.append(f"  case {path.name:<14} {path.summary}" + ("  [expectations]" if exp else ""))
+    return lines
+
