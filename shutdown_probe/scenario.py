@@ -12,7 +12,9 @@ regex means what it says.
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import math
 import os
 import re
 import shlex
@@ -193,7 +195,7 @@ class _Checker:
         self.file = file
 
     def fail(self, key: str | None, message: str) -> ScenarioError:
-        return ScenarioError(self.file, key, message)
+        return ScenarioError(self.file, _one_line(key) if key else key, _one_line(message))
 
     def keys(self, table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
         for key in table:
@@ -201,6 +203,10 @@ class _Checker:
                 full = f"{where}.{key}" if where else key
                 close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
+                if where and key in TOP_KEYS:
+                    # `paths = [...]` written below `[app]` lands in the app table.
+                    hint = (f"; '{key}' is a top-level key: TOML puts every key after a "
+                            f"[table] header into that table, so move it above the first [table]")
                 raise self.fail(
                     full, f"unknown key{hint} (allowed here: {', '.join(allowed)})"
                 )
@@ -219,9 +225,11 @@ class _Checker:
         text = self.string(value, key)
         bad = _unknown_placeholder(text)
         if bad is not None:
+            close = difflib.get_close_matches(bad[1:-1], PLACEHOLDERS, n=1, cutoff=0.6)
+            hint = f"; did you mean {{{close[0]}}}?" if close else ""
             raise self.fail(
                 key,
-                f"unknown placeholder {bad} (allowed: "
+                f"unknown placeholder {bad}{hint} (allowed: "
                 + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
                 + "; write {{ and }} for literal braces)",
             )
@@ -230,8 +238,11 @@ class _Checker:
     def seconds(self, value: Any, key: str, *, zero_ok: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number of seconds, got {_kind(value)}")
+        if not math.isfinite(value):
+            raise self.fail(key, f"expected a finite number of seconds, got {value}")
         if value < 0 or (value == 0 and not zero_ok):
-            raise self.fail(key, f"expected a positive number of seconds, got {value}")
+            wanted = "zero or more seconds" if zero_ok else "a positive number of seconds"
+            raise self.fail(key, f"expected {wanted}, got {value}")
         return float(value)
 
     def boolean(self, value: Any, key: str) -> bool:
@@ -240,8 +251,11 @@ class _Checker:
         return value
 
     def string_list(self, value: Any, key: str) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list):
             raise self.fail(key, f"expected a list of strings, got {_kind(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(key, f"expected a list of strings, but item {i + 1} is {_kind(item)}")
         return value
 
     def regex(self, value: Any, key: str) -> re.Pattern[str]:
@@ -264,8 +278,21 @@ def _kind(value: Any) -> str:
              list: "a list", dict: "a table"}
     for typ, name in names.items():
         if type(value) is typ:
-            return f"{name} ({value!r})" if typ in (bool, int, float) else name
+            if typ in (bool, int, float):
+                return f"{name} ({str(value).lower() if typ is bool else value!r})"
+            if typ is str and len(value) <= 40:
+                return f"{name} ({value!r})"
+            return name
+    if isinstance(value, (datetime.date, datetime.time)):
+        return f"a date/time ({value.isoformat()})"
     return type(value).__name__
+
+
+def _one_line(text: str) -> str:
+    """Escape line breaks and other control characters: an error is always one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect")
@@ -280,7 +307,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 def load_scenario(file: str | os.PathLike[str]) -> Scenario:
     """Read and validate one scenario file; raise :class:`ScenarioError` on any mistake."""
     path = FsPath(file)
-    shown = str(file)
+    shown = _one_line(str(file))
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -290,12 +317,24 @@ def load_scenario(file: str | os.PathLike[str]) -> Scenario:
     except OSError as exc:
         raise ScenarioError(shown, None, f"cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is fine
     except UnicodeDecodeError as exc:
         raise ScenarioError(shown, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(shown, None, f"TOML syntax error: {exc}") from None
+        raise ScenarioError(shown, None, f"TOML syntax error: {_toml_message(exc, text)}") from None
     return parse_scenario(data, file=path.resolve(), shown=shown)
+
+
+def _toml_message(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message, with "at end of document" turned into a line and column."""
+    message = _one_line(str(exc))
+    if message.endswith("(at end of document)"):
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+        message = message[: -len("(at end of document)")] + f"(at line {line}, column {column}: the end of the file)"
+    return message
 
 
 def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = None) -> Scenario:
@@ -321,9 +360,15 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     if "command" not in app:
         raise c.fail("app.command", "missing: expected the app's argv, e.g. [\"{python}\", \"app.py\"]")
     raw_cmd = app["command"]
-    cwd = (base / c.template(app.get("cwd", "."), "app.cwd")).resolve()
-    if "{" not in str(app.get("cwd", ".")) and not cwd.is_dir():
-        raise c.fail("app.cwd", f"folder {cwd} does not exist")
+    raw_cwd = c.template(app.get("cwd", "."), "app.cwd")
+    if "\0" in raw_cwd:
+        raise c.fail("app.cwd", "contains a NUL character")
+    cwd = (base / raw_cwd).resolve()
+    if "{" not in raw_cwd:
+        if not cwd.exists():
+            raise c.fail("app.cwd", f"folder {cwd} does not exist")
+        if not cwd.is_dir():
+            raise c.fail("app.cwd", f"{cwd} is not a folder")
 
     command: tuple[str, ...] | str
     if shell:
@@ -356,17 +401,22 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
 
     if not shell:
-        _check_executable(c, command, cwd, env)  # type: ignore[arg-type]
+        _check_executable(c, command, cwd, env, base)  # type: ignore[arg-type]
     return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered)
 
 
-def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str]) -> None:
+def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str],
+                      scenario_dir: FsPath) -> None:
     probe = {"python": sys.executable, "port": "0", "workdir": "/nonexistent",
-             "scenario_dir": str(cwd)}
+             "scenario_dir": str(scenario_dir.resolve())}
     program = argv[0]
     if "{port}" in program or "{workdir}" in program:
         return  # only known per case
     program = substitute(program, probe)
+    if not program:
+        raise c.fail("app.command", "the program (the first item) is an empty string")
+    if "\0" in program:
+        raise c.fail("app.command", "the program contains a NUL character")
     if "/" in program:
         full = program if os.path.isabs(program) else str(cwd / program)
         if not os.path.exists(full):
@@ -382,7 +432,9 @@ def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict
     name = os.path.basename(program)
     if name.startswith("python") and len(argv) > 1:
         script = argv[1]
-        if script.endswith(".py") and "{" not in script:
+        if "{port}" not in script and "{workdir}" not in script:
+            script = substitute(script, probe)
+        if script.endswith(".py") and "{" not in script and "\0" not in script:
             full = script if os.path.isabs(script) else str(cwd / script)
             if not os.path.isfile(full):
                 raise c.fail("app.command", f"script {script!r} does not exist (looked in {cwd})")
@@ -407,6 +459,10 @@ def _parse_ready(c: _Checker, value: Any) -> ReadyCheck:
         raise c.fail(key, f"expected an http:// or https:// URL, got {text!r}")
     if kind == "tcp" and not re.fullmatch(r"(?:\[?[\w.:-]+\]?:)?(?:\d+|\{port\})", text):
         raise c.fail(key, f"expected a port or host:port, got {text!r}")
+    if kind == "tcp" and not text.endswith("{port}"):
+        port = int(re.search(r"\d+$", text).group(0))  # type: ignore[union-attr]
+        if not 1 <= port <= 65535:
+            raise c.fail(key, f"expected a port from 1 to 65535, got {port}")
     return ReadyCheck(kind, text)
 
 
@@ -490,7 +546,11 @@ def _parse_expect(
     out: dict[str, Expectation] = {}
     for path_name, raw in expect.items():
         where = f"expect.{path_name}"
-        c.name_in(path_name, names, where, "path (not in this scenario's paths)")
+        if path_name not in names:
+            close = difflib.get_close_matches(path_name, names, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
+                                f"(paths: {', '.join(names)})")
         table = c.table(raw, where)
         c.keys(table, EXPECT_KEYS, where)
         ran = c.string_list(table.get("ran", []), f"{where}.ran")
@@ -513,7 +573,11 @@ def _parse_expect(
             if isinstance(exit_, bool) or not isinstance(exit_, (int, str)):
                 raise c.fail(f"{where}.exit", f"expected a return code or a signal name, got {_kind(exit_)}")
             if isinstance(exit_, str) and not _is_signal_name(exit_):
-                raise c.fail(f"{where}.exit", f"expected a signal name such as 'SIGKILL', got {exit_!r}")
+                raise c.fail(f"{where}.exit", f"unknown signal name {exit_!r}{_signal_hint(exit_)} "
+                                              "(expected a return code, or a signal name such as 'SIGKILL')")
+            if isinstance(exit_, int) and not 0 <= exit_ <= 255:
+                raise c.fail(f"{where}.exit", f"expected a return code from 0 to 255, got {exit_} "
+                                              "(for a death by signal write its name, e.g. 'SIGKILL')")
         orphans = None
         if "orphans" in table:
             orphans = c.boolean(table["orphans"], f"{where}.orphans")
@@ -525,6 +589,19 @@ def _is_signal_name(name: str) -> bool:
     import signal
 
     return name in signal.Signals.__members__
+
+
+def _signal_hint(name: str) -> str:
+    import signal
+
+    names = list(signal.Signals.__members__)
+    guess = name.upper()
+    if not guess.startswith("SIG"):
+        guess = "SIG" + guess
+    if guess in names:
+        return f"; did you mean '{guess}'?"
+    close = difflib.get_close_matches(guess, names, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 # The loader is the only place that knows the schema; the CLI's `check` uses this to

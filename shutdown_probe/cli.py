@@ -1,0 +1,260 @@
+"""The command line: parse, run, print, set the exit status.
+
+Exit status: 0 every declared expectation held; 1 an expectation failed or a case
+errored; 2 bad usage or a bad scenario file (one line on stderr); 128+N when the
+harness itself was stopped by signal N (130 for SIGINT, 143 for SIGTERM), after it
+killed everything it had started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path as FsPath
+
+from . import __version__
+from .errors import ProbeError
+from .paths import BUILTIN_PATHS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Usage(Exception):
+    """A usage mistake: printed as one line, exit status 2."""
+
+
+class _ArgParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+        raise _Usage(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _ArgParser(prog="shutdown-probe", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"shutdown-probe {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_ArgParser)
+
+    run = sub.add_parser("run", help="run scenarios along their termination paths and print the matrix")
+    run.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+    run.add_argument("--path", action="append", default=[], metavar="NAME",
+                     help="run only this path (repeatable)")
+    run.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                     help="cases run at once (default: the number of CPUs, at most 4)")
+    run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
+    run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
+    run.add_argument("--keep-workdirs", action="store_true",
+                     help="keep each case's private working folder (printed in progress)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    run.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+
+    check = sub.add_parser("check", help="validate scenario files and print what would run")
+    check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+
+    sub.add_parser("paths", help="list the built-in termination paths")
+
+    report = sub.add_parser("report", help="render saved results JSON")
+    report.add_argument("results", nargs="+", metavar="RESULTS.json")
+    report.add_argument("--markdown", metavar="FILE")
+    report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "paths":
+            return _cmd_paths()
+        if args.command == "check":
+            return _cmd_check(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        return _cmd_run(args)
+    except (_Usage, ProbeError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except BrokenPipeError:  # `shutdown-probe paths | head`
+        return EXIT_OK
+
+
+def _err(line: str) -> None:
+    print(f"shutdown-probe: {line}" if not line.startswith("shutdown-probe") else line, file=sys.stderr)
+
+
+def _console(stderr: bool = False, width: int | None = None):
+    from rich.console import Console
+
+    console = Console(stderr=stderr, width=width, highlight=False)
+    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into a file or a CI log, nothing limits the width; rich's 80 columns
+        # would fold the matrix's cells.
+        console.width = 140
+    return console
+
+
+# ------------------------------------------------------------------ commands
+
+
+def _cmd_paths() -> int:
+    width = max(len(n) for n in BUILTIN_PATHS)
+    for name, path in BUILTIN_PATHS.items():
+        print(f"{name:<{width}}  {path.summary}")
+    return EXIT_OK
+
+
+def _load_all(files: list[str]):
+    from .scenario import load_scenario
+
+    return [load_scenario(f) for f in files]
+
+
+def _cmd_check(args) -> int:
+    from .scenario import describe
+
+    for scenario in _load_all(args.scenarios):
+        print("\n".join(describe(scenario)))
+    return EXIT_OK
+
+
+def _cmd_report(args) -> int:
+    from .results import Results
+
+    merged = Results()
+    for name in args.results:
+        try:
+            data = json.loads(FsPath(name).read_text())
+            part = Results.from_dict(data)
+        except OSError as exc:
+            raise _Usage(f"{name}: cannot read: {exc.strerror}") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise _Usage(f"{name}: not shutdown-probe results JSON: {exc}") from None
+        merged.cases.extend(part.cases)
+        merged.scenarios.update(part.scenarios)
+        merged.environment = merged.environment or part.environment
+        merged.tool = part.tool
+    _print_matrix(merged, args.width)
+    if args.markdown:
+        _write(args.markdown, _markdown(merged))
+    return EXIT_FAILED if merged.failed else EXIT_OK
+
+
+def _markdown(results) -> str:
+    from .render import format_markdown
+
+    return format_markdown(results)
+
+
+def _write(name: str, text: str) -> None:
+    try:
+        FsPath(name).parent.mkdir(parents=True, exist_ok=True)
+        FsPath(name).write_text(text)
+    except OSError as exc:
+        raise _Usage(f"{name}: cannot write: {exc.strerror}") from None
+
+
+def _print_matrix(results, width: int | None) -> None:
+    from .render import build_tables
+
+    console = _console(width=width)
+    for n, table in enumerate(build_tables(results)):
+        if n:
+            console.print()
+        console.print(table)
+
+
+class _Stopped(BaseException):
+    """The harness received SIGINT or SIGTERM."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _cmd_run(args) -> int:
+    scenarios = _load_all(args.scenarios)
+    from .runner import abort_all, expand_cases, run_cases
+    from .waiting import Flag
+
+    known = {p.name for s in scenarios for p in s.paths}
+    for name in args.path:
+        if name not in known:
+            raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
+                         f"(they have: {', '.join(sorted(known))})")
+    jobs = args.jobs if args.jobs is not None else min(4, os.cpu_count() or 1)
+    if jobs < 1:
+        raise _Usage(f"--jobs: expected a number of cases to run at once (1 or more), got {jobs}")
+    for name in (args.json, args.markdown):
+        if name and FsPath(name).parent and not FsPath(name).parent.exists():
+            FsPath(name).parent.mkdir(parents=True, exist_ok=True)
+    cases = expand_cases(scenarios, args.path)
+    progress = _Progress(len(cases), quiet=args.quiet)
+
+    cancel = Flag()
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_start=progress.start,
+                                       on_done=progress.done, keep_workdirs=args.keep_workdirs)
+        except BaseException as exc:  # reported by the main thread
+            box["error"] = exc
+
+    def on_signal(signum, frame):
+        raise _Stopped(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    worker = threading.Thread(target=work, name="shutdown-probe-run")
+    try:
+        worker.start()
+        worker.join()
+    except _Stopped as stop:
+        # Ignore further signals while cleaning up: a second Ctrl-C must not leave
+        # processes behind half-way through.
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)
+        cancel.set()
+        killed = abort_all()
+        worker.join(30)
+        abort_all()
+        name = signal.Signals(stop.signum).name
+        _err(f"interrupted by {name}: stopped every case, killed {killed} process(es) still running")
+        return 128 + stop.signum
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    results = box["results"]
+    _print_matrix(results, args.width)
+    if args.json:
+        _write(args.json, results.to_json())
+    if args.markdown:
+        _write(args.markdown, _markdown(results))
+    return EXIT_FAILED if results.failed else EXIT_OK
+
+
+class _Progress:
+    """One line per case on stderr as it finishes, so a long run shows it is alive."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.quiet = quiet
+        self.n = 0
+        self.lock = threading.Lock()
+        self.console = _console(stderr=True)
+
+    def start(self, case) -> None:
+        pass
+
+    def done(self, case, result) -> None:
+        from .render.common import exit_cell, time_cell
+
+        with self.lock:
+            self.n += 1
+            if self.quiet:
+                return
+            mark = "✗" if result.failed else "✓"
+            self.console.print(f"[{self.n}/{self.total}] {mark} {case.id}: {result.outcome}, "
+                               f"{exit_cell(result)}, {time_cell(result)}", markup=False)

@@ -1,0 +1,91 @@
+"""The matrix as GitHub Markdown, with per-case details for docs."""
+
+from __future__ import annotations
+
+from ..results import CaseResult, Results
+from . import common
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(results: Results, *, details: bool = True) -> str:
+    lines: list[str] = []
+    env = results.environment
+    for scenario, cases in common.by_scenario(results).items():
+        hooks = common.hook_names(cases)
+        lines.append(f"## {scenario}")
+        lines.append("")
+        if results.scenarios.get(scenario):
+            lines.append(results.scenarios[scenario])
+            lines.append("")
+        header = ["path", *hooks, "exit", "time", "orphans"]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(["---"] + [":---:"] * len(hooks) + ["---", "---:", "---"]) + "|")
+        for case in cases:
+            row = [f"`{case.path}`", *(common.hook_cell(case, h) for h in hooks),
+                   common.exit_cell(case), common.time_cell(case), common.orphans_cell(case)]
+            lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
+        lines.append("")
+        for line in common.order_lines(cases):
+            lines.append(f"- {line}")
+        failures = common.failure_lines(cases)
+        for failure in failures:
+            lines.append(f"- ✗ {_escape(failure)}")
+        if failures:
+            lines.append("")
+        lines.append(common.summary_line(cases) + ".")
+        lines.append("")
+        if details:
+            lines.append("### Cases")
+            lines.append("")
+            for case in cases:
+                lines.extend(_case_details(case))
+    if env:
+        facts = ", ".join(f"{k} {env[k]}" for k in ("python", "platform") if k in env)
+        lines.append(f"_{results.tool}; {facts}._")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _case_details(case: CaseResult) -> list[str]:
+    out = [f"#### `{case.path}` — {case.outcome}", ""]
+    if case.trigger:
+        out.append("- trigger: " + ", ".join(f"{k}={v}" for k, v in case.trigger.items()))
+    if case.error:
+        out.append(f"- {case.error}")
+    for p in case.processes:
+        if p.signal:
+            end = p.signal
+        elif p.returncode is not None:
+            end = f"rc {p.returncode}"
+        else:
+            end = "exit unknown" + (f" ({p.exit_note})" if p.exit_note else "")
+        when = f" after {p.ended_after_s:.2f} s" if p.ended_after_s is not None else ""
+        extra = []
+        if p.listening:
+            extra.append("listening " + ",".join(f":{x}" for x in p.listening))
+        if p.signals_caught:
+            extra.append("handles " + ",".join(p.signals_caught))
+        if p.signals_ignored:
+            extra.append("ignores " + ",".join(p.signals_ignored))
+        if p.killed_by_harness:
+            extra.append("killed by the harness")
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        out.append(f"- process {p.role} pid {p.pid}: {end}{when}{tail}")
+    for name, h in case.hooks.items():
+        mark = common.RAN if h.ran else common.NOT_RAN
+        who = f" [{', '.join(f'{r} {p}' for r, p in zip(h.roles, h.pids))}]" if h.pids else ""
+        out.append(f"- hook `{name}` {mark}{who}: {_escape(h.evidence)}")
+    if case.hook_order:
+        out.append("- order: " + " → ".join(case.hook_order))
+    for e in case.escalations:
+        out.append(f"- harness sent {e.signal} to {e.role} pid {e.pid}: {e.reason}")
+    for f in case.expect.failures:
+        out.append(f"- ✗ {_escape(f)}")
+    if case.output_tail:
+        out += ["", "<details><summary>output tail</summary>", "", "```", case.output_tail, "```",
+                "", "</details>"]
+    out.append("")
+    return out

@@ -1,0 +1,61 @@
+"""The terminal matrix, built with rich: one table per scenario."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..results import Results
+from . import common
+
+
+def build_tables(results: Results) -> list[RenderableType]:
+    """One renderable per scenario: title, matrix, failures, summary."""
+    out: list[RenderableType] = []
+    for scenario, cases in common.by_scenario(results).items():
+        hooks = common.hook_names(cases)
+        description = results.scenarios.get(scenario, "")
+        title = f"{scenario} — {description}" if description else scenario
+        table = Table(title=title, title_justify="left", show_lines=False)
+        table.add_column("path", no_wrap=True)
+        for name in hooks:
+            table.add_column(name, justify="center", overflow="fold")
+        table.add_column("exit", no_wrap=True)
+        table.add_column("time", justify="right", no_wrap=True)
+        table.add_column("orphans")
+        for case in cases:
+            cells = [Text(case.path, style="red" if case.failed else "")]
+            for name in hooks:
+                text = common.hook_cell(case, name, short=True)
+                style = "green" if text.startswith(common.RAN) else "red" if text == common.NOT_RAN else "dim"
+                cells.append(Text(text, style=style))
+            cells.append(Text(common.exit_cell(case)))
+            cells.append(Text(common.time_cell(case)))
+            cells.append(Text(common.orphans_cell(case, short=True), style="yellow" if case.orphans else ""))
+            table.add_row(*cells)
+        parts: list[RenderableType] = [table]
+        legend = common.roles_legend(cases)
+        if legend:
+            parts.append(Text(legend, style="dim"))
+        for line in common.order_lines(cases):
+            parts.append(Text(line, style="dim"))
+        for line in common.failure_lines(cases):
+            parts.append(Text(f"✗ {line}", style="red"))
+        parts.append(Text(common.summary_line(cases)))
+        out.append(Group(*parts))
+    return out
+
+
+def format_terminal(results: Results, width: int = 120) -> str:
+    """The matrix as plain text (no colour), exactly as a terminal of ``width`` shows it."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False,
+                      legacy_windows=False, emoji=False, highlight=False)
+    for n, renderable in enumerate(build_tables(results)):
+        if n:
+            console.print()
+        console.print(renderable)
+    return buf.getvalue()

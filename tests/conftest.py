@@ -1,0 +1,76 @@
+"""Shared fixtures. The autouse leak check makes every test prove it left nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from shutdown_probe.processes import tagged_processes
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ROOT / "tests" / "targets"
+SCENARIOS = ROOT / "scenarios"
+
+
+def _leftovers() -> list[psutil.Process]:
+    me = os.getpid()
+    return [p for p in tagged_processes() if p.pid != me]
+
+
+def _describe(procs: list[psutil.Process]) -> str:
+    out = []
+    for p in procs:
+        try:
+            out.append(f"pid {p.pid}: {' '.join(p.cmdline())}")
+        except psutil.Error:
+            out.append(f"pid {p.pid}")
+    return "; ".join(out)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes():
+    """Fail the test if any process started by the harness is still alive after it."""
+    yield
+    left = _leftovers()
+    if left:
+        text = _describe(left)
+        for p in left:  # do not let one leak poison the next tests
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        pytest.fail(f"processes started by the harness were left alive: {text}", pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = _leftovers()
+    if left:
+        session.config.stash[_leak_key] = _describe(left)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_leak_key = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    text = config.stash.get(_leak_key, None)
+    if text:
+        terminalreporter.write_line(f"LEAK: harness processes alive at the end of the session: {text}", red=True)
+
+
+def write_scenario(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 90, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m shutdown_probe ARGS`` as a real subprocess."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "shutdown_probe", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
