@@ -46,9 +46,16 @@ from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, env
 from .scenario import Scenario
 from .waiting import Flag
 
-# Identifies this harness process in every tag it hands out, so a leak check can tell
-# this run's processes from another run's.
+# Every tag is "SESSION/RUN/CASE". RUN identifies this harness process; SESSION is
+# inherited from the environment (a test session sets it for every harness it starts,
+# CLI subprocesses included), so a leak check can look for its own processes without
+# touching those of another run on the same machine.
+SESSION_ENV = "SHUTDOWN_PROBE_SESSION"
 RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def tag_prefix() -> str:
+    return f"{os.environ.get(SESSION_ENV, '-')}/{RUN_ID}/"
 
 # How long to wait, after the harness's own SIGKILLs, for the processes to be gone.
 KILL_GRACE = 5.0
@@ -159,7 +166,7 @@ def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> N
     capabilities()  # become a subreaper before the first child exists
     port = free_port()
     resolved = scenario.resolve(port=port, workdir=workdir)
-    tag = f"{RUN_ID}/{uuid.uuid4().hex[:12]}"
+    tag = tag_prefix() + uuid.uuid4().hex[:12]
     env = _target_env(case, resolved.env, tag)
 
     log_hooks = {n: LogHookDetector(h) for n, h in scenario.hooks.items() if h.log is not None}

@@ -5,21 +5,30 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
 from shutdown_probe.processes import tagged_processes
+from shutdown_probe.runner import SESSION_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "tests" / "targets"
 SCENARIOS = ROOT / "scenarios"
 
 
+# Every harness this test session starts (in process or as a CLI subprocess) tags its
+# targets with this session id, so the leak check sees exactly this session's
+# processes and never another run's on the same machine.
+SESSION = f"pytest-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+os.environ[SESSION_ENV] = SESSION
+
+
 def _leftovers() -> list[psutil.Process]:
     me = os.getpid()
-    return [p for p in tagged_processes() if p.pid != me]
+    return [p for p in tagged_processes(f"{SESSION}/") if p.pid != me]
 
 
 def _describe(procs: list[psutil.Process]) -> str:
