@@ -163,7 +163,8 @@ class Scenario:
             argv = [sub(a) for a in self.app.command]
         env = {k: sub(v) for k, v in self.app.env.items()}
         ready = self.app.ready
-        if ready is not None and isinstance(ready.value, str):
+        # a log regex is never templated: \d{3} means three digits
+        if ready is not None and ready.kind != "log" and isinstance(ready.value, str):
             ready = ReadyCheck(ready.kind, sub(ready.value))
         hook_files = {
             name: _absolute(sub(h.file), cwd) for name, h in self.hooks.items() if h.file
@@ -278,8 +279,10 @@ def _kind(value: Any) -> str:
              list: "a list", dict: "a table"}
     for typ, name in names.items():
         if type(value) is typ:
-            if typ in (bool, int, float):
-                return f"{name} ({str(value).lower() if typ is bool else value!r})"
+            if typ is bool:
+                return f"{name} ({str(value).lower()})"
+            if typ in (int, float):
+                return f"{name} ({value!r})"
             if typ is str and len(value) <= 40:
                 return f"{name} ({value!r})"
             return name
@@ -334,6 +337,16 @@ def _toml_message(exc: tomllib.TOMLDecodeError, text: str) -> str:
         line = text.count("\n") + 1
         column = len(text) - (text.rfind("\n") + 1) + 1
         message = message[: -len("(at end of document)")] + f"(at line {line}, column {column}: the end of the file)"
+    if message.startswith("Unescaped '\\' in a string"):
+        # tomllib points just past the two-character escape; point at the backslash,
+        # and say how to write a regex, the usual reason for a backslash here.
+        m = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+        if m:
+            line, column = int(m.group(1)), int(m.group(2))
+            lines = text.split("\n")
+            if column > 2 and line <= len(lines) and lines[line - 1][column - 3: column - 2] == "\\":
+                message = message[: m.start()] + f"(at line {line}, column {column - 2})"
+        message += "; in \"...\" strings write \\\\, or use a '...' literal string for a regex"
     return message
 
 
@@ -350,7 +363,7 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
     hooks = _parse_hooks(c, c.table(data.get("hooks", {}), "hooks"))
     triggers = _parse_triggers(c, c.table(data.get("triggers", {}), "triggers"))
     paths = _parse_paths(c, data.get("paths"), triggers)
-    expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks)
+    expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers)
     return Scenario(name, description, file, paths, app, hooks, triggers, expect)
 
 
@@ -540,15 +553,19 @@ def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tup
 
 
 def _parse_expect(
-    c: _Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec]
+    c: _Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec],
+    triggers: dict[str, TriggerSpec],
 ) -> dict[str, Expectation]:
     names = [p.name for p in paths]
     out: dict[str, Expectation] = {}
     for path_name, raw in expect.items():
         where = f"expect.{path_name}"
         if path_name not in names:
-            close = difflib.get_close_matches(path_name, names, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            if path_name in BUILTIN_PATHS or path_name in triggers:
+                hint = f"; add it to paths, or remove [{where}]"
+            else:
+                close = difflib.get_close_matches(path_name, names, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
             raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
                                 f"(paths: {', '.join(names)})")
         table = c.table(raw, where)

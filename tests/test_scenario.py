@@ -1,0 +1,474 @@
+"""The scenario loader: every user mistake is one ScenarioError line, every good file loads.
+
+The bad-file table is written from the spec (design.md, "Scenario file (TOML)") and from
+what a user needs to read to fix the file: the key at fault, and a phrase that says
+what is wrong. It is deliberately not a copy of the loader's wording.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, write_scenario
+from shutdown_probe.errors import ScenarioError
+from shutdown_probe.paths import BUILTIN_PATHS, SIGNAL_PATHS
+from shutdown_probe.scenario import load_scenario
+
+# A command that always exists: the test's own interpreter.
+APP = '[app]\ncommand = ["{python}", "-c", "pass"]\n'
+OS_EXIT = '[triggers.os-exit]\nhttp = "http://127.0.0.1:{port}/exit"\n'
+
+
+def case(id: str, text: str, key: str | None, *phrases: str, files: dict[str, str] | None = None):
+    """One bad file: the key the message must name and the phrases it must contain."""
+    return pytest.param(text, key, phrases, files or {}, id=id)
+
+
+BAD = [
+    # ---- unknown keys, with a suggestion
+    case("top-unknown-key-pathz", 'pathz = ["sigterm"]\n' + APP,
+         "pathz", "unknown key", "did you mean 'paths'"),
+    case("top-unknown-key-no-close-match", 'colour = "red"\n' + APP,
+         "colour", "unknown key", "paths"),
+    case("app-unknown-key", '[app]\ncomand = ["{python}", "-c", "pass"]\n',
+         "app.comand", "unknown key", "did you mean 'command'"),
+    case("app-ready-unknown-key", APP + '[app.ready]\nhtp = "http://127.0.0.1:{port}/"\n',
+         "app.ready.htp", "unknown key", "did you mean 'http'"),
+    case("hook-unknown-key", APP + '[hooks.atexit]\nlogs = "bye"\n',
+         "hooks.atexit.logs", "unknown key", "did you mean 'log'"),
+    case("trigger-unknown-key", APP + OS_EXIT + 'methd = "POST"\n',
+         "triggers.os-exit.methd", "unknown key", "did you mean 'method'"),
+    case("expect-unknown-key",
+         'paths = ["sigkill"]\n' + APP + '[hooks.atexit]\nlog = "bye"\n[expect.sigkill]\nnot_run = ["atexit"]\n',
+         "expect.sigkill.not_run", "unknown key", "did you mean 'not_ran'"),
+    case("top-level-key-written-below-app", APP + 'paths = ["sigterm"]\n',
+         "app.paths", "top-level", "above the first [table]"),
+
+    # ---- wrong types
+    case("top-name-not-string", 'name = 3\n' + APP, "name", "string"),
+    case("top-description-not-string", 'description = ["a"]\n' + APP, "description", "string"),
+    case("app-not-a-table", 'app = "python app.py"\n', "app", "table"),
+    case("command-a-number", '[app]\ncommand = 42\n', "app.command", "list", "42"),
+    case("command-list-item-a-number", '[app]\ncommand = ["{python}", 3]\n', "app.command", "item 2"),
+    case("command-unbalanced-quote", '[app]\ncommand = "python \'app.py"\n', "app.command", "quot"),
+    case("env-not-a-table", APP + 'env = "PORT=1"\n', "app.env", "table"),
+    case("env-value-a-table", APP + 'env = { PORT = { value = 1 } }\n', "app.env.PORT", "string", "table"),
+    case("ready-timeout-a-string", APP + 'ready_timeout = "15"\n', "app.ready_timeout", "seconds", "string"),
+    case("ready-timeout-a-date", APP + 'ready_timeout = 2024-01-01\n', "app.ready_timeout", "seconds"),
+    case("ready-timeout-zero", APP + 'ready_timeout = 0\n', "app.ready_timeout", "positive"),
+    case("ready-timeout-nan", APP + 'ready_timeout = nan\n', "app.ready_timeout", "finite"),
+    case("stop-timeout-negative", APP + 'stop_timeout = -1\n', "app.stop_timeout", "positive", "-1"),
+    case("stop-timeout-infinite", APP + 'stop_timeout = inf\n', "app.stop_timeout", "finite"),
+    case("shell-not-a-bool", APP + 'shell = "yes"\n', "app.shell", "true or false"),
+    case("unbuffered-a-string", APP + 'unbuffered = "false"\n', "app.unbuffered", "true or false"),
+    case("hooks-value-not-a-table", APP + '[hooks]\natexit = "bye"\n', "hooks.atexit", "table"),
+    case("triggers-not-a-table", 'triggers = ["os-exit"]\n' + APP, "triggers", "table"),
+    case("paths-not-a-list", 'paths = "sigterm"\n' + APP, "paths", "list"),
+    case("expect-orphans-not-bool",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\norphans = "no"\n',
+         "expect.sigkill.orphans", "true or false"),
+    case("expect-exit-a-bool",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\nexit = true\n',
+         "expect.sigkill.exit", "return code", "boolean (true)"),
+
+    # ---- [app] and its command
+    case("missing-app", 'name = "x"\n', "app", "missing"),
+    case("missing-command", '[app]\ncwd = "."\n', "app.command", "missing"),
+    case("empty-command-list", '[app]\ncommand = []\n', "app.command", "empty"),
+    case("empty-command-string", '[app]\ncommand = "   "\n', "app.command", "empty"),
+    case("empty-program-name", '[app]\ncommand = ["", "app.py"]\n', "app.command", "empty"),
+    case("executable-not-on-path", '[app]\ncommand = ["no-such-program-4f2a", "--serve"]\n',
+         "app.command", "'no-such-program-4f2a'", "PATH"),
+    case("executable-path-missing", '[app]\ncommand = ["./bin/server"]\n',
+         "app.command", "./bin/server", "does not exist"),
+    case("executable-is-a-directory", '[app]\ncommand = ["{scenario_dir}"]\n',
+         "app.command", "not an executable"),
+    case("executable-not-executable", '[app]\ncommand = ["./run.sh"]\n',
+         "app.command", "run.sh", "not an executable", files={"run.sh": "#!/bin/sh\n"}),
+    case("python-script-missing", '[app]\ncommand = ["{python}", "apps/servr.py"]\n',
+         "app.command", "apps/servr.py", "does not exist", files={"apps/server.py": ""}),
+    case("python-script-missing-in-scenario-dir",
+         '[app]\ncommand = ["{python}", "{scenario_dir}/nothere.py"]\n',
+         "app.command", "nothere.py", "does not exist"),
+    case("cwd-missing", APP + 'cwd = "no-such-folder"\n', "app.cwd", "no-such-folder", "does not exist"),
+    case("cwd-is-a-file", APP + 'cwd = "notes.txt"\n', "app.cwd", "notes.txt", "not a folder",
+         files={"notes.txt": "x"}),
+    case("cwd-nul-character", APP + 'cwd = "a\\u0000b"\n', "app.cwd", "NUL"),
+
+    # ---- ready
+    case("ready-two-kinds", APP + 'ready = { http = "http://127.0.0.1:{port}/", tcp = "{port}" }\n',
+         "app.ready", "exactly one", "2"),
+    case("ready-zero-kinds", APP + 'ready = {}\n', "app.ready", "exactly one", "0"),
+    case("ready-not-a-table", APP + 'ready = "http://127.0.0.1:{port}/"\n', "app.ready", "table"),
+    case("ready-http-not-a-url", APP + 'ready = { http = "127.0.0.1:{port}" }\n',
+         "app.ready.http", "http://", "127.0.0.1:{port}"),
+    case("ready-tcp-garbage", APP + 'ready = { tcp = "the port" }\n', "app.ready.tcp", "port", "the port"),
+    case("ready-tcp-port-out-of-range", APP + 'ready = { tcp = 70000 }\n', "app.ready.tcp", "65535"),
+    case("ready-log-invalid-regex", APP + 'ready = { log = "Running on (http" }\n',
+         "app.ready.log", "regex", "Running on (http"),
+    case("ready-delay-negative", APP + 'ready = { delay = -0.5 }\n', "app.ready.delay", "seconds", "-0.5"),
+
+    # ---- hooks and placeholders
+    case("hook-invalid-regex", APP + "[hooks.atexit]\nlog = 'shutdown [done'\n",
+         "hooks.atexit.log", "regex", "shutdown [done"),
+    case("hook-log-and-file", APP + '[hooks.atexit]\nlog = "bye"\nfile = "{workdir}/bye"\n',
+         "hooks.atexit", "log", "file", "one"),
+    case("hook-neither-log-nor-file", APP + '[hooks.atexit]\n', "hooks.atexit", "log", "file"),
+    case("placeholder-prot-in-hook-file", APP + '[hooks.released]\nfile = "{workdir}/released-{prot}"\n',
+         "hooks.released.file", "{prot}", "{port}"),
+    case("placeholder-typo-in-env", APP + 'env = { PORT = "{portt}" }\n', "app.env.PORT", "{portt}"),
+    case("placeholder-typo-in-command", '[app]\ncommand = ["{pyhton}", "app.py"]\n',
+         "app.command", "{pyhton}", "{python}"),
+    case("hook-name-with-newline", APP + '[hooks."a\\nb"]\nlog = "x("\n', "hooks.a\\nb.log", "regex"),
+
+    # ---- paths and triggers
+    case("unknown-path-sigtrem", 'paths = ["sigint", "sigtrem"]\n' + APP,
+         "paths", "'sigtrem'", "did you mean 'sigterm'"),
+    case("path-listed-twice", 'paths = ["sigint", "sigterm", "sigint"]\n' + APP, "paths", "'sigint'", "twice"),
+    case("paths-empty", 'paths = []\n' + APP, "paths", "empty"),
+    case("os-exit-without-trigger", 'paths = ["sigterm", "os-exit"]\n' + APP,
+         "paths", "os-exit", "[triggers.os-exit]"),
+    case("trigger-neither-http-nor-command", APP + '[triggers.os-exit]\nmethod = "POST"\n',
+         "triggers.os-exit", "http", "command"),
+    case("trigger-http-not-a-url", APP + '[triggers.os-exit]\nhttp = "/user/Amy"\n',
+         "triggers.os-exit.http", "http://"),
+    case("trigger-unknown-method", APP + OS_EXIT + 'method = "FETCH"\n',
+         "triggers.os-exit.method", "FETCH", "POST"),
+    case("trigger-empty-command", APP + '[triggers.crash]\ncommand = []\n',
+         "triggers.crash.command", "empty"),
+
+    # ---- expect
+    case("expect-path-not-in-paths",
+         'paths = ["sigint", "sigterm"]\n' + APP + '[expect.sigkill]\nran = []\n',
+         "expect.sigkill", "'sigkill'", "add it to paths"),
+    case("expect-path-unknown-anywhere",
+         'paths = ["sigint", "sigterm"]\n' + APP + '[expect.sigtrem]\nran = []\n',
+         "expect.sigtrem", "'sigtrem'", "did you mean 'sigterm'"),
+    case("expect-undefined-hook-in-ran",
+         'paths = ["sigkill"]\n' + APP + '[hooks.atexit]\nlog = "bye"\n[expect.sigkill]\nran = ["atexitt"]\n',
+         "expect.sigkill.ran", "'atexitt'", "did you mean 'atexit'"),
+    case("expect-hook-when-none-defined",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\nnot_ran = ["atexit"]\n',
+         "expect.sigkill.not_ran", "'atexit'", "hook"),
+    case("expect-hook-in-ran-and-not-ran",
+         'paths = ["sigkill"]\n' + APP + '[hooks.atexit]\nlog = "bye"\n'
+         '[expect.sigkill]\nran = ["atexit"]\nnot_ran = ["atexit"]\n',
+         "expect.sigkill", "'atexit'", "both"),
+    case("expect-exit-unknown-signal",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\nexit = "SIGKIL"\n',
+         "expect.sigkill.exit", "'SIGKIL'", "did you mean 'SIGKILL'"),
+    case("expect-exit-lowercase-signal",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\nexit = "kill"\n',
+         "expect.sigkill.exit", "'kill'", "SIGKILL"),
+    case("expect-exit-code-out-of-range",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\nexit = -9\n',
+         "expect.sigkill.exit", "-9", "255"),
+    case("expect-outcome-not-allowed",
+         'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\noutcome = "crashed"\n',
+         "expect.sigkill.outcome", "'crashed'", "exited", "hung"),
+]
+
+
+def _check_one_line(message: str, shown: str) -> None:
+    assert "\n" not in message and "\r" not in message, f"not one line: {message!r}"
+    assert message.startswith(shown + ": "), f"does not start with the file: {message!r}"
+    assert "Traceback" not in message
+
+
+def _load_bad(path: Path) -> str:
+    """Load a bad file; only a ScenarioError may come out, with a one-line message."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(str(path))
+    assert type(info.value) is ScenarioError
+    message = str(info.value)
+    _check_one_line(message, str(path))
+    return message
+
+
+@pytest.mark.parametrize(("text", "key", "phrases", "files"), BAD)
+def test_bad_scenario(tmp_path, text, key, phrases, files):
+    for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(content)
+    path = write_scenario(tmp_path, text)
+    message = _load_bad(path)
+    assert message.startswith(f"{path}: {key}: "), f"expected key {key!r} in {message!r}"
+    for phrase in phrases:
+        assert phrase in message, f"expected {phrase!r} in {message!r}"
+
+
+def test_bad_table_is_big_enough():
+    assert len(BAD) >= 30
+    ids = [p.id for p in BAD]
+    assert len(ids) == len(set(ids))
+
+
+# ---- TOML syntax errors: the real line and column
+
+SYNTAX = [
+    pytest.param('name "x"\n' + APP, 1, 6, id="missing-equals"),
+    pytest.param('name = "x"\n[app\ncommand = ["{python}"]\n', 2, 5, id="unclosed-table-header"),
+    pytest.param(APP + 'cwd = "."\ncwd = "."\n', 4, 10, id="key-defined-twice"),
+    pytest.param(APP + '[hooks.atexit]\nlog = "\\d{3} bye"\n', 4, 8, id="regex-escape-in-basic-string"),
+    pytest.param(APP + 'ready_timeout = \nstop_timeout = 5\n', 3, 17, id="missing-value"),
+    pytest.param('name = "x\n' + APP, 1, 10, id="unterminated-string"),
+    # The error is at the very end of the file: still a line and a column.
+    pytest.param(APP + 'env = { PORT = "{port}"', 3, 24, id="unclosed-inline-table-at-eof"),
+    pytest.param('paths = ["sigint",\n', 2, 1, id="unclosed-array-at-eof"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "column"), SYNTAX)
+def test_toml_syntax_error_names_line_and_column(tmp_path, text, line, column):
+    path = write_scenario(tmp_path, text)
+    message = _load_bad(path)
+    assert "TOML" in message
+    assert re.search(rf"\bline {line}\b", message), message
+    assert re.search(rf"\bcolumn {column}\b", message), message
+
+
+# ---- the file itself
+
+
+def test_file_not_utf8(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "caf\xe9"\n'.encode("latin-1") + APP.encode())
+    message = _load_bad(path)
+    assert "UTF-8" in message
+
+
+def test_file_does_not_exist(tmp_path):
+    message = _load_bad(tmp_path / "nothere.toml")
+    assert "no such file" in message.lower() or "does not exist" in message
+
+
+def test_file_is_a_directory(tmp_path):
+    folder = tmp_path / "scenarios.toml"
+    folder.mkdir()
+    message = _load_bad(folder)
+    assert "directory" in message or "folder" in message
+
+
+def test_file_with_utf8_bom_loads(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + APP.encode())
+    assert load_scenario(path).name == "bom"
+
+
+def test_file_name_with_newline_still_one_line(tmp_path):
+    path = tmp_path / "a\nb.toml"
+    path.write_text("pathz = 1\n" + APP)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert "\n" not in str(info.value)
+
+
+# ---- good files
+
+
+def test_minimal_scenario_defaults(tmp_path):
+    path = write_scenario(tmp_path, APP, name="my-app.toml")
+    s = load_scenario(path)
+    assert s.name == "my-app"
+    assert s.description == ""
+    assert s.file == path.resolve()
+    assert s.dir == tmp_path.resolve()
+    assert [p.name for p in s.paths] == list(SIGNAL_PATHS)
+    assert "os-exit" not in [p.name for p in s.paths]
+    assert set(SIGNAL_PATHS) == {n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger}
+    app = s.app
+    assert app.command == ("{python}", "-c", "pass")
+    assert app.cwd == tmp_path.resolve()
+    assert app.env == {}
+    assert app.ready is None
+    assert app.ready_timeout == 15
+    assert app.stop_timeout == 5
+    assert app.shell is False
+    assert app.unbuffered is True
+    assert s.hooks == {} and s.triggers == {} and s.expect == {}
+
+
+def test_default_paths_include_os_exit_when_trigger_defined(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, APP + OS_EXIT + '[triggers.crash]\ncommand = ["true"]\n'))
+    names = [p.name for p in s.paths]
+    assert names == list(SIGNAL_PATHS) + ["os-exit"]
+    assert "crash" not in names  # custom triggers run only when listed
+
+
+def test_custom_trigger_is_a_path(tmp_path):
+    text = ('paths = ["sigterm", "crash"]\n' + APP
+            + '[triggers.crash]\nhttp = "http://127.0.0.1:{port}/crash"\nmethod = "post"\n'
+            + '[expect.crash]\noutcome = "exited"\nexit = 1\n')
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert [p.name for p in s.paths] == ["sigterm", "crash"]
+    crash = s.paths[1]
+    assert crash.needs_trigger and crash.signal is None
+    assert s.triggers["crash"].method == "POST"
+    assert s.expect["crash"].exit == 1
+
+
+def test_command_string_is_split_like_a_shell(tmp_path):
+    text = '[app]\ncommand = "{python} -c \'import sys; print(1)\' \\"two words\\""\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert s.app.command == ("{python}", "-c", "import sys; print(1)", "two words")
+    assert s.app.shell is False
+    assert s.resolve(port=1, workdir="/w").argv == [sys.executable, "-c", "import sys; print(1)", "two words"]
+
+
+def test_shell_command_is_kept_as_one_string(tmp_path):
+    text = '[app]\nshell = true\ncommand = "exec {python} -c pass || no-such-program-4f2a"\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert s.app.command == "exec {python} -c pass || no-such-program-4f2a"
+    assert s.resolve(port=1, workdir="/w").argv == [
+        "/bin/sh", "-c", f"exec {sys.executable} -c pass || no-such-program-4f2a"]
+
+
+def test_placeholders_resolve(tmp_path):
+    text = ('paths = ["sigterm", "os-exit"]\n'
+            '[app]\ncommand = ["{python}", "-c", "print({{1}})", "--port={port}"]\n'
+            'env = { PORT = "{port}", STATE = "{workdir}/state", HOME_DIR = "{scenario_dir}", N = 3 }\n'
+            'ready = { http = "http://127.0.0.1:{port}/health" }\n'
+            '[hooks.released]\nfile = "{workdir}/released"\n'
+            '[hooks.relative]\nfile = "rel-{port}"\n'
+            '[triggers.os-exit]\nhttp = "http://127.0.0.1:{port}/exit"\n')
+    s = load_scenario(write_scenario(tmp_path, text))
+    r = s.resolve(port=4321, workdir="/tmp/case-w")
+    assert r.argv == [sys.executable, "-c", "print({1})", "--port=4321"]
+    assert r.env == {"PORT": "4321", "STATE": "/tmp/case-w/state", "HOME_DIR": str(tmp_path.resolve()), "N": "3"}
+    assert r.ready.kind == "http" and r.ready.value == "http://127.0.0.1:4321/health"
+    assert r.hook_files["released"] == "/tmp/case-w/released"
+    assert r.hook_files["relative"] == os.path.join(str(tmp_path.resolve()), "rel-4321")
+    assert r.triggers["os-exit"].http == "http://127.0.0.1:4321/exit"
+    assert r.cwd == str(tmp_path.resolve())
+    # the loaded scenario keeps its templates: each case resolves its own
+    assert s.app.env["PORT"] == "{port}"
+
+
+def test_log_regex_braces_are_not_placeholders(tmp_path):
+    text = (APP + "ready = { log = 'HTTP \\d{3} on port \\d+' }\n"
+            + "[hooks.status]\nlog = '^status (?P<code>\\d{3})$'\n")
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert s.hooks["status"].log.pattern == r"^status (?P<code>\d{3})$"
+    assert s.hooks["status"].log.search("status 200")
+    r = s.resolve(port=1, workdir="/w")
+    assert r.ready.value == r"HTTP \d{3} on port \d+"
+    assert re.search(r.ready.value, "HTTP 200 on port 80")
+
+
+def test_scenario_dir_placeholder_in_command_with_other_cwd(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "app.py").write_text("")
+    text = '[app]\ncommand = ["{python}", "{scenario_dir}/app.py"]\ncwd = "sub"\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    r = s.resolve(port=1, workdir="/w")
+    assert r.argv == [sys.executable, str(tmp_path.resolve() / "app.py")]
+    assert r.cwd == str((tmp_path / "sub").resolve())
+
+
+def test_relative_script_is_found_from_cwd(tmp_path):
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "server.py").write_text("")
+    s = load_scenario(write_scenario(tmp_path, '[app]\ncommand = ["{python}", "server.py"]\ncwd = "apps"\n'))
+    assert s.app.cwd == (tmp_path / "apps").resolve()
+
+
+def test_full_example_from_design_loads(tmp_path):
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "flask_atexit.py").write_text("")
+    text = '''
+name = "flask-atexit"
+description = "Article 1: Flask debug server with atexit hooks"
+paths = ["sigint", "sigterm", "sigkill", "sigkill-child", "os-exit"]
+
+[app]
+command = ["{python}", "apps/flask_atexit.py"]
+cwd = "."
+env = { PORT = "{port}" }
+ready = { http = "http://127.0.0.1:{port}/" }
+ready_timeout = 15
+stop_timeout = 5
+
+[hooks.atexit]
+log = "Ready to close"
+[hooks.atexit_done]
+log = "You can doing some action"
+[hooks.released]
+file = "{workdir}/released"
+
+[triggers.os-exit]
+http = "http://127.0.0.1:{port}/user/Amy"
+
+[expect.sigkill]
+not_ran = ["atexit"]
+[expect.sigkill-child]
+ran = ["atexit"]
+exit = "SIGKILL"
+'''
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert s.name == "flask-atexit"
+    assert [p.name for p in s.paths] == ["sigint", "sigterm", "sigkill", "sigkill-child", "os-exit"]
+    assert set(s.hooks) == {"atexit", "atexit_done", "released"}
+    assert s.expect["sigkill"].not_ran == ("atexit",)
+    assert s.expect["sigkill-child"].exit == "SIGKILL"
+
+
+@pytest.mark.parametrize("value, expected", [
+    pytest.param('tcp = "{port}"', "{port}", id="tcp-placeholder"),
+    pytest.param("tcp = 8080", "8080", id="tcp-int"),
+    pytest.param('tcp = "127.0.0.1:{port}"', "127.0.0.1:{port}", id="tcp-host-port"),
+    pytest.param('file = "{workdir}/ready"', "{workdir}/ready", id="file"),
+    pytest.param("delay = 0", 0.0, id="delay-zero"),
+])
+def test_ready_kinds_load(tmp_path, value, expected):
+    s = load_scenario(write_scenario(tmp_path, APP + f"ready = {{ {value} }}\n"))
+    assert s.app.ready.value == expected
+
+
+# ---- the CLI: exit 2, one line on stderr, no traceback
+
+CLI_BAD = [
+    pytest.param('name "x"\n' + APP, id="syntax-error"),
+    pytest.param('pathz = ["sigterm"]\n' + APP, id="unknown-key"),
+    pytest.param('paths = ["sigtrem"]\n' + APP, id="unknown-path"),
+    pytest.param('[app]\ncommand = ["no-such-program-4f2a"]\n', id="executable-missing"),
+    pytest.param(APP + "[hooks.a]\nlog = '('\n", id="invalid-regex"),
+    pytest.param(APP + '[hooks."a\\nb"]\nlog = "x("\n', id="newline-in-key"),
+]
+
+
+def _assert_cli_one_line_exit_2(proc, shown: str) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert shown in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("text", CLI_BAD)
+def test_cli_check_bad_file(tmp_path, text):
+    path = write_scenario(tmp_path, text)
+    proc = run_cli("check", str(path))
+    _assert_cli_one_line_exit_2(proc, str(path))
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "not-utf8"])
+def test_cli_check_bad_file_itself(tmp_path, kind):
+    path = tmp_path / "bad.toml"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "not-utf8":
+        path.write_bytes(b'name = "\xff"\n' + APP.encode())
+    proc = run_cli("check", str(path))
+    _assert_cli_one_line_exit_2(proc, str(path))
+
+
+def test_cli_check_good_file(tmp_path):
+    path = write_scenario(tmp_path, APP)
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
