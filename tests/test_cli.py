@@ -1,0 +1,178 @@
+"""The command line as users run it: a real subprocess, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, SESSION, run_cli, write_scenario
+from shutdown_probe.paths import BUILTIN_PATHS
+from shutdown_probe.processes import tagged_processes
+
+# A target that is ready at once, writes a mark file (so a test knows it runs), and
+# exits 0 on SIGTERM after printing a line; SIGINT ends it with KeyboardInterrupt.
+SIMPLE = r'''
+import os, signal, sys
+def bye(*_):
+    print("[pid %d] bye" % os.getpid(), flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+open(os.environ["MARK"], "w").close()
+print("ready", flush=True)
+while True:
+    signal.pause()
+'''
+
+
+def scenario(tmp_path, *, expect: str = "", extra_app: str = "", mark=None) -> str:
+    script = tmp_path / "target.py"
+    script.write_text(SIMPLE)
+    mark = mark or tmp_path / "mark"
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm", "sigkill"]
+[app]
+command = ["{{python}}", "target.py"]
+env = {{ MARK = "{mark}" }}
+ready = {{ log = "^ready$" }}
+stop_timeout = 3
+{extra_app}
+[hooks.bye]
+log = '\\[pid (?P<pid>\\d+)\\] bye'
+{expect}
+''')
+    return str(path)
+
+
+def test_paths_lists_every_builtin_path():
+    done = run_cli("paths")
+    assert done.returncode == 0
+    names = [line.split()[0] for line in done.stdout.splitlines()]
+    assert names == list(BUILTIN_PATHS)
+
+
+def test_run_exit_0_when_expectations_hold(tmp_path):
+    path = scenario(tmp_path, expect='''
+[expect.sigterm]
+ran = ["bye"]
+exit = 0
+[expect.sigkill]
+not_ran = ["bye"]
+exit = "SIGKILL"
+''')
+    out = tmp_path / "out.json"
+    done = run_cli("run", path, "--json", str(out), "--markdown", str(tmp_path / "m.md"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(out.read_text())
+    assert [c["path"] for c in data["cases"]] == ["sigterm", "sigkill"]
+    assert data["cases"][0]["hooks"]["bye"]["ran"] is True
+    assert data["cases"][0]["hooks"]["bye"]["roles"] == ["root"]
+    assert data["cases"][1]["exit"]["signal"] == "SIGKILL"
+    assert "[2/2]" in done.stderr  # progress
+    assert "| `sigterm` | ✓ root |" in (tmp_path / "m.md").read_text()
+
+
+def test_run_exit_1_when_an_expectation_fails(tmp_path):
+    path = scenario(tmp_path, expect='''
+[expect.sigkill]
+ran = ["bye"]
+''')
+    done = run_cli("run", path, "--path", "sigkill")
+    assert done.returncode == 1
+    assert "✗ sigkill: expected hook 'bye' to run, it did not" in done.stdout
+
+
+def test_run_exit_1_when_a_case_errors(tmp_path):
+    # The mark file's folder does not exist: the target dies before it is ready.
+    path = scenario(tmp_path, mark=tmp_path / "missing" / "mark")
+    done = run_cli("run", path, "--path", "sigterm")
+    assert done.returncode == 1
+    assert "not-ready" in done.stdout
+
+
+def test_bad_path_option_is_a_usage_error(tmp_path):
+    done = run_cli("run", scenario(tmp_path), "--path", "sigtrem")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--path: 'sigtrem'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [["run"], ["nonsense"], ["run", "x.toml", "--jobs", "0"]],
+                         ids=["no-file", "no-command", "zero-jobs"])
+def test_usage_errors_exit_2_in_one_line(args):
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_report_renders_saved_results(tmp_path):
+    out = tmp_path / "out.json"
+    assert run_cli("run", scenario(tmp_path), "--json", str(out), "-q").returncode == 0
+    md = tmp_path / "r.md"
+    done = run_cli("report", str(out), "--markdown", str(md))
+    assert done.returncode == 0
+    assert "sigterm" in done.stdout and "SIGKILL" in done.stdout
+    assert md.read_text().startswith("## scenario")
+
+
+def test_report_rejects_a_file_that_is_not_results(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 7}')
+    done = run_cli("report", str(bad))
+    assert done.returncode == 2
+    assert "not shutdown-probe results JSON" in done.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_harness_kills_everything_and_exits_128_plus_signal(tmp_path, sig):
+    # The target ignores SIGTERM here, and the stop timeout is long: the harness is
+    # sitting in a case when it is interrupted.
+    script = tmp_path / "stubborn.py"
+    script.write_text(
+        "import os, signal\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "open(os.environ['MARK'], 'w').close()\n"
+        "while True:\n    signal.pause()\n")
+    mark = tmp_path / "mark"
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm"]
+[app]
+command = ["{{python}}", "stubborn.py"]
+env = {{ MARK = "{mark}" }}
+ready = {{ file = "{mark}" }}
+stop_timeout = 60
+''')
+    proc = subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not mark.exists():  # the target is up; the harness is now waiting on it
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "target never started"
+            time.sleep(0.02)
+        assert [p for p in tagged_processes(f"{SESSION}/")], "the target should be running"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, err
+    assert f"interrupted by {signal.Signals(sig).name}" in err
+    assert "Traceback" not in err
+    assert tagged_processes(f"{SESSION}/") == []
+
+
+def test_python_dash_m_and_console_script_agree():
+    exe = os.path.join(os.path.dirname(sys.executable), "shutdown-probe")
+    if not os.path.exists(exe):
+        pytest.skip("skipped: the console script is not installed next to this interpreter")
+    a = subprocess.run([exe, "paths"], capture_output=True, text=True, timeout=30)
+    b = run_cli("paths")
+    assert a.returncode == b.returncode == 0 and a.stdout == b.stdout

@@ -1,0 +1,114 @@
+"""Article 1 end to end: the bundled Flask scenarios against the facts of
+shared/semantics.md (established by hand with strace and psutil, not by this tool).
+
+The hooks sleep 0.1 s instead of the article's 1 s, and the stop timeout is 3 s, so
+the file runs in seconds; nothing else about the scenarios changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from conftest import SCENARIOS
+from shutdown_probe import expand_cases, load_scenario, run_cases
+
+HOOKS = ["shutdown", "shutdown_end", "shutdown2", "shutdown2_end", "shutdown3", "shutdown3_end"]
+
+
+def fast(name: str):
+    sc = load_scenario(SCENARIOS / name)
+    return dataclasses.replace(sc, app=dataclasses.replace(sc.app, stop_timeout=3.0))
+
+
+@pytest.fixture(scope="module")
+def reloader():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATEXIT_SLEEP", "0.1")
+        results = run_cases(expand_cases([fast("flask_atexit.toml")]), jobs=2)
+    return {c.path: c for c in results.cases}
+
+
+@pytest.fixture(scope="module")
+def noreload():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATEXIT_SLEEP", "0.1")
+        results = run_cases(expand_cases([fast("flask_atexit_noreload.toml")]), jobs=2)
+    return {c.path: c for c in results.cases}
+
+
+def roles(case, hook):
+    return sorted(case.hooks[hook].roles)
+
+
+def proc(case, role):
+    return next(p for p in case.processes if p.role == role)
+
+
+def test_every_path_ran_and_every_declared_expectation_held(reloader, noreload):
+    for case in [*reloader.values(), *noreload.values()]:
+        assert case.outcome in ("exited", "skipped"), (case.path, case.outcome, case.error)
+        assert case.expect.passed, (case.scenario, case.path, case.expect.failures)
+    assert len(reloader) == 11
+
+
+def test_two_processes_both_listening(reloader):
+    # Werkzeug's parent binds the socket and the child inherits it: per-process
+    # listeners show the same port in both.
+    case = reloader["sigterm"]
+    assert {p.role for p in case.processes} == {"root", "child"}
+    assert proc(case, "root").listening == proc(case, "child").listening != []
+
+
+def test_kill_9_on_the_child_the_banner_is_the_parents(reloader):
+    case = reloader["sigkill-child"]
+    assert case.exit == {"returncode": 247, "signal": None}  # sys.exit(-9)
+    assert all(roles(case, h) == ["root"] for h in HOOKS)
+    assert proc(case, "child").signal == "SIGKILL"
+
+
+def test_kill_9_on_the_parent_orphans_the_serving_child(reloader):
+    case = reloader["sigkill"]
+    assert case.exit["signal"] == "SIGKILL"
+    assert not any(case.hooks[h].ran for h in HOOKS)
+    [orphan] = case.orphans
+    assert orphan.role == "child" and orphan.killed_by_harness
+    assert orphan.listening == proc(case, "root").listening  # still holding the port
+
+
+@pytest.mark.parametrize("path", ["sigterm", "sigint"])
+def test_signal_to_the_parent_sigkills_the_child(reloader, path):
+    case = reloader[path]
+    assert case.exit == {"returncode": 0, "signal": None}
+    child = proc(case, "child")
+    if child.exit_known:  # needs PIDFD_INFO_EXIT (Linux 6.15+)
+        assert child.signal == "SIGKILL" and not child.killed_by_harness
+    assert all(roles(case, h) == ["root"] for h in HOOKS)
+
+
+@pytest.mark.parametrize("path", ["sigterm-child", "sigint-child"])
+def test_signal_to_the_child_runs_hooks_in_both(reloader, path):
+    case = reloader[path]
+    assert case.exit == {"returncode": 0, "signal": None}
+    assert all(roles(case, h) == ["child", "root"] for h in HOOKS)
+
+
+def test_os_exit_hooks_come_from_the_parent_only(reloader, noreload):
+    case = reloader["os-exit"]
+    assert case.exit == {"returncode": 0, "signal": None}
+    assert all(roles(case, h) == ["root"] for h in HOOKS)
+    assert not any(noreload["os-exit"].hooks[h].ran for h in HOOKS)
+
+
+def test_atexit_runs_last_registered_first(reloader):
+    # registered shutdown, shutdown2, shutdown3: they run 3, 2, 1, each start before its end
+    assert reloader["sigkill-child"].hook_order == [
+        "shutdown3", "shutdown3_end", "shutdown2", "shutdown2_end", "shutdown", "shutdown_end"]
+
+
+def test_without_reloader_sigterm_runs_nothing_and_child_paths_skip(noreload):
+    assert noreload["sigterm"].exit["signal"] == "SIGTERM"
+    assert not any(noreload["sigterm"].hooks[h].ran for h in HOOKS)
+    for path in ("sigint-child", "sigterm-child", "sigkill-child"):
+        assert noreload[path].outcome == "skipped"

@@ -1,0 +1,148 @@
+"""Renderers against exact output, from results built by hand (no process runs here)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from shutdown_probe.render import format_markdown, format_terminal
+from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookResult, Orphan,
+                                    ProcessRecord, Results)
+
+
+def sample() -> Results:
+    ran_root = HookResult(True, "stdout line 3: bye", pids=[10], roles=["root"], at_s=0.1, matches=1)
+    ran_both = HookResult(True, "stdout line 3: bye", pids=[10, 11], roles=["root", "child"], at_s=0.1)
+    cases = [
+        CaseResult(
+            scenario="demo", path="sigkill-child", outcome="exited",
+            exit={"returncode": 247, "signal": None}, duration_s=0.314, root_exit_s=0.3,
+            hooks={"atexit": ran_root, "flush": HookResult(False, "no output line matched 'flush'")},
+            hook_order=["atexit"],
+            processes=[ProcessRecord(10, "root", "python app.py", returncode=247, exit_known=True,
+                                     ended_after_s=0.3, listening=[5000]),
+                       ProcessRecord(11, "child", "python app.py", signal="SIGKILL", exit_known=True,
+                                     ended_after_s=0.01, listening=[5000], signals_caught=["SIGTERM"])],
+            expect=ExpectResult(True, [], declared=True),
+        ),
+        CaseResult(
+            scenario="demo", path="sigkill", outcome="exited",
+            exit={"returncode": None, "signal": "SIGKILL"}, duration_s=None, root_exit_s=0.02,
+            hooks={"atexit": HookResult(False, "no output line matched 'bye'"),
+                   "flush": HookResult(False, "no output line matched 'flush'")},
+            orphans=[Orphan(11, "python app.py", "child", [5000], True)],
+            escalations=[Escalation(11, "child", "SIGKILL", "orphan")],
+            expect=ExpectResult(False, ["expected hook 'atexit' to run, it did not"], declared=True),
+        ),
+        CaseResult(
+            scenario="demo", path="sigint-child", outcome="exited",
+            exit={"returncode": 0, "signal": None}, duration_s=1.5, root_exit_s=1.5,
+            hooks={"atexit": ran_both, "flush": HookResult(True, "x", pids=[11], roles=["child"], at_s=0.2)},
+            hook_order=["atexit", "flush"],
+        ),
+        CaseResult(scenario="demo", path="os-exit", outcome="skipped",
+                   error="skipped: the root has no child process to signal"),
+    ]
+    return Results(cases=cases, scenarios={"demo": "A demo"}, tool="shutdown-probe 0.1.0",
+                   environment={"python": "3.11.7", "platform": "Linux"})
+
+
+def rows(text: str) -> list[list[str]]:
+    """The cells of each table body row, whitespace-trimmed."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("│"):
+            out.append([c.strip() for c in line.strip("│").split("│")])
+    return out
+
+
+def test_terminal_matrix_cells():
+    text = format_terminal(sample(), width=110)
+    assert text.splitlines()[0].rstrip() == "demo — A demo"
+    assert re.search(r"┃ path +┃ atexit +┃ flush +┃ exit +┃ +time ┃ orphans", text)
+    body = rows(text)
+    assert body == [
+        ["sigkill-child", "✓ R", "✗", "rc 247", "0.31 s", "-"],
+        ["sigkill", "✗", "✗", "SIGKILL", "0.02 s", "C 11 :5000 (killed)"],
+        ["sigint-child", "✓ R+C", "✓ C", "rc 0", "1.50 s", "-"],
+        ["os-exit", "-", "-", "skipped", "-", "-"],
+    ]
+    lines = [line.rstrip() for line in text.splitlines()]
+    assert "ran in: R = root, C = child" in lines
+    assert "✗ sigkill: expected hook 'atexit' to run, it did not" in lines
+    assert "order in sigint-child: atexit → flush" in lines
+    assert lines[-1] == "4 cases: 3 exited, 1 skipped; expectations held in 1 of 2"
+
+
+def test_terminal_hung_and_not_ready_cells():
+    res = Results(cases=[
+        CaseResult(scenario="s", path="sigterm", outcome="hung", exit={"returncode": None, "signal": "SIGKILL"},
+                   hooks={"h": HookResult(False, "-")}),
+        CaseResult(scenario="s", path="sigint", outcome="not-ready", error="the app exited before it was ready"),
+    ])
+    text = format_terminal(res, width=100)
+    assert rows(text) == [
+        ["sigterm", "✗", "hung → SIGKILL", "killed", "-"],
+        ["sigint", "-", "not-ready", "-", "-"],
+    ]
+    assert "✗ sigint: not-ready: the app exited before it was ready" in text
+
+
+EXPECTED_MARKDOWN_TABLE = """\
+## demo
+
+A demo
+
+| path | atexit | flush | exit | time | orphans |
+|---|:---:|:---:|---|---:|---|
+| `sigkill-child` | ✓ root | ✗ | rc 247 | 0.31 s | - |
+| `sigkill` | ✗ | ✗ | SIGKILL | 0.02 s | child 11 :5000 (killed) |
+| `sigint-child` | ✓ root+child | ✓ child | rc 0 | 1.50 s | - |
+| `os-exit` | - | - | skipped | - | - |
+
+- order in sigint-child: atexit → flush
+- ✗ sigkill: expected hook 'atexit' to run, it did not
+
+4 cases: 3 exited, 1 skipped; expectations held in 1 of 2.
+"""
+
+
+def test_markdown_table_exact():
+    assert format_markdown(sample(), details=False) == EXPECTED_MARKDOWN_TABLE + "\n_shutdown-probe 0.1.0; python 3.11.7, platform Linux._\n"
+
+
+def test_markdown_details():
+    text = format_markdown(sample())
+    assert "- process child pid 11: SIGKILL after 0.01 s (listening :5000; handles SIGTERM)" in text
+    assert "- process root pid 10: rc 247 after 0.30 s (listening :5000)" in text
+    assert "- hook `atexit` ✓ [root 10]: stdout line 3: bye" in text
+    assert "- harness sent SIGKILL to child pid 11: orphan" in text
+    assert "#### `os-exit` — skipped" in text
+
+
+def test_markdown_escapes_pipes():
+    res = sample()
+    res.cases[1].expect.failures = ["a | b"]
+    assert "- ✗ sigkill: a \\| b" in format_markdown(res, details=False)
+
+
+def test_json_round_trip():
+    res = sample()
+    data = json.loads(res.to_json())
+    assert data["version"] == 1
+    assert data["cases"][0]["exit"] == {"returncode": 247, "signal": None}
+    assert data["cases"][1]["orphans"][0]["listening"] == [5000]
+    again = Results.from_dict(data)
+    assert again.to_dict() == res.to_dict()
+    assert format_terminal(again) == format_terminal(res)
+
+
+def test_json_refuses_other_versions():
+    data = sample().to_dict()
+    data["version"] = 2
+    try:
+        Results.from_dict(data)
+    except ValueError as exc:
+        assert re.search(r"version 2", str(exc))
+    else:
+        raise AssertionError("version 2 accepted")
