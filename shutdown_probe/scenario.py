@@ -498,6 +498,10 @@ def _parse_triggers(c: _Checker, triggers: dict[str, Any]) -> dict[str, TriggerS
     out: dict[str, TriggerSpec] = {}
     for name, raw in triggers.items():
         where = f"triggers.{name}"
+        if name in BUILTIN_PATHS and not BUILTIN_PATHS[name].needs_trigger:
+            # The built-in signal path would win and the trigger would never fire.
+            raise c.fail(where, f"'{name}' is a built-in signal path; give the trigger another name "
+                                "and list that name in paths")
         table = c.table(raw, where)
         c.keys(table, TRIGGER_KEYS, where)
         if ("http" in table) == ("command" in table):

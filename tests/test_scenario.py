@@ -472,3 +472,19 @@ def test_cli_check_good_file(tmp_path):
     proc = run_cli("check", str(path))
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_trigger_named_like_a_builtin_signal_path_is_refused(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('''
+paths = ["sigterm"]
+[app]
+command = ["true"]
+[triggers.sigterm]
+http = "http://127.0.0.1:{port}/stop"
+''')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: triggers.sigterm: ")
+    assert "built-in signal path" in msg and "\n" not in msg
