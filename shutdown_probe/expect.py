@@ -25,6 +25,16 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         h = result.hooks.get(hook)
         if h is not None and h.ran:
             failures.append(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
+    for hook, want in expectation.ran_in.items():
+        h = result.hooks.get(hook)
+        if h is None or not h.ran:
+            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}, it did not run")
+        elif not h.roles:
+            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}; which process ran it "
+                            "is unknown (give its log regex a (?P<pid>...) group)")
+        elif set(h.roles) != set(want):
+            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}, "
+                            f"it ran in {'+'.join(dict.fromkeys(h.roles))}")
     if expectation.outcome is not None and expectation.outcome != result.outcome:
         failures.append(f"expected outcome {expectation.outcome}, got {result.outcome}")
     if expectation.exit is not None:

@@ -119,6 +119,9 @@ class Expectation:
     outcome: str | None = None
     exit: int | str | None = None  # a return code, or a signal name such as "SIGKILL"
     orphans: bool | None = None
+    # hook -> the roles of exactly the processes that must have run it, e.g.
+    # {"atexit": ("root",)}: ran in the root and in no other process
+    ran_in: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,7 @@ APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "
             "unbuffered")
 HOOK_KEYS = ("log", "file")
 TRIGGER_KEYS = ("http", "method", "command", "timeout")
-EXPECT_KEYS = ("ran", "not_ran", "outcome", "exit", "orphans")
+EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 
 
@@ -602,7 +605,17 @@ def _parse_expect(
         orphans = None
         if "orphans" in table:
             orphans = c.boolean(table["orphans"], f"{where}.orphans")
-        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans)
+        ran_in: dict[str, tuple[str, ...]] = {}
+        for hook, raw_roles in c.table(table.get("ran_in", {}), f"{where}.ran_in").items():
+            key = f"{where}.ran_in.{hook}"
+            c.name_in(hook, hooks, key, "hook")
+            if hook in not_ran:
+                raise c.fail(key, f"hook '{hook}' is also in not_ran")
+            roles = [raw_roles] if isinstance(raw_roles, str) else c.string_list(raw_roles, key)
+            if not roles:
+                raise c.fail(key, "is empty: list the roles that run it, e.g. [\"root\"]")
+            ran_in[hook] = tuple(roles)
+        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in)
     return out
 
 

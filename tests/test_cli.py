@@ -176,3 +176,13 @@ def test_python_dash_m_and_console_script_agree():
     a = subprocess.run([exe, "paths"], capture_output=True, text=True, timeout=30)
     b = run_cli("paths")
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+
+
+def test_ran_in_checks_which_process_ran_a_hook(tmp_path):
+    path = scenario(tmp_path, expect='''
+[expect.sigterm]
+ran_in = { bye = "child" }
+''')
+    done = run_cli("run", path, "--path", "sigterm")
+    assert done.returncode == 1
+    assert "✗ sigterm: expected hook 'bye' to run in child, it ran in root" in done.stdout

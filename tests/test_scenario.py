@@ -488,3 +488,26 @@ http = "http://127.0.0.1:{port}/stop"
     msg = str(info.value)
     assert msg.startswith(f"{path}: triggers.sigterm: ")
     assert "built-in signal path" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("expect, key, phrase", [
+    ('ran_in = { nope = "root" }', "expect.sigterm.ran_in.nope", "unknown hook 'nope'"),
+    ('ran_in = { bye = [] }', "expect.sigterm.ran_in.bye", "is empty"),
+    ('ran_in = { bye = 3 }', "expect.sigterm.ran_in.bye", "list of strings"),
+    ('not_ran = ["bye"]\nran_in = { bye = "root" }', "expect.sigterm.ran_in.bye", "also in not_ran"),
+], ids=["undefined-hook", "empty", "wrong-type", "contradicts-not_ran"])
+def test_bad_ran_in(tmp_path, expect, key, phrase):
+    path = tmp_path / "r.toml"
+    path.write_text(f'''
+paths = ["sigterm"]
+[app]
+command = ["true"]
+[hooks.bye]
+log = "bye"
+[expect.sigterm]
+{expect}
+''')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value).startswith(f"{path}: {key}: ")
+    assert phrase in str(info.value)
