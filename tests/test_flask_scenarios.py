@@ -17,25 +17,24 @@ from shutdown_probe import expand_cases, load_scenario, run_cases
 HOOKS = ["shutdown", "shutdown_end", "shutdown2", "shutdown2_end", "shutdown3", "shutdown3_end"]
 
 
-def fast(name: str):
+def run_fast(name: str) -> dict:
+    """Every case of a bundled scenario, with short hooks and stop timeout, by path."""
     sc = load_scenario(SCENARIOS / name)
-    return dataclasses.replace(sc, app=dataclasses.replace(sc.app, stop_timeout=3.0))
+    sc = dataclasses.replace(sc, app=dataclasses.replace(sc.app, stop_timeout=3.0))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATEXIT_SLEEP", "0.1")
+        results = run_cases(expand_cases([sc]), jobs=2)
+    return {c.path: c for c in results.cases}
 
 
 @pytest.fixture(scope="module")
 def reloader():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ATEXIT_SLEEP", "0.1")
-        results = run_cases(expand_cases([fast("flask_atexit.toml")]), jobs=2)
-    return {c.path: c for c in results.cases}
+    return run_fast("flask_atexit.toml")
 
 
 @pytest.fixture(scope="module")
 def noreload():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ATEXIT_SLEEP", "0.1")
-        results = run_cases(expand_cases([fast("flask_atexit_noreload.toml")]), jobs=2)
-    return {c.path: c for c in results.cases}
+    return run_fast("flask_atexit_noreload.toml")
 
 
 def roles(case, hook):
