@@ -8,7 +8,10 @@ tail is kept for the report.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
+import termios
 import threading
 import time
 from collections import deque
@@ -22,6 +25,15 @@ from .waiting import Flag, wait_readable
 MAX_LINE = 64 * 1024
 TAIL_LINES = 60
 TAIL_LINE_CHARS = 400
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a pipe (FIONREAD)."""
+    try:
+        buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return struct.unpack("i", buf)[0]
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,10 @@ class OutputCapture:
         self._lines: list[Line] = []  # kept only until subscribers are attached
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
+        # Notified by the reader each time it has handled what select returned.
+        self._progress = threading.Condition()
+        self._open: set[int] = set(self._fds)
+        self._busy = False  # between select() waking and the lines reaching subscribers
         self._stop = Flag()
         self._thread = threading.Thread(target=self._run, name="shutdown-probe-output", daemon=True)
 
@@ -74,6 +90,19 @@ class OutputCapture:
     def line_count(self, stream: str) -> int:
         return self._counts[stream]
 
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything written to the pipes so far has been read and handed
+        to the subscribers (at most ``timeout`` s; False if the app kept writing)."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while True:
+                if not self._busy and not any(_unread(fd) for fd in list(self._open)):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._progress.wait(left)
+
     def finish(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for both pipes to reach EOF, then stop reading.
 
@@ -96,6 +125,8 @@ class OutputCapture:
                 ready = wait_readable([*open_fds, self._stop.fileno()], None)
                 if self._stop.fileno() in ready:
                     break
+                with self._progress:
+                    self._busy = True
                 for fd in ready:
                     try:
                         chunk = os.read(fd, 65536)
@@ -104,15 +135,26 @@ class OutputCapture:
                     name = open_fds[fd]
                     if not chunk:
                         self._flush_partial(name)
-                        os.close(fd)
+                        self._close(fd)
                         del open_fds[fd]
                         continue
                     self.bytes_read[name] += len(chunk)
                     self._feed(name, chunk)
+                with self._progress:
+                    self._busy = False
+                    self._progress.notify_all()
         finally:
             for fd, name in open_fds.items():
                 self._flush_partial(name)
-                os.close(fd)
+                self._close(fd)
+            with self._progress:
+                self._busy = False
+                self._progress.notify_all()
+
+    def _close(self, fd: int) -> None:
+        with self._progress:
+            self._open.discard(fd)
+            os.close(fd)
 
     def _feed(self, name: str, chunk: bytes) -> None:
         buf = self._partial[name]

@@ -107,11 +107,23 @@ def log_watcher(pattern: str, flag: Flag):
     return watch
 
 
+def direct_session() -> requests.Session:
+    """A requests session that ignores HTTP_PROXY and friends.
+
+    The app runs on this machine; a proxy from the user's environment cannot reach
+    127.0.0.1 of the harness and would turn every check into a ProxyError.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 def _http_ok(url: str, timeout: float) -> tuple[bool, str]:
     try:
         # Any HTTP answer means the server accepts and serves requests; a 404 on "/"
         # is still a server that is up.
-        resp = requests.get(url, timeout=timeout, allow_redirects=False)
+        with direct_session() as session:
+            resp = session.get(url, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         return False, type(exc).__name__
     return True, f"HTTP {resp.status_code}"

@@ -41,7 +41,7 @@ from .processes import (
     listening_ports,
     signal_dispositions,
 )
-from .readiness import Interrupted, log_watcher, wait_ready
+from .readiness import Interrupted, direct_session, log_watcher, wait_ready
 from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, environment_info
 from .scenario import Scenario
 from .waiting import Flag
@@ -236,11 +236,15 @@ def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> N
         elif path.target == "root":
             target = tree.root
 
+        # Lines the app wrote before the trigger may still sit in the pipe; read them
+        # first, or a startup line would count as shutdown evidence.
+        capture.drain(1.0)
         for det in (*log_hooks.values(), *file_hooks.values()):
             det.arm(time.monotonic())
         t0 = time.monotonic()
         if path.needs_trigger:
-            trigger_thread = _fire_trigger(resolved.triggers[path.name], result)
+            trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
+            trigger_thread = _fire_trigger(resolved.triggers[path.name], result, resolved.cwd, trigger_env)
         elif path.target == "group":
             os.killpg(tree.root.pid, path.signal)
             result.trigger = {"signal": path.signal.name, "to": "process group", "pgid": tree.root.pid}
@@ -338,8 +342,13 @@ def _record(result: CaseResult, tree: CaseProcesses, t0: float | None, popen: su
         result.processes.append(rec)
 
 
-def _fire_trigger(trigger, result: CaseResult) -> threading.Thread:
-    """Fire an app trigger in the background, so the stop wait starts at once."""
+def _fire_trigger(trigger, result: CaseResult, cwd: str, env: dict[str, str]) -> threading.Thread:
+    """Fire an app trigger in the background, so the stop wait starts at once.
+
+    A command trigger runs in the app's folder with the app's environment, so the
+    same relative paths and variables work in both; it is not tagged as part of the
+    case (it is the harness acting, not the app).
+    """
     result.trigger = {"trigger": trigger.name}
 
     def fire() -> None:
@@ -347,7 +356,8 @@ def _fire_trigger(trigger, result: CaseResult) -> threading.Thread:
         if trigger.http:
             info.update(http=trigger.http, method=trigger.method)
             try:
-                resp = requests.request(trigger.method, trigger.http, timeout=trigger.timeout)
+                with direct_session() as session:
+                    resp = session.request(trigger.method, trigger.http, timeout=trigger.timeout)
                 info["status"] = resp.status_code
             except requests.RequestException as exc:
                 # Expected for os._exit: the process dies before it answers.
@@ -355,7 +365,7 @@ def _fire_trigger(trigger, result: CaseResult) -> threading.Thread:
         else:
             info["command"] = list(trigger.command)
             try:
-                done = subprocess.run(trigger.command, stdin=subprocess.DEVNULL,
+                done = subprocess.run(trigger.command, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
                                       capture_output=True, timeout=trigger.timeout)
                 info["returncode"] = done.returncode
             except (OSError, subprocess.TimeoutExpired) as exc:

@@ -1,0 +1,109 @@
+"""The output capture on real pipes: draining, floods, bounded tails."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+
+from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture
+
+F_SETPIPE_SZ = 1031
+
+
+def pipe(size: int = 1 << 20) -> tuple[int, int]:
+    r, w = os.pipe()
+    try:
+        fcntl.fcntl(w, F_SETPIPE_SZ, size)
+    except OSError:
+        pass
+    return r, w
+
+
+def test_drain_returns_only_after_every_written_line_reached_the_subscribers():
+    r, w = pipe()
+    n = 20000
+    data = b"".join(b"line %d\n" % i for i in range(n))
+    os.write(w, data)  # fits in the enlarged pipe: all of it is written before reading starts
+    seen = []
+
+    def slow(line):  # a subscriber that makes the reader lag far behind the writer
+        seen.append(line.number)
+        if line.number % 1000 == 0:
+            time.sleep(0.005)
+
+    cap = OutputCapture({"stdout": r})
+    cap.subscribe(slow)
+    cap.start()
+    assert cap.drain(10.0) is True
+    assert len(seen) == n  # not "some": every line already written was delivered
+    os.close(w)
+    assert cap.finish(5.0) is True
+
+
+def test_drain_gives_up_at_its_timeout_when_the_writer_never_stops():
+    r, w = pipe(1 << 16)
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            try:
+                os.write(w, b"x" * 1000 + b"\n")
+            except BlockingIOError:
+                pass
+
+    os.set_blocking(w, False)
+    cap = OutputCapture({"stdout": r})
+    cap.subscribe(lambda line: time.sleep(0.0001))
+    cap.start()
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        assert cap.drain(0.3) is False
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        stop.set()
+        t.join()
+        os.close(w)
+        cap.finish(5.0)
+
+
+def test_lines_are_numbered_per_stream_and_the_tail_is_bounded():
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    cap = OutputCapture({"stdout": out_r, "stderr": err_r})
+    got = []
+    cap.subscribe(lambda line: got.append((line.stream, line.number, line.text)))
+    cap.start()
+    os.write(out_w, b"".join(b"o%d\n" % i for i in range(1, 201)))
+    os.write(err_w, b"e1\ne2\npartial")
+    os.close(out_w)
+    os.close(err_w)
+    assert cap.finish(5.0)
+    assert ("stdout", 200, "o200") in got
+    assert ("stderr", 3, "partial") in got  # a last line without newline is kept
+    tail = cap.tail().splitlines()
+    assert len(tail) == TAIL_LINES
+
+
+def test_a_line_without_newlines_is_cut_into_bounded_pieces():
+    r, w = os.pipe()
+    cap = OutputCapture({"stdout": r})
+    lengths = []
+    cap.subscribe(lambda line: lengths.append(len(line.text)))
+    cap.start()
+    total = MAX_LINE * 5 + 123
+
+    def writer():
+        for i in range(0, total, 8192):
+            os.write(w, b"z" * min(8192, total - i))
+        os.close(w)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    t.join()
+    assert cap.finish(5.0)
+    assert max(lengths) == MAX_LINE
+    assert sum(lengths) == total
