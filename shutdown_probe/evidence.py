@@ -1,7 +1,9 @@
 """Hook detectors: turn what the app left behind into "this hook ran".
 
-A log hook is proven by an output line matching its regex *after the trigger* (a match
-before the trigger is reported but does not count: it cannot be shutdown work). A
+A log hook is proven by an output line matching its regex written *after the trigger*
+(a match before the trigger is reported but does not count: it cannot be shutdown
+work). "Before" is decided by byte position in the stream, not by when the harness
+read the line, so a reader that lags behind cannot turn a startup line into evidence. A
 file hook is proven by a sentinel that exists after the case and was created or
 modified after the trigger.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from .output import Line
@@ -32,7 +35,9 @@ class LogHookDetector:
 
     spec: HookSpec
     trigger_t: float | None = None  # monotonic time of the trigger, once fired
-    before: list[_Match] = field(default_factory=list)
+    mark: dict[str, int] | None = None  # bytes written per stream at the trigger
+    # Before arming, the latest matches: at arm time those past the mark move to after.
+    before: deque[_Match] = field(default_factory=lambda: deque(maxlen=MAX_MATCHES))
     after: list[_Match] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,13 +53,20 @@ class LogHookDetector:
             except ValueError:
                 pid = None
         with self._lock:
-            bucket = self.before if self.trigger_t is None or line.t < self.trigger_t else self.after
-            if len(bucket) < MAX_MATCHES:
-                bucket.append(_Match(line, pid))
+            if self.mark is None or line.end <= self.mark.get(line.stream, 0):
+                self.before.append(_Match(line, pid))
+            elif len(self.after) < MAX_MATCHES:
+                self.after.append(_Match(line, pid))
 
-    def arm(self, trigger_t: float) -> None:
+    def arm(self, trigger_t: float, mark: dict[str, int]) -> None:
         with self._lock:
             self.trigger_t = trigger_t
+            self.mark = mark
+            # Lines read between taking the mark and arming, yet written after it.
+            late = [m for m in self.before if m.line.end > mark.get(m.line.stream, 0)]
+            for m in late:
+                self.before.remove(m)
+            self.after[:0] = late
 
     def first_seen(self) -> tuple[float, int] | None:
         """When the first evidence appeared: (monotonic time, line number) for ordering."""
@@ -66,7 +78,7 @@ class LogHookDetector:
             after, before = list(self.after), list(self.before)
         if not after:
             if before:
-                first = before[0].line
+                first = before[-1].line
                 return HookResult(False, f"no match after the trigger (only before it, {first.stream} "
                                          f"line {first.number}: {first.text.strip()[:120]})")
             return HookResult(False, f"no output line matched {self.spec.log.pattern!r}")
@@ -77,7 +89,8 @@ class LogHookDetector:
             f"{first.stream} line {first.number}: {first.text.strip()[:200]}",
             pids=pids,
             roles=[roles.get(p, "unknown") for p in pids],
-            at_s=round(first.t - (self.trigger_t or first.t), 4),
+            # when the harness read it: late by the reader's lag, if any
+            at_s=round(max(0.0, first.t - (self.trigger_t or first.t)), 4),
             matches=len(after),
         )
 
@@ -98,7 +111,7 @@ class FileHookDetector:
         mtime = os.stat(self.path).st_mtime
         return (self._trigger_t + (mtime - self._trigger_wall), 0)
 
-    def arm(self, trigger_t: float) -> None:
+    def arm(self, trigger_t: float, mark: dict[str, int] | None = None) -> None:
         self._trigger_t = trigger_t
         self._trigger_wall = time.time() - (time.monotonic() - trigger_t)
         try:

@@ -1,9 +1,13 @@
 """Reading a target's stdout and stderr continuously.
 
 One thread per case drains both pipes with ``select`` so an app that writes megabytes
-never blocks on a full pipe. Every complete line is timestamped on the monotonic clock
-and handed to the subscribers (hook detectors, the log ready check); only a bounded
-tail is kept for the report.
+never blocks on a full pipe. Every complete line is timestamped on the monotonic clock,
+carries its byte offset in its stream, and is handed to the subscribers (hook
+detectors, the log ready check); only a bounded tail is kept for the report.
+
+Byte offsets answer "was this written before the trigger?" exactly: :meth:`position`
+is everything written to each pipe so far (read, plus still unread in the pipe), so
+a line ending at or before it was written before, however late the reader gets to it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Line:
     number: int  # 1-based, per stream
     text: str
     t: float  # time.monotonic() when it was read
+    end: int = 0  # byte offset in its stream just past the line (and its newline)
 
 
 Subscriber = Callable[[Line], None]
@@ -53,15 +58,16 @@ class OutputCapture:
         self._fds = {fd: name for name, fd in streams.items()}
         self._partial = {name: bytearray() for name in streams}
         self._counts = {name: 0 for name in streams}
+        self._consumed = {name: 0 for name in streams}  # bytes turned into lines so far
         self.bytes_read = {name: 0 for name in streams}
         self._tail: deque[Line] = deque(maxlen=TAIL_LINES)
         self._lines: list[Line] = []  # kept only until subscribers are attached
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
-        # Notified by the reader each time it has handled what select returned.
-        self._progress = threading.Condition()
+        # Held while reading a chunk and counting it, so position() never sees a chunk
+        # that has left the pipe but is not yet counted.
+        self._read_lock = threading.Lock()
         self._open: set[int] = set(self._fds)
-        self._busy = False  # between select() waking and the lines reaching subscribers
         self._stop = Flag()
         self._thread = threading.Thread(target=self._run, name="shutdown-probe-output", daemon=True)
 
@@ -90,18 +96,13 @@ class OutputCapture:
     def line_count(self, stream: str) -> int:
         return self._counts[stream]
 
-    def drain(self, timeout: float) -> bool:
-        """Wait until everything written to the pipes so far has been read and handed
-        to the subscribers (at most ``timeout`` s; False if the app kept writing)."""
-        deadline = time.monotonic() + timeout
-        with self._progress:
-            while True:
-                if not self._busy and not any(_unread(fd) for fd in list(self._open)):
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._progress.wait(left)
+    def position(self) -> dict[str, int]:
+        """Bytes written to each stream so far: read by the harness, or still in the pipe."""
+        with self._read_lock:
+            pos = dict(self.bytes_read)
+            for fd in self._open:
+                pos[self._fds[fd]] += _unread(fd)
+        return pos
 
     def finish(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for both pipes to reach EOF, then stop reading.
@@ -125,34 +126,27 @@ class OutputCapture:
                 ready = wait_readable([*open_fds, self._stop.fileno()], None)
                 if self._stop.fileno() in ready:
                     break
-                with self._progress:
-                    self._busy = True
                 for fd in ready:
-                    try:
-                        chunk = os.read(fd, 65536)
-                    except BlockingIOError:  # pragma: no cover
-                        continue
                     name = open_fds[fd]
+                    with self._read_lock:
+                        try:
+                            chunk = os.read(fd, 65536)
+                        except BlockingIOError:  # pragma: no cover
+                            continue
+                        self.bytes_read[name] += len(chunk)
                     if not chunk:
                         self._flush_partial(name)
                         self._close(fd)
                         del open_fds[fd]
                         continue
-                    self.bytes_read[name] += len(chunk)
                     self._feed(name, chunk)
-                with self._progress:
-                    self._busy = False
-                    self._progress.notify_all()
         finally:
             for fd, name in open_fds.items():
                 self._flush_partial(name)
                 self._close(fd)
-            with self._progress:
-                self._busy = False
-                self._progress.notify_all()
 
     def _close(self, fd: int) -> None:
-        with self._progress:
+        with self._read_lock:
             self._open.discard(fd)
             os.close(fd)
 
@@ -168,19 +162,20 @@ class OutputCapture:
             start = nl + 1
         del buf[:start]
         while len(buf) > MAX_LINE:
-            self._emit(name, bytes(buf[:MAX_LINE]))
+            self._emit(name, bytes(buf[:MAX_LINE]), newline=False)
             del buf[:MAX_LINE]
 
     def _flush_partial(self, name: str) -> None:
         buf = self._partial[name]
         if buf:
-            self._emit(name, bytes(buf))
+            self._emit(name, bytes(buf), newline=False)
             buf.clear()
 
-    def _emit(self, name: str, raw: bytes) -> None:
+    def _emit(self, name: str, raw: bytes, newline: bool = True) -> None:
         self._counts[name] += 1
+        self._consumed[name] += len(raw) + (1 if newline else 0)
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
-        line = Line(name, self._counts[name], text, time.monotonic())
+        line = Line(name, self._counts[name], text, time.monotonic(), self._consumed[name])
         with self._lock:
             self._tail.append(line)
             subscribers = list(self._subscribers)

@@ -236,11 +236,11 @@ def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> N
         elif path.target == "root":
             target = tree.root
 
-        # Lines the app wrote before the trigger may still sit in the pipe; read them
-        # first, or a startup line would count as shutdown evidence.
-        capture.drain(1.0)
+        # What the app wrote up to now may still sit unread in the pipes: the byte
+        # position, not the reading time, says which lines came before the trigger.
+        mark, armed_at = capture.position(), time.monotonic()
         for det in (*log_hooks.values(), *file_hooks.values()):
-            det.arm(time.monotonic())
+            det.arm(armed_at, mark)
         t0 = time.monotonic()
         if path.needs_trigger:
             trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
