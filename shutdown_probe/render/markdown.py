@@ -28,13 +28,10 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
                    common.exit_cell(case), common.time_cell(case), common.orphans_cell(case)]
             lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
         lines.append("")
-        for line in common.order_lines(cases):
-            lines.append(f"- {line}")
-        failures = common.failure_lines(cases)
-        for failure in failures:
-            lines.append(f"- ✗ {_escape(failure)}")
-        if failures:
-            lines.append("")
+        bullets = [f"- {line}" for line in common.order_lines(cases)]
+        bullets += [f"- ✗ {_escape(f)}" for f in common.failure_lines(cases)]
+        if bullets:
+            lines += [*bullets, ""]
         lines.append(common.summary_line(cases) + ".")
         lines.append("")
         if details:
