@@ -238,10 +238,9 @@ def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> N
 
         # What the app wrote up to now may still sit unread in the pipes: the byte
         # position, not the reading time, says which lines came before the trigger.
-        mark, armed_at = capture.position(), time.monotonic()
+        t0, mark = time.monotonic(), capture.position()
         for det in (*log_hooks.values(), *file_hooks.values()):
-            det.arm(armed_at, mark)
-        t0 = time.monotonic()
+            det.arm(t0, mark)
         if path.needs_trigger:
             trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
             trigger_thread = _fire_trigger(resolved.triggers[path.name], result, resolved.cwd, trigger_env)
