@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 
 from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture
 

@@ -55,15 +55,26 @@ def serve(workdir):
         say("finally: resources released")
 
 
-def main(argv):
+def setup(argv):
+    """Parse ``WORKDIR``, forbid core files, register the atexit hook; None on bad usage.
+
+    Shared with sigterm_handle_exit.py, so the two apps differ only by the fix.
+    """
     if len(argv) != 2:
         print(f"usage: {argv[0]} WORKDIR", file=sys.stderr)
-        return 2
+        return None
     # SIGQUIT's default action dumps core; keep the case from leaving a core file in
     # the scenario folder. The process still ends with SIGQUIT.
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
     atexit.register(on_exit)
-    serve(Path(argv[1]))
+    return Path(argv[1])
+
+
+def main(argv):
+    workdir = setup(argv)
+    if workdir is None:
+        return 2
+    serve(workdir)
     return 0
 
 

@@ -17,13 +17,10 @@ nothing runs.
 Usage: ``python sigterm_handle_exit.py WORKDIR``.
 """
 
-import atexit
-import resource
 import sys
-from pathlib import Path
 
 from handle_exit import handle_exit
-from sigterm_finally import on_exit, say, serve
+from sigterm_finally import say, serve, setup
 
 
 def callback():
@@ -31,14 +28,11 @@ def callback():
 
 
 def main(argv):
-    if len(argv) != 2:
-        print(f"usage: {argv[0]} WORKDIR", file=sys.stderr)
+    workdir = setup(argv)
+    if workdir is None:
         return 2
-    # As in sigterm_finally.py: no core file from the sigquit case.
-    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    atexit.register(on_exit)
     with handle_exit(callback):
-        serve(Path(argv[1]))
+        serve(workdir)
     say("service: stopped")
     return 0
 
