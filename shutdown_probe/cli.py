@@ -227,12 +227,45 @@ def _cmd_run(args) -> int:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     results = box["results"]
-    _print_matrix(results, args.width)
     if args.json:
         _write(args.json, results.to_json())
     if args.markdown:
         _write(args.markdown, _markdown(results))
+    broken = _never_started(results)
+    shown = type(results)(cases=[c for c in results.cases if c.scenario not in broken],
+                          environment=results.environment, scenarios=results.scenarios)
+    if shown.cases:
+        _print_matrix(shown, args.width)
+    for line in broken.values():
+        _err(line)
+    if broken:
+        return EXIT_USAGE
     return EXIT_FAILED if results.failed else EXIT_OK
+
+
+def _never_started(results) -> dict[str, str]:
+    """Scenarios none of whose cases got the app running: a setup mistake, one line each.
+
+    A case that is not ready once in a while is a finding (exit 1); an app that never
+    gets ready on any path is a bad scenario or a missing dependency (exit 2).
+    """
+    by_name: dict[str, list] = {}
+    for case in results.cases:
+        if case.outcome != "skipped":
+            by_name.setdefault(case.scenario, []).append(case)
+    broken = {}
+    for name, cases in by_name.items():
+        if not all(c.outcome in ("not-ready", "error") for c in cases):
+            continue
+        if any((c.error or "").startswith("interrupted") for c in cases):
+            continue
+        first = cases[0]
+        key = "app.ready" if first.outcome == "not-ready" else "app.command"
+        last = next((ln.strip() for ln in reversed(first.output_tail.splitlines()) if ln.strip()), "")
+        said = f"; its last output: {last[:160]}" if last else "; it printed nothing"
+        broken[name] = (f"{first.scenario_file}: {key}: the app never got ready on any of "
+                        f"{len(cases)} path(s): {first.error}{said}")
+    return broken
 
 
 class _Progress:

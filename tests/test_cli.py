@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,12 +88,37 @@ ran = ["bye"]
     assert "✗ sigkill: expected hook 'bye' to run, it did not" in done.stdout
 
 
-def test_run_exit_1_when_a_case_errors(tmp_path):
-    # The mark file's folder does not exist: the target dies before it is ready.
+def test_an_app_that_never_gets_ready_is_one_line_and_exit_2(tmp_path):
+    # The mark file's folder does not exist: the target dies before it is ready, on
+    # every path. That is a broken setup, not a finding.
     path = scenario(tmp_path, mark=tmp_path / "missing" / "mark")
-    done = run_cli("run", path, "--path", "sigterm")
-    assert done.returncode == 1
-    assert "not-ready" in done.stdout
+    out = tmp_path / "out.json"
+    done = run_cli("run", path, "--json", str(out))
+    assert done.returncode == 2
+    [line] = [ln for ln in done.stderr.splitlines() if not ln.startswith("[")]  # not progress
+    assert line.startswith(f"shutdown-probe: {path}: app.ready: the app never got ready on any of 2 path(s)")
+    assert "exited before it was ready" in line and "FileNotFoundError" in line
+    assert "Traceback" not in done.stdout
+    # the results are still written, for whoever wants the details
+    assert {c["outcome"] for c in json.loads(out.read_text())["cases"]} == {"not-ready"}
+
+
+def test_an_app_that_is_slow_to_get_ready_names_the_check(tmp_path):
+    script = tmp_path / "mute.py"
+    script.write_text("import signal\nwhile True:\n    signal.pause()\n")
+    path = write_scenario(tmp_path, '''
+paths = ["sigterm"]
+[app]
+command = ["{python}", "mute.py"]
+ready = { tcp = "{port}" }
+ready_timeout = 1
+''')
+    done = run_cli("run", str(path), "-q")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert re.fullmatch(
+        re.escape(f"shutdown-probe: {path}: app.ready: the app never got ready on any of 1 path(s): ")
+        + r"tcp \d+ not ready within 1 s \(Connection refused\); it printed nothing", line), line
 
 
 def test_bad_path_option_is_a_usage_error(tmp_path):
