@@ -236,6 +236,9 @@ def _cmd_run(args) -> int:
                           environment=results.environment, scenarios=results.scenarios)
     if shown.cases:
         _print_matrix(shown, args.width)
+        for what, how in results.environment.get("capabilities", {}).items():
+            if how != "yes" and not args.quiet:  # the machine lacks it: say what that costs
+                progress.console.print(f"note: {what}: {how}", style="dim", markup=False)
     for line in broken.values():
         _err(line)
     if broken:

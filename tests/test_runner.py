@@ -605,3 +605,46 @@ def test_startup_line_never_counts_as_shutdown_evidence(tmp_path):
         assert res.hooks["bye"].ran, res.hooks["bye"].evidence
         assert not res.hooks["startup"].ran, res.hooks["startup"].evidence
         assert "only before" in res.hooks["startup"].evidence
+
+
+# ----------------------------------------------------------------------- degraded machines
+
+
+@pytest.fixture
+def without_pidfds():
+    """Run as on a machine with no pidfds, no subreaper and no PIDFD_INFO_EXIT.
+
+    Only the harness's choice of mechanism is switched; the processes, signals and
+    sockets stay real. (The kernel's subreaper bit stays set: orphans still come back
+    to this process, but the harness no longer relies on it to find them.)
+    """
+    from shutdown_probe import processes
+
+    saved = processes.capabilities()
+    processes._caps = processes.Capabilities(pidfd="forced off by the test",
+                                             subreaper="forced off by the test",
+                                             pidfd_exit_info="forced off by the test")
+    try:
+        yield
+    finally:
+        processes._caps = saved
+
+
+def test_fallback_signals_by_pid_and_still_sees_the_hooks(tmp_path, without_pidfds):
+    sc = scenario(tmp_path, "sigterm_handler.py", "{workdir}/sigterm-handled", paths=["sigterm", "sigkill"],
+                  hooks={"sentinel": file("{workdir}/sigterm-handled")})
+    term, kill = run_path(sc, "sigterm"), run_path(sc, "sigkill")
+    assert term.outcome == "exited" and term.exit == {"returncode": 0, "signal": None}
+    assert term.hooks["sentinel"].ran
+    assert kill.exit == exit_of(signal.SIGKILL) and not kill.hooks["sentinel"].ran
+
+
+def test_fallback_still_finds_and_kills_a_double_forked_daemon(tmp_path, without_pidfds):
+    port = unused_port()
+    sc = scenario(tmp_path, "double_fork.py", str(port), paths=["sigterm"], stop_timeout=1.5,
+                  hooks={"daemon_started": pid_line("daemon listening")})
+    result = run_path(sc, "sigterm")
+    daemon_pid = printed_pid(result, "daemon listening on")
+    assert [(o.pid, o.listening, o.killed_by_harness) for o in result.orphans] == [(daemon_pid, [port], True)]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
