@@ -61,7 +61,6 @@ class OutputCapture:
         self._consumed = {name: 0 for name in streams}  # bytes turned into lines so far
         self.bytes_read = {name: 0 for name in streams}
         self._tail: deque[Line] = deque(maxlen=TAIL_LINES)
-        self._lines: list[Line] = []  # kept only until subscribers are attached
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         # Held while reading a chunk and counting it, so position() never sees a chunk
@@ -74,12 +73,10 @@ class OutputCapture:
     def start(self) -> None:
         self._thread.start()
 
-    def subscribe(self, fn: Subscriber, *, replay: bool = True) -> None:
-        """Call ``fn`` for every line from now on (and, with ``replay``, the tail so far)."""
+    def subscribe(self, fn: Subscriber) -> None:
+        """Call ``fn`` for every line read from now on; subscribe before :meth:`start`
+        to see every line."""
         with self._lock:
-            if replay:
-                for line in self._tail:
-                    fn(line)
             self._subscribers.append(fn)
 
     def tail(self, limit: int = TAIL_LINES) -> str:
@@ -92,9 +89,6 @@ class OutputCapture:
                 text = text[:TAIL_LINE_CHARS] + f"... [{len(line.text) - TAIL_LINE_CHARS} more chars]"
             out.append(f"[{line.stream}] {text}" if line.stream == "stderr" else text)
         return "\n".join(out)
-
-    def line_count(self, stream: str) -> int:
-        return self._counts[stream]
 
     def position(self) -> dict[str, int]:
         """Bytes written to each stream so far: read by the harness, or still in the pipe."""

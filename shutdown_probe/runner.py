@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 
 import requests
 
+from .errors import HarnessError
 from .evidence import FileHookDetector, LogHookDetector, hook_order
 from .expect import evaluate
 from .output import OutputCapture
@@ -116,7 +117,7 @@ def free_port() -> int:
                 _recent_ports.append(port)
                 del _recent_ports[:-256]
                 return port
-    raise RuntimeError("could not find a free TCP port")
+    raise HarnessError("could not find a free TCP port on 127.0.0.1 after 50 tries")
 
 
 # ------------------------------------------------------------------ one case

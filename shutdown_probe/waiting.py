@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import select
 import threading
-import time
 
 
 class Flag:
@@ -76,7 +75,3 @@ class Backoff:
         d = self.delay
         self.delay = min(self.cap, self.delay * self.factor)
         return d
-
-
-def remaining(deadline: float) -> float:
-    return max(0.0, deadline - time.monotonic())
