@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -205,8 +206,7 @@ class _Checker:
         for key in table:
             if key not in allowed:
                 full = f"{where}.{key}" if where else key
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = _did_you_mean(key, allowed)
                 if where and key in TOP_KEYS:
                     # `paths = [...]` written below `[app]` lands in the app table.
                     hint = (f"; '{key}' is a top-level key: TOML puts every key after a "
@@ -229,8 +229,7 @@ class _Checker:
         text = self.string(value, key)
         bad = _unknown_placeholder(text)
         if bad is not None:
-            close = difflib.get_close_matches(bad[1:-1], PLACEHOLDERS, n=1, cutoff=0.6)
-            hint = f"; did you mean {{{close[0]}}}?" if close else ""
+            hint = _did_you_mean(bad[1:-1], PLACEHOLDERS, form="{{{}}}")
             raise self.fail(
                 key,
                 f"unknown placeholder {bad}{hint} (allowed: "
@@ -271,10 +270,15 @@ class _Checker:
 
     def name_in(self, value: str, known: Any, key: str, what: str) -> None:
         if value not in known:
-            close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = _did_you_mean(value, known)
             have = ", ".join(known) if known else "none"
             raise self.fail(key, f"unknown {what} '{value}'{hint} (defined: {have})")
+
+
+def _did_you_mean(word: str, choices, *, form: str = "'{}'") -> str:
+    """"; did you mean 'X'?" for the closest of ``choices``, or "" when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {form.format(close[0])}?" if close else ""
 
 
 def _kind(value: Any) -> str:
@@ -549,8 +553,7 @@ def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tup
             out.append(trigger_path(name))
         else:
             known = list(BUILTIN_PATHS) + [t for t in triggers if t not in BUILTIN_PATHS]
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = _did_you_mean(name, known)
             raise c.fail(
                 "paths",
                 f"unknown path '{name}'{hint} (built-in paths: {', '.join(BUILTIN_PATHS)}; "
@@ -571,8 +574,7 @@ def _parse_expect(
             if path_name in BUILTIN_PATHS or path_name in triggers:
                 hint = f"; add it to paths, or remove [{where}]"
             else:
-                close = difflib.get_close_matches(path_name, names, n=1, cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = _did_you_mean(path_name, names)
             raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
                                 f"(paths: {', '.join(names)})")
         table = c.table(raw, where)
@@ -620,22 +622,17 @@ def _parse_expect(
 
 
 def _is_signal_name(name: str) -> bool:
-    import signal
-
     return name in signal.Signals.__members__
 
 
 def _signal_hint(name: str) -> str:
-    import signal
-
     names = list(signal.Signals.__members__)
     guess = name.upper()
     if not guess.startswith("SIG"):
         guess = "SIG" + guess
     if guess in names:
         return f"; did you mean '{guess}'?"
-    close = difflib.get_close_matches(guess, names, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return _did_you_mean(guess, names)
 
 
 # The loader is the only place that knows the schema; the CLI's `check` uses this to
