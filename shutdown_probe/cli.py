@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
     run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
     run.add_argument("--keep-workdirs", action="store_true",
-                     help="keep each case's private working folder (printed in progress)")
+                     help="keep each case's private working folder (named in the progress lines)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     run.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -185,9 +185,6 @@ def _cmd_run(args) -> int:
     jobs = args.jobs if args.jobs is not None else min(4, os.cpu_count() or 1)
     if jobs < 1:
         raise _Usage(f"--jobs: expected a number of cases to run at once (1 or more), got {jobs}")
-    for name in (args.json, args.markdown):
-        if name and FsPath(name).parent and not FsPath(name).parent.exists():
-            FsPath(name).parent.mkdir(parents=True, exist_ok=True)
     cases = expand_cases(scenarios, args.path)
     progress = _Progress(len(cases), quiet=args.quiet)
 
@@ -196,8 +193,8 @@ def _cmd_run(args) -> int:
 
     def work() -> None:
         try:
-            box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_start=progress.start,
-                                       on_done=progress.done, keep_workdirs=args.keep_workdirs)
+            box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_done=progress.done,
+                                       keep_workdirs=args.keep_workdirs)
         except BaseException as exc:  # reported by the main thread
             box["error"] = exc
 
@@ -281,9 +278,6 @@ class _Progress:
         self.lock = threading.Lock()
         self.console = _console(stderr=True)
 
-    def start(self, case) -> None:
-        pass
-
     def done(self, case, result) -> None:
         from .render.common import exit_cell, time_cell
 
@@ -292,5 +286,6 @@ class _Progress:
             if self.quiet:
                 return
             mark = "✗" if result.failed else "✓"
+            kept = f" (kept {result.workdir})" if result.workdir else ""
             self.console.print(f"[{self.n}/{self.total}] {mark} {case.id}: {result.outcome}, "
-                               f"{exit_cell(result)}, {time_cell(result)}", markup=False)
+                               f"{exit_cell(result)}, {time_cell(result)}{kept}", markup=False)

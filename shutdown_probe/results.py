@@ -92,6 +92,7 @@ class CaseResult:
     error: str | None = None
     output_tail: str = ""
     scenario_file: str = ""
+    workdir: str | None = None  # the case's private folder, when it was kept
 
     @property
     def errored(self) -> bool:

@@ -157,7 +157,9 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
     try:
         _run(case, result, workdir, cancel)
     finally:
-        if not keep_workdir:
+        if keep_workdir:
+            result.workdir = workdir
+        else:
             shutil.rmtree(workdir, ignore_errors=True)
     return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -212,3 +213,15 @@ ran_in = { bye = "child" }
     done = run_cli("run", path, "--path", "sigterm")
     assert done.returncode == 1
     assert "✗ sigterm: expected hook 'bye' to run in child, it ran in root" in done.stdout
+
+
+def test_keep_workdirs_names_each_kept_folder(tmp_path):
+    done = run_cli("run", scenario(tmp_path), "--path", "sigterm", "--keep-workdirs",
+                   "--json", str(tmp_path / "out.json"))
+    assert done.returncode == 0, done.stderr
+    [kept] = re.findall(r"\(kept (/\S+)\)", done.stderr)
+    try:
+        assert os.path.isdir(kept)
+        assert json.loads((tmp_path / "out.json").read_text())["cases"][0]["workdir"] == kept
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
