@@ -105,11 +105,20 @@ class FileHookDetector:
 
     def first_seen(self) -> tuple[float, int] | None:
         """The sentinel's mtime on the monotonic clock, for ordering against log lines."""
-        result = self.result({})
-        if not result.ran or self._trigger_wall is None:
+        st, _ = self._observe()
+        if st is None or self._trigger_wall is None:
             return None
-        mtime = os.stat(self.path).st_mtime
-        return (self._trigger_t + (mtime - self._trigger_wall), 0)
+        return (self._trigger_t + (st.st_mtime - self._trigger_wall), 0)
+
+    def _observe(self) -> tuple[os.stat_result | None, str]:
+        """The sentinel's stat when it proves the hook ran, else None and why not."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None, f"sentinel {self.path} does not exist"
+        if self._before is not None and st.st_mtime_ns == self._before.st_mtime_ns:
+            return None, f"sentinel {self.path} existed before the trigger and was not touched"
+        return st, ""
 
     def arm(self, trigger_t: float, mark: dict[str, int] | None = None) -> None:
         self._trigger_t = trigger_t
@@ -120,12 +129,9 @@ class FileHookDetector:
             self._before = None
 
     def result(self, roles: dict[int, str]) -> HookResult:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return HookResult(False, f"sentinel {self.path} does not exist")
-        if self._before is not None and st.st_mtime_ns == self._before.st_mtime_ns:
-            return HookResult(False, f"sentinel {self.path} existed before the trigger and was not touched")
+        st, why_not = self._observe()
+        if st is None:
+            return HookResult(False, why_not)
         at = None
         if self._trigger_wall is not None:
             at = round(max(0.0, st.st_mtime - self._trigger_wall), 4)
