@@ -314,10 +314,13 @@ EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 
 
-def load_scenario(file: str | os.PathLike[str]) -> Scenario:
-    """Read and validate one scenario file; raise :class:`ScenarioError` on any mistake."""
+def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> Scenario:
+    """Read and validate one scenario file; raise :class:`ScenarioError` on any mistake.
+
+    ``shown`` is how error messages name the file (default: ``file`` as given).
+    """
     path = FsPath(file)
-    shown = _one_line(str(file))
+    shown = _one_line(shown if shown is not None else str(file))
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -372,6 +375,41 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
     paths = _parse_paths(c, data.get("paths"), triggers)
     expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers)
     return Scenario(name, description, file, paths, app, hooks, triggers, expect)
+
+
+def make_scenario(
+    name: str,
+    *,
+    command: str | list[str],
+    ready: dict[str, Any] | None = None,
+    hooks: dict[str, Any] | None = None,
+    paths: list[str] | None = None,
+    triggers: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
+    description: str = "",
+    base_dir: str | os.PathLike[str] = ".",
+    shown: str | None = None,
+    **app: Any,
+) -> Scenario:
+    """A scenario built in code, validated exactly like a file.
+
+    Keyword arguments mirror the TOML tables; ``app`` takes the other ``[app]`` keys
+    (``env``, ``cwd``, ``stop_timeout``...). A hook given as a plain string is a log
+    regex: ``hooks={"atexit": r"atexit ran"}``. ``base_dir`` stands for the folder
+    of the file a TOML scenario would live in: ``cwd`` and ``{scenario_dir}`` are
+    relative to it. ``shown`` names the scenario in error messages.
+    """
+    data: dict[str, Any] = {"name": name, "description": description, "app": {"command": command, **app}}
+    if ready is not None:
+        data["app"]["ready"] = ready
+    if hooks:
+        data["hooks"] = {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}
+    for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect)):
+        if value is not None:
+            data[key] = value
+    base = FsPath(base_dir).resolve()
+    stand_in = base / (re.sub(r"[^\w.-]", "_", name) + ".toml")  # never read; only its folder counts
+    return parse_scenario(data, file=stand_in, shown=shown or f"scenario {name!r}")
 
 
 def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:

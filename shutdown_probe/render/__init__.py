@@ -3,7 +3,8 @@
 They never run processes and never print; the CLI and the pytest plugin print.
 """
 
+from .failure import format_case_failure, row_properties
 from .markdown import format_markdown
 from .terminal import build_tables, format_terminal
 
-__all__ = ["build_tables", "format_markdown", "format_terminal"]
+__all__ = ["build_tables", "format_case_failure", "format_markdown", "format_terminal", "row_properties"]

@@ -1,0 +1,435 @@
+"""The pytest plugin: scenario files as test items, a fixture, and the session's matrix.
+
+Installing the package registers it (the ``pytest11`` entry point); ``-p
+no:shutdown_probe`` turns it off. It is a thin layer over the library, like
+pytest-xdist over execnet:
+
+* collection: a ``.toml`` file with an ``[app]`` table is a scenario file, and every
+  case (scenario x path) is one item, ``scenarios/flask_atexit.toml::sigterm``;
+* running: an item is :func:`~shutdown_probe.runner.run_case` and the scenario's
+  expectations; the fixture ``shutdown_probe`` gives tests the same call;
+* reporting: every case's :class:`~shutdown_probe.results.CaseResult` rides on its
+  test report. That is how results from pytest-xdist workers reach the controller,
+  which alone prints the matrix and writes the JSON and Markdown. Nothing is rerun.
+
+Heavy modules (the runner pulls in requests and psutil, the renderers rich) are
+imported inside the functions that need them: a session that never meets a scenario
+pays for this module and nothing else.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .paths import Path
+    from .results import CaseResult, Results
+    from .scenario import Expectation, Scenario
+
+MARKER = "shutdown_probe"
+# Results recorded while an item runs, waiting to be attached to its next report.
+_PENDING = pytest.StashKey[list]()
+_INDEX = pytest.StashKey[int]()
+_SEQ = pytest.StashKey[int]()
+_MATRIX_PLUGIN = "shutdown_probe_matrix"
+
+
+# ------------------------------------------------------------------ registration
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("shutdown-probe", "shutdown-probe: which cleanup hooks run on each stop path")
+    group.addoption("--shutdown-probe-json", metavar="FILE", default=None,
+                    help="write the results of every case that ran as JSON (the CLI's format)")
+    group.addoption("--shutdown-probe-markdown", metavar="FILE", default=None,
+                    help="write the matrix of every case that ran as Markdown")
+    group.addoption("--shutdown-probe-no-matrix", action="store_true", default=None,
+                    help="do not print the matrix in the terminal summary")
+    group.addoption("--shutdown-probe-keep-workdirs", action="store_true", default=False,
+                    help="keep each case's private folder ({workdir}) and name it in the results")
+    parser.addini("shutdown_probe_scenarios", type="linelist", default=[],
+                  help="collect scenario files only from these folders or globs (relative to the "
+                       "rootdir); empty: any .toml file with an [app] table")
+    parser.addini("shutdown_probe_matrix", type="bool", default=True,
+                  help="print the matrix in the terminal summary (default: true)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}: runs real processes through shutdown-probe (scenario items and tests "
+        "using the shutdown_probe fixture carry it; deselect with -m 'not shutdown_probe')",
+    )
+    for option in ("shutdown_probe_json", "shutdown_probe_markdown"):
+        value = config.getoption(option)
+        if value is not None and (value == "" or FsPath(value).is_dir()):
+            flag = "--" + option.replace("_", "-")
+            raise pytest.UsageError(f"{flag}: expected a file to write, got {value!r}")
+    config.pluginmanager.register(SessionMatrix(config), _MATRIX_PLUGIN)
+
+
+# ------------------------------------------------------------------ collection
+
+
+def pytest_collect_file(file_path: FsPath, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix != ".toml":
+        return None
+    if not _selected(parent.config, file_path) or not _is_scenario_file(file_path):
+        return None
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def _selected(config: pytest.Config, file_path: FsPath) -> bool:
+    """Whether the ini option ``shutdown_probe_scenarios`` lets this file be collected."""
+    patterns = config.getini("shutdown_probe_scenarios")
+    if not patterns:
+        return True
+    try:
+        rel = file_path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+    except ValueError:
+        rel = file_path.resolve().as_posix()
+    for pattern in patterns:
+        pattern = pattern.strip().rstrip("/")
+        if fnmatch.fnmatchcase(rel, pattern) or rel.startswith(pattern + "/"):
+            return True
+    return False
+
+
+# A top-level [app] or [app.env] header: how a file that is not valid TOML still
+# shows that it meant to be a scenario (and so deserves a collection error).
+_APP_HEADER = re.compile(r"^\s*\[\s*app\s*[\].]", re.MULTILINE)
+
+
+def _is_scenario_file(file_path: FsPath) -> bool:
+    """A TOML file is a scenario when it has an ``[app]`` table; pyproject.toml has none."""
+    from .scenario import tomllib
+
+    try:
+        text = file_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return False
+    try:
+        return "app" in tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return bool(_APP_HEADER.search(text))
+
+
+class ScenarioFile(pytest.File):
+    """One scenario file; its items are its paths."""
+
+    def collect(self):
+        from .scenario import load_scenario
+
+        scenario = load_scenario(self.path, shown=_shown(self.config, self.path))
+        for path in scenario.paths:
+            yield ScenarioItem.from_parent(self, name=path.name, scenario=scenario, case_path=path)
+
+    def repr_failure(self, excinfo):  # a bad file: the CLI's one line, no traceback
+        from .errors import ProbeError
+
+        if isinstance(excinfo.value, ProbeError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def _shown(config: pytest.Config, file_path: FsPath) -> str:
+    """The file as the user would type it from where pytest was started."""
+    rel = os.path.relpath(file_path, config.invocation_params.dir)
+    return str(file_path) if rel.startswith("..") else rel
+
+
+class CaseFailed(Exception):
+    """A case errored or its expectations did not hold; the report explains."""
+
+    def __init__(self, result: CaseResult, expectation: Expectation | None) -> None:
+        super().__init__(f"{result.scenario}::{result.path}: {result.outcome}")
+        self.result = result
+        self.expectation = expectation
+
+
+class ScenarioItem(pytest.Item):
+    """One case: a scenario along one termination path."""
+
+    def __init__(self, *, scenario: Scenario, case_path: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.case_path = case_path
+        self.add_marker(MARKER)
+
+    def runtest(self) -> None:
+        from .runner import Case, run_case
+
+        keep = self.config.getoption("shutdown_probe_keep_workdirs")
+        result = run_case(Case(self.scenario, self.case_path), keep_workdir=keep)
+        record(self, result, self.scenario.description)
+        if result.outcome == "skipped":
+            reason = (result.error or "").removeprefix("skipped: ") or "skipped"
+            try:  # point -rs at the scenario file rather than at this line
+                raise pytest.skip.Exception(reason, _use_item_location=True)
+            except TypeError:  # a pytest without that (private) argument
+                pytest.skip(reason)
+        if result.failed:
+            raise CaseFailed(result, self.scenario.expect.get(self.case_path.name))
+
+    def repr_failure(self, excinfo, style=None):
+        from .errors import ProbeError
+
+        if isinstance(excinfo.value, CaseFailed):
+            from .render.failure import format_case_failure
+
+            return format_case_failure(excinfo.value.result, excinfo.value.expectation)
+        if isinstance(excinfo.value, ProbeError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.scenario.name}::{self.case_path.name}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "shutdown_probe" in getattr(item, "fixturenames", ()):
+            item.add_marker(MARKER)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Every xdist worker collects the same items in the same order, so an item's
+    # index orders the final matrix the same way whichever worker ran it.
+    for i, item in enumerate(session.items):
+        item.stash[_INDEX] = i
+
+
+# ------------------------------------------------------------------ results on reports
+
+
+def record(item: pytest.Item, result: CaseResult, description: str = "") -> None:
+    """Keep ``result`` for the session's reports and the item's JUnit properties."""
+    from .render.failure import row_properties
+
+    seq = item.stash.get(_SEQ, 0)
+    item.stash[_SEQ] = seq + 1
+    item.stash.setdefault(_PENDING, []).append({
+        "order": [item.stash.get(_INDEX, -1), seq],
+        "worker": os.environ.get("PYTEST_XDIST_WORKER"),
+        "description": description,
+        "case": result.to_dict(),
+    })
+    # A scenario item is one row; a test using the fixture may run several, so each
+    # of its rows is named.
+    prefix = "shutdown_probe" if isinstance(item, ScenarioItem) else \
+        f"shutdown_probe[{result.scenario}::{result.path}]"
+    item.user_properties.extend(row_properties(result, prefix=prefix))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    pending = item.stash.get(_PENDING, None)
+    if pending:
+        # Plain data on the report: pytest-xdist serialises report attributes, which
+        # is how a worker's cases reach the controller.
+        outcome.get_result().shutdown_probe = list(pending)
+        pending.clear()
+
+
+class SessionMatrix:
+    """Gathers every case from the reports; on the controller, writes and prints them."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.entries: dict[tuple[int, int], dict[str, Any]] = {}
+        self.messages: list[str] = []
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for entry in getattr(report, "shutdown_probe", None) or ():
+            # keyed by position: a rerun of the same test replaces its earlier result
+            self.entries[tuple(entry["order"])] = entry
+
+    def results(self) -> Results:
+        from .processes import capabilities
+        from .results import CaseResult, Results, environment_info
+
+        ordered = [self.entries[k] for k in sorted(self.entries)]
+        workers = sorted({e["worker"] for e in ordered if e["worker"]})
+        results = Results(environment=environment_info(
+            runner="pytest", workers=len(workers) or None, capabilities=capabilities().as_dict()))
+        for entry in ordered:
+            case = CaseResult.from_dict(entry["case"])
+            results.cases.append(case)
+            results.scenarios.setdefault(case.scenario, entry["description"])
+        return results
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker:
+            return
+        _sweep_leftovers(self.messages)
+        if not self.entries:
+            return
+        results = None
+        for option, fmt in (("shutdown_probe_json", "json"), ("shutdown_probe_markdown", "markdown")):
+            target = self.config.getoption(option)
+            if not target:
+                continue
+            results = results or self.results()
+            if fmt == "json":
+                text = results.to_json()
+            else:
+                from .render import format_markdown
+
+                text = format_markdown(results)
+            try:
+                FsPath(target).parent.mkdir(parents=True, exist_ok=True)
+                FsPath(target).write_text(text, encoding="utf-8")
+                self.messages.append(f"wrote {len(results.cases)} cases to {target}")
+            except OSError as exc:
+                self.messages.append(f"could not write {target}: {exc.strerror}")
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        show = self.entries and not self.config.getoption("shutdown_probe_no_matrix") and \
+            self.config.getini("shutdown_probe_matrix")
+        if show:
+            from .render import format_terminal
+
+            # A CI log is not a terminal: wide tables read better there than folded ones.
+            width = terminalreporter._tw.fullwidth if terminalreporter.isatty else 140
+            terminalreporter.write_sep("=", "shutdown-probe matrix")
+            terminalreporter.write(format_terminal(self.results(), width=width))
+        for line in self.messages:
+            terminalreporter.write_line(f"shutdown-probe: {line}")
+
+
+def _sweep_leftovers(messages: list[str]) -> None:
+    """Backstop: kill anything this process's cases left behind, and say so.
+
+    run_case already never returns with a process alive; this catches a bug in that
+    promise instead of leaving it to the CI machine.
+    """
+    import sys
+
+    if "shutdown_probe.runner" not in sys.modules:
+        return  # no case ran in this process
+    from .processes import tagged_processes
+    from .runner import tag_prefix
+
+    left = tagged_processes(tag_prefix())
+    for proc in left:
+        try:
+            proc.kill()
+        except Exception:  # already gone
+            pass
+    if left:
+        messages.append("killed processes left behind by a case (a shutdown-probe bug, please report): "
+                        + ", ".join(str(p.pid) for p in left))
+
+
+# ------------------------------------------------------------------ the fixture
+
+
+class ShutdownProbe:
+    """The ``shutdown_probe`` fixture: run scenarios from a test, get their results.
+
+    >>> result = shutdown_probe.run("scenarios/flask_atexit.toml", path="sigterm")
+    >>> assert result.hooks["atexit"].ran
+
+    Every case run here also appears in the session's matrix, JSON and Markdown.
+    """
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+        self.results: list[CaseResult] = []  # every case this test ran, in order
+
+    def scenario(self, name: str | None = None, **fields: Any) -> Scenario:
+        """A scenario built in code; keywords as :func:`~shutdown_probe.make_scenario`.
+
+        ``name`` defaults to the test's name; ``cwd`` and ``{scenario_dir}`` are the
+        test file's folder unless ``base_dir`` says otherwise.
+        """
+        from .scenario import make_scenario
+
+        name = name or self._node.name
+        fields.setdefault("base_dir", self._node.path.parent)
+        return make_scenario(name, shown=f"{self._node.nodeid}: scenario {name!r}", **fields)
+
+    def load(self, file: str | os.PathLike[str]) -> Scenario:
+        """Load a scenario file: absolute, or relative to the working folder, the rootdir
+        or the test file's folder (the first that exists)."""
+        from .scenario import load_scenario
+
+        given = FsPath(file)
+        found = given
+        if not given.is_absolute():
+            for base in (FsPath.cwd(), self._node.config.rootpath, self._node.path.parent):
+                if (base / given).exists():
+                    found = base / given
+                    break
+        return load_scenario(found, shown=str(file))
+
+    def run(self, scenario: Scenario | str | os.PathLike[str], path: str | None = None, *,
+            keep_workdir: bool = False) -> CaseResult:
+        """Run one case and return what it observed (expectations are evaluated, not
+        asserted: check ``result.expect.passed`` or the hooks yourself)."""
+        from .runner import Case, run_case
+
+        scenario = self._scenario(scenario)
+        result = run_case(Case(scenario, _pick_path(scenario, path)), keep_workdir=keep_workdir)
+        self._keep(result, scenario)
+        return result
+
+    def run_paths(self, scenario: Scenario | str | os.PathLike[str], paths: list[str] | None = None, *,
+                  jobs: int = 1, keep_workdirs: bool = False) -> dict[str, CaseResult]:
+        """Run several paths (default: all the scenario's) and return path -> result."""
+        from .runner import Case, run_cases
+
+        scenario = self._scenario(scenario)
+        chosen = list(scenario.paths) if paths is None else [_pick_path(scenario, p) for p in paths]
+        results = run_cases([Case(scenario, p) for p in chosen], jobs=jobs, keep_workdirs=keep_workdirs)
+        for result in results.cases:
+            self._keep(result, scenario)
+        return {r.path: r for r in results.cases}
+
+    def _scenario(self, scenario: Scenario | str | os.PathLike[str]) -> Scenario:
+        if isinstance(scenario, (str, os.PathLike)):
+            return self.load(scenario)
+        return scenario
+
+    def _keep(self, result: CaseResult, scenario: Scenario) -> None:
+        self.results.append(result)
+        record(self._node, result, scenario.description)
+
+
+def _pick_path(scenario: Scenario, name: str | None) -> Path:
+    from .paths import BUILTIN_PATHS
+    from .scenario import _did_you_mean
+
+    names = [p.name for p in scenario.paths]
+    if name is None:
+        if len(scenario.paths) == 1:
+            return scenario.paths[0]
+        raise ValueError(f"scenario {scenario.name!r} has {len(names)} paths ({', '.join(names)}); "
+                         "say which one: run(..., path='sigterm'), or use run_paths()")
+    for p in scenario.paths:
+        if p.name == name:
+            return p
+    builtin = BUILTIN_PATHS.get(name)
+    if builtin is not None and not builtin.needs_trigger:
+        return builtin  # any signal path works on any scenario, listed or not
+    known = names + [n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and n not in names]
+    raise ValueError(f"scenario {scenario.name!r} has no path {name!r}{_did_you_mean(name, known)} "
+                     f"(its paths: {', '.join(names)})")
+
+
+@pytest.fixture
+def shutdown_probe(request: pytest.FixtureRequest) -> ShutdownProbe:
+    """Run shutdown-probe scenarios from a test: ``shutdown_probe.run(file_or_scenario, path=...)``."""
+    return ShutdownProbe(request.node)

@@ -1,0 +1,79 @@
+"""One case, explained: why it failed, as plain text for a test report.
+
+Used by the pytest plugin for a failed item, and for the matrix row each item carries
+in JUnit XML. The text reads like a diff: what the scenario expected next to what was
+observed, then the evidence behind every hook and the end of the app's output.
+"""
+
+from __future__ import annotations
+
+from ..results import CaseResult
+from ..scenario import Expectation
+from . import common
+
+
+def _names(names) -> str:
+    return ", ".join(names) if names else "(none)"
+
+
+def format_case_failure(case: CaseResult, expectation: Expectation | None = None, *,
+                        tail_lines: int = 20) -> str:
+    """Why ``case`` failed: the expectation diff, the evidence, the output tail."""
+    lines = [f"{case.scenario}::{case.path}: " + (
+        f"the case did not run to the end ({case.outcome})" if case.errored else "expectations do not hold")]
+    if case.errored:
+        lines.append(f"  reason: {case.error}")
+    elif expectation is not None:
+        observed_ran = [n for n, h in case.hooks.items() if h.ran]
+        observed_not = [n for n, h in case.hooks.items() if not h.ran]
+        expected_ran = list(dict.fromkeys([*expectation.ran, *expectation.ran_in]))
+        rows = [("expected ran:", _names(expected_ran)), ("observed ran:", _names(observed_ran))]
+        if expectation.not_ran:
+            rows += [("expected not ran:", _names(expectation.not_ran)),
+                     ("observed not ran:", _names(observed_not))]
+        width = max(len(label) for label, _ in rows)
+        lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+        lines += [f"  ✗ {failure}" for failure in case.expect.failures]
+    lines.append(f"  outcome: {row_summary(case)}")
+    if case.hooks:
+        lines.append("  evidence:")
+        width = max(len(n) for n in case.hooks)
+        for name, hook in case.hooks.items():
+            lines.append(f"    {name:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
+    for esc in case.escalations:
+        lines.append(f"  harness sent {esc.signal} to the {esc.role} (pid {esc.pid}): {esc.reason}")
+    tail = case.output_tail.rstrip("\n").splitlines()[-tail_lines:]
+    if tail:
+        lines.append(f"  output tail (last {len(tail)} lines):")
+        lines += [f"    | {line}" for line in tail]
+    else:
+        lines.append("  output tail: (the app wrote nothing)")
+    return "\n".join(lines)
+
+
+def row_summary(case: CaseResult) -> str:
+    """The row's outcome in one phrase: 'exited, SIGTERM, 0.03 s, no orphans'."""
+    parts = [case.outcome]
+    if case.outcome not in ("skipped", "not-ready", "error"):
+        parts += [common.exit_cell(case), common.time_cell(case)]
+    if case.orphans:
+        parts.append(f"orphans: {common.orphans_cell(case)}")
+    return ", ".join(parts)
+
+
+def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[tuple[str, str]]:
+    """The matrix row as name/value pairs, for JUnit XML <properties>."""
+    props = [
+        ("scenario", case.scenario),
+        ("path", case.path),
+        ("outcome", case.outcome),
+        ("exit", common.exit_cell(case)),
+        ("time", common.time_cell(case)),
+    ]
+    props += [(f"hook.{name}", common.hook_cell(case, name)) for name in case.hooks]
+    props.append(("orphans", common.orphans_cell(case)))
+    if case.expect.declared:
+        props.append(("expect", "held" if case.expect.passed else "; ".join(case.expect.failures)))
+    if case.error:
+        props.append(("error", case.error))
+    return [(f"{prefix}.{name}", value) for name, value in props]
