@@ -288,4 +288,4 @@ class _Progress:
             mark = "✗" if result.failed else "✓"
             kept = f" (kept {result.workdir})" if result.workdir else ""
             self.console.print(f"[{self.n}/{self.total}] {mark} {case.id}: {result.outcome}, "
-                               f"{exit_cell(result)}, {time_cell(result)}{kept}", markup=False)
+                               f"{exit_cell(result)}, {time_cell(result)}{kept}", markup=False, soft_wrap=True)
