@@ -14,6 +14,9 @@ import pytest
 from shutdown_probe.processes import tagged_processes
 from shutdown_probe.runner import SESSION_ENV
 
+# pytester drives real inner pytest sessions for the plugin's tests.
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "tests" / "targets"
 SCENARIOS = ROOT / "scenarios"
