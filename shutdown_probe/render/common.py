@@ -115,7 +115,7 @@ def summary_line(cases: list[CaseResult]) -> str:
     outcomes = ", ".join(f"{n} {o}" for o, n in counts.items())
     declared = [c for c in cases if c.expect.declared and c.outcome != "skipped"]
     held = sum(1 for c in declared if c.expect.passed)
-    text = f"{len(cases)} cases: {outcomes}"
+    text = f"{len(cases)} {'case' if len(cases) == 1 else 'cases'}: {outcomes}"
     if declared:
         text += f"; expectations held in {held} of {len(declared)}"
     return text
