@@ -1,0 +1,467 @@
+"""The pytest plugin, driven through real inner pytest sessions (``pytester``).
+
+Scenario files become items, items run real processes, and the session's matrix,
+JSON, Markdown and JUnit XML say what every case observed. Every scenario here uses
+the tiny targets in tests/targets, so each inner session takes well under a second
+(one with -n 2 takes a few).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import SESSION, TARGETS, run_cli
+from shutdown_probe.processes import tagged_processes
+
+PLAIN = TARGETS / "plain.py"
+EXIT_EARLY = TARGETS / "exit_early.py"
+DOUBLE_FORK = TARGETS / "double_fork.py"
+
+MATRIX_HEADER = "shutdown-probe matrix"
+
+
+def q(value) -> str:
+    """A TOML basic string (JSON's escaping is valid TOML for these paths)."""
+    return json.dumps(str(value))
+
+
+def plain_toml(paths: list[str], expect: str = "", *, ready: str = "{workdir}/ready",
+               extra_app: str = "") -> str:
+    """plain.py, ready on its ready file, with atexit and finally hooks."""
+    return textwrap.dedent(f"""\
+        paths = {json.dumps(paths)}
+        [app]
+        command = ["{{python}}", {q(PLAIN)}, "{{workdir}}"]
+        ready = {{ file = "{ready}" }}
+        {extra_app}
+        [hooks.atexit]
+        log = 'atexit ran'
+        [hooks.finally]
+        log = 'finally ran'
+        """) + textwrap.dedent(expect)
+
+
+def collected_ids(result: pytest.RunResult) -> list[str]:
+    """The node ids ``--collect-only -q`` printed, up to the blank line before the count."""
+    ids = []
+    for line in result.stdout.lines:
+        if not line.strip():
+            break
+        ids.append(line)
+    return ids
+
+
+def call_reports(result: pytest.RunResult) -> dict[str, pytest.TestReport]:
+    """nodeid -> the report of its call phase (in-process runs only)."""
+    return {r.nodeid: r for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "call"}
+
+
+def section(result: pytest.RunResult, title: str) -> list[str]:
+    """The lines under the ``____ title ____`` header, up to the next header."""
+    lines = result.stdout.lines
+    [start] = [i for i, line in enumerate(lines) if re.fullmatch(rf"_+ {re.escape(title)} _+", line)]
+    block = []
+    for line in lines[start + 1:]:
+        if re.match(r"^(_{3,}|={3,}) ", line):
+            break
+        block.append(line)
+    return block
+
+
+def matrix_headers(result: pytest.RunResult) -> int:
+    return sum(1 for line in result.stdout.lines if re.fullmatch(rf"=+ {MATRIX_HEADER} =+", line))
+
+
+# ------------------------------------------------------------------ collection
+
+
+def test_collects_one_item_per_scenario_and_path(pytester):
+    pytester.makefile(".toml", scen_a=plain_toml(["sigterm", "sigint"]),
+                      scen_b=plain_toml(["sigkill", "sigterm", "sigint"]),
+                      other="[server]\nport = 8080\n")
+    pytester.makepyprojecttoml("[tool.x]\nname = 'app'\n")
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.OK
+    assert collected_ids(result) == [
+        "scen_a.toml::sigterm", "scen_a.toml::sigint",
+        "scen_b.toml::sigkill", "scen_b.toml::sigterm", "scen_b.toml::sigint",
+    ]
+    result.stdout.fnmatch_lines(["5 tests collected in *"])
+
+
+def test_a_folder_with_only_pyproject_collects_nothing(pytester):
+    pytester.makepyprojecttoml("[tool.x]\napp = 'not a scenario'\n")
+    result = pytester.runpytest("--collect-only")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_k_selects_items_by_path_name(pytester):
+    pytester.makefile(".toml", a=plain_toml(["sigterm", "sigint"]), b=plain_toml(["sigint", "sigkill"]))
+    result = pytester.runpytest("--collect-only", "-q", "-k", "sigint")
+    assert collected_ids(result) == ["a.toml::sigint", "b.toml::sigint"]
+    result.stdout.fnmatch_lines(["2/4 tests collected (2 deselected) in *"])
+
+
+def test_deselect_and_exitfirst_work_on_scenario_items(pytester):
+    # a.toml::sigterm fails (SIGTERM skips atexit in plain.py); -x must stop there,
+    # so b.toml never runs; --deselect drops a.toml::sigkill before anything runs.
+    pytester.makefile(".toml", a=plain_toml(["sigkill", "sigterm", "sigint"], """
+        [expect.sigterm]
+        ran = ["atexit"]
+        """), b=plain_toml(["sigint"]))
+
+    result = pytester.runpytest("-x", "--deselect", "a.toml::sigkill")
+
+    reports = call_reports(result)
+    assert list(reports) == ["a.toml::sigterm"]
+    assert reports["a.toml::sigterm"].failed
+    result.assert_outcomes(failed=1, deselected=1)
+
+
+@pytest.mark.parametrize("setting", ["wanted", "wanted/", "wanted/*.toml"])
+def test_ini_scenarios_option_restricts_collection(pytester, setting):
+    pytester.mkdir("wanted")
+    pytester.mkdir("unwanted")
+    (pytester.path / "wanted" / "w.toml").write_text(plain_toml(["sigterm"]))
+    (pytester.path / "unwanted" / "u.toml").write_text(plain_toml(["sigint"]))
+    (pytester.path / "top.toml").write_text(plain_toml(["sigkill"]))
+    pytester.makeini(f"[pytest]\nshutdown_probe_scenarios = {setting}\n")
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert collected_ids(result) == ["wanted/w.toml::sigterm"]
+
+
+def test_without_the_ini_option_every_folder_is_collected(pytester):
+    pytester.mkdir("wanted")
+    pytester.mkdir("unwanted")
+    (pytester.path / "wanted" / "w.toml").write_text(plain_toml(["sigterm"]))
+    (pytester.path / "unwanted" / "u.toml").write_text(plain_toml(["sigint"]))
+    result = pytester.runpytest("--collect-only", "-q")
+    assert sorted(collected_ids(result)) == ["unwanted/u.toml::sigint", "wanted/w.toml::sigterm"]
+
+
+# ------------------------------------------------------------------ running items
+
+
+def test_an_expectation_that_does_not_hold_fails_with_a_readable_diff(pytester):
+    pytester.makefile(".toml", plain_expect=plain_toml(["sigterm", "sigint", "sigkill"], """
+        [expect.sigterm]
+        ran = ["atexit"]
+        [expect.sigint]
+        ran = ["atexit"]
+        """))
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=2, failed=1)
+    reports = call_reports(result)
+    assert {n for n, r in reports.items() if r.passed} == {"plain_expect.toml::sigint", "plain_expect.toml::sigkill"}
+    text = reports["plain_expect.toml::sigterm"].longreprtext
+    lines = text.splitlines()
+    assert lines[0] == "plain_expect::sigterm: expectations do not hold"
+    assert re.search(r"^  expected ran: +atexit$", text, re.M), text
+    assert re.search(r"^  observed ran: +\(none\)$", text, re.M), text
+    assert "✗ expected hook 'atexit' to run, it did not" in text
+    tail = lines.index(next(line for line in lines if line.startswith("  output tail")))
+    assert re.fullmatch(r" +\| \[pid \d+\] ready", lines[tail + 1]), text
+    for word in ("Traceback", "pytest_plugin.py"):
+        assert word not in text
+        assert word not in result.stdout.str()
+    # the terminal shows the same block under the item's header
+    assert section(result, "plain_expect::sigterm") == lines
+    result.stdout.fnmatch_lines(["FAILED plain_expect.toml::sigterm - plain_expect::sigterm: expectations*"])
+
+
+@pytest.mark.parametrize("kind", ["exits-at-once", "never-ready"])
+def test_a_case_that_cannot_run_fails_with_its_reason_in_one_block(pytester, kind):
+    if kind == "exits-at-once":
+        toml = textwrap.dedent(f"""\
+            paths = ["sigterm"]
+            [app]
+            command = ["{{python}}", {q(EXIT_EARLY)}, "{{workdir}}"]
+            ready = {{ file = "{{workdir}}/ready" }}
+            """)
+        reason = "the app exited before it was ready"
+        tail = "[stderr] fatal: cannot read config.ini: no such file"
+    else:
+        toml = plain_toml(["sigterm"], ready="{workdir}/never-created", extra_app="ready_timeout = 1")
+        reason = None  # names the file and the timeout; checked below
+        tail = None
+    pytester.makefile(".toml", broken=toml)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(failed=1)
+    block = section(result, "broken::sigterm")
+    assert block[0] == "broken::sigterm: the case did not run to the end (not-ready)"
+    assert block[1].startswith("  reason: ")
+    if reason is not None:
+        assert block[1] == f"  reason: {reason}"
+    else:
+        assert re.fullmatch(r"  reason: file /\S+/never-created not ready within 1 s \(missing\)", block[1]), block
+    tail_lines = block[block.index(next(b for b in block if b.startswith("  output tail"))) + 1:]
+    if tail is not None:
+        assert tail_lines == [f"    | {tail}"]
+    else:
+        assert [re.sub(r"\d+", "N", line) for line in tail_lines] == ["    | [pid N] ready"]
+    assert "Traceback" not in result.stdout.str()
+    assert "pytest_plugin.py" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("kind", ["unknown-key", "toml-syntax"])
+def test_a_broken_scenario_file_is_one_collection_error_worded_like_the_cli(pytester, kind):
+    if kind == "unknown-key":
+        text = f'paths = ["sigterm"]\n[app]\ncomand = ["{{python}}", {q(PLAIN)}, "{{workdir}}"]\n'
+        starts = "bad.toml: app.comand: unknown key; did you mean 'command'?"
+    else:
+        text = f'paths = ["sigterm"]\n[app]\ncommand = ["{{python}}", {q(PLAIN)}\n'
+        starts = "bad.toml: TOML syntax error: "
+    pytester.makefile(".toml", bad=text, good=plain_toml(["sigkill"]))
+
+    result = pytester.runpytest()
+    cli = run_cli("check", "bad.toml", cwd=pytester.path)
+
+    assert cli.returncode == 2
+    [cli_line] = cli.stderr.splitlines()
+    message = cli_line.removeprefix("shutdown-probe: ")
+    assert message.startswith(starts), cli_line
+    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert section(result, "ERROR collecting bad.toml") == [message]
+    assert "Traceback" not in result.stdout.str()
+
+
+# ------------------------------------------------------------------ reports
+
+
+def test_xdist_workers_report_one_matrix_in_collection_order(pytester):
+    pytester.makefile(".toml", a=plain_toml(["sigterm", "sigint"]), b=plain_toml(["sigkill", "sigint"]))
+    declared = [("a", "sigterm"), ("a", "sigint"), ("b", "sigkill"), ("b", "sigint")]
+
+    # xdist's load scheduling hands 4 items to 2 workers as 2 + 2, whichever is faster.
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-v", "--shutdown-probe-json", "out.json", "--shutdown-probe-markdown", "out.md",
+        timeout=120)
+
+    result.assert_outcomes(passed=4)
+    data = json.loads((pytester.path / "out.json").read_text())
+    assert [(c["scenario"], c["path"]) for c in data["cases"]] == declared
+    assert data["environment"]["workers"] == 2
+    ran_on = {}
+    for line in result.stdout.lines:
+        m = re.match(r"\[(gw\d+)\] .*PASSED (\S+)", line)
+        if m:
+            ran_on.setdefault(m.group(2), []).append(m.group(1))
+    assert sorted(ran_on) == sorted(f"{s}.toml::{p}" for s, p in declared)
+    assert all(len(w) == 1 for w in ran_on.values())
+    assert {w for [w] in ran_on.values()} == {"gw0", "gw1"}
+    assert matrix_headers(result) == 1
+    assert result.stdout.str().count("shutdown-probe: wrote 4 cases to out.json") == 1
+    markdown = (pytester.path / "out.md").read_text()
+    for scenario in ("a", "b"):
+        assert f"## {scenario}\n" in markdown
+    for path in ("sigterm", "sigkill"):
+        assert markdown.count(f"| `{path}` |") == 1
+    assert markdown.count("| `sigint` |") == 2
+
+
+def test_junit_properties_carry_each_cases_row(pytester):
+    pytester.makefile(".toml", junit=plain_toml(["sigterm", "sigint"]))
+
+    result = pytester.runpytest("--junitxml=out.xml")
+
+    result.assert_outcomes(passed=2)
+    cases = ET.parse(pytester.path / "out.xml").getroot().iter("testcase")
+    props = {(c.get("classname"), c.get("name")): {p.get("name"): p.get("value") for p in c.iter("property")}
+             for c in cases}
+    assert set(props) == {("junit.toml", "sigterm"), ("junit.toml", "sigint")}
+    for path, signal, hook in (("sigterm", "SIGTERM", "✗"), ("sigint", "SIGINT", "✓")):
+        row = props[("junit.toml", path)]
+        assert row["shutdown_probe.scenario"] == "junit"
+        assert row["shutdown_probe.path"] == path
+        assert row["shutdown_probe.outcome"] == "exited"
+        assert row["shutdown_probe.exit"] == signal
+        assert row["shutdown_probe.hook.atexit"] == hook
+        assert row["shutdown_probe.hook.finally"] == hook
+
+
+@pytest.mark.parametrize("how, shown", [
+    ("default", True),
+    ("flag", False),
+    ("ini-false", False),
+    ("ini-true", True),
+])
+def test_the_matrix_can_be_turned_off(pytester, how, shown):
+    pytester.makefile(".toml", quiet=plain_toml(["sigkill"]))
+    args = []
+    if how == "flag":
+        args.append("--shutdown-probe-no-matrix")
+    elif how.startswith("ini-"):
+        pytester.makeini(f"[pytest]\nshutdown_probe_matrix = {how.removeprefix('ini-')}\n")
+
+    result = pytester.runpytest(*args)
+
+    result.assert_outcomes(passed=1)
+    assert matrix_headers(result) == (1 if shown else 0)
+    assert ("│ sigkill │" in result.stdout.str()) is shown
+
+
+def test_p_no_shutdown_probe_turns_the_plugin_off(pytester):
+    pytester.makefile(".toml", scen=plain_toml(["sigterm", "sigint"]))
+    assert collected_ids(pytester.runpytest("--collect-only", "-q")) == ["scen.toml::sigterm", "scen.toml::sigint"]
+
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:shutdown_probe")
+
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "scen.toml" not in result.stdout.str()
+
+
+# ------------------------------------------------------------------ the fixture
+
+
+FIXTURE_TESTS = '''
+import pytest
+
+PLAIN = @PLAIN@
+
+
+def in_code(sp):
+    return sp.scenario(command=["{python}", PLAIN, "{workdir}"], ready={"file": "{workdir}/ready"},
+                       hooks={"atexit": "atexit ran", "finally": "finally ran"},
+                       paths=["sigterm", "sigint"])
+
+
+def test_one_path(shutdown_probe):
+    r = shutdown_probe.run(in_code(shutdown_probe), path="sigint")
+    assert r.outcome == "exited"
+    assert r.hooks["atexit"].ran and r.hooks["finally"].ran
+    assert r.scenario == "test_one_path" and r.path == "sigint"
+    assert shutdown_probe.results == [r]
+
+
+def test_every_path(shutdown_probe):
+    by_path = shutdown_probe.run_paths(in_code(shutdown_probe))
+    assert list(by_path) == ["sigterm", "sigint"]
+    assert [r.outcome for r in by_path.values()] == ["exited", "exited"]
+    assert not by_path["sigterm"].hooks["atexit"].ran
+    assert by_path["sigint"].hooks["atexit"].ran
+
+
+def test_the_path_must_be_named(shutdown_probe):
+    s = in_code(shutdown_probe)
+    with pytest.raises(ValueError) as excinfo:
+        shutdown_probe.run(s)
+    assert "sigterm" in str(excinfo.value) and "sigint" in str(excinfo.value)
+    with pytest.raises(ValueError, match="did you mean 'sigterm'"):
+        shutdown_probe.run(s, path="sigtrem")
+    assert shutdown_probe.results == []
+'''
+
+
+def test_fixture_runs_an_in_code_scenario_and_reports_it(pytester):
+    pytester.makepyfile(test_fixture=FIXTURE_TESTS.replace("@PLAIN@", repr(str(PLAIN))))
+
+    result = pytester.runpytest("--shutdown-probe-json", "out.json")
+
+    result.assert_outcomes(passed=3)
+    data = json.loads((pytester.path / "out.json").read_text())
+    assert [(c["scenario"], c["path"], c["hooks"]["atexit"]["ran"]) for c in data["cases"]] == [
+        ("test_one_path", "sigint", True),
+        ("test_every_path", "sigterm", False),
+        ("test_every_path", "sigint", True),
+    ]
+    # each row of a fixture test is named in its JUnit properties
+    props = dict(call_reports(result)["test_fixture.py::test_one_path"].user_properties)
+    assert props["shutdown_probe[test_one_path::sigint].hook.atexit"] == "✓"
+    assert matrix_headers(result) == 1
+
+
+def test_fixture_loads_scenario_files_by_relative_path(pytester):
+    # "data/plain.toml" exists only next to the test file; "sub/data/plain.toml" only
+    # from the working folder.
+    (pytester.path / "sub" / "data").mkdir(parents=True)
+    (pytester.path / "sub" / "data" / "plain.toml").write_text(plain_toml(["sigterm", "sigint"]))
+    (pytester.path / "sub" / "test_load.py").write_text(textwrap.dedent('''
+        def test_next_to_the_test_file(shutdown_probe):
+            r = shutdown_probe.run("data/plain.toml", path="sigint")
+            assert (r.scenario, r.path, r.outcome) == ("plain", "sigint", "exited")
+            assert r.hooks["atexit"].ran
+
+        def test_from_the_working_folder(shutdown_probe):
+            s = shutdown_probe.load("sub/data/plain.toml")
+            assert [p.name for p in s.paths] == ["sigterm", "sigint"]
+            assert s.file.parent.name == "data"
+        '''))
+
+    result = pytester.runpytest("sub/test_load.py")
+
+    result.assert_outcomes(passed=2)
+
+
+# ------------------------------------------------------------------ imports
+
+
+@pytest.mark.parametrize("module", ["shutdown_probe.pytest_plugin", "shutdown_probe"])
+def test_importing_the_plugin_or_package_stays_light(module):
+    heavy = ["requests", "psutil", "rich", "shutdown_probe.runner"]
+    code = (f"import sys, json, {module}\n"
+            f"print(json.dumps([{module!r} in sys.modules, [m for m in {heavy!r} if m in sys.modules]]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [True, []]
+
+
+def test_a_session_without_scenarios_imports_nothing_heavy(pytester):
+    pytester.makepyfile(test_light='''
+        import sys
+
+        def test_light():
+            assert "shutdown_probe.pytest_plugin" in sys.modules  # the plugin is loaded...
+            heavy = ["requests", "psutil", "rich", "shutdown_probe.runner"]
+            assert [m for m in heavy if m in sys.modules] == []  # ...and nothing heavy
+        ''')
+    result = pytester.runpytest_subprocess(timeout=60)
+    result.assert_outcomes(passed=1)
+
+
+def test_public_names_are_sorted_and_resolve():
+    import shutdown_probe
+
+    assert shutdown_probe.__all__ == sorted(shutdown_probe.__all__)
+    for name in shutdown_probe.__all__:
+        assert getattr(shutdown_probe, name) is not None, name
+
+
+# ------------------------------------------------------------------ processes
+
+
+def test_a_double_forked_daemon_is_killed_and_nothing_is_left(pytester):
+    pytester.makefile(".toml", daemon=textwrap.dedent(f"""\
+        paths = ["sigterm"]
+        [app]
+        command = ["{{python}}", {q(DOUBLE_FORK)}, "{{workdir}}", "{{port}}"]
+        ready = {{ file = "{{workdir}}/ready" }}
+        stop_timeout = 0.5
+        """))
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+    [entry] = call_reports(result)["daemon.toml::sigterm"].shutdown_probe
+    [orphan] = entry["case"]["orphans"]
+    assert orphan["killed_by_harness"] is True
+    assert tagged_processes(f"{SESSION}/") == []
+    [port] = orphan["listening"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
