@@ -270,9 +270,13 @@ class SessionMatrix:
         return results
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if _sweep_leftovers(self.messages) or any(LEAK_MESSAGE in m for m in self.messages):
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.is_worker:
+            # The controller prints; xdist hands it this dict when the worker ends.
+            self.config.workeroutput["shutdown_probe_messages"] = list(self.messages)
             return
-        _sweep_leftovers(self.messages)
         if not self.entries:
             return
         results = None
@@ -295,6 +299,12 @@ class SessionMatrix:
                 self.messages.append(f"could not write {target}: {exc.strerror}")
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
+    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
+    def pytest_testnodedown(self, node, error) -> None:
+        worker = node.workerinput.get("workerid", "?")
+        for line in getattr(node, "workeroutput", {}).get("shutdown_probe_messages", []):
+            self.messages.append(f"[{worker}] {line}")
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         show = self.entries and not self.config.getoption("shutdown_probe_no_matrix") and \
             self.config.getini("shutdown_probe_matrix")
@@ -309,7 +319,10 @@ class SessionMatrix:
             terminalreporter.write_line(f"shutdown-probe: {line}")
 
 
-def _sweep_leftovers(messages: list[str]) -> None:
+LEAK_MESSAGE = "killed processes a case left behind (a shutdown-probe bug, please report it): pids "
+
+
+def _sweep_leftovers(messages: list[str]) -> bool:
     """Backstop: kill anything this process's cases left behind, and say so.
 
     run_case already never returns with a process alive; this catches a bug in that
@@ -318,7 +331,9 @@ def _sweep_leftovers(messages: list[str]) -> None:
     import sys
 
     if "shutdown_probe.runner" not in sys.modules:
-        return  # no case ran in this process
+        return False  # no case ran in this process
+    import psutil
+
     from .processes import tagged_processes
     from .runner import tag_prefix
 
@@ -326,11 +341,11 @@ def _sweep_leftovers(messages: list[str]) -> None:
     for proc in left:
         try:
             proc.kill()
-        except Exception:  # already gone
+        except psutil.Error:  # already gone
             pass
     if left:
-        messages.append("killed processes left behind by a case (a shutdown-probe bug, please report): "
-                        + ", ".join(str(p.pid) for p in left))
+        messages.append(LEAK_MESSAGE + ", ".join(str(p.pid) for p in left))
+    return bool(left)
 
 
 # ------------------------------------------------------------------ the fixture
