@@ -32,9 +32,13 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         elif not h.roles:
             failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}; which process ran it "
                             "is unknown (give its log regex a (?P<pid>...) group)")
-        elif set(h.roles) != set(want):
-            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}, "
-                            f"it ran in {'+'.join(dict.fromkeys(h.roles))}")
+        elif set(h.roles) != set(want) and set(h.kinds) != set(want):
+            # roles are the harness's (root, child...); kinds the probe's framework
+            # roles (reloader-parent, worker...): either vocabulary may be used
+            got = "+".join(dict.fromkeys(h.roles))
+            if any(h.kinds):
+                got += f" ({'+'.join(dict.fromkeys(k for k in h.kinds if k))})"
+            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}, it ran in {got}")
     if expectation.outcome is not None and expectation.outcome != result.outcome:
         failures.append(f"expected outcome {expectation.outcome}, got {result.outcome}")
     if expectation.exit is not None:

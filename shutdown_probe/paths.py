@@ -22,13 +22,19 @@ class Path:
       serving child); a case is skipped when the root has no child;
     * ``group`` - the root's process group, delivered by the kernel in one call, as a
       terminal's Ctrl-C is;
+    * ``worker`` - the process that serves: the root's working child if it has one,
+      else the root. Used by the probe's injected exits;
     * ``trigger`` - no signal: the scenario's trigger of the same name is fired.
+
+    ``inject`` names the exit the Python probe performs inside the target when it
+    receives ``signal`` (:data:`INJECT_SIGNAL`); such a path needs the probe loaded.
     """
 
     name: str
     target: str
-    signal: signal.Signals | None
+    signal: int | None
     summary: str
+    inject: str | None = None
 
     @property
     def needs_trigger(self) -> bool:
@@ -37,6 +43,16 @@ class Path:
 
 def _sig(name: str, target: str, signum: signal.Signals, summary: str) -> Path:
     return Path(name, target, signum, summary)
+
+
+# The probe's command channel: a real-time signal no framework uses. The probe
+# installs a handler for it only in cases that run an inject path, so every other
+# case sees the target's dispositions untouched.
+INJECT_SIGNAL = signal.SIGRTMIN + 7
+
+
+def _inject(action: str, summary: str) -> Path:
+    return Path(f"inject-{action}", "worker", INJECT_SIGNAL, summary, inject=action)
 
 
 BUILTIN_PATHS: dict[str, Path] = {
@@ -64,14 +80,20 @@ BUILTIN_PATHS: dict[str, Path] = {
              "SIGTERM to the whole process group at once (systemd, Heroku, supervisord stopasgroup)"),
         Path("os-exit", "trigger", None,
              "fire the scenario's `os-exit` trigger (an app action that calls os._exit)"),
+        _inject("os-exit", "the probe calls os._exit(0) in the serving process (Python targets)"),
+        _inject("sys-exit", "the probe raises SystemExit(0) in the serving process's main thread"),
+        _inject("exception", "the probe raises an unhandled RuntimeError in the serving process's main thread"),
+        _inject("segfault", "the probe makes the serving process read address 0 (a real SIGSEGV)"),
+        _inject("abort", "the probe calls os.abort() in the serving process (SIGABRT)"),
     )
 }
 
 # The paths a scenario runs when it does not list any: every signal path, plus
-# `os-exit` when the scenario defines that trigger.
+# `os-exit` when the scenario defines that trigger. Inject paths are opt-in.
 SIGNAL_PATHS: tuple[str, ...] = tuple(
-    name for name, p in BUILTIN_PATHS.items() if not p.needs_trigger
+    name for name, p in BUILTIN_PATHS.items() if not p.needs_trigger and p.inject is None
 )
+INJECT_PATHS: tuple[str, ...] = tuple(name for name, p in BUILTIN_PATHS.items() if p.inject)
 
 
 def trigger_path(name: str) -> Path:
@@ -83,6 +105,8 @@ def signal_name(signum: int | None) -> str | None:
     """``9`` -> ``"SIGKILL"``; ``None`` and unknown numbers stay readable."""
     if signum is None:
         return None
+    if signal.SIGRTMIN < signum <= signal.SIGRTMAX:
+        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
     try:
         return signal.Signals(signum).name
     except ValueError:

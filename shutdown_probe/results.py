@@ -27,6 +27,17 @@ class HookResult:
     # seconds from the trigger to the first evidence; None when it did not run
     at_s: float | None = None
     matches: int = 0
+    # "log" / "file" for the scenario's [hooks]; "probe" for an atexit callable the
+    # Python probe found (named "atexit:<qualified name>"). The fields below are the
+    # probe's: it sees each process call, finish, or be cut short in, the hook.
+    source: str = ""
+    kinds: list[str] = field(default_factory=list)  # framework role per pid, e.g. "reloader-child"
+    interrupted_pids: list[int] = field(default_factory=list)  # started, never finished
+    interrupted_roles: list[str] = field(default_factory=list)
+    registered_pids: list[int] = field(default_factory=list)
+    duration_s: float | None = None  # the longest finished run
+    errors: list[str] = field(default_factory=list)  # what it raised, per pid
+    where: str = ""  # file:line of the atexit.register call
 
 
 @dataclass
@@ -42,6 +53,7 @@ class ProcessRecord:
     exit_note: str | None = None
     ended_after_s: float | None = None  # seconds from the trigger; None if never ended
     killed_by_harness: bool = False
+    kind: str | None = None  # framework role the probe recognised, e.g. "reloader-parent"
     listening: list[int] = field(default_factory=list)  # TCP ports when it was ready
     signals_ignored: list[str] = field(default_factory=list)
     signals_caught: list[str] = field(default_factory=list)
@@ -93,6 +105,8 @@ class CaseResult:
     output_tail: str = ""
     scenario_file: str = ""
     workdir: str | None = None  # the case's private folder, when it was kept
+    # the Python probe: {"enabled": bool, "why": str, ...what it saw (probe.summary)}
+    probe: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errored(self) -> bool:

@@ -34,6 +34,7 @@ from .evidence import FileHookDetector, LogHookDetector, hook_order
 from .expect import evaluate
 from .output import OutputCapture
 from .paths import Path, signal_name
+from .probe import ProbeReport, loaded_in, probe_env, runs_python
 from .processes import (
     TAG_ENV,
     CaseProcesses,
@@ -213,6 +214,9 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     resolved = scenario.resolve(port=port, workdir=workdir)
     tag = tag_prefix() + uuid.uuid4().hex[:12]
     env = _target_env(case, resolved.env, tag)
+    events = _switch_probe(case, result, resolved.argv, resolved.cwd, env, workdir)
+    if events is not None:
+        env = probe_env(env, events, path.inject)
 
     log_hooks = {n: LogHookDetector(h) for n, h in scenario.hooks.items() if h.log is not None}
     file_hooks = {n: FileHookDetector(h, resolved.hook_files[n]) for n, h in scenario.hooks.items()
@@ -271,15 +275,27 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
 
         target: ProcessHandle | None = None
+        skip = None
         if path.target == "child":
             target = tree.worker
             if target is None:
-                result.outcome = "skipped"
-                result.error = "skipped: the root has no child process to signal"
-                _escalate(tree, result, "ending a skipped case", record=False)
-                return
+                skip = "skipped: the root has no child process to signal"
+        elif path.target == "worker":
+            target = tree.worker or tree.root
         elif path.target == "root":
             target = tree.root
+        if path.inject and skip is None:
+            assert target is not None
+            if events is None:
+                skip = f"skipped: {path.name} is performed by the Python probe, which is {result.probe['why']}"
+            elif not loaded_in(events, target.pid):
+                skip = (f"skipped: the Python probe is not loaded in the serving process ({target.role}, "
+                        f"pid {target.pid}: {target.cmdline[:80]}); is it a Python process?")
+        if skip is not None:
+            result.outcome = "skipped"
+            result.error = skip
+            _escalate(tree, result, "ending a skipped case", record=False)
+            return
 
         # What the app wrote up to now may still sit unread in the pipes: the byte
         # position, not the reading time, says which lines came before the trigger.
@@ -295,8 +311,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         else:
             assert target is not None and path.signal is not None
             delivered = target.send(path.signal)
-            result.trigger = {"signal": path.signal.name, "to": target.role, "pid": target.pid,
+            result.trigger = {"signal": signal_name(path.signal), "to": target.role, "pid": target.pid,
                               "delivered": delivered}
+            if path.inject:
+                result.trigger["inject"] = path.inject
 
         deadline = t0 + app.stop_timeout
         wake = [cancel.fileno()] if cancel is not None else []
@@ -343,12 +361,40 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         result.output_tail = capture.tail()
         _record(result, tree, t0, popen)
         roles = {h.pid: h.role for h in tree.handles.values()}
+        report = ProbeReport.load(events) if events is not None else None
+        if report is not None:
+            result.probe.update(report.summary())
+            kinds = report.kinds()
+            for rec in result.processes:
+                rec.kind = kinds.get(rec.pid)
         if result.outcome in ("exited", "hung"):
             hooks = {n: d.result(roles) for n, d in log_hooks.items()}
             hooks.update({n: d.result(roles) for n, d in file_hooks.items()})
+            for n in hooks:
+                hooks[n].source = "log" if n in log_hooks else "file"
             result.hooks = {n: hooks[n] for n in scenario.hooks}
-            result.hook_order = hook_order({**log_hooks, **file_hooks})
+            if report is not None:
+                result.hooks.update(report.hook_results(t0, roles))
+            result.hook_order = hook_order({**log_hooks, **file_hooks},
+                                           report.hook_times() if report is not None else {})
         result.expect = evaluate(scenario.expect.get(path.name), result)
+
+
+def _switch_probe(case: Case, result: CaseResult, argv: list[str], cwd: str, env: dict[str, str],
+                  workdir: str) -> str | None:
+    """Decide whether the Python probe goes in; return its events file if so."""
+    wanted = case.scenario.app.probe
+    if wanted is False:
+        result.probe = {"enabled": False, "why": "off (app.probe = false)"}
+        return None
+    if wanted is None and not runs_python(argv, env, cwd):
+        result.probe = {"enabled": False, "why": "off (the command does not run Python; set app.probe = true "
+                                                  "if it starts Python further down)"}
+        return None
+    folder = os.path.join(workdir, ".shutdown-probe")
+    os.makedirs(folder, exist_ok=True)
+    result.probe = {"enabled": True, "why": "on (app.probe = true)" if wanted else "on (the command runs Python)"}
+    return os.path.join(folder, "events.jsonl")
 
 
 def _escalate(tree: CaseProcesses, result: CaseResult, reason: str, *, record: bool = True) -> None:

@@ -87,6 +87,9 @@ class AppSpec:
     # unlike in the terminal where the articles' authors watched it. Set it to false
     # to see what a real deployment with a pipe or a file as stdout loses.
     unbuffered: bool = True
+    # The Python probe (shutdown_probe/_probe_site): None = on when the command runs
+    # Python, True/False = forced.
+    probe: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -307,7 +310,10 @@ def _one_line(text: str) -> str:
 
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
-            "unbuffered")
+            "unbuffered", "probe")
+# Hooks the Python probe finds by itself are named "atexit:<qualified name>"; a
+# scenario may expect them without declaring them under [hooks].
+PROBE_HOOK_PREFIX = "atexit:"
 HOOK_KEYS = ("log", "file")
 TRIGGER_KEYS = ("http", "method", "command", "timeout")
 EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans")
@@ -373,7 +379,13 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
     hooks = _parse_hooks(c, c.table(data.get("hooks", {}), "hooks"))
     triggers = _parse_triggers(c, c.table(data.get("triggers", {}), "triggers"))
     paths = _parse_paths(c, data.get("paths"), triggers)
-    expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers)
+    if app.probe is False:
+        for path in paths:
+            if path.inject:
+                raise c.fail("paths", f"path '{path.name}' is performed by the Python probe, "
+                                      "which app.probe = false turns off")
+    expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers,
+                           probe=app.probe is not False)
     return Scenario(name, description, file, paths, app, hooks, triggers, expect)
 
 
@@ -457,10 +469,11 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     ready_timeout = c.seconds(app.get("ready_timeout", DEFAULT_READY_TIMEOUT), "app.ready_timeout")
     stop_timeout = c.seconds(app.get("stop_timeout", DEFAULT_STOP_TIMEOUT), "app.stop_timeout")
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
+    probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
 
     if not shell:
         _check_executable(c, command, cwd, env, base)  # type: ignore[arg-type]
-    return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered)
+    return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe)
 
 
 def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str],
@@ -602,9 +615,17 @@ def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tup
 
 def _parse_expect(
     c: _Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec],
-    triggers: dict[str, TriggerSpec],
+    triggers: dict[str, TriggerSpec], *, probe: bool = True,
 ) -> dict[str, Expectation]:
     names = [p.name for p in paths]
+
+    def hook_name(hook: str, key: str) -> None:
+        if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
+            if not probe:
+                raise c.fail(key, f"'{hook}' is a hook the Python probe finds, which app.probe = false turns off")
+            return
+        c.name_in(hook, hooks, key, "hook")
+
     out: dict[str, Expectation] = {}
     for path_name, raw in expect.items():
         where = f"expect.{path_name}"
@@ -620,9 +641,9 @@ def _parse_expect(
         ran = c.string_list(table.get("ran", []), f"{where}.ran")
         not_ran = c.string_list(table.get("not_ran", []), f"{where}.not_ran")
         for hook in ran:
-            c.name_in(hook, hooks, f"{where}.ran", "hook")
+            hook_name(hook, f"{where}.ran")
         for hook in not_ran:
-            c.name_in(hook, hooks, f"{where}.not_ran", "hook")
+            hook_name(hook, f"{where}.not_ran")
         both = sorted(set(ran) & set(not_ran))
         if both:
             raise c.fail(where, f"hook '{both[0]}' is in both ran and not_ran")
@@ -648,7 +669,7 @@ def _parse_expect(
         ran_in: dict[str, tuple[str, ...]] = {}
         for hook, raw_roles in c.table(table.get("ran_in", {}), f"{where}.ran_in").items():
             key = f"{where}.ran_in.{hook}"
-            c.name_in(hook, hooks, key, "hook")
+            hook_name(hook, key)
             if hook in not_ran:
                 raise c.fail(key, f"hook '{hook}' is also in not_ran")
             roles = [raw_roles] if isinstance(raw_roles, str) else c.string_list(raw_roles, key)

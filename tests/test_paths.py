@@ -21,6 +21,12 @@ CONTRACT = {
     "ctrl-c": ("group", signal.SIGINT),
     "sigterm-group": ("group", signal.SIGTERM),
     "os-exit": ("trigger", None),
+    # issue 4: exits the Python probe performs inside the serving process
+    "inject-os-exit": ("worker", signal.SIGRTMIN + 7),
+    "inject-sys-exit": ("worker", signal.SIGRTMIN + 7),
+    "inject-exception": ("worker", signal.SIGRTMIN + 7),
+    "inject-segfault": ("worker", signal.SIGRTMIN + 7),
+    "inject-abort": ("worker", signal.SIGRTMIN + 7),
 }
 
 
@@ -38,7 +44,12 @@ def test_builtin_path_meaning(name):
 
 
 def test_default_paths_are_every_signal_path_in_catalogue_order():
-    assert SIGNAL_PATHS == tuple(n for n, (target, _) in CONTRACT.items() if target != "trigger")
+    assert SIGNAL_PATHS == tuple(n for n, (target, _) in CONTRACT.items() if target not in ("trigger", "worker"))
+
+
+def test_inject_paths_name_their_action():
+    for name, (target, _) in CONTRACT.items():
+        assert (BUILTIN_PATHS[name].inject == name.removeprefix("inject-")) is (target == "worker")
 
 
 def test_trigger_path_from_a_scenario_table():
@@ -49,8 +60,9 @@ def test_trigger_path_from_a_scenario_table():
 
 @pytest.mark.parametrize(
     "signum, name",
-    [(9, "SIGKILL"), (15, "SIGTERM"), (2, "SIGINT"), (None, None), (200, "signal 200")],
-    ids=["9", "15", "2", "none", "unknown-number"],
+    [(9, "SIGKILL"), (15, "SIGTERM"), (2, "SIGINT"), (None, None), (200, "signal 200"),
+     (signal.SIGRTMIN + 7, "SIGRTMIN+7")],
+    ids=["9", "15", "2", "none", "unknown-number", "realtime"],
 )
 def test_signal_name(signum, name):
     assert signal_name(signum) == name

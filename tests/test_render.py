@@ -59,16 +59,16 @@ def rows(text: str) -> list[list[str]]:
 def test_terminal_matrix_cells():
     text = format_terminal(sample(), width=110)
     assert text.splitlines()[0].rstrip() == "demo — A demo"
-    assert re.search(r"┃ path +┃ atexit +┃ flush +┃ exit +┃ +time ┃ orphans", text)
+    assert re.search(r"┃ path +┃ +atexit +┃ +flush +┃ exit +┃ +time ┃ orphans", text)
     body = rows(text)
     assert body == [
-        ["sigkill-child", "✓ R", "✗", "rc 247", "0.31 s", "-"],
-        ["sigkill", "✗", "✗", "SIGKILL", "0.02 s", "C 11 :5000 (killed)"],
-        ["sigint-child", "✓ R+C", "✓ C", "rc 0", "1.50 s", "-"],
+        ["sigkill-child", "✓ parent", "✗", "rc 247", "0.31 s", "-"],
+        ["sigkill", "✗", "✗", "SIGKILL", "0.02 s", "child 11 :5000 (killed)"],
+        ["sigint-child", "✓ both", "✓ child", "rc 0", "1.50 s", "-"],
         ["os-exit", "-", "-", "skipped", "-", "-"],
     ]
     lines = [line.rstrip() for line in text.splitlines()]
-    assert "ran in: R = root, C = child" in lines
+    assert "parent = the launched process, child = its working child, both = the two" in lines
     assert "✗ sigkill: expected hook 'atexit' to run, it did not" in lines
     assert "order in sigint-child: atexit → flush" in lines
     assert lines[-1] == "4 cases: 3 exited, 1 skipped; expectations held in 1 of 2"
@@ -95,11 +95,12 @@ A demo
 
 | path | atexit | flush | exit | time | orphans |
 |---|:---:|:---:|---|---:|---|
-| `sigkill-child` | ✓ root | ✗ | rc 247 | 0.31 s | - |
+| `sigkill-child` | ✓ parent | ✗ | rc 247 | 0.31 s | - |
 | `sigkill` | ✗ | ✗ | SIGKILL | 0.02 s | child 11 :5000 (killed) |
-| `sigint-child` | ✓ root+child | ✓ child | rc 0 | 1.50 s | - |
+| `sigint-child` | ✓ both | ✓ child | rc 0 | 1.50 s | - |
 | `os-exit` | - | - | skipped | - | - |
 
+- parent = the launched process, child = its working child, both = the two
 - order in sigint-child: atexit → flush
 - ✗ sigkill: expected hook 'atexit' to run, it did not
 

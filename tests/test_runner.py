@@ -21,7 +21,7 @@ from pathlib import Path as FsPath
 import pytest
 
 from conftest import TARGETS, write_scenario
-from shutdown_probe import BUILTIN_PATHS, CaseResult, expand_cases, load_scenario, run_case
+from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario, run_case
 
 # ----------------------------------------------------------------------- helpers
 
@@ -135,13 +135,62 @@ PLAIN_CASES = {
 CHILD_PATHS = ["sigint-child", "sigterm-child", "sigkill-child"]
 TRIGGER_PATHS = ["os-exit"]
 
+# The probe's injected exits in plain.py, from CPython's semantics: os._exit skips
+# everything; SystemExit and an unhandled exception unwind through `finally` and run
+# atexit (status 0 and 1); a real SIGSEGV and abort() run nothing.
+INJECT_CASES = {
+    "inject-os-exit": (0, set()),
+    "inject-sys-exit": (0, {"atexit", "finally"}),
+    "inject-exception": (1, {"atexit", "finally"}),
+    "inject-segfault": (signal.SIGSEGV, set()),
+    "inject-abort": (signal.SIGABRT, set()),
+}
+
 
 def test_every_builtin_path_is_covered():
-    covered = set(PLAIN_CASES) | set(CHILD_PATHS) | set(TRIGGER_PATHS)
+    covered = set(PLAIN_CASES) | set(CHILD_PATHS) | set(TRIGGER_PATHS) | set(INJECT_CASES)
     assert covered == set(BUILTIN_PATHS)
 
 
 # ----------------------------------------------------------------------- one process
+
+
+@pytest.mark.parametrize("path", list(INJECT_CASES))
+def test_injected_exit_in_a_plain_python_script(tmp_path, path):
+    ends_with, expected_hooks = INJECT_CASES[path]
+    sc = scenario(tmp_path, "plain.py", paths=[path], hooks=PLAIN_HOOKS)
+    result = run_path(sc, path)
+
+    assert_clean_exit(result)
+    assert result.exit == exit_of(ends_with)
+    assert ran(result) & ALL_PLAIN == expected_hooks
+    target_pid = printed_pid(result, "ready")
+    assert result.trigger["pid"] == target_pid and result.trigger["inject"] == path.removeprefix("inject-")
+    assert result.probe["injected"] == [{"pid": target_pid, "action": path.removeprefix("inject-")}]
+    # the probe saw plain.py's own atexit lambda whatever the path, and agrees with the log
+    probe_hook = result.hooks["atexit:<lambda>"]
+    assert probe_hook.source == "probe" and probe_hook.registered_pids == [target_pid]
+    assert probe_hook.ran is ("atexit" in expected_hooks)
+
+
+def test_inject_path_refused_when_the_scenario_turns_the_probe_off(tmp_path):
+    with pytest.raises(ScenarioError, match="app.probe = false"):
+        scenario(tmp_path, "plain.py", paths=["inject-sys-exit"], app_extra="probe = false")
+
+
+def test_inject_path_skipped_for_a_target_that_is_not_python(tmp_path):
+    sc = load_scenario(write_scenario(tmp_path, """
+paths = ["inject-os-exit", "sigterm"]
+[app]
+command = ["sleep", "60"]
+ready = { delay = 0.1 }
+"""))
+    inject, sigterm = (run_path(sc, p) for p in ("inject-os-exit", "sigterm"))
+    assert inject.outcome == "skipped"
+    assert "Python probe" in inject.error and "does not run Python" in inject.error
+    assert inject.probe["enabled"] is False
+    assert sigterm.exit == exit_of(signal.SIGTERM)  # the same app is fine on other paths
+
 
 
 @pytest.mark.parametrize("path", list(PLAIN_CASES))

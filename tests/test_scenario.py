@@ -280,7 +280,8 @@ def test_minimal_scenario_defaults(tmp_path):
     assert s.dir == tmp_path.resolve()
     assert [p.name for p in s.paths] == list(SIGNAL_PATHS)
     assert "os-exit" not in [p.name for p in s.paths]
-    assert set(SIGNAL_PATHS) == {n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger}
+    assert set(SIGNAL_PATHS) == {n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and not p.inject}
+    assert not any(n.startswith("inject-") for n in SIGNAL_PATHS)  # the probe's exits are opt-in
     app = s.app
     assert app.command == ("{python}", "-c", "pass")
     assert app.cwd == tmp_path.resolve()

@@ -25,36 +25,50 @@ def hook_names(cases: list[CaseResult]) -> list[str]:
 
 
 # Short names for roles in narrow cells; the legend under a table spells them out.
-ROLE_CODES = {"root": "R", "child": "C", "grandchild": "G", "descendant": "D", "unknown": "?"}
+CUT = "◐"  # started, never finished: killed mid-hook
 
 
-def role_code(role: str) -> str:
-    if role.startswith("child-"):
-        return "C" + role.split("-", 1)[1]
-    return ROLE_CODES.get(role, role)
+def _multi_process(case: CaseResult) -> bool:
+    """Whether the case had processes to tell apart (else a bare ✓ says it all)."""
+    if len(case.processes) > 1:
+        return True
+    return any(r != "root" for h in case.hooks.values() for r in (*h.roles, *h.interrupted_roles))
 
 
-def hook_cell(case: CaseResult, name: str, *, short: bool = False) -> str:
-    """✓ or ✗, and on ✓ which processes ran the hook (when known)."""
+def where(roles: list[str], case: CaseResult) -> str:
+    """Which processes, in words: 'parent', 'child', 'both', 'parent+child-2'."""
+    distinct = list(dict.fromkeys(roles))
+    if not distinct or not _multi_process(case):
+        return ""
+    if set(distinct) == {"root", "child"} and sum(1 for p in case.processes if p.role != "root") <= 1:
+        return "both"
+    return "+".join("parent" if r == "root" else r for r in distinct)
+
+
+def hook_cell(case: CaseResult, name: str) -> str:
+    """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere."""
     if case.outcome in ("skipped", "not-ready", "error"):
         return "-"
     hook: HookResult | None = case.hooks.get(name)
     if hook is None:
         return "?"
-    if not hook.ran:
-        return NOT_RAN
-    roles = [role_code(r) if short else r for r in dict.fromkeys(hook.roles)]
-    return f"{RAN} {'+'.join(roles)}" if roles else RAN
+    parts = []
+    if hook.ran:
+        parts.append(f"{RAN} {where(hook.roles, case)}".rstrip())
+    if hook.interrupted_pids:
+        parts.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
+    return " ".join(parts) if parts else NOT_RAN
 
 
-def roles_legend(cases: list[CaseResult]) -> str | None:
-    """'R = root, C = child' for the role codes the cells of these cases use."""
-    used = {r for c in cases for h in c.hooks.values() if h.ran for r in h.roles}
-    if not used:
-        return None
-    order = ["root", "child", "grandchild", "descendant", "unknown"]
-    ranked = sorted(used, key=lambda r: (order.index(r) if r in order else 2, r))
-    return "ran in: " + ", ".join(f"{role_code(r)} = {r}" for r in ranked)
+def legend(cases: list[CaseResult]) -> str | None:
+    """What the words and symbols in the cells mean, for those these cases use."""
+    cells = {hook_cell(c, n) for c in cases for n in c.hooks}
+    notes = []
+    if any("parent" in t or "both" in t for t in cells):
+        notes.append("parent = the launched process, child = its working child, both = the two")
+    if any(CUT in t for t in cells):
+        notes.append(f"{CUT} = started but never finished (the process died inside the hook)")
+    return "; ".join(notes) or None
 
 
 def order_lines(cases: list[CaseResult]) -> list[str]:
@@ -87,13 +101,13 @@ def time_cell(case: CaseResult) -> str:
     return "-"
 
 
-def orphans_cell(case: CaseResult, *, short: bool = False) -> str:
+def orphans_cell(case: CaseResult) -> str:
     if not case.orphans:
         return "-"
     parts = []
     for o in case.orphans:
         ports = ",".join(f":{p}" for p in o.listening)
-        text = f"{role_code(o.role) if short else o.role} {o.pid}" + (f" {ports}" if ports else "")
+        text = f"{o.role} {o.pid}" + (f" {ports}" if ports else "")
         parts.append(text + (" (killed)" if o.killed_by_harness else ""))
     return "; ".join(parts)
 

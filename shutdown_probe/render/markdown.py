@@ -28,7 +28,9 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
                    common.exit_cell(case), common.time_cell(case), common.orphans_cell(case)]
             lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
         lines.append("")
-        bullets = [f"- {line}" for line in common.order_lines(cases)]
+        legend = common.legend(cases)
+        bullets = [f"- {legend}"] if legend else []
+        bullets += [f"- {line}" for line in common.order_lines(cases)]
         bullets += [f"- ✗ {_escape(f)}" for f in common.failure_lines(cases)]
         if bullets:
             lines += [*bullets, ""]

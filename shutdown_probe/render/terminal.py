@@ -29,15 +29,15 @@ def build_tables(results: Results) -> list[RenderableType]:
         for case in cases:
             cells = [Text(case.path, style="red" if case.failed else "")]
             for name in hooks:
-                text = common.hook_cell(case, name, short=True)
+                text = common.hook_cell(case, name)
                 style = "green" if text.startswith(common.RAN) else "red" if text == common.NOT_RAN else "dim"
                 cells.append(Text(text, style=style))
             cells.append(Text(common.exit_cell(case)))
             cells.append(Text(common.time_cell(case)))
-            cells.append(Text(common.orphans_cell(case, short=True), style="yellow" if case.orphans else ""))
+            cells.append(Text(common.orphans_cell(case), style="yellow" if case.orphans else ""))
             table.add_row(*cells)
         parts: list[RenderableType] = [table]
-        legend = common.roles_legend(cases)
+        legend = common.legend(cases)
         if legend:
             parts.append(Text(legend, style="dim"))
         for line in common.order_lines(cases):
