@@ -6,6 +6,7 @@ import json
 import re
 
 from shutdown_probe.render import format_markdown, format_terminal
+from shutdown_probe.render.common import explain, hook_cell
 from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookResult, Orphan,
                                     ProcessRecord, Results)
 
@@ -105,7 +106,40 @@ A demo
 - ✗ sigkill: expected hook 'atexit' to run, it did not
 
 4 cases: 3 exited, 1 skipped; expectations held in 1 of 2.
+
+What happened on each path:
+
+- `sigkill-child`: the parent (pid 10) ran atexit and exited with status 247; the child (pid 11) died by SIGKILL.
+- `sigkill`: no hook ran.
+- `sigint-child`: atexit and flush ran.
+- `os-exit`: skipped: the root has no child process to signal
 """
+
+
+def test_explain_says_which_process_ran_was_cut_or_never_ran_each_probe_hook():
+    # article 1's ctrl-c: the parent ran both hooks; the child was killed inside the
+    # second one it started (LIFO) and never reached the first
+    hooks = {
+        "atexit:shutdown": HookResult(True, "probe", pids=[10], roles=["root"], source="probe",
+                                      registered_pids=[10, 11]),
+        "atexit:shutdown3": HookResult(True, "probe", pids=[10], roles=["root"], source="probe",
+                                       interrupted_pids=[11], interrupted_roles=["child"],
+                                       registered_pids=[10, 11]),
+    }
+    case = CaseResult(
+        scenario="flask", path="ctrl-c", outcome="exited", exit={"returncode": 0, "signal": None},
+        hooks=hooks, trigger={"signal": "SIGINT", "to": "process group", "pgid": 10},
+        processes=[ProcessRecord(10, "root", "python app.py", returncode=0, exit_known=True,
+                                 kind="reloader-parent"),
+                   ProcessRecord(11, "child", "python app.py", signal="SIGKILL", exit_known=True,
+                                 kind="reloader-child")],
+    )
+    assert explain(case) == (
+        "SIGINT to the whole process group: the parent (reloader-parent, pid 10) ran atexit:shutdown and "
+        "atexit:shutdown3 and exited with status 0; the child (reloader-child, pid 11) was inside "
+        "atexit:shutdown3 when it died, never ran atexit:shutdown and died by SIGKILL.")
+    assert hook_cell(case, "atexit:shutdown3") == "✓ parent ◐ child"
+    assert hook_cell(case, "atexit:shutdown") == "✓ parent"
 
 
 def test_markdown_table_exact():

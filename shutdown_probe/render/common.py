@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import CaseResult, HookResult, Results
+from ..results import CaseResult, HookResult, ProcessRecord, Results
 
 RAN = "✓"
 NOT_RAN = "✗"
@@ -133,3 +133,72 @@ def summary_line(cases: list[CaseResult]) -> str:
     if declared:
         text += f"; expectations held in {held} of {len(declared)}"
     return text
+
+
+def _names(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _who(p: ProcessRecord, multi: bool) -> str:
+    label = {"root": "the parent"}.get(p.role, f"the {p.role}") if multi else "the process"
+    return f"{label} ({p.kind}, pid {p.pid})" if p.kind else f"{label} (pid {p.pid})"
+
+
+def _ending(p: ProcessRecord) -> str:
+    if p.killed_by_harness:
+        return "was still running and the harness killed it"
+    if p.signal:
+        return f"died by {p.signal}"
+    if p.returncode is not None:
+        return f"exited with status {p.returncode}"
+    return "ended (how is unknown" + (f": {p.exit_note})" if p.exit_note else ")")
+
+
+def _trigger_phrase(case: CaseResult) -> str:
+    t = case.trigger
+    if t.get("inject"):
+        return f"the probe's injected {t['inject']} in the {'parent' if t.get('to') == 'root' else t.get('to')}"
+    if t.get("to") == "process group":
+        return f"{t.get('signal')} to the whole process group"
+    if t.get("signal"):
+        return f"{t['signal']} to the {'parent' if t.get('to') == 'root' else t.get('to')}"
+    if t.get("trigger"):
+        how = f" ({t.get('method', 'GET')} {t['http']})" if t.get("http") else ""
+        return f"the {t['trigger']} trigger{how}"
+    return ""
+
+
+def explain(case: CaseResult) -> str:
+    """One sentence: what the path did, and what each process ran before it ended."""
+    if case.outcome in ("skipped", "not-ready", "error"):
+        error = case.error or ""
+        return error if error.startswith(case.outcome) else f"{case.outcome}: {error}"
+    multi = len(case.processes) > 1
+    clauses = []
+    for p in case.processes:
+        ran = [n for n, h in case.hooks.items() if p.pid in h.pids]
+        cut = [n for n, h in case.hooks.items() if p.pid in h.interrupted_pids]
+        registered = [n for n, h in case.hooks.items() if p.pid in h.registered_pids]
+        parts = []
+        if ran:
+            parts.append(f"ran {_names(ran)}")
+        if cut:
+            parts.append(f"was inside {_names(cut)} when it died")
+        missed = [n for n in registered if n not in ran and n not in cut]
+        if missed:
+            parts.append(f"never ran {_names(missed)}" if ran or cut else
+                         f"ran none of its {len(missed)} atexit hook{'s' if len(missed) > 1 else ''}")
+        parts.append(_ending(p))
+        joined = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        clauses.append(f"{_who(p, multi)} {joined}")
+    known = {p.pid for p in case.processes}
+    unattributed = [n for n, h in case.hooks.items() if h.ran and not set(h.pids) & known]
+    if unattributed:
+        clauses.append(f"{_names(unattributed)} ran" + (" (which process is not known)" if multi else ""))
+    if not clauses:
+        clauses.append("no hook ran")
+    trigger = _trigger_phrase(case)
+    text = "; ".join(clauses)
+    return (f"{trigger}: {text}" if trigger else text) + "."

@@ -36,6 +36,10 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
             lines += [*bullets, ""]
         lines.append(common.summary_line(cases) + ".")
         lines.append("")
+        lines.append("What happened on each path:")
+        lines.append("")
+        lines += [f"- `{case.path}`: {_escape(common.explain(case))}" for case in cases]
+        lines.append("")
         if details:
             lines.append("### Cases")
             lines.append("")
