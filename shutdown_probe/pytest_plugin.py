@@ -19,7 +19,6 @@ pays for this module and nothing else.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from pathlib import Path as FsPath
@@ -86,7 +85,11 @@ def pytest_collect_file(file_path: FsPath, parent: pytest.Collector) -> pytest.C
 
 
 def _selected(config: pytest.Config, file_path: FsPath) -> bool:
-    """Whether the ini option ``shutdown_probe_scenarios`` lets this file be collected."""
+    """Whether the ini option ``shutdown_probe_scenarios`` lets this file be collected.
+
+    Each entry is a folder (everything below it) or a glob: ``*`` stays inside one
+    folder, ``**`` crosses any number of them.
+    """
     patterns = config.getini("shutdown_probe_scenarios")
     if not patterns:
         return True
@@ -95,10 +98,37 @@ def _selected(config: pytest.Config, file_path: FsPath) -> bool:
     except ValueError:
         rel = file_path.resolve().as_posix()
     for pattern in patterns:
-        pattern = pattern.strip().rstrip("/")
-        if fnmatch.fnmatchcase(rel, pattern) or rel.startswith(pattern + "/"):
+        pattern = pattern.strip()
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        pattern = pattern.rstrip("/")
+        if not pattern:
+            continue
+        if rel.startswith(pattern + "/") or _glob(pattern).fullmatch(rel):
             return True
     return False
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
 
 
 # A top-level [app] or [app.env] header: how a file that is not valid TOML still
@@ -372,7 +402,8 @@ class ShutdownProbe:
         """
         from .scenario import make_scenario
 
-        name = name or self._node.name
+        # the module's name too: two test files may well both have a test_sigterm
+        name = name or f"{self._node.path.stem}::{self._node.name}"
         fields.setdefault("base_dir", self._node.path.parent)
         return make_scenario(name, shown=f"{self._node.nodeid}: scenario {name!r}", **fields)
 

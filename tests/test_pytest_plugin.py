@@ -128,7 +128,7 @@ def test_deselect_and_exitfirst_work_on_scenario_items(pytester):
     result.assert_outcomes(failed=1, deselected=1)
 
 
-@pytest.mark.parametrize("setting", ["wanted", "wanted/", "wanted/*.toml"])
+@pytest.mark.parametrize("setting", ["wanted", "wanted/", "./wanted", "wanted/*.toml", "**/w.toml", "wanted/**"])
 def test_ini_scenarios_option_restricts_collection(pytester, setting):
     pytester.mkdir("wanted")
     pytester.mkdir("unwanted")
@@ -140,6 +140,18 @@ def test_ini_scenarios_option_restricts_collection(pytester, setting):
     result = pytester.runpytest("--collect-only", "-q")
 
     assert collected_ids(result) == ["wanted/w.toml::sigterm"]
+
+
+def test_ini_globs_star_stays_in_one_folder_double_star_crosses(pytester):
+    pytester.mkdir("wanted")
+    (pytester.path / "wanted" / "deep").mkdir()
+    (pytester.path / "wanted" / "w.toml").write_text(plain_toml(["sigterm"]))
+    (pytester.path / "wanted" / "deep" / "d.toml").write_text(plain_toml(["sigint"]))
+    pytester.makeini("[pytest]\nshutdown_probe_scenarios = wanted/*.toml\n")
+    assert collected_ids(pytester.runpytest("--collect-only", "-q")) == ["wanted/w.toml::sigterm"]
+    pytester.makeini("[pytest]\nshutdown_probe_scenarios = wanted/**/*.toml\n")
+    assert sorted(collected_ids(pytester.runpytest("--collect-only", "-q"))) == [
+        "wanted/deep/d.toml::sigint", "wanted/w.toml::sigterm"]
 
 
 def test_without_the_ini_option_every_folder_is_collected(pytester):
@@ -347,7 +359,7 @@ def test_one_path(shutdown_probe):
     r = shutdown_probe.run(in_code(shutdown_probe), path="sigint")
     assert r.outcome == "exited"
     assert r.hooks["atexit"].ran and r.hooks["finally"].ran
-    assert r.scenario == "test_one_path" and r.path == "sigint"
+    assert r.scenario == "test_fixture::test_one_path" and r.path == "sigint"
     assert shutdown_probe.results == [r]
 
 
@@ -378,13 +390,13 @@ def test_fixture_runs_an_in_code_scenario_and_reports_it(pytester):
     result.assert_outcomes(passed=3)
     data = json.loads((pytester.path / "out.json").read_text())
     assert [(c["scenario"], c["path"], c["hooks"]["atexit"]["ran"]) for c in data["cases"]] == [
-        ("test_one_path", "sigint", True),
-        ("test_every_path", "sigterm", False),
-        ("test_every_path", "sigint", True),
+        ("test_fixture::test_one_path", "sigint", True),
+        ("test_fixture::test_every_path", "sigterm", False),
+        ("test_fixture::test_every_path", "sigint", True),
     ]
     # each row of a fixture test is named in its JUnit properties
     props = dict(call_reports(result)["test_fixture.py::test_one_path"].user_properties)
-    assert props["shutdown_probe[test_one_path::sigint].hook.atexit"] == "✓"
+    assert props["shutdown_probe[test_fixture::test_one_path::sigint].hook.atexit"] == "✓"
     assert matrix_headers(result) == 1
 
 

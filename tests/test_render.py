@@ -181,3 +181,12 @@ def test_json_refuses_other_versions():
         assert re.search(r"version 2", str(exc))
     else:
         raise AssertionError("version 2 accepted")
+
+
+def test_two_files_with_one_scenario_name_get_a_table_each():
+    cases = [CaseResult(scenario="x", path="sigterm", outcome="exited", scenario_file=f"/{d}/x.toml",
+                        exit={"returncode": None, "signal": "SIGTERM"}) for d in ("a", "b")]
+    text = format_terminal(Results(cases=cases), width=100)
+    titles = [line.strip() for line in text.splitlines() if line.startswith("x (")]
+    assert titles == ["x (/a/x.toml)", "x (/b/x.toml)"]
+    assert len(rows(text)) == 2

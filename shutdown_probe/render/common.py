@@ -9,9 +9,17 @@ NOT_RAN = "✗"
 
 
 def by_scenario(results: Results) -> dict[str, list[CaseResult]]:
+    """Title -> cases. Two files that use one scenario name get a table each, titled
+    with their file, rather than one table with every path twice."""
+    files: dict[str, set[str]] = {}
+    for case in results.cases:
+        files.setdefault(case.scenario, set()).add(case.scenario_file)
     groups: dict[str, list[CaseResult]] = {}
     for case in results.cases:
-        groups.setdefault(case.scenario, []).append(case)
+        title = case.scenario
+        if len(files[case.scenario]) > 1:
+            title = f"{case.scenario} ({case.scenario_file})"
+        groups.setdefault(title, []).append(case)
     return groups
 
 
@@ -24,7 +32,6 @@ def hook_names(cases: list[CaseResult]) -> list[str]:
     return names
 
 
-# Short names for roles in narrow cells; the legend under a table spells them out.
 CUT = "◐"  # started, never finished: killed mid-hook
 
 

@@ -17,8 +17,9 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         hooks = common.hook_names(cases)
         lines.append(f"## {scenario}")
         lines.append("")
-        if results.scenarios.get(scenario):
-            lines.append(results.scenarios[scenario])
+        description = results.scenarios.get(cases[0].scenario, "")
+        if description:
+            lines.append(description)
             lines.append("")
         header = ["path", *hooks, "exit", "time", "orphans"]
         lines.append("| " + " | ".join(header) + " |")

@@ -17,7 +17,7 @@ def build_tables(results: Results) -> list[RenderableType]:
     out: list[RenderableType] = []
     for scenario, cases in common.by_scenario(results).items():
         hooks = common.hook_names(cases)
-        description = results.scenarios.get(scenario, "")
+        description = results.scenarios.get(cases[0].scenario, "")
         title = f"{scenario} — {description}" if description else scenario
         table = Table(title=title, title_justify="left", show_lines=False)
         table.add_column("path", no_wrap=True)
