@@ -478,3 +478,29 @@ def test_a_double_forked_daemon_is_killed_and_nothing_is_left(pytester):
     [port] = orphan["listening"]
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+LEAKY_TEST = '''
+import os, subprocess, sys
+from shutdown_probe import runner
+from shutdown_probe.processes import TAG_ENV
+
+def test_leaves_a_tagged_process():
+    # what a bug in run_case would leave: a process carrying this run's tag
+    env = dict(os.environ, **{TAG_ENV: runner.tag_prefix() + "fake-case"})
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env,
+                            start_new_session=True)
+    print("LEAKED", proc.pid)
+'''
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_the_session_sweeps_what_a_case_left_behind_and_fails(pytester, workers):
+    pytester.makepyfile(test_leaky=LEAKY_TEST)
+    result = pytester.runpytest_subprocess("-s", *workers)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the test itself passed
+    [line] = [ln for ln in result.outlines if "killed processes a case left behind" in ln]
+    leaked = [int(ln.split()[-1]) for ln in result.outlines if ln.startswith("LEAKED")]
+    if leaked:  # xdist hides the worker's stdout; in-process shows it
+        assert str(leaked[0]) in line
+    assert tagged_processes(f"{SESSION}/") == []
