@@ -138,13 +138,8 @@ class FileHookDetector:
         return HookResult(True, f"sentinel {self.path} ({st.st_size} bytes)", at_s=at, matches=1)
 
 
-def hook_order(detectors: dict[str, LogHookDetector | FileHookDetector],
-               probed: dict[str, float] | None = None) -> list[str]:
+def hook_order(detectors: dict[str, LogHookDetector | FileHookDetector]) -> list[str]:
     """Hooks that ran, in the order their first evidence appeared (precise times, not
-    the rounded ones in the results, so back-to-back lines keep their order).
-
-    ``probed`` adds the probe's hooks: name -> when the first process started it.
-    """
+    the rounded ones in the results, so back-to-back lines keep their order)."""
     seen = [(key, name) for name, det in detectors.items() if (key := det.first_seen()) is not None]
-    seen += [((t, 0), name) for name, t in (probed or {}).items()]
     return [name for _, name in sorted(seen)]

@@ -165,7 +165,7 @@ class ProbeReport:
         signals = [
             {"pid": e["pid"], "signal": e.get("signal") or signal_name(e.get("signum")),
              "handler": e.get("handler"), "where": e.get("where")}
-            for e in self.events if e["ev"] == "signal" and not e.get("probe")
+            for e in self.events if e["ev"] == "signal"
         ]
         registered = [
             {"pid": r.pid, "hook": PROBE_HOOK_PREFIX + r.name, "where": r.where, "stdlib": r.stdlib,
@@ -174,7 +174,9 @@ class ProbeReport:
         ]
         unhandled = [{"pid": e["pid"], "type": e.get("type"), "message": e.get("message")}
                      for e in self.events if e["ev"] == "excepthook"]
-        finalized = sorted({e["pid"] for e in self.events if e["ev"] == "finalize"})
+        # multiprocessing calls threading._shutdown itself in its children; only a
+        # call from the interpreter (no Python caller) is the real finalization
+        finalized = sorted({e["pid"] for e in self.events if e["ev"] == "finalize" and not e.get("caller")})
         injected = [{"pid": e["pid"], "action": e.get("action")} for e in self.events if e["ev"] == "inject"]
         return {"processes": processes, "atexit_registered": registered, "signal_handlers": signals,
                 "unhandled_exceptions": unhandled, "finalized": finalized, "injected": injected}

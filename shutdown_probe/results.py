@@ -95,7 +95,12 @@ class CaseResult:
     root_exit_s: float | None = None  # trigger -> the root process ended
     ready_s: float | None = None  # launch -> ready
     hooks: dict[str, HookResult] = field(default_factory=dict)
+    # the declared hooks in the order their evidence appeared (pipe reads and file
+    # times), and the probe's atexit:* hooks in the order they started (its own clock,
+    # exact across processes). Two lists: a pipe is read a little late, so mixing the
+    # two clocks would misplace a line printed just before a hook started.
     hook_order: list[str] = field(default_factory=list)
+    probe_order: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
     orphans: list[Orphan] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)

@@ -375,8 +375,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             result.hooks = {n: hooks[n] for n in scenario.hooks}
             if report is not None:
                 result.hooks.update(report.hook_results(t0, roles))
-            result.hook_order = hook_order({**log_hooks, **file_hooks},
-                                           report.hook_times() if report is not None else {})
+            result.hook_order = hook_order({**log_hooks, **file_hooks})
+            if report is not None:
+                times = report.hook_times()
+                result.probe_order = sorted(times, key=times.__getitem__)
         result.expect = evaluate(scenario.expect.get(path.name), result)
 
 

@@ -102,8 +102,11 @@ def test_os_exit_hooks_come_from_the_parent_only(reloader, noreload):
 
 def test_atexit_runs_last_registered_first(reloader):
     # registered shutdown, shutdown2, shutdown3: they run 3, 2, 1, each start before its end
-    assert reloader["sigkill-child"].hook_order == [
+    case = reloader["sigkill-child"]
+    assert case.hook_order == [
         "shutdown3", "shutdown3_end", "shutdown2", "shutdown2_end", "shutdown", "shutdown_end"]
+    # the probe, with no [hooks] entry, sees the same three callables in the same order
+    assert case.probe_order == ["atexit:shutdown3", "atexit:shutdown2", "atexit:shutdown"]
 
 
 def test_without_reloader_sigterm_runs_nothing_and_child_paths_skip(noreload):

@@ -70,7 +70,8 @@ def run_path(sc, path: str) -> CaseResult:
 
 
 def ran(result: CaseResult) -> set[str]:
-    return {name for name, h in result.hooks.items() if h.ran}
+    """The declared hooks that ran (the probe's own atexit:* hooks are tested apart)."""
+    return {name for name, h in result.hooks.items() if h.ran and h.source != "probe"}
 
 
 def proc(result: CaseResult, role: str):

@@ -80,11 +80,15 @@ def legend(cases: list[CaseResult]) -> str | None:
 
 def order_lines(cases: list[CaseResult]) -> list[str]:
     """The order hooks' evidence appeared in, once per distinct order, with its paths."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for case in cases:
-        if len(case.hook_order) > 1:
-            groups.setdefault(tuple(case.hook_order), []).append(case.path)
-    return [f"order in {', '.join(paths)}: {' → '.join(order)}" for order, paths in groups.items()]
+    lines = []
+    for label, attr in (("order", "hook_order"), ("atexit order", "probe_order")):
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for case in cases:
+            order = getattr(case, attr)
+            if len(order) > 1:
+                groups.setdefault(tuple(order), []).append(case.path)
+        lines += [f"{label} in {', '.join(paths)}: {' → '.join(order)}" for order, paths in groups.items()]
+    return lines
 
 
 def exit_cell(case: CaseResult) -> str:
