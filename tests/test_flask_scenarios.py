@@ -8,13 +8,17 @@ the file runs in seconds; nothing else about the scenarios changes.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
 from conftest import SCENARIOS
 from shutdown_probe import expand_cases, load_scenario, run_cases
 
-HOOKS = ["shutdown", "shutdown_end", "shutdown2", "shutdown2_end", "shutdown3", "shutdown3_end"]
+# the three atexit callables, found by the probe (no [hooks] entry), and the banner
+# line article 1's author watched for (a log hook with a pid group)
+PROBED = ["atexit:shutdown", "atexit:shutdown2", "atexit:shutdown3"]
+HOOKS = ["banner", *PROBED]
 
 
 def run_fast(name: str) -> dict:
@@ -49,7 +53,7 @@ def test_every_path_ran_and_every_declared_expectation_held(reloader, noreload):
     for case in [*reloader.values(), *noreload.values()]:
         assert case.outcome in ("exited", "skipped"), (case.path, case.outcome, case.error)
         assert case.expect.passed, (case.scenario, case.path, case.expect.failures)
-    assert len(reloader) == 11
+    assert len(reloader) == len(noreload) == 16
 
 
 def test_two_processes_both_listening(reloader):
@@ -102,11 +106,49 @@ def test_os_exit_hooks_come_from_the_parent_only(reloader, noreload):
 
 def test_atexit_runs_last_registered_first(reloader):
     # registered shutdown, shutdown2, shutdown3: they run 3, 2, 1, each start before its end
+    # registered shutdown, shutdown2, shutdown3 (see the app): LIFO, seen by the probe
     case = reloader["sigkill-child"]
-    assert case.hook_order == [
-        "shutdown3", "shutdown3_end", "shutdown2", "shutdown2_end", "shutdown", "shutdown_end"]
-    # the probe, with no [hooks] entry, sees the same three callables in the same order
     assert case.probe_order == ["atexit:shutdown3", "atexit:shutdown2", "atexit:shutdown"]
+    for name in PROBED:
+        hook = case.hooks[name]
+        assert hook.source == "probe" and re.search(r"apps/flask_atexit\.py:\d+$", hook.where)
+        assert 0.1 <= hook.duration_s < 1.0  # ATEXIT_SLEEP=0.1 each
+
+
+def test_the_probe_names_the_reloader_processes(reloader):
+    case = reloader["sigkill-child"]
+    assert proc(case, "root").kind == "reloader-parent"
+    assert proc(case, "child").kind == "reloader-child"
+    # article 1's misreading: after kill -9 on the child, every hook (and the banner
+    # the author saw) ran in the reloader parent; the killed child registered its
+    # three hooks and ran none
+    child = proc(case, "child").pid
+    for name in PROBED:
+        assert case.hooks[name].kinds == ["reloader-parent"]
+        assert child in case.hooks[name].registered_pids and child not in case.hooks[name].pids
+
+
+def test_ctrl_c_the_parent_kills_the_child_inside_its_hooks(reloader):
+    case = reloader["ctrl-c"]
+    child = proc(case, "child").pid
+    finished = [n for n in PROBED if child in case.hooks[n].pids]
+    assert len(finished) < 3  # the child never gets through all three
+    assert all(roles(case, n)[-1] == "root" for n in PROBED)  # the parent always does
+    if proc(case, "child").exit_known:
+        assert proc(case, "child").signal == "SIGKILL"
+
+
+@pytest.mark.parametrize("path, child_runs_hooks, exit", [
+    ("inject-os-exit", False, 0), ("inject-sys-exit", True, 0), ("inject-exception", True, 1),
+    ("inject-segfault", False, 256 - 11), ("inject-abort", False, 256 - 6),
+])
+def test_injected_exits_in_the_serving_child(reloader, path, child_runs_hooks, exit):
+    case = reloader[path]
+    child = proc(case, "child")
+    assert case.trigger["pid"] == child.pid and case.trigger["to"] == "child"
+    assert case.exit == {"returncode": exit, "signal": None}  # the parent's sys.exit(child status)
+    for name in PROBED:
+        assert (child.pid in case.hooks[name].pids) is child_runs_hooks
 
 
 def test_without_reloader_sigterm_runs_nothing_and_child_paths_skip(noreload):

@@ -744,3 +744,43 @@ def test_a_lease_dies_with_the_process_that_held_it():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 9, done.stderr
     assert _lease_state(int(done.stdout)) == "free"
+
+
+# ------------------------------------------------------------------ the probe, through the harness
+
+
+def test_a_process_killed_inside_an_atexit_hook_shows_it_cut_short(tmp_path):
+    # probe_hooks.py hang: registers hook_a then hook_hang, and exits at once; LIFO runs
+    # hook_hang first, which makes the ready file and sleeps. SIGTERM (no handler)
+    # lands inside it. No [hooks] table: the probe finds both callables itself.
+    sc = load_scenario(write_scenario(tmp_path, f"""
+paths = ["sigterm"]
+[app]
+command = ["{{python}}", {json.dumps(str(TARGETS / "probe_hooks.py"))}, "hang", "{{workdir}}/ready"]
+ready = {{ file = "{{workdir}}/ready" }}
+"""))
+    result = run_path(sc, "sigterm")
+    assert_clean_exit(result)
+    assert result.exit == exit_of(signal.SIGTERM)
+    pid = result.processes[0].pid
+    hang, first = result.hooks["atexit:hook_hang"], result.hooks["atexit:hook_a"]
+    assert (hang.ran, hang.interrupted_pids, hang.registered_pids) == (False, [pid], [pid])
+    assert (first.ran, first.interrupted_pids, first.registered_pids) == (False, [], [pid])
+    assert result.probe_order == ["atexit:hook_hang"]
+    from shutdown_probe.render.common import explain, hook_cell
+    assert hook_cell(result, "atexit:hook_hang") == "◐ cut short"
+    assert hook_cell(result, "atexit:hook_a") == "✗"
+    assert "was inside atexit:hook_hang when it died, never ran atexit:hook_a" in explain(result)
+
+
+def test_the_probe_stays_out_of_a_target_that_is_not_python(tmp_path):
+    sc = load_scenario(write_scenario(tmp_path, """
+paths = ["sigterm"]
+[app]
+command = ["sleep", "60"]
+ready = { delay = 0.1 }
+"""))
+    result = run_path(sc, "sigterm")
+    assert result.probe == {"enabled": False, "why": result.probe["why"]}
+    assert "does not run Python" in result.probe["why"]
+    assert result.hooks == {}
