@@ -109,7 +109,7 @@ A demo
 
 What happened on each path:
 
-- `sigkill-child`: the parent (pid 10) ran atexit and exited with status 247; the child (pid 11) died by SIGKILL.
+- `sigkill-child`: the parent (pid 10) ran atexit, then exited with status 247; the child (pid 11) died by SIGKILL.
 - `sigkill`: no hook ran.
 - `sigint-child`: atexit and flush ran.
 - `os-exit`: skipped: the root has no child process to signal
@@ -136,8 +136,8 @@ def test_explain_says_which_process_ran_was_cut_or_never_ran_each_probe_hook():
     )
     assert explain(case) == (
         "SIGINT to the whole process group: the parent (reloader-parent, pid 10) ran atexit:shutdown and "
-        "atexit:shutdown3 and exited with status 0; the child (reloader-child, pid 11) was inside "
-        "atexit:shutdown3 when it died, never ran atexit:shutdown and died by SIGKILL.")
+        "atexit:shutdown3, then exited with status 0; the child (reloader-child, pid 11) was inside "
+        "atexit:shutdown3 when it died, never ran atexit:shutdown, then died by SIGKILL.")
     assert hook_cell(case, "atexit:shutdown3") == "✓ parent ◐ child"
     assert hook_cell(case, "atexit:shutdown") == "✓ parent"
 

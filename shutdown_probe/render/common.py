@@ -159,7 +159,7 @@ def _who(p: ProcessRecord, multi: bool) -> str:
 
 def _ending(p: ProcessRecord) -> str:
     if p.killed_by_harness:
-        return "was still running and the harness killed it"
+        return "outlived the stop timeout (the harness killed it)"
     if p.signal:
         return f"died by {p.signal}"
     if p.returncode is not None:
@@ -202,7 +202,7 @@ def explain(case: CaseResult) -> str:
             parts.append(f"never ran {_names(missed)}" if ran or cut else
                          f"ran none of its {len(missed)} atexit hook{'s' if len(missed) > 1 else ''}")
         parts.append(_ending(p))
-        joined = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        joined = ", ".join(parts[:-1]) + (", then " if len(parts) > 1 else "") + parts[-1]
         clauses.append(f"{_who(p, multi)} {joined}")
     known = {p.pid for p in case.processes}
     unattributed = [n for n, h in case.hooks.items() if h.ran and not set(h.pids) & known]
