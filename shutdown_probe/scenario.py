@@ -703,6 +703,9 @@ def describe(scenario: Scenario) -> list[str]:
     ready = scenario.app.ready
     lines.append(f"  ready:   {ready.kind} {ready.value}" if ready else "  ready:   as soon as started")
     lines.append(f"  hooks:   {', '.join(scenario.hooks) or 'none'}")
+    probe = {None: "on when the command runs Python (finds atexit:* hooks by itself)",
+             True: "on", False: "off"}[scenario.app.probe]
+    lines.append(f"  probe:   {probe}")
     for path in scenario.paths:
         exp = scenario.expect.get(path.name)
         lines.append(f"  case {path.name:<14} {path.summary}" + ("  [expectations]" if exp else ""))

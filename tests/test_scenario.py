@@ -171,6 +171,16 @@ BAD = [
     case("expect-outcome-not-allowed",
          'paths = ["sigkill"]\n' + APP + '[expect.sigkill]\noutcome = "crashed"\n',
          "expect.sigkill.outcome", "'crashed'", "exited", "hung"),
+    # ---- the Python probe
+    case("probe-not-a-boolean", APP + 'probe = "yes"\n', "app.probe", "true or false"),
+    case("inject-path-with-probe-off", 'paths = ["inject-os-exit"]\n' + APP + "probe = false\n",
+         "paths", "inject-os-exit", "app.probe = false"),
+    case("probe-hook-expected-with-probe-off",
+         'paths = ["sigterm"]\n' + APP + 'probe = false\n[expect.sigterm]\nran = ["atexit:flush"]\n',
+         "expect.sigterm.ran", "atexit:flush", "app.probe = false"),
+    case("bare-atexit-prefix-is-not-a-probe-hook",
+         'paths = ["sigterm"]\n' + APP + '[expect.sigterm]\nran = ["atexit:"]\n',
+         "expect.sigterm.ran", "unknown hook"),
 ]
 
 
@@ -512,3 +522,16 @@ log = "bye"
         load_scenario(path)
     assert str(info.value).startswith(f"{path}: {key}: ")
     assert phrase in str(info.value)
+
+
+def test_probe_hooks_may_be_expected_without_a_hooks_table(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, 'paths = ["sigterm", "inject-sys-exit"]\n' + APP + """
+[expect.sigterm]
+not_ran = ["atexit:flush"]
+[expect.inject-sys-exit]
+ran = ["atexit:flush"]
+ran_in = { "atexit:flush" = "reloader-child" }
+"""))
+    assert s.app.probe is None  # auto
+    assert s.expect["inject-sys-exit"].ran_in == {"atexit:flush": ("reloader-child",)}
+    assert [p.inject for p in s.paths] == [None, "sys-exit"]
