@@ -257,15 +257,19 @@ def test_a_forked_child_reports_its_start_and_runs_inherited_hooks_under_its_pid
         assert of(events, "hook-end", pid) and of(events, "atexit-done", pid)
 
 
-def test_a_spawned_multiprocessing_child_is_probed_and_runs_its_hooks(tmp_path):
+def _run_mp(tmp_path, method: str):
+    """probe_mp.py with one start method: its output, the two pids and the events."""
     events_path = tmp_path / "events.jsonl"
-    proc = run("probe_mp.py", "spawn", env=make_env(events_path))
+    proc = run("probe_mp.py", method, env=make_env(events_path))
     assert proc.returncode == 0, proc.stderr
     parent = pid_line(proc.stdout, "parent")
     m = re.search(r"^child (\d+) 0$", proc.stdout, re.M)
     assert m, proc.stdout
-    child = int(m.group(1))
-    events = events_of(events_path)
+    return proc, parent, int(m.group(1)), events_of(events_path)
+
+
+def test_a_spawned_multiprocessing_child_is_probed_and_runs_its_hooks(tmp_path):
+    proc, parent, child, events = _run_mp(tmp_path, "spawn")
     (start,) = of(events, "start", child)
     assert start["how"] == "exec" and start["ppid"] == parent
     assert "--multiprocessing-fork" in start["argv"]
@@ -277,14 +281,7 @@ def test_a_spawned_multiprocessing_child_is_probed_and_runs_its_hooks(tmp_path):
 
 
 def test_a_forked_multiprocessing_child_never_runs_the_hooks_it_inherited(tmp_path):
-    events_path = tmp_path / "events.jsonl"
-    proc = run("probe_mp.py", "fork", env=make_env(events_path))
-    assert proc.returncode == 0, proc.stderr
-    parent = pid_line(proc.stdout, "parent")
-    m = re.search(r"^child (\d+) 0$", proc.stdout, re.M)
-    assert m, proc.stdout
-    child = int(m.group(1))
-    events = events_of(events_path)
+    proc, parent, child, events = _run_mp(tmp_path, "fork")
     (start,) = of(events, "start", child)
     assert start["how"] == "fork" and start["ppid"] == parent
     # (3.13's child also registers multiprocessing.util._exit_function itself)
