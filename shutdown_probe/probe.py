@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -122,6 +123,7 @@ class ProbeReport:
 
     # ------------------------------------------------------------ processes
 
+    @cached_property
     def starts(self) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for e in self.events:
@@ -129,9 +131,10 @@ class ProbeReport:
                 out.setdefault(e["pid"], e)
         return out
 
+    @cached_property
     def kinds(self) -> dict[int, str]:
         """pid -> the framework role the probe can recognise, when it can."""
-        starts = self.starts()
+        starts = self.starts
         children: dict[int, list[dict[str, Any]]] = {}
         for e in starts.values():
             children.setdefault(e.get("ppid"), []).append(e)
@@ -156,11 +159,11 @@ class ProbeReport:
 
     def summary(self) -> dict[str, Any]:
         """What goes into the results JSON under ``probe``."""
-        kinds = self.kinds()
+        kinds = self.kinds
         processes = [
             {"pid": pid, "ppid": e.get("ppid"), "how": e.get("how"), "kind": kinds.get(pid),
              "argv": e.get("argv")}
-            for pid, e in self.starts().items()
+            for pid, e in self.starts.items()
         ]
         signals = [
             {"pid": e["pid"], "signal": e.get("signal") or signal_name(e.get("signum")),
@@ -170,7 +173,7 @@ class ProbeReport:
         registered = [
             {"pid": r.pid, "hook": PROBE_HOOK_PREFIX + r.name, "where": r.where, "stdlib": r.stdlib,
              "unregistered": r.unregistered}
-            for r in self._runs()
+            for r in self._runs
         ]
         unhandled = [{"pid": e["pid"], "type": e.get("type"), "message": e.get("message")}
                      for e in self.events if e["ev"] == "excepthook"]
@@ -183,11 +186,12 @@ class ProbeReport:
 
     # ------------------------------------------------------------ hooks
 
+    @cached_property
     def _runs(self) -> list[_Run]:
         runs: dict[tuple[int, Any], _Run] = {}
         # a forked child inherits its parent's registry: its runs carry its own pid
         # but the parent's ids, so a run is found by (pid, id) and else by (ppid, id)
-        starts = self.starts()
+        starts = self.starts
         for e in self.events:
             ev, pid = e["ev"], e["pid"]
             if ev == "register":
@@ -218,9 +222,9 @@ class ProbeReport:
         Callables registered by the standard library (logging.shutdown and the like)
         stay in the JSON's ``probe`` section but get no matrix column.
         """
-        kinds = self.kinds()
+        kinds = self.kinds
         by_name: dict[str, list[_Run]] = {}
-        for run in self._runs():
+        for run in self._runs:
             if not run.stdlib:
                 by_name.setdefault(PROBE_HOOK_PREFIX + run.name, []).append(run)
         out: dict[str, HookResult] = {}
@@ -251,7 +255,7 @@ class ProbeReport:
     def hook_times(self) -> dict[str, float]:
         """``atexit:<name>`` -> when it first started, for the order across hooks."""
         out: dict[str, float] = {}
-        for run in self._runs():
+        for run in self._runs:
             if run.started_t is not None and not run.stdlib:
                 name = PROBE_HOOK_PREFIX + run.name
                 out[name] = min(out.get(name, run.started_t), run.started_t)

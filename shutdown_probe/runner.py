@@ -364,7 +364,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         report = ProbeReport.load(events) if events is not None else None
         if report is not None:
             result.probe.update(report.summary())
-            kinds = report.kinds()
+            kinds = report.kinds
             for rec in result.processes:
                 rec.kind = kinds.get(rec.pid)
         if result.outcome in ("exited", "hung"):
