@@ -252,14 +252,14 @@ class ProbeReport:
             out[name] = hook
         return out
 
-    def hook_times(self) -> dict[str, float]:
-        """``atexit:<name>`` -> when it first started, for the order across hooks."""
-        out: dict[str, float] = {}
+    def probe_order(self) -> list[str]:
+        """The app's ``atexit:<name>`` hooks in the order their first run started."""
+        first: dict[str, float] = {}
         for run in self._runs:
             if run.started_t is not None and not run.stdlib:
                 name = PROBE_HOOK_PREFIX + run.name
-                out[name] = min(out.get(name, run.started_t), run.started_t)
-        return out
+                first[name] = min(first.get(name, run.started_t), run.started_t)
+        return sorted(first, key=first.__getitem__)
 
 
 def _short(name: str) -> str:

@@ -275,6 +275,8 @@ class SessionMatrix:
         self.config = config
         self.entries: dict[tuple[int, int], dict[str, Any]] = {}
         self.messages: list[str] = []
+        self.leaked = False  # a process of this session (or of a worker) was left behind
+        self._results: Results | None = None
 
     @property
     def is_worker(self) -> bool:
@@ -286,6 +288,12 @@ class SessionMatrix:
             self.entries[tuple(entry["order"])] = entry
 
     def results(self) -> Results:
+        """Every gathered case, in collection order (built once: entries are final by then)."""
+        if self._results is None:
+            self._results = self._build()
+        return self._results
+
+    def _build(self) -> Results:
         from .processes import capabilities
         from .results import CaseResult, Results, environment_info
 
@@ -300,21 +308,21 @@ class SessionMatrix:
         return results
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if _sweep_leftovers(self.messages) or any(LEAK_MESSAGE in m for m in self.messages):
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.leaked |= _sweep_leftovers(self.messages)
+        if self.leaked and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.is_worker:
             # The controller prints; xdist hands it this dict when the worker ends.
             self.config.workeroutput["shutdown_probe_messages"] = list(self.messages)
+            self.config.workeroutput["shutdown_probe_leaked"] = self.leaked
             return
         if not self.entries:
             return
-        results = None
         for option, fmt in (("shutdown_probe_json", "json"), ("shutdown_probe_markdown", "markdown")):
             target = self.config.getoption(option)
             if not target:
                 continue
-            results = results or self.results()
+            results = self.results()
             if fmt == "json":
                 text = results.to_json()
             else:
@@ -332,7 +340,9 @@ class SessionMatrix:
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
     def pytest_testnodedown(self, node, error) -> None:
         worker = node.workerinput.get("workerid", "?")
-        for line in getattr(node, "workeroutput", {}).get("shutdown_probe_messages", []):
+        output = getattr(node, "workeroutput", {})
+        self.leaked |= bool(output.get("shutdown_probe_leaked"))
+        for line in output.get("shutdown_probe_messages", []):
             self.messages.append(f"[{worker}] {line}")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -347,9 +357,6 @@ class SessionMatrix:
             terminalreporter.write(format_terminal(self.results(), width=width))
         for line in self.messages:
             terminalreporter.write_line(f"shutdown-probe: {line}")
-
-
-LEAK_MESSAGE = "killed processes a case left behind (a shutdown-probe bug, please report it): pids "
 
 
 def _sweep_leftovers(messages: list[str]) -> bool:
@@ -374,7 +381,8 @@ def _sweep_leftovers(messages: list[str]) -> bool:
         except psutil.Error:  # already gone
             pass
     if left:
-        messages.append(LEAK_MESSAGE + ", ".join(str(p.pid) for p in left))
+        messages.append("killed processes a case left behind (a shutdown-probe bug, please report it): pids "
+                        + ", ".join(str(p.pid) for p in left))
     return bool(left)
 
 

@@ -373,12 +373,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             for n in hooks:
                 hooks[n].source = "log" if n in log_hooks else "file"
             result.hooks = {n: hooks[n] for n in scenario.hooks}
-            if report is not None:
-                result.hooks.update(report.hook_results(t0, roles))
             result.hook_order = hook_order({**log_hooks, **file_hooks})
             if report is not None:
-                times = report.hook_times()
-                result.probe_order = sorted(times, key=times.__getitem__)
+                result.hooks.update(report.hook_results(t0, roles))
+                result.probe_order = report.probe_order()
         result.expect = evaluate(scenario.expect.get(path.name), result)
 
 

@@ -169,12 +169,13 @@ def _ending(p: ProcessRecord) -> str:
 
 def _trigger_phrase(case: CaseResult) -> str:
     t = case.trigger
+    to = "parent" if t.get("to") == "root" else t.get("to")
     if t.get("inject"):
-        return f"the probe's injected {t['inject']} in the {'parent' if t.get('to') == 'root' else t.get('to')}"
-    if t.get("to") == "process group":
+        return f"the probe's injected {t['inject']} in the {to}"
+    if to == "process group":
         return f"{t.get('signal')} to the whole process group"
     if t.get("signal"):
-        return f"{t['signal']} to the {'parent' if t.get('to') == 'root' else t.get('to')}"
+        return f"{t['signal']} to the {to}"
     if t.get("trigger"):
         how = f" ({t.get('method', 'GET')} {t['http']})" if t.get("http") else ""
         return f"the {t['trigger']} trigger{how}"
