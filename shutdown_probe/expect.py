@@ -56,4 +56,25 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         else:
             left = ", ".join(f"{o.role} pid {o.pid}" for o in result.orphans)
             failures.append(f"expected no orphans, found: {left}")
+    if expectation.grace_kill is not None:
+        failures.extend(_grace_kill(expectation.grace_kill, result))
     return ExpectResult(not failures, failures, declared=True)
+
+
+def _grace_kill(want: bool, result: CaseResult) -> list[str]:
+    """``grace_kill``: whether the stopper's final SIGKILL was needed."""
+    stop = result.stop
+    if stop is None:
+        return [f"expected grace_kill = {str(want).lower()}, but the case recorded no stop sequence "
+                f"(path '{result.path}' ran no stop profile)"]
+    if stop.final_kill == want:
+        return []
+    grace = f"{stop.grace_s:g} s" if stop.grace_s is not None else "no"
+    if want:
+        took = (f"cleanup took {stop.cleanup_s:.2f} s of {grace}" if stop.cleanup_s is not None
+                else f"grace {grace}; cleanup time unknown")
+        return [f"expected the grace period to run out and SIGKILL to be sent, it was not ({took})"]
+    at = f" at {stop.kill_at_s:.1f} s" if stop.kill_at_s is not None else ""
+    to = ", ".join(f"{k.get('role', 'process')} pid {k.get('pid')}" for k in stop.killed)
+    return [f"expected cleanup to finish within the {grace} grace, SIGKILL was sent{at}"
+            + (f" to {to}" if to else "")]

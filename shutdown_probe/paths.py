@@ -24,7 +24,8 @@ class Path:
       terminal's Ctrl-C is;
     * ``worker`` - the process that serves: the root's working child if it has one,
       else the root. Used by the probe's injected exits;
-    * ``trigger`` - no signal: the scenario's trigger of the same name is fired.
+    * ``trigger`` - no signal: the scenario's trigger of the same name is fired;
+    * ``profile`` - a deployment's whole stop sequence, described by ``profile``.
 
     ``inject`` names the exit the Python probe performs inside the target when it
     receives ``signal`` (:data:`INJECT_SIGNAL`); such a path needs the probe loaded.
@@ -35,10 +36,44 @@ class Path:
     signal: int | None
     summary: str
     inject: str | None = None
+    profile: "StopProfile | None" = None
 
     @property
     def needs_trigger(self) -> bool:
         return self.target == "trigger"
+
+
+@dataclass(frozen=True)
+class StopProfile:
+    """How one kind of deployment stops a service: who is signalled, how long they
+    get, and who is killed when the grace period runs out.
+
+    * ``to``: who receives the stop signal - ``pid1`` (PID 1 of the container: the
+      app itself, or the init when ``pid1 == "init"``), ``root`` (the launched
+      process only), ``group`` (its process group, in one call) or ``all`` (every
+      process of the service, one by one, as a cgroup walk does);
+    * ``waits_for``: what the stopper waits for before it calls the stop done -
+      ``all`` its processes, or just the ``root``;
+    * ``kill``: who gets SIGKILL when ``grace`` runs out (``all``, ``root``,
+      ``group``), or ``none`` for a stopper that never kills;
+    * ``pid1``: ``None`` (an ordinary process), ``app`` (the app is PID 1 of a new
+      PID namespace, as in a container without an init) or ``init`` (a minimal init
+      is PID 1 and the app its child);
+    * ``sigcont``: SIGCONT right after the stop signal (systemd);
+    * ``pre_stop``: the scenario may give an action that runs first, inside the grace;
+    * ``repeat``: the stop signal is sent a second time while cleanup runs.
+    """
+
+    stopper: str
+    to: str
+    waits_for: str
+    kill: str
+    grace: float | None  # the stopper's default, in seconds; None when it never kills
+    source: str
+    pid1: str | None = None
+    sigcont: bool = False
+    pre_stop: bool = False
+    repeat: bool = False
 
 
 def _sig(name: str, target: str, signum: signal.Signals, summary: str) -> Path:
@@ -54,6 +89,57 @@ INJECT_SIGNAL = signal.SIGRTMIN + 7
 def _inject(action: str, summary: str) -> Path:
     return Path(f"inject-{action}", "worker", INJECT_SIGNAL, summary, inject=action)
 
+
+def _profile(name: str, signum: signal.Signals, summary: str, profile: StopProfile) -> Path:
+    return Path(name, "profile", signum, summary, profile=profile)
+
+
+_DOCKER_SOURCE = ("docker/cli docs/reference/commandline/container_stop.md: SIGTERM (or the image's "
+                  "STOPSIGNAL) to the main process, wait --timeout (10 s on Linux), then SIGKILL")
+
+PROFILE_PATHS_LIST = (
+    _profile("docker-stop", signal.SIGTERM,
+             "`docker stop`: the app is PID 1 of its own PID namespace; SIGTERM to it, 10 s, then SIGKILL",
+             StopProfile("Docker", "pid1", "all", "all", 10.0, _DOCKER_SOURCE, pid1="app")),
+    _profile("docker-stop-init", signal.SIGTERM,
+             "`docker run --init` + `docker stop`: an init is PID 1 and forwards SIGTERM to the app; 10 s, SIGKILL",
+             StopProfile("Docker with --init", "pid1", "all", "all", 10.0,
+                         _DOCKER_SOURCE + "; krallin/tini README: tini forwards signals to its child",
+                         pid1="init")),
+    _profile("k8s-delete", signal.SIGTERM,
+             "Kubernetes pod deletion: the preStop action, then SIGTERM to PID 1; 30 s in all, then SIGKILL",
+             StopProfile("Kubernetes", "pid1", "all", "all", 30.0,
+                         "kubernetes.io Pod Lifecycle, 'Termination of Pods': preStop hook (counted in the "
+                         "grace, +2 s once if it overruns), TERM to process 1 of each container, "
+                         "terminationGracePeriodSeconds 30, then SIGKILL",
+                         pid1="app", pre_stop=True)),
+    _profile("systemd-stop", signal.SIGTERM,
+             "`systemctl stop`: SIGTERM and SIGCONT to every process of the service; 90 s, then SIGKILL to all",
+             StopProfile("systemd", "all", "all", "all", 90.0,
+                         "systemd.kill(5): KillMode=control-group, KillSignal=SIGTERM followed by SIGCONT, "
+                         "TimeoutStopSec (DefaultTimeoutStopSec 90 s), then FinalKillSignal=SIGKILL",
+                         sigcont=True)),
+    _profile("supervisor-stop", signal.SIGTERM,
+             "supervisord stop: SIGTERM to the program's process only; 10 s, SIGKILL to it only; children stay",
+             StopProfile("supervisord", "root", "root", "root", 10.0,
+                         "supervisord docs/configuration.rst [program:x]: stopsignal=TERM, stopwaitsecs=10, "
+                         "stopasgroup=false, killasgroup=false")),
+    _profile("supervisor-stop-group", signal.SIGTERM,
+             "supervisord with stopasgroup=true: SIGTERM to the process group; 10 s, SIGKILL to the group",
+             StopProfile("supervisord (stopasgroup)", "group", "root", "group", 10.0,
+                         "supervisord docs/configuration.rst [program:x]: stopasgroup=true (implies "
+                         "killasgroup), stopwaitsecs=10")),
+    _profile("heroku-stop", signal.SIGTERM,
+             "Heroku dyno stop: SIGTERM to every process of the dyno; 30 s, then SIGKILL",
+             StopProfile("Heroku", "all", "all", "all", 30.0,
+                         "devcenter.heroku.com/articles/dyno-shutdown-behavior: SIGTERM to all processes "
+                         "in the dyno, 30 s, then SIGKILL")),
+    _profile("double-ctrl-c", signal.SIGINT,
+             "an impatient operator: Ctrl-C, then Ctrl-C again while cleanup runs",
+             StopProfile("a terminal", "group", "all", "none", None,
+                         "termios(3): VINTR sends SIGINT to the foreground process group",
+                         repeat=True)),
+)
 
 BUILTIN_PATHS: dict[str, Path] = {
     p.name: p
@@ -85,15 +171,19 @@ BUILTIN_PATHS: dict[str, Path] = {
         _inject("exception", "the probe raises an unhandled RuntimeError in the serving process's main thread"),
         _inject("segfault", "the probe makes the serving process read address 0 (a real SIGSEGV)"),
         _inject("abort", "the probe calls os.abort() in the serving process (SIGABRT)"),
+        *PROFILE_PATHS_LIST,
     )
 }
 
 # The paths a scenario runs when it does not list any: every signal path, plus
-# `os-exit` when the scenario defines that trigger. Inject paths are opt-in.
+# `os-exit` when the scenario defines that trigger. Inject paths and stop profiles
+# (whose grace periods can take minutes) are opt-in.
 SIGNAL_PATHS: tuple[str, ...] = tuple(
-    name for name, p in BUILTIN_PATHS.items() if not p.needs_trigger and p.inject is None
+    name for name, p in BUILTIN_PATHS.items()
+    if not p.needs_trigger and p.inject is None and p.profile is None
 )
 INJECT_PATHS: tuple[str, ...] = tuple(name for name, p in BUILTIN_PATHS.items() if p.inject)
+PROFILE_PATHS: tuple[str, ...] = tuple(p.name for p in PROFILE_PATHS_LIST)
 
 
 def trigger_path(name: str) -> Path:

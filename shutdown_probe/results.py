@@ -53,7 +53,10 @@ class ProcessRecord:
     exit_note: str | None = None
     ended_after_s: float | None = None  # seconds from the trigger; None if never ended
     killed_by_harness: bool = False
+    # the stop profile's own SIGKILL, when the grace ran out (the stopper, not the harness)
+    killed_by_stop: bool = False
     kind: str | None = None  # framework role the probe recognised, e.g. "reloader-parent"
+    ns_pid: int | None = None  # its PID inside the case's PID namespace (1 for PID 1), if any
     listening: list[int] = field(default_factory=list)  # TCP ports when it was ready
     signals_ignored: list[str] = field(default_factory=list)
     signals_caught: list[str] = field(default_factory=list)
@@ -76,6 +79,40 @@ class Escalation:
     role: str
     signal: str
     reason: str
+
+
+@dataclass
+class StopRecord:
+    """What a deployment stop profile did, and how its grace period was used.
+
+    Times are seconds from the start of the stop (the preStop action, if any, else
+    the first signal).
+    """
+
+    profile: str
+    stopper: str  # "Docker", "systemd"...
+    signal: str  # the stop signal's name
+    to: str  # who was signalled, in words: "PID 1 (the app)", "every process (3)"...
+    grace_s: float | None  # None: the stopper never kills (double-ctrl-c)
+    grace_from: str = "default"  # "default" or "scenario"
+    source: str = ""  # where the profile's behaviour is documented
+    signalled: list[dict[str, Any]] = field(default_factory=list)  # [{pid, role, delivered}]
+    signal_at_s: float = 0.0  # after the preStop action, else 0
+    # PID 1: how the namespace was made ("unshare --pid ..."), which init ran
+    namespace: str | None = None
+    init: str | None = None
+    # whether PID 1 had a handler for the signal (the kernel drops it otherwise)
+    pid1_handles_signal: bool | None = None
+    pre_stop: dict[str, Any] | None = None  # the action, its result, duration_s
+    second_signal: dict[str, Any] | None = None  # double-ctrl-c: {sent, at_s, why}
+    # stop start -> the stopper's processes all gone, when they went by themselves
+    cleanup_s: float | None = None
+    final_kill: bool = False  # the grace ran out and the stopper sent SIGKILL
+    kill_at_s: float | None = None
+    killed: list[dict[str, Any]] = field(default_factory=list)  # [{pid, role, cmdline}]
+    # processes still running when the stopper considered the stop done
+    # (supervisord waits for its own process only)
+    left_running: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +149,8 @@ class CaseResult:
     workdir: str | None = None  # the case's private folder, when it was kept
     # the Python probe: {"enabled": bool, "why": str, ...what it saw (probe.summary)}
     probe: dict[str, Any] = field(default_factory=dict)
+    # a deployment stop profile's sequence and grace accounting; None for other paths
+    stop: StopRecord | None = None
 
     @property
     def errored(self) -> bool:
@@ -133,6 +172,8 @@ class CaseResult:
         data["orphans"] = [Orphan(**o) for o in data.get("orphans", [])]
         data["escalations"] = [Escalation(**e) for e in data.get("escalations", [])]
         data["expect"] = ExpectResult(**data.get("expect", {}))
+        if data.get("stop") is not None:
+            data["stop"] = StopRecord(**data["stop"])
         return cls(**data)
 
 

@@ -12,6 +12,7 @@ regex means what it says.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import math
@@ -31,7 +32,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from .errors import ScenarioError
-from .paths import BUILTIN_PATHS, SIGNAL_PATHS, Path, trigger_path
+from .paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS, Path, signal_name, trigger_path
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
@@ -126,6 +127,29 @@ class Expectation:
     # hook -> the roles of exactly the processes that must have run it, e.g.
     # {"atexit": ("root",)}: ran in the root and in no other process
     ran_in: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # stop profiles only: whether the stopper's final SIGKILL was needed (the grace
+    # period ran out before cleanup finished)
+    grace_kill: bool | None = None
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """A scenario's settings for one stop profile ([profiles.NAME]).
+
+    :meth:`Scenario.profile_settings` gives the effective settings of a profile path:
+    ``grace`` is then always filled in, except for ``double-ctrl-c``, which never
+    kills and so has none.
+    """
+
+    grace: float | None = None  # None: the profile's default (StopProfile.grace)
+    grace_from: str = "default"  # "default" | "scenario" (where grace came from)
+    signal: int | None = None  # None: the path's own signal (Path.signal)
+    init: str = "auto"  # docker-stop-init only: "auto" | "tini" | "builtin"
+    pre_stop: TriggerSpec | None = None  # k8s-delete only; named "pre-stop"
+    after: float | None = None  # double-ctrl-c: seconds after the first Ctrl-C
+    # double-ctrl-c: a hook whose start sends the second Ctrl-C: a declared hook, a
+    # probe hook "atexit:NAME", or ANY_ATEXIT (see Scenario.hook_kind)
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,8 @@ class Resolved:
     ready: ReadyCheck | None
     hook_files: dict[str, str]
     triggers: dict[str, TriggerSpec]
+    # profile name -> its preStop action (k8s-delete), templates filled
+    pre_stop: dict[str, TriggerSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,10 +176,50 @@ class Scenario:
     hooks: dict[str, HookSpec]
     triggers: dict[str, TriggerSpec]
     expect: dict[str, Expectation] = field(default_factory=dict)
+    # [profiles.NAME], already merged with the table-wide [profiles] grace; only for
+    # the profile paths the scenario configures (see profile_settings)
+    profiles: dict[str, ProfileSettings] = field(default_factory=dict)
 
     @property
     def dir(self) -> FsPath:
         return self.file.parent
+
+    def profile_settings(self, name: str) -> ProfileSettings:
+        """The effective settings of stop profile path ``name``: what the scenario
+        configured, with ``grace`` defaulting to the profile's own (``grace_from``
+        "default"). ``grace`` stays None for a profile that never kills."""
+        path = BUILTIN_PATHS.get(name)
+        if path is None or path.profile is None:
+            raise ValueError(f"'{name}' is not a stop profile path (profiles: {', '.join(PROFILE_PATHS)})")
+        settings = self.profiles.get(name, ProfileSettings())
+        if path.profile.grace is None:  # double-ctrl-c: nothing to run out
+            return dataclasses.replace(settings, grace=None, grace_from="default")
+        if settings.grace is None:
+            return dataclasses.replace(settings, grace=path.profile.grace, grace_from="default")
+        return settings
+
+    def with_grace(self, seconds: float, source: str = "override") -> "Scenario":
+        """A copy whose every stop profile that kills uses ``seconds`` of grace
+        (``grace_from`` = ``source``): quick runs and tests, the results say so."""
+        profiles = dict(self.profiles)
+        for path in self.paths:
+            if path.profile is not None and path.profile.grace is not None:
+                current = self.profiles.get(path.name, ProfileSettings())
+                profiles[path.name] = dataclasses.replace(current, grace=float(seconds), grace_from=source)
+        return dataclasses.replace(self, profiles=profiles)
+
+    def hook_kind(self, hook: str) -> str:
+        """What a hook name (e.g. double-ctrl-c's ``when``) refers to: ``"declared"``
+        (a [hooks] table; wins over the other meanings), ``"probe"`` (``atexit:NAME``,
+        found by the Python probe) or ``"any-atexit"`` (:data:`ANY_ATEXIT`: the first
+        atexit hook any process starts, as the probe sees it)."""
+        if hook in self.hooks:
+            return "declared"
+        if hook == ANY_ATEXIT:
+            return "any-atexit"
+        if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
+            return "probe"
+        raise ValueError(f"unknown hook '{hook}'")
 
     def resolve(self, *, port: int, workdir: str) -> Resolved:
         values = {
@@ -176,17 +242,21 @@ class Scenario:
         hook_files = {
             name: _absolute(sub(h.file), cwd) for name, h in self.hooks.items() if h.file
         }
-        triggers = {
-            name: TriggerSpec(
-                name,
-                http=sub(t.http) if t.http else None,
-                method=t.method,
-                command=tuple(sub(a) for a in t.command) if t.command else None,
-                timeout=t.timeout,
-            )
-            for name, t in self.triggers.items()
-        }
-        return Resolved(argv, cwd, env, ready, hook_files, triggers)
+        triggers = {name: _fill_action(t, sub) for name, t in self.triggers.items()}
+        pre_stop = {name: _fill_action(p.pre_stop, sub)
+                    for name, p in self.profiles.items() if p.pre_stop is not None}
+        return Resolved(argv, cwd, env, ready, hook_files, triggers, pre_stop)
+
+
+def _fill_action(t: TriggerSpec, sub) -> TriggerSpec:
+    """A trigger or preStop action with its URL or argv templates filled."""
+    return TriggerSpec(
+        t.name,
+        http=sub(t.http) if t.http else None,
+        method=t.method,
+        command=tuple(sub(a) for a in t.command) if t.command else None,
+        timeout=t.timeout,
+    )
 
 
 def _absolute(path: str, cwd: str) -> str:
@@ -308,7 +378,7 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
-TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect")
+TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
             "unbuffered", "probe")
 # Hooks the Python probe finds by itself are named "atexit:<qualified name>"; a
@@ -316,8 +386,16 @@ APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "
 PROBE_HOOK_PREFIX = "atexit:"
 HOOK_KEYS = ("log", "file")
 TRIGGER_KEYS = ("http", "method", "command", "timeout")
-EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans")
+EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans", "grace_kill")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
+PRE_STOP_KEYS = ("http", "method", "command")
+# [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
+PROFILE_COMMON_KEYS = ("grace", "signal")
+PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "k8s-delete": ("pre_stop",),
+                    "double-ctrl-c": ("after", "when")}
+INIT_KINDS = ("auto", "tini", "builtin")
+# double-ctrl-c's `when`: the first atexit hook any process starts (the probe's view)
+ANY_ATEXIT = "atexit"
 
 
 def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> Scenario:
@@ -384,9 +462,11 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
             if path.inject:
                 raise c.fail("paths", f"path '{path.name}' is performed by the Python probe, "
                                       "which app.probe = false turns off")
+    profiles = _parse_profiles(c, c.table(data.get("profiles", {}), "profiles"), paths, hooks, triggers,
+                               probe=app.probe is not False)
     expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers,
                            probe=app.probe is not False)
-    return Scenario(name, description, file, paths, app, hooks, triggers, expect)
+    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles)
 
 
 def make_scenario(
@@ -398,6 +478,7 @@ def make_scenario(
     paths: list[str] | None = None,
     triggers: dict[str, Any] | None = None,
     expect: dict[str, Any] | None = None,
+    profiles: dict[str, Any] | None = None,
     description: str = "",
     base_dir: str | os.PathLike[str] = ".",
     shown: str | None = None,
@@ -416,7 +497,7 @@ def make_scenario(
         data["app"]["ready"] = ready
     if hooks:
         data["hooks"] = {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}
-    for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect)):
+    for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles)):
         if value is not None:
             data[key] = value
     base = FsPath(base_dir).resolve()
@@ -562,24 +643,29 @@ def _parse_triggers(c: _Checker, triggers: dict[str, Any]) -> dict[str, TriggerS
                                 "and list that name in paths")
         table = c.table(raw, where)
         c.keys(table, TRIGGER_KEYS, where)
-        if ("http" in table) == ("command" in table):
-            raise c.fail(where, "expected exactly one of http (a URL) or command (an argv list)")
-        method = c.string(table.get("method", "GET"), f"{where}.method").upper()
-        if method not in HTTP_METHODS:
-            raise c.fail(f"{where}.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
         timeout = c.seconds(table.get("timeout", 5.0), f"{where}.timeout")
-        if "http" in table:
-            url = c.template(table["http"], f"{where}.http")
-            if not re.match(r"https?://", url):
-                raise c.fail(f"{where}.http", f"expected an http:// or https:// URL, got {url!r}")
-            out[name] = TriggerSpec(name, http=url, method=method, timeout=timeout)
-        else:
-            argv = tuple(c.template(a, f"{where}.command")
-                         for a in c.string_list(table["command"], f"{where}.command"))
-            if not argv:
-                raise c.fail(f"{where}.command", "is empty")
-            out[name] = TriggerSpec(name, command=argv, timeout=timeout)
+        out[name] = _parse_action(c, table, where, name, timeout=timeout)
     return out
+
+
+def _parse_action(c: _Checker, table: dict[str, Any], where: str, name: str, *,
+                  timeout: float) -> TriggerSpec:
+    """An HTTP request or a command (a trigger, a preStop action); keys already checked."""
+    if ("http" in table) == ("command" in table):
+        raise c.fail(where, "expected exactly one of http (a URL) or command (an argv list)")
+    method = c.string(table.get("method", "GET"), f"{where}.method").upper()
+    if method not in HTTP_METHODS:
+        raise c.fail(f"{where}.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    if "http" in table:
+        url = c.template(table["http"], f"{where}.http")
+        if not re.match(r"https?://", url):
+            raise c.fail(f"{where}.http", f"expected an http:// or https:// URL, got {url!r}")
+        return TriggerSpec(name, http=url, method=method, timeout=timeout)
+    argv = tuple(c.template(a, f"{where}.command")
+                 for a in c.string_list(table["command"], f"{where}.command"))
+    if not argv:
+        raise c.fail(f"{where}.command", "is empty")
+    return TriggerSpec(name, command=argv, timeout=timeout)
 
 
 def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tuple[Path, ...]:
@@ -611,6 +697,163 @@ def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tup
                 "or the name of a [triggers.NAME] table)",
             )
     return tuple(out)
+
+
+def _parse_profiles(
+    c: _Checker, profiles: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec],
+    triggers: dict[str, TriggerSpec], *, probe: bool = True,
+) -> dict[str, ProfileSettings]:
+    """[profiles]: a table-wide ``grace`` and one [profiles.NAME] per stop profile.
+
+    Returns merged settings (the table-wide grace filled in) for every profile path
+    of the scenario that anything is configured for.
+    """
+    names = [p.name for p in paths]
+    own_keys = {key: owner for owner, keys in PROFILE_OWN_KEYS.items() for key in keys}
+    for key in profiles:
+        if key == "grace" or key in PROFILE_PATHS:
+            continue
+        full = f"profiles.{key}"
+        if key in PROFILE_COMMON_KEYS or key in own_keys:
+            hint = (f"; '{key}' is set per profile: write it under [profiles.NAME], e.g. "
+                    f"[profiles.{own_keys.get(key, 'docker-stop')}]")
+        elif key in BUILTIN_PATHS or key in triggers:
+            hint = f"; path '{key}' is not a stop profile, only stop profiles take settings"
+        else:
+            hint = _did_you_mean(key, ("grace",) + PROFILE_PATHS)
+        raise c.fail(full, f"unknown key{hint} (allowed here: grace, or a stop profile's name: "
+                           f"{', '.join(PROFILE_PATHS)})")
+
+    with_grace = [n for n in names if BUILTIN_PATHS.get(n) is not None
+                  and BUILTIN_PATHS[n].profile is not None and BUILTIN_PATHS[n].profile.grace is not None]
+    default_grace = None
+    if "grace" in profiles:
+        default_grace = c.seconds(profiles["grace"], "profiles.grace", zero_ok=True)
+        if not with_grace:
+            raise c.fail("profiles.grace", "applies to no path: none of this scenario's paths is a stop "
+                                           "profile with a grace period (such as docker-stop); add one to "
+                                           f"paths, or remove it (paths: {', '.join(names)})")
+
+    out: dict[str, ProfileSettings] = {}
+    for name, raw in profiles.items():
+        if name == "grace":
+            continue
+        where = f"profiles.{name}"
+        if isinstance(raw, dict) and any(k in TOP_KEYS for k in raw):
+            # `paths = [...]` written below [profiles.NAME] lands in that table (and is
+            # then missing from the top level): say so before anything else.
+            c.keys(raw, _profile_keys(name), where)
+        if name not in names:
+            raise c.fail(where, f"path '{name}' is not one of this scenario's paths; add it to paths, "
+                                f"or remove [{where}] (paths: {', '.join(names)})")
+        out[name] = _parse_profile(c, name, c.table(raw, where), where, own_keys, hooks,
+                                   default_grace, probe=probe)
+    if default_grace is not None:
+        for name in with_grace:
+            if name not in out:
+                out[name] = ProfileSettings(grace=default_grace, grace_from="scenario")
+    return out
+
+
+def _parse_profile(
+    c: _Checker, name: str, table: dict[str, Any], where: str, own_keys: dict[str, str],
+    hooks: dict[str, HookSpec], default_grace: float | None, *, probe: bool,
+) -> ProfileSettings:
+    profile = BUILTIN_PATHS[name].profile
+    assert profile is not None
+    has_grace = profile.grace is not None
+    allowed = _profile_keys(name)
+    for key in table:
+        if key in allowed:
+            continue
+        full = f"{where}.{key}"
+        if key == "grace" and not has_grace:
+            raise c.fail(full, f"{name} never kills, so it has no grace period; how long the harness "
+                               "waits for the app to end is app.stop_timeout")
+        if key == "signal" and not has_grace:
+            raise c.fail(full, f"{name} sends SIGINT, as a terminal's Ctrl-C does; its signal cannot be "
+                               f"changed (allowed here: {', '.join(allowed)})")
+        if key in own_keys:
+            raise c.fail(full, f"'{key}' is a setting of [profiles.{own_keys[key]}] only "
+                               f"(allowed here: {', '.join(allowed)})")
+        c.keys({key: None}, allowed, where)  # unknown: did you mean...
+
+    grace, grace_from = (default_grace, "scenario") if has_grace and default_grace is not None else (None, "default")
+    if "grace" in table:
+        grace, grace_from = c.seconds(table["grace"], f"{where}.grace", zero_ok=True), "scenario"
+    signum = _parse_stop_signal(c, table["signal"], f"{where}.signal") if "signal" in table else None
+
+    init = "auto"
+    if "init" in table:
+        init = c.string(table["init"], f"{where}.init")
+        if init not in INIT_KINDS:
+            raise c.fail(f"{where}.init", f"expected one of {', '.join(INIT_KINDS)}, got {init!r}"
+                                          f"{_did_you_mean(init, INIT_KINDS)}")
+
+    pre_stop = None
+    if "pre_stop" in table:
+        key = f"{where}.pre_stop"
+        action = c.table(table["pre_stop"], key)
+        if "timeout" in action:
+            raise c.fail(f"{key}.timeout", "the preStop action's timeout is not configurable: it runs "
+                                           f"inside the grace period, which bounds it (set {where}.grace)")
+        c.keys(action, PRE_STOP_KEYS, key)
+        effective = grace if grace is not None else profile.grace
+        pre_stop = _parse_action(c, action, key, "pre-stop", timeout=effective)  # type: ignore[arg-type]
+
+    after = None
+    if "after" in table:
+        after = c.seconds(table["after"], f"{where}.after", zero_ok=True)
+    when = None
+    if "when" in table:
+        when = _parse_when(c, table["when"], f"{where}.when", hooks, probe=probe)
+    if after is not None and when is not None:
+        raise c.fail(where, "expected at most one of after (seconds after the first Ctrl-C) or when "
+                            "(a hook whose start sends the second), got both")
+    return ProfileSettings(grace, grace_from, signum, init, pre_stop, after, when)
+
+
+def _profile_keys(name: str) -> tuple[str, ...]:
+    profile = BUILTIN_PATHS[name].profile
+    common = PROFILE_COMMON_KEYS if profile is not None and profile.grace is not None else ()
+    return common + PROFILE_OWN_KEYS.get(name, ())
+
+
+def _parse_stop_signal(c: _Checker, value: Any, key: str) -> int:
+    if not isinstance(value, str):
+        raise c.fail(key, f"expected a signal name such as 'SIGTERM' or 'SIGQUIT', got {_kind(value)}")
+    if not _is_signal_name(value):
+        hint = _signal_hint(value)
+        if re.fullmatch(r"SIGRT(MIN|MAX)[+-]\d+", value):
+            hint = "; real-time signals are named here only as SIGRTMIN or SIGRTMAX, without an offset"
+        raise c.fail(key, f"unknown signal name {value!r}{hint} "
+                          "(expected a signal name such as 'SIGTERM' or 'SIGQUIT')")
+    if value == "SIGKILL":
+        raise c.fail(key, "SIGKILL is not a stop signal: it cannot be caught, so no cleanup can run; the "
+                          "profile sends SIGKILL itself when the grace runs out (grace = 0 kills at once)")
+    if value == "SIGSTOP":
+        raise c.fail(key, "SIGSTOP is not a stop signal: it cannot be caught and only pauses the process "
+                          "(expected a signal the app can handle, such as 'SIGTERM' or 'SIGQUIT')")
+    return int(signal.Signals[value])
+
+
+def _parse_when(c: _Checker, value: Any, key: str, hooks: dict[str, HookSpec], *, probe: bool) -> str:
+    when = c.string(value, key)
+    if when in hooks:
+        return when
+    is_probe_hook = when.startswith(PROBE_HOOK_PREFIX) and len(when) > len(PROBE_HOOK_PREFIX)
+    if when == ANY_ATEXIT or is_probe_hook:
+        if not probe:
+            what = ("'atexit' (the first atexit hook any process starts)" if when == ANY_ATEXIT
+                    else f"'{when}'")
+            raise c.fail(key, f"{what} is a hook the Python probe finds, which app.probe = false turns "
+                              "off; name a hook declared under [hooks]")
+        return when
+    hint = _did_you_mean(when, list(hooks) + [ANY_ATEXIT])
+    have = ", ".join(hooks) if hooks else "none"
+    raise c.fail(key, f"unknown hook '{when}'{hint} (expected a hook declared under [hooks] (defined: "
+                      f"{have}), 'atexit:NAME' for a probe hook, or 'atexit' for the first atexit hook "
+                      "any process starts)")
 
 
 def _parse_expect(
@@ -666,6 +909,18 @@ def _parse_expect(
         orphans = None
         if "orphans" in table:
             orphans = c.boolean(table["orphans"], f"{where}.orphans")
+        grace_kill = None
+        if "grace_kill" in table:
+            key = f"{where}.grace_kill"
+            profile = BUILTIN_PATHS[path_name].profile if path_name in BUILTIN_PATHS else None
+            if profile is None:
+                killing = [n for n in PROFILE_PATHS if BUILTIN_PATHS[n].profile.kill != "none"]  # type: ignore[union-attr]
+                raise c.fail(key, f"path '{path_name}' is not a stop profile, so it has no grace period to run "
+                                  f"out (grace_kill is for: {', '.join(killing)})")
+            if profile.kill == "none":
+                raise c.fail(key, f"{path_name} never kills, so there is no grace period to run out and no "
+                                  "final SIGKILL (expect exit or outcome instead)")
+            grace_kill = c.boolean(table["grace_kill"], key)
         ran_in: dict[str, tuple[str, ...]] = {}
         for hook, raw_roles in c.table(table.get("ran_in", {}), f"{where}.ran_in").items():
             key = f"{where}.ran_in.{hook}"
@@ -676,7 +931,7 @@ def _parse_expect(
             if not roles:
                 raise c.fail(key, "is empty: list the roles that run it, e.g. [\"root\"]")
             ran_in[hook] = tuple(roles)
-        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in)
+        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill)
     return out
 
 
@@ -708,6 +963,34 @@ def describe(scenario: Scenario) -> list[str]:
     lines.append(f"  probe:   {probe}")
     for path in scenario.paths:
         exp = scenario.expect.get(path.name)
-        lines.append(f"  case {path.name:<14} {path.summary}" + ("  [expectations]" if exp else ""))
+        line = f"  case {path.name:<14} {path.summary}"
+        if path.profile is not None:
+            line += f"  [{_describe_profile(scenario, path)}]"
+        lines.append(line + ("  [expectations]" if exp else ""))
     return lines
+
+
+def _describe_profile(scenario: Scenario, path: Path) -> str:
+    """``grace 2 s, scenario; SIGQUIT; init tini`` - what this scenario makes of a profile."""
+    s = scenario.profile_settings(path.name)
+    parts = []
+    if s.grace is not None:
+        parts.append(f"grace {s.grace:g} s" + (", scenario" if s.grace_from == "scenario" else ""))
+    if s.signal is not None:
+        parts.append(signal_name(s.signal) or str(s.signal))
+    if s.init != "auto":
+        parts.append(f"init {s.init}")
+    if s.pre_stop is not None:
+        action = s.pre_stop.http if s.pre_stop.http else shlex.join(s.pre_stop.command or ())
+        parts.append("preStop " + (f"{s.pre_stop.method} {action}" if s.pre_stop.http else action))
+    if path.profile is not None and path.profile.repeat:
+        if s.after is not None:
+            parts.append(f"second Ctrl-C after {s.after:g} s")
+        elif s.when == ANY_ATEXIT and s.when not in scenario.hooks:
+            parts.append("second Ctrl-C when the first atexit hook starts")
+        elif s.when is not None:
+            parts.append(f"second Ctrl-C when {s.when} starts")
+        else:
+            parts.append("second Ctrl-C: default")
+    return "; ".join(parts)
 

@@ -27,6 +27,28 @@ CONTRACT = {
     "inject-exception": ("worker", signal.SIGRTMIN + 7),
     "inject-segfault": ("worker", signal.SIGRTMIN + 7),
     "inject-abort": ("worker", signal.SIGRTMIN + 7),
+    # issue 5: deployment stop profiles (the stop signal; the profile says the rest)
+    "docker-stop": ("profile", signal.SIGTERM),
+    "docker-stop-init": ("profile", signal.SIGTERM),
+    "k8s-delete": ("profile", signal.SIGTERM),
+    "systemd-stop": ("profile", signal.SIGTERM),
+    "supervisor-stop": ("profile", signal.SIGTERM),
+    "supervisor-stop-group": ("profile", signal.SIGTERM),
+    "heroku-stop": ("profile", signal.SIGTERM),
+    "double-ctrl-c": ("profile", signal.SIGINT),
+}
+
+# semantics.md section C, per profile: (who gets the signal, what the stopper waits
+# for, who is killed, default grace in seconds, PID 1)
+PROFILES = {
+    "docker-stop": ("pid1", "all", "all", 10.0, "app"),
+    "docker-stop-init": ("pid1", "all", "all", 10.0, "init"),
+    "k8s-delete": ("pid1", "all", "all", 30.0, "app"),
+    "systemd-stop": ("all", "all", "all", 90.0, None),
+    "supervisor-stop": ("root", "root", "root", 10.0, None),
+    "supervisor-stop-group": ("group", "root", "group", 10.0, None),
+    "heroku-stop": ("all", "all", "all", 30.0, None),
+    "double-ctrl-c": ("group", "all", "none", None, None),
 }
 
 
@@ -44,7 +66,23 @@ def test_builtin_path_meaning(name):
 
 
 def test_default_paths_are_every_signal_path_in_catalogue_order():
-    assert SIGNAL_PATHS == tuple(n for n, (target, _) in CONTRACT.items() if target not in ("trigger", "worker"))
+    assert SIGNAL_PATHS == tuple(n for n, (target, _) in CONTRACT.items()
+                                 if target not in ("trigger", "worker", "profile"))
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_stop_profile_semantics(name):
+    profile = BUILTIN_PATHS[name].profile
+    assert profile is not None
+    assert (profile.to, profile.waits_for, profile.kill, profile.grace, profile.pid1) == PROFILES[name]
+    assert profile.sigcont is (name == "systemd-stop")
+    assert profile.pre_stop is (name == "k8s-delete")
+    assert profile.repeat is (name == "double-ctrl-c")
+    assert profile.source.strip() and profile.stopper.strip()
+
+
+def test_only_profile_paths_have_a_profile():
+    assert {n for n, p in BUILTIN_PATHS.items() if p.profile} == set(PROFILES)
 
 
 def test_inject_paths_name_their_action():

@@ -16,12 +16,25 @@ import pytest
 
 from conftest import run_cli, write_scenario
 from shutdown_probe.errors import ScenarioError
-from shutdown_probe.paths import BUILTIN_PATHS, SIGNAL_PATHS
-from shutdown_probe.scenario import load_scenario
+from shutdown_probe.paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS
+from shutdown_probe.scenario import (
+    Expectation, ProfileSettings, Resolved, Scenario, describe, load_scenario, make_scenario,
+)
 
 # A command that always exists: the test's own interpreter.
 APP = '[app]\ncommand = ["{python}", "-c", "pass"]\n'
 OS_EXIT = '[triggers.os-exit]\nhttp = "http://127.0.0.1:{port}/exit"\n'
+
+
+def profiles(*names: str) -> str:
+    """A paths line listing ``names`` and the app: the start of a profile scenario."""
+    return "paths = [" + ", ".join(f'"{n}"' for n in names) + "]\n" + APP
+
+
+DOCKER = profiles("docker-stop")
+K8S = profiles("k8s-delete")
+DOUBLE = profiles("double-ctrl-c")
+HOOK_BYE = '[hooks.bye]\nlog = "bye"\n'
 
 
 def case(id: str, text: str, key: str | None, *phrases: str, files: dict[str, str] | None = None):
@@ -181,6 +194,144 @@ BAD = [
     case("bare-atexit-prefix-is-not-a-probe-hook",
          'paths = ["sigterm"]\n' + APP + '[expect.sigterm]\nran = ["atexit:"]\n',
          "expect.sigterm.ran", "unknown hook"),
+
+    # ---- [profiles]: the table itself
+    case("profiles-not-a-table", 'profiles = 3\n' + DOCKER, "profiles", "table", "integer (3)"),
+    case("profiles-unknown-profile-typo", DOCKER + '[profiles.docker-stp]\ngrace = 2\n',
+         "profiles.docker-stp", "unknown key", "did you mean 'docker-stop'", "grace", "k8s-delete",
+         "double-ctrl-c"),
+    case("profiles-unknown-key-no-close-match", DOCKER + '[profiles]\ncolour = 1\n',
+         "profiles.colour", "unknown key", "allowed here: grace", "supervisor-stop-group"),
+    case("profiles-per-profile-key-at-the-top", DOCKER + '[profiles]\nsignal = "SIGQUIT"\n',
+         "profiles.signal", "per profile", "[profiles.NAME]"),
+    case("profiles-own-key-at-the-top-names-its-profile", DOUBLE + '[profiles]\nafter = 1\n',
+         "profiles.after", "per profile", "[profiles.double-ctrl-c]"),
+    case("profiles-signal-path-is-not-a-profile", profiles("sigterm") + '[profiles.sigterm]\ngrace = 1\n',
+         "profiles.sigterm", "'sigterm'", "not a stop profile", "docker-stop"),
+    case("profiles-trigger-is-not-a-profile", profiles("os-exit") + OS_EXIT + '[profiles.os-exit]\ngrace = 1\n',
+         "profiles.os-exit", "not a stop profile"),
+    case("profile-value-not-a-table", DOCKER + '[profiles]\ndocker-stop = 5\n',
+         "profiles.docker-stop", "table", "integer (5)"),
+    case("profile-not-in-paths", profiles("sigterm") + '[profiles.docker-stop]\ngrace = 1\n',
+         "profiles.docker-stop", "'docker-stop'", "not one of this scenario's paths", "add it to paths",
+         "remove [profiles.docker-stop]", "paths: sigterm"),
+    case("profile-not-in-default-paths", APP + '[profiles.k8s-delete]\ngrace = 1\n',
+         "profiles.k8s-delete", "'k8s-delete'", "add it to paths"),
+    case("profile-top-level-key-written-below-it", APP + '[profiles.docker-stop]\npaths = ["docker-stop"]\n',
+         "profiles.docker-stop.paths", "top-level", "above the first [table]", "grace, signal"),
+
+    # ---- the table-wide grace
+    case("profiles-grace-negative", DOCKER + '[profiles]\ngrace = -1\n',
+         "profiles.grace", "zero or more seconds", "-1"),
+    case("profiles-grace-a-string", DOCKER + '[profiles]\ngrace = "10s"\n',
+         "profiles.grace", "seconds", "string ('10s')"),
+    case("profiles-grace-infinite", DOCKER + '[profiles]\ngrace = inf\n', "profiles.grace", "finite"),
+    case("profiles-grace-without-a-profile-path", profiles("sigterm") + '[profiles]\ngrace = 2\n',
+         "profiles.grace", "applies to no path", "stop profile", "paths: sigterm"),
+    case("profiles-grace-with-only-double-ctrl-c", DOUBLE + '[profiles]\ngrace = 2\n',
+         "profiles.grace", "applies to no path", "double-ctrl-c"),
+
+    # ---- grace and signal per profile
+    case("profile-grace-negative", DOCKER + '[profiles.docker-stop]\ngrace = -0.5\n',
+         "profiles.docker-stop.grace", "zero or more seconds", "-0.5"),
+    case("profile-grace-a-boolean", DOCKER + '[profiles.docker-stop]\ngrace = true\n',
+         "profiles.docker-stop.grace", "seconds", "boolean (true)"),
+    case("profile-grace-nan", DOCKER + '[profiles.docker-stop]\ngrace = nan\n',
+         "profiles.docker-stop.grace", "finite"),
+    case("profile-unknown-key-typo", DOCKER + '[profiles.docker-stop]\ngrase = 3\n',
+         "profiles.docker-stop.grase", "unknown key", "did you mean 'grace'", "allowed here: grace, signal"),
+    case("double-ctrl-c-has-no-grace", DOUBLE + '[profiles.double-ctrl-c]\ngrace = 3\n',
+         "profiles.double-ctrl-c.grace", "never kills", "no grace", "app.stop_timeout"),
+    case("double-ctrl-c-signal-is-fixed", DOUBLE + '[profiles.double-ctrl-c]\nsignal = "SIGTERM"\n',
+         "profiles.double-ctrl-c.signal", "SIGINT", "cannot be changed", "after, when"),
+    case("double-ctrl-c-unknown-key-typo", DOUBLE + '[profiles.double-ctrl-c]\naftr = 1\n',
+         "profiles.double-ctrl-c.aftr", "did you mean 'after'", "allowed here: after, when"),
+    case("signal-typo", DOCKER + '[profiles.docker-stop]\nsignal = "SIGTREM"\n',
+         "profiles.docker-stop.signal", "'SIGTREM'", "did you mean 'SIGTERM'", "signal name"),
+    case("signal-without-sig-prefix", DOCKER + '[profiles.docker-stop]\nsignal = "quit"\n',
+         "profiles.docker-stop.signal", "'quit'", "did you mean 'SIGQUIT'"),
+    case("signal-a-number", DOCKER + '[profiles.docker-stop]\nsignal = 15\n',
+         "profiles.docker-stop.signal", "signal name", "'SIGTERM'", "integer (15)"),
+    case("signal-realtime-offset-is-not-a-name", DOCKER + '[profiles.docker-stop]\nsignal = "SIGRTMIN+3"\n',
+         "profiles.docker-stop.signal", "unknown signal name", "'SIGRTMIN+3'", "without an offset"),
+    case("signal-sigkill-is-not-a-stop-signal", DOCKER + '[profiles.docker-stop]\nsignal = "SIGKILL"\n',
+         "profiles.docker-stop.signal", "SIGKILL", "not a stop signal", "cannot be caught", "grace = 0"),
+    case("signal-sigstop-is-not-a-stop-signal", profiles("systemd-stop") + '[profiles.systemd-stop]\nsignal = "SIGSTOP"\n',
+         "profiles.systemd-stop.signal", "SIGSTOP", "not a stop signal", "pauses"),
+
+    # ---- keys of one profile only
+    case("init-on-docker-stop", DOCKER + '[profiles.docker-stop]\ninit = "tini"\n',
+         "profiles.docker-stop.init", "[profiles.docker-stop-init]", "allowed here: grace, signal"),
+    case("init-unknown-kind", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = "dumb-init"\n',
+         "profiles.docker-stop-init.init", "'dumb-init'", "auto", "tini", "builtin"),
+    case("init-unknown-kind-typo", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = "tinni"\n',
+         "profiles.docker-stop-init.init", "did you mean 'tini'"),
+    case("init-not-a-string", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = true\n',
+         "profiles.docker-stop-init.init", "string", "boolean"),
+    case("pre-stop-on-docker-stop", DOCKER + '[profiles.docker-stop.pre_stop]\nhttp = "http://127.0.0.1:{port}/drain"\n',
+         "profiles.docker-stop.pre_stop", "[profiles.k8s-delete]"),
+    case("after-on-docker-stop", DOCKER + '[profiles.docker-stop]\nafter = 1\n',
+         "profiles.docker-stop.after", "[profiles.double-ctrl-c]", "allowed here: grace, signal"),
+    case("when-on-k8s-delete", K8S + HOOK_BYE + '[profiles.k8s-delete]\nwhen = "bye"\n',
+         "profiles.k8s-delete.when", "[profiles.double-ctrl-c]", "grace, signal, pre_stop"),
+
+    # ---- k8s-delete's preStop action: the trigger rules
+    case("pre-stop-not-a-table", K8S + '[profiles.k8s-delete]\npre_stop = "curl /drain"\n',
+         "profiles.k8s-delete.pre_stop", "table", "string"),
+    case("pre-stop-http-and-command", K8S + '[profiles.k8s-delete.pre_stop]\n'
+         'http = "http://127.0.0.1:{port}/drain"\ncommand = ["true"]\n',
+         "profiles.k8s-delete.pre_stop", "exactly one", "http", "command"),
+    case("pre-stop-neither-http-nor-command", K8S + '[profiles.k8s-delete.pre_stop]\nmethod = "POST"\n',
+         "profiles.k8s-delete.pre_stop", "exactly one", "http", "command"),
+    case("pre-stop-timeout-not-configurable", K8S + '[profiles.k8s-delete.pre_stop]\n'
+         'command = ["true"]\ntimeout = 3\n',
+         "profiles.k8s-delete.pre_stop.timeout", "not configurable", "grace", "profiles.k8s-delete.grace"),
+    case("pre-stop-unknown-key-typo", K8S + '[profiles.k8s-delete.pre_stop]\nhtp = "http://x/"\n',
+         "profiles.k8s-delete.pre_stop.htp", "did you mean 'http'", "allowed here: http, method, command"),
+    case("pre-stop-http-not-a-url", K8S + '[profiles.k8s-delete.pre_stop]\nhttp = "/drain"\n',
+         "profiles.k8s-delete.pre_stop.http", "http://", "'/drain'"),
+    case("pre-stop-unknown-method", K8S + '[profiles.k8s-delete.pre_stop]\n'
+         'http = "http://127.0.0.1:{port}/drain"\nmethod = "FETCH"\n',
+         "profiles.k8s-delete.pre_stop.method", "'FETCH'", "POST"),
+    case("pre-stop-empty-command", K8S + '[profiles.k8s-delete.pre_stop]\ncommand = []\n',
+         "profiles.k8s-delete.pre_stop.command", "empty"),
+    case("pre-stop-command-item-a-number", K8S + '[profiles.k8s-delete.pre_stop]\ncommand = ["kill", 1]\n',
+         "profiles.k8s-delete.pre_stop.command", "item 2"),
+    case("pre-stop-placeholder-typo", K8S + '[profiles.k8s-delete.pre_stop]\nhttp = "http://127.0.0.1:{prot}/"\n',
+         "profiles.k8s-delete.pre_stop.http", "{prot}", "did you mean {port}"),
+
+    # ---- double-ctrl-c: when the second Ctrl-C goes
+    case("after-negative", DOUBLE + '[profiles.double-ctrl-c]\nafter = -1\n',
+         "profiles.double-ctrl-c.after", "zero or more seconds", "-1"),
+    case("after-a-string", DOUBLE + '[profiles.double-ctrl-c]\nafter = "1s"\n',
+         "profiles.double-ctrl-c.after", "seconds", "string"),
+    case("after-and-when", DOUBLE + HOOK_BYE + '[profiles.double-ctrl-c]\nafter = 1\nwhen = "bye"\n',
+         "profiles.double-ctrl-c", "at most one", "after", "when", "both"),
+    case("when-unknown-hook-typo", DOUBLE + HOOK_BYE + '[profiles.double-ctrl-c]\nwhen = "byee"\n',
+         "profiles.double-ctrl-c.when", "unknown hook 'byee'", "did you mean 'bye'", "defined: bye",
+         "atexit:NAME", "'atexit'"),
+    case("when-unknown-hook-none-declared", DOUBLE + '[profiles.double-ctrl-c]\nwhen = "cleanup"\n',
+         "profiles.double-ctrl-c.when", "unknown hook 'cleanup'", "defined: none"),
+    case("when-bare-probe-prefix", DOUBLE + '[profiles.double-ctrl-c]\nwhen = "atexit:"\n',
+         "profiles.double-ctrl-c.when", "unknown hook 'atexit:'"),
+    case("when-not-a-string", DOUBLE + '[profiles.double-ctrl-c]\nwhen = 2\n',
+         "profiles.double-ctrl-c.when", "string", "integer (2)"),
+    case("when-probe-hook-with-probe-off", DOUBLE + 'probe = false\n[profiles.double-ctrl-c]\nwhen = "atexit:flush"\n',
+         "profiles.double-ctrl-c.when", "'atexit:flush'", "app.probe = false"),
+    case("when-any-atexit-with-probe-off", DOUBLE + 'probe = false\n[profiles.double-ctrl-c]\nwhen = "atexit"\n',
+         "profiles.double-ctrl-c.when", "'atexit'", "first atexit hook", "app.probe = false", "[hooks]"),
+
+    # ---- expect.grace_kill
+    case("grace-kill-on-a-signal-path", profiles("sigterm") + '[expect.sigterm]\ngrace_kill = true\n',
+         "expect.sigterm.grace_kill", "'sigterm'", "not a stop profile", "docker-stop", "heroku-stop"),
+    case("grace-kill-on-a-trigger-path", profiles("os-exit") + OS_EXIT + '[expect.os-exit]\ngrace_kill = false\n',
+         "expect.os-exit.grace_kill", "not a stop profile"),
+    case("grace-kill-on-double-ctrl-c", DOUBLE + '[expect.double-ctrl-c]\ngrace_kill = false\n',
+         "expect.double-ctrl-c.grace_kill", "double-ctrl-c never kills", "no final SIGKILL"),
+    case("grace-kill-not-a-boolean", DOCKER + '[expect.docker-stop]\ngrace_kill = "yes"\n',
+         "expect.docker-stop.grace_kill", "true or false", "'yes'"),
+    case("grace-kill-typo", DOCKER + '[expect.docker-stop]\ngrace_kil = true\n',
+         "expect.docker-stop.grace_kil", "did you mean 'grace_kill'"),
 ]
 
 
@@ -290,7 +441,9 @@ def test_minimal_scenario_defaults(tmp_path):
     assert s.dir == tmp_path.resolve()
     assert [p.name for p in s.paths] == list(SIGNAL_PATHS)
     assert "os-exit" not in [p.name for p in s.paths]
-    assert set(SIGNAL_PATHS) == {n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and not p.inject}
+    assert set(SIGNAL_PATHS) == {n for n, p in BUILTIN_PATHS.items()
+                                 if not p.needs_trigger and not p.inject and not p.profile}
+    assert not set(PROFILE_PATHS) & set(SIGNAL_PATHS)  # stop profiles (long graces) are opt-in
     assert not any(n.startswith("inject-") for n in SIGNAL_PATHS)  # the probe's exits are opt-in
     app = s.app
     assert app.command == ("{python}", "-c", "pass")
@@ -301,7 +454,7 @@ def test_minimal_scenario_defaults(tmp_path):
     assert app.stop_timeout == 5
     assert app.shell is False
     assert app.unbuffered is True
-    assert s.hooks == {} and s.triggers == {} and s.expect == {}
+    assert s.hooks == {} and s.triggers == {} and s.expect == {} and s.profiles == {}
 
 
 def test_default_paths_include_os_exit_when_trigger_defined(tmp_path):
@@ -535,3 +688,231 @@ ran_in = { "atexit:flush" = "reloader-child" }
     assert s.app.probe is None  # auto
     assert s.expect["inject-sys-exit"].ran_in == {"atexit:flush": ("reloader-child",)}
     assert [p.inject for p in s.paths] == [None, "sys-exit"]
+
+
+# ---- [profiles]: good files
+
+ALL_PROFILES = profiles(*PROFILE_PATHS)
+
+
+def test_profile_settings_default_to_each_profiles_own_grace(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, ALL_PROFILES))
+    assert s.profiles == {}
+    for name in PROFILE_PATHS:
+        got = s.profile_settings(name)
+        assert got.grace == BUILTIN_PATHS[name].profile.grace, name
+        assert got.grace_from == "default"
+        assert (got.signal, got.init, got.pre_stop, got.after, got.when) == (None, "auto", None, None, None)
+    assert s.profile_settings("docker-stop").grace == 10
+    assert s.profile_settings("systemd-stop").grace == 90
+    assert s.profile_settings("double-ctrl-c").grace is None
+
+
+def test_profile_settings_refuses_a_path_that_is_not_a_profile(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, profiles("sigterm", "docker-stop")))
+    with pytest.raises(ValueError, match="'sigterm' is not a stop profile"):
+        s.profile_settings("sigterm")
+
+
+def test_table_wide_grace_applies_to_every_profile_with_a_grace(tmp_path):
+    text = ALL_PROFILES + '[profiles]\ngrace = 2.5\n[profiles.heroku-stop]\ngrace = 7\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    for name in PROFILE_PATHS:
+        got = s.profile_settings(name)
+        if name == "double-ctrl-c":
+            assert (got.grace, got.grace_from) == (None, "default")
+        elif name == "heroku-stop":  # its own table wins over the table-wide grace
+            assert (got.grace, got.grace_from) == (7.0, "scenario")
+        else:
+            assert (got.grace, got.grace_from) == (2.5, "scenario"), name
+    assert "double-ctrl-c" not in s.profiles
+
+
+def test_table_wide_grace_does_not_touch_other_settings(tmp_path):
+    text = profiles("docker-stop-init") + '[profiles]\ngrace = 3\n[profiles.docker-stop-init]\ninit = "tini"\n'
+    got = load_scenario(write_scenario(tmp_path, text)).profile_settings("docker-stop-init")
+    assert got == ProfileSettings(grace=3.0, grace_from="scenario", init="tini")
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param('[profiles]\ngrace = 0\n', id="table-wide"),
+    pytest.param('[profiles.docker-stop]\ngrace = 0\n', id="per-profile"),
+])
+def test_zero_grace_is_an_immediate_kill_and_allowed(tmp_path, text):
+    got = load_scenario(write_scenario(tmp_path, DOCKER + text)).profile_settings("docker-stop")
+    assert got.grace == 0.0 and got.grace_from == "scenario"
+
+
+def test_a_profile_without_settings_keeps_its_default_next_to_a_configured_one(tmp_path):
+    text = profiles("docker-stop", "systemd-stop") + '[profiles.docker-stop]\ngrace = 1\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert (s.profile_settings("docker-stop").grace, s.profile_settings("docker-stop").grace_from) == (1.0, "scenario")
+    assert (s.profile_settings("systemd-stop").grace, s.profile_settings("systemd-stop").grace_from) == (90.0, "default")
+
+
+@pytest.mark.parametrize("name, value", [("SIGQUIT", 3), ("SIGTERM", 15), ("SIGINT", 2), ("SIGUSR1", 10)])
+def test_profile_signal_is_a_signal_name(tmp_path, name, value):
+    import signal as signal_module
+    text = profiles("docker-stop", "supervisor-stop") + f'[profiles.supervisor-stop]\nsignal = "{name}"\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert s.profile_settings("supervisor-stop").signal == int(signal_module.Signals[name]) == value
+    assert s.profile_settings("docker-stop").signal is None  # the path's own
+
+
+@pytest.mark.parametrize("init", ["auto", "tini", "builtin"])
+def test_init_kinds(tmp_path, init):
+    text = profiles("docker-stop-init") + f'[profiles.docker-stop-init]\ninit = "{init}"\n'
+    got = load_scenario(write_scenario(tmp_path, text)).profile_settings("docker-stop-init")
+    assert got.init == init
+    assert got.grace == 10.0 and got.grace_from == "default"  # init alone does not touch the grace
+
+
+def test_pre_stop_http_is_a_trigger_named_pre_stop_bounded_by_the_grace(tmp_path):
+    text = (K8S + '[profiles.k8s-delete]\ngrace = 12\n[profiles.k8s-delete.pre_stop]\n'
+            'http = "http://127.0.0.1:{port}/drain?dir={workdir}"\nmethod = "post"\n')
+    s = load_scenario(write_scenario(tmp_path, text))
+    pre = s.profile_settings("k8s-delete").pre_stop
+    assert pre.name == "pre-stop"
+    assert pre.http == "http://127.0.0.1:{port}/drain?dir={workdir}"  # kept as a template
+    assert pre.method == "POST" and pre.command is None
+    assert pre.timeout == 12.0
+    r = s.resolve(port=4321, workdir="/tmp/w")
+    assert set(r.pre_stop) == {"k8s-delete"}
+    assert r.pre_stop["k8s-delete"].http == "http://127.0.0.1:4321/drain?dir=/tmp/w"
+    assert r.pre_stop["k8s-delete"].method == "POST" and r.pre_stop["k8s-delete"].name == "pre-stop"
+    assert r.triggers == {}
+
+
+def test_pre_stop_command_is_filled_per_case_and_uses_the_default_grace(tmp_path):
+    text = K8S + '[profiles.k8s-delete.pre_stop]\ncommand = ["{python}", "-c", "print({{1}})", "{port}"]\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    pre = s.profile_settings("k8s-delete").pre_stop
+    assert pre.command == ("{python}", "-c", "print({{1}})", "{port}") and pre.http is None
+    assert pre.timeout == 30.0
+    assert s.resolve(port=7, workdir="/w").pre_stop["k8s-delete"].command == (
+        sys.executable, "-c", "print({1})", "7")
+
+
+def test_pre_stop_timeout_follows_the_table_wide_grace(tmp_path):
+    text = K8S + '[profiles]\ngrace = 4\n[profiles.k8s-delete.pre_stop]\ncommand = ["true"]\n'
+    assert load_scenario(write_scenario(tmp_path, text)).profile_settings("k8s-delete").pre_stop.timeout == 4.0
+
+
+def test_no_pre_stop_resolves_to_none(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, K8S + '[profiles.k8s-delete]\ngrace = 5\n'))
+    assert s.profile_settings("k8s-delete").pre_stop is None
+    assert s.resolve(port=1, workdir="/w").pre_stop == {}
+
+
+def test_double_ctrl_c_after(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, DOUBLE + '[profiles.double-ctrl-c]\nafter = 0\n'))
+    got = s.profile_settings("double-ctrl-c")
+    assert got.after == 0.0 and got.when is None and got.grace is None
+
+
+@pytest.mark.parametrize("extra, when, kind", [
+    pytest.param(HOOK_BYE, "bye", "declared", id="declared-hook"),
+    pytest.param("", "atexit:app.flush", "probe", id="probe-hook"),
+    pytest.param("", "atexit", "any-atexit", id="any-atexit"),
+    # a declared hook called "atexit" is that hook, even with the probe off
+    pytest.param('probe = false\n[hooks.atexit]\nlog = "bye"\n', "atexit", "declared", id="declared-atexit"),
+])
+def test_double_ctrl_c_when(tmp_path, extra, when, kind):
+    text = DOUBLE + extra + f'[profiles.double-ctrl-c]\nwhen = "{when}"\n'
+    s = load_scenario(write_scenario(tmp_path, text))
+    got = s.profile_settings("double-ctrl-c")
+    assert got.when == when and got.after is None
+    assert s.hook_kind(when) == kind
+
+
+def test_grace_kill_loads_on_every_profile_that_kills(tmp_path):
+    killing = [n for n in PROFILE_PATHS if BUILTIN_PATHS[n].profile.kill != "none"]
+    assert "double-ctrl-c" not in killing and len(killing) == len(PROFILE_PATHS) - 1
+    text = profiles(*killing) + "".join(
+        f"[expect.{n}]\ngrace_kill = {'true' if i % 2 else 'false'}\n" for i, n in enumerate(killing))
+    s = load_scenario(write_scenario(tmp_path, text))
+    assert [s.expect[n].grace_kill for n in killing] == [bool(i % 2) for i in range(len(killing))]
+
+
+def test_expectation_keeps_its_positional_fields():
+    e = Expectation(("a",), ("b",), "exited", 0, False, {"a": ("root",)})
+    assert e.grace_kill is None and e.ran_in == {"a": ("root",)}
+    assert Expectation().grace_kill is None
+
+
+def test_scenario_and_resolved_keep_their_positional_fields(tmp_path):
+    s = load_scenario(write_scenario(tmp_path, DOCKER))
+    bare = Scenario(s.name, s.description, s.file, s.paths, s.app, s.hooks, s.triggers)
+    assert bare.profiles == {} and bare.profile_settings("docker-stop").grace == 10.0
+    assert Resolved([], "/", {}, None, {}, {}).pre_stop == {}
+
+
+def test_make_scenario_takes_profiles(tmp_path):
+    s = make_scenario(
+        "k8s", command=[sys.executable, "-c", "pass"], base_dir=tmp_path,
+        paths=["k8s-delete", "double-ctrl-c"],
+        profiles={"grace": 3, "k8s-delete": {"pre_stop": {"http": "http://127.0.0.1:{port}/drain"}},
+                  "double-ctrl-c": {"after": 0.5}},
+        expect={"k8s-delete": {"grace_kill": False}},
+    )
+    assert s.profile_settings("k8s-delete").grace == 3.0
+    assert s.profile_settings("k8s-delete").pre_stop.timeout == 3.0
+    assert s.profile_settings("double-ctrl-c").after == 0.5
+    assert s.expect["k8s-delete"].grace_kill is False
+
+
+def test_make_scenario_profile_errors_name_the_scenario(tmp_path):
+    with pytest.raises(ScenarioError) as info:
+        make_scenario("k8s", command=[sys.executable, "-c", "pass"], base_dir=tmp_path,
+                      paths=["docker-stop"], profiles={"docker-stop": {"grace": -1}})
+    assert str(info.value).startswith("scenario 'k8s': profiles.docker-stop.grace: ")
+
+
+# ---- describe (shutdown-probe check)
+
+
+def _case_line(lines: list[str], name: str) -> str:
+    found = [line for line in lines if line.startswith(f"  case {name} ")]
+    assert len(found) == 1, lines
+    return found[0]
+
+
+def test_describe_shows_each_profiles_grace(tmp_path):
+    text = (profiles("sigterm", "docker-stop", "systemd-stop", "double-ctrl-c")
+            + '[profiles.docker-stop]\ngrace = 2\n[expect.docker-stop]\ngrace_kill = false\n')
+    lines = describe(load_scenario(write_scenario(tmp_path, text)))
+    docker = _case_line(lines, "docker-stop")
+    assert docker.endswith(BUILTIN_PATHS["docker-stop"].summary + "  [grace 2 s, scenario]  [expectations]")
+    assert _case_line(lines, "systemd-stop").endswith("  [grace 90 s]")
+    assert "[" not in _case_line(lines, "sigterm").split(BUILTIN_PATHS["sigterm"].summary)[1]
+    assert f"  case sigterm        {BUILTIN_PATHS['sigterm'].summary}" in lines  # the old format
+    assert _case_line(lines, "double-ctrl-c").endswith("  [second Ctrl-C: default]")
+
+
+def test_describe_shows_signal_init_and_pre_stop(tmp_path):
+    text = (profiles("docker-stop-init", "k8s-delete") + '[profiles]\ngrace = 0.5\n'
+            + '[profiles.docker-stop-init]\nsignal = "SIGQUIT"\ninit = "tini"\n'
+            + '[profiles.k8s-delete.pre_stop]\nhttp = "http://127.0.0.1:{port}/drain"\nmethod = "POST"\n')
+    lines = describe(load_scenario(write_scenario(tmp_path, text)))
+    assert _case_line(lines, "docker-stop-init").endswith("  [grace 0.5 s, scenario; SIGQUIT; init tini]")
+    assert _case_line(lines, "k8s-delete").endswith(
+        "  [grace 0.5 s, scenario; preStop POST http://127.0.0.1:{port}/drain]")
+
+
+@pytest.mark.parametrize("setting, shown", [
+    pytest.param("after = 1.5", "second Ctrl-C after 1.5 s", id="after"),
+    pytest.param('when = "bye"', "second Ctrl-C when bye starts", id="declared-hook"),
+    pytest.param('when = "atexit:app.flush"', "second Ctrl-C when atexit:app.flush starts", id="probe-hook"),
+    pytest.param('when = "atexit"', "second Ctrl-C when the first atexit hook starts", id="any-atexit"),
+])
+def test_describe_double_ctrl_c(tmp_path, setting, shown):
+    text = DOUBLE + HOOK_BYE + f"[profiles.double-ctrl-c]\n{setting}\n"
+    lines = describe(load_scenario(write_scenario(tmp_path, text)))
+    assert _case_line(lines, "double-ctrl-c").endswith(f"  [{shown}]")
+
+
+def test_cli_check_shows_profile_grace(tmp_path):
+    path = write_scenario(tmp_path, profiles("docker-stop", "heroku-stop") + '[profiles.heroku-stop]\ngrace = 4\n')
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert "[grace 10 s]" in proc.stdout and "[grace 4 s, scenario]" in proc.stdout, proc.stdout
