@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="run only this path (repeatable)")
     run.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                      help="cases run at once (default: the number of CPUs, at most 4)")
+    run.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                     help="give every stop profile this grace period instead of its own "
+                          "(quick runs; the results say the grace came from the command line)")
     run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
     run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
     run.add_argument("--keep-workdirs", action="store_true",
@@ -101,6 +104,8 @@ def _cmd_paths() -> int:
     width = max(len(n) for n in BUILTIN_PATHS)
     for name, path in BUILTIN_PATHS.items():
         print(f"{name:<{width}}  {path.summary}")
+        if path.profile is not None:
+            print(f"{'':<{width}}  source: {path.profile.source}")
     return EXIT_OK
 
 
@@ -182,6 +187,10 @@ def _cmd_run(args) -> int:
         if name not in known:
             raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
                          f"(they have: {', '.join(sorted(known))})")
+    if args.grace is not None:
+        if not (args.grace >= 0 and args.grace != float("inf")):
+            raise _Usage(f"--grace: expected zero or more seconds, got {args.grace:g}")
+        scenarios = [s.with_grace(args.grace, "command line") for s in scenarios]
     jobs = args.jobs if args.jobs is not None else min(4, os.cpu_count() or 1)
     if jobs < 1:
         raise _Usage(f"--jobs: expected a number of cases to run at once (1 or more), got {jobs}")

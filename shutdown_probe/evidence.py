@@ -73,7 +73,8 @@ class LogHookDetector:
         with self._lock:
             return (self.after[0].line.t, self.after[0].line.number) if self.after else None
 
-    def result(self, roles: dict[int, str]) -> HookResult:
+    def result(self, roles: dict[int, str], pid_map: dict[int, int] | None = None) -> HookResult:
+        """``pid_map`` turns the pids an app prints inside a PID namespace into ours."""
         with self._lock:
             after, before = list(self.after), list(self.before)
         if not after:
@@ -83,7 +84,7 @@ class LogHookDetector:
                                          f"line {first.number}: {first.text.strip()[:120]})")
             return HookResult(False, f"no output line matched {self.spec.log.pattern!r}")
         first = after[0].line
-        pids = sorted({m.pid for m in after if m.pid is not None})
+        pids = sorted({(pid_map or {}).get(m.pid, m.pid) for m in after if m.pid is not None})
         return HookResult(
             True,
             f"{first.stream} line {first.number}: {first.text.strip()[:200]}",

@@ -118,8 +118,16 @@ class ProbeReport:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str) -> "ProbeReport":
-        return cls(read_events(path))
+    def load(cls, path: str, pid_map: dict[int, int] | None = None) -> "ProbeReport":
+        """``pid_map``: in a PID namespace the probe sees its own numbers (1, 2...);
+        the map turns them into the harness's."""
+        events = read_events(path)
+        if pid_map:
+            for e in events:
+                for key in ("pid", "ppid"):
+                    if e.get(key) in pid_map:
+                        e[key] = pid_map[e[key]]
+        return cls(events)
 
     # ------------------------------------------------------------ processes
 

@@ -137,12 +137,14 @@ class ProcessHandle:
     ps: psutil.Process
     pidfd: int | None = None
     cmdline: str = ""
-    is_root: bool = False
+    is_popen: bool = False  # the harness's own child: its Popen reaps it
+    ns_pid: int | None = None  # its PID inside the case's PID namespace, if any
     listening: list[int] = field(default_factory=list)
     ended_at: float | None = None  # monotonic time its exit was noticed
     status: int | None = None  # wait status, once known
     exit_note: str | None = None
     killed_by_harness: bool = False
+    killed_by_stop: bool = False  # the stop profile's final SIGKILL hit it
     signals_ignored: list[str] = field(default_factory=list)
     signals_caught: list[str] = field(default_factory=list)
 
@@ -190,10 +192,10 @@ class ProcessHandle:
     def reap(self) -> None:
         """Collect the exit status if this process is the harness's (adopted) child.
 
-        Never called for the root: its ``Popen`` reaps it, and a second waiter would
-        steal the status from it.
+        Never called for the process the harness started: its ``Popen`` reaps it, and
+        a second waiter would steal the status from it.
         """
-        if self.is_root or self.status is not None:
+        if self.is_popen or self.status is not None:
             return
         try:
             if self.pidfd is not None:
@@ -209,7 +211,7 @@ class ProcessHandle:
 
     def learn_exit(self) -> None:
         """After the process ended: find its exit status any way the machine allows."""
-        if self.status is not None or self.is_root:
+        if self.status is not None or self.is_popen:
             return
         self.reap()
         if self.status is None and self.pidfd is not None:
@@ -248,16 +250,53 @@ def _open(ps: psutil.Process) -> int | None:
 
 
 class CaseProcesses:
-    """Every process of one case, discovered as they appear."""
+    """Every process of one case, discovered as they appear.
 
-    def __init__(self, popen: subprocess.Popen[bytes], tag: str) -> None:
+    Usually the harness starts the app's root process itself. For a PID-1 case it
+    starts a launcher instead (role ``launcher``), whose child is PID 1 of a new
+    namespace: the app's root, or an init (role ``init``) whose child is the root.
+    Until :meth:`find_root` runs, ``root`` is the process the harness started: its
+    death still means the app died.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes], tag: str, *, launcher: bool = False,
+                 init: bool = False) -> None:
         self.popen = popen
         self.tag = tag
         self.handles: dict[int, ProcessHandle] = {}
         ps = psutil.Process(popen.pid)
-        self.root = ProcessHandle(popen.pid, "root", ps, _open(ps), _cmdline(ps), is_root=True)
-        self.handles[popen.pid] = self.root
+        self.started = ProcessHandle(popen.pid, "launcher" if launcher else "root", ps, _open(ps),
+                                     _cmdline(ps), is_popen=True)
+        self.handles[popen.pid] = self.started
+        self.root = self.started
+        self.pid1: ProcessHandle | None = None  # PID 1 of the case's namespace
+        self.init: ProcessHandle | None = None
+        self._layers = (["init"] if init else []) + ["root"] if launcher else []
         self.worker: ProcessHandle | None = None  # the "child" that does the work
+
+    def find_root(self) -> str | None:
+        """Behind a launcher: find PID 1 (and the init's child); None, or what is missing."""
+        parent = self.started
+        for role in self._layers:
+            try:
+                kids = sorted(parent.ps.children(), key=_created)
+            except psutil.Error:
+                kids = []
+            if not kids:
+                return f"the {parent.role} (pid {parent.pid}) has no child: the {role} is gone"
+            ps = kids[0]
+            handle = self.handles.get(ps.pid) or ProcessHandle(ps.pid, role, ps, _open(ps), _cmdline(ps))
+            handle.role = role
+            handle.ns_pid = ns_pid_of(ps.pid)
+            self.handles[ps.pid] = handle
+            if self.pid1 is None:
+                self.pid1 = handle
+            if role == "init":
+                self.init = handle
+            parent = handle
+        self.root = parent
+        self._layers = []
+        return None
 
     # -- discovery
 
@@ -291,6 +330,7 @@ class CaseProcesses:
                 continue
             if _tag_of(proc) == self.tag:
                 found[proc.pid] = proc
+        self._reap_unseen_orphans()
         new = []
         for pid, proc in sorted(found.items(), key=lambda kv: _created(kv[1])):
             if pid in self.handles:
@@ -299,9 +339,33 @@ class CaseProcesses:
             if fd is None and capabilities().pidfd is None:
                 continue  # already gone
             handle = ProcessHandle(pid, self._role_for(proc), proc, fd, _cmdline(proc))
+            if self.pid1 is not None:
+                handle.ns_pid = ns_pid_of(pid)
             self.handles[pid] = handle
             new.append(handle)
         return new
+
+    def _reap_unseen_orphans(self) -> None:
+        """Reap the case's orphans that ended before anyone saw them.
+
+        The harness, a subreaper, adopts them as an init would, but a zombie's tag
+        cannot be read; its session can, and every process of the case inherits the
+        root's session (unless it made its own). An init reaps such zombies at once,
+        so the harness must too: a zombie still answers kill(pid, 0).
+        """
+        if capabilities().subreaper is not None:
+            return
+        try:
+            kids = psutil.Process().children()
+        except psutil.Error:
+            return
+        for proc in kids:
+            if proc.pid in self.handles or _session_if_zombie(proc.pid) != self.started.pid:
+                continue
+            try:
+                os.waitpid(proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
     def _role_for(self, proc: psutil.Process) -> str:
         try:
@@ -380,18 +444,16 @@ class CaseProcesses:
         for h in self.handles.values():
             if not h.alive:
                 h.reap()
-        if self.popen.returncode is None and not self.root.alive:
+        if self.popen.returncode is None and not self.started.alive:
             self.popen.wait()
 
     # -- ending
 
-    def kill_all(self, reason: str, *, include_root: bool = True) -> list[ProcessHandle]:
+    def kill_all(self, reason: str) -> list[ProcessHandle]:
         """SIGKILL every live process of the case; return those the harness killed."""
         killed = []
         self.discover(full_scan=True)
         for h in self.live():
-            if h.is_root and not include_root:
-                continue
             if h.send(signal.SIGKILL):
                 h.killed_by_harness = True
                 h.exit_note = reason
@@ -437,6 +499,19 @@ def _env_of(proc: psutil.Process) -> dict[str, str]:
         return {}
 
 
+def _session_if_zombie(pid: int) -> int | None:
+    """The session id of ``pid`` when it is a zombie, else None (from /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
+    if len(fields) < 4 or fields[0] != b"Z":
+        return None
+    return int(fields[3])
+
+
 def _tag_of(proc: psutil.Process) -> str | None:
     return _env_of(proc).get(TAG_ENV)
 
@@ -460,6 +535,19 @@ def _cmdline(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline())
     except psutil.Error:
         return ""
+
+
+def ns_pid_of(pid: int) -> int | None:
+    """``pid``'s number inside its innermost PID namespace, when that is not ours."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("NSpid:"):
+                    pids = line.split()[1:]
+                    return int(pids[-1]) if len(pids) > 1 else None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def listening_ports(proc: psutil.Process) -> list[int]:

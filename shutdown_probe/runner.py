@@ -27,12 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import requests
-
 from .errors import HarnessError
+from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, hook_order
 from .expect import evaluate
 from .output import OutputCapture
+from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
 from .probe import ProbeReport, loaded_in, probe_env, runs_python
 from .processes import (
@@ -44,10 +44,11 @@ from .processes import (
     listening_ports,
     signal_dispositions,
 )
-from .readiness import Interrupted, direct_session, log_watcher, wait_ready
-from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, environment_info
+from .readiness import Interrupted, log_watcher, wait_ready
+from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord, environment_info
 from .scenario import Scenario
-from .waiting import Flag
+from .stops import StopContext, StopSequence, cleanup_watch, new_record
+from .waiting import Backoff, Flag, wait_readable
 
 # Every tag is "SESSION/RUN/CASE". RUN identifies this harness process; SESSION is
 # inherited from the environment (a test session sets it for every harness it starts,
@@ -218,6 +219,16 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     if events is not None:
         env = probe_env(env, events, path.inject)
 
+    settings = scenario.profile_settings(path.name) if path.profile is not None else None
+    launch_argv = resolved.argv
+    if path.profile is not None and settings is not None:
+        result.stop = new_record(path, settings)
+        prefix, skip = _pid1_prefix(path, settings, result.stop)
+        if skip is not None:
+            result.outcome, result.error = "skipped", f"skipped: {skip}"
+            return
+        launch_argv = prefix + resolved.argv
+
     log_hooks = {n: LogHookDetector(h) for n, h in scenario.hooks.items() if h.log is not None}
     file_hooks = {n: FileHookDetector(h, resolved.hook_files[n]) for n, h in scenario.hooks.items()
                   if h.file is not None}
@@ -232,7 +243,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
 
     try:
         popen = subprocess.Popen(
-            resolved.argv, cwd=resolved.cwd, env=env, stdin=subprocess.DEVNULL,
+            launch_argv, cwd=resolved.cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=out_w, stderr=err_w, start_new_session=True,
             preexec_fn=reset_signals if ignores else None,
         )
@@ -244,7 +255,8 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     os.close(out_w)
     os.close(err_w)
 
-    tree = CaseProcesses(popen, tag)
+    pid1 = path.profile.pid1 if path.profile is not None else None
+    tree = CaseProcesses(popen, tag, launcher=pid1 is not None, init=pid1 == "init")
     with _active_lock:
         _active.add(tree)
     capture = OutputCapture({"stdout": out_r, "stderr": err_r})
@@ -269,6 +281,11 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             _escalate(tree, result, "the app never got ready")
             return
 
+        missing = _find_root(tree, app.ready_timeout, cancel)
+        if missing is not None:
+            result.error = f"the app's PID 1 could not be found: {missing}"
+            _escalate(tree, result, "the app's PID 1 could not be found")
+            return
         tree.discover()
         tree.settle_roles()
         for h in tree.handles.values():
@@ -302,8 +319,15 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         t0, mark = time.monotonic(), capture.position()
         for det in (*log_hooks.values(), *file_hooks.values()):
             det.arm(t0, mark)
-        if path.needs_trigger:
-            trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
+        trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
+        if path.profile is not None:
+            assert settings is not None and result.stop is not None
+            ctx = StopContext(path, settings, tree, result, t0, app.stop_timeout, cancel,
+                              resolved.pre_stop.get(path.name), resolved.cwd, trigger_env,
+                              cleanup_watch(settings, {**log_hooks, **file_hooks}, events)
+                              if path.profile.repeat else None)
+            StopSequence(ctx, result.stop).run()
+        elif path.needs_trigger:
             trigger_thread = _fire_trigger(resolved.triggers[path.name], result, resolved.cwd, trigger_env)
         elif path.target == "group":
             os.killpg(tree.root.pid, path.signal)
@@ -340,7 +364,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 for o in result.orphans:
                     o.killed_by_harness = o.pid in killed
         ended = [h.ended_at for h in tree.handles.values() if h.ended_at is not None]
-        if ended and not any(h.killed_by_harness for h in tree.handles.values()):
+        if ended and not any(h.killed_by_harness or h.killed_by_stop for h in tree.handles.values()):
             result.duration_s = round(max(ended) - t0, 4)
     except Interrupted:
         result.outcome = "error"
@@ -361,14 +385,16 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         result.output_tail = capture.tail()
         _record(result, tree, t0, popen)
         roles = {h.pid: h.role for h in tree.handles.values()}
-        report = ProbeReport.load(events) if events is not None else None
+        # inside a PID namespace the app sees its own numbers: map them to ours
+        pid_map = {h.ns_pid: h.pid for h in tree.handles.values() if h.ns_pid is not None}
+        report = ProbeReport.load(events, pid_map) if events is not None else None
         if report is not None:
             result.probe.update(report.summary())
             kinds = report.kinds
             for rec in result.processes:
                 rec.kind = kinds.get(rec.pid)
         if result.outcome in ("exited", "hung"):
-            hooks = {n: d.result(roles) for n, d in log_hooks.items()}
+            hooks = {n: d.result(roles, pid_map) for n, d in log_hooks.items()}
             hooks.update({n: d.result(roles) for n, d in file_hooks.items()})
             for n in hooks:
                 hooks[n].source = "log" if n in log_hooks else "file"
@@ -378,6 +404,38 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 result.hooks.update(report.hook_results(t0, roles))
                 result.probe_order = report.probe_order()
         result.expect = evaluate(scenario.expect.get(path.name), result)
+
+
+def _pid1_prefix(path: Path, settings, stop: StopRecord) -> tuple[list[str], str | None]:
+    """The launcher (and init) that make the app PID 1, or why this machine cannot."""
+    if path.profile is None or path.profile.pid1 is None:
+        return [], None
+    ns = pid_namespace()
+    if ns.prefix is None:
+        return [], f"{path.name} runs the app as PID 1 of a PID namespace, and {ns.why_not}"
+    stop.namespace = ns.how
+    prefix = list(ns.prefix)
+    if path.profile.pid1 == "init":
+        init = choose_init(settings.init)
+        if init.prefix is None:
+            return [], f"{path.name}: {init.why_not}"
+        stop.init = init.name
+        prefix += list(init.prefix)
+    return prefix, None
+
+
+def _find_root(tree: CaseProcesses, timeout: float, cancel: Flag | None) -> str | None:
+    """Behind a launcher, the app's root appears a moment after the launcher starts."""
+    deadline = time.monotonic() + timeout
+    backoff = Backoff(first=0.002, cap=0.05)
+    while True:
+        missing = tree.find_root()
+        if missing is None or not tree.started.alive or time.monotonic() >= deadline:
+            return missing
+        if cancel is not None and cancel.wait(backoff.next()):
+            raise Interrupted()
+        elif cancel is None:
+            wait_readable([], backoff.next())
 
 
 def _switch_probe(case: Case, result: CaseResult, argv: list[str], cwd: str, env: dict[str, str],
@@ -409,27 +467,34 @@ def _escalate(tree: CaseProcesses, result: CaseResult, reason: str, *, record: b
 
 
 def _record(result: CaseResult, tree: CaseProcesses, t0: float | None, popen: subprocess.Popen) -> None:
+    launcher_only = tree.init is None and tree.root is not tree.started
     for h in tree.handles.values():
         rec = ProcessRecord(pid=h.pid, role=h.role, cmdline=h.cmdline, listening=list(h.listening),
                             signals_ignored=h.signals_ignored, signals_caught=h.signals_caught,
-                            killed_by_harness=h.killed_by_harness)
-        if h.is_root:
-            rc = popen.returncode
-            status_known = rc is not None
-            if rc is not None and rc < 0:
-                rec.signal, rec.returncode = signal_name(-rc), None
-            else:
-                rec.returncode = rc
-            rec.exit_known = status_known
-            result.exit = {"returncode": rec.returncode, "signal": rec.signal}
-        elif h.status is not None:
-            rec.returncode, rec.signal = describe_status(h.status)
+                            killed_by_harness=h.killed_by_harness, killed_by_stop=h.killed_by_stop,
+                            ns_pid=h.ns_pid)
+        status = h.status
+        if h.is_popen and popen.returncode is not None:
+            status = _wait_status(popen.returncode)
+        elif h is tree.root and status is None and launcher_only and popen.returncode is not None:
+            # The PID-1 launcher ends exactly as PID 1 did (same code, same signal).
+            status = _wait_status(popen.returncode)
+            h.exit_note = "as passed on by the PID-1 launcher"
+        if status is not None:
+            rec.returncode, rec.signal = describe_status(status)
             rec.exit_known = True
-        if not rec.exit_known or h.killed_by_harness:
+        if not rec.exit_known or h.killed_by_harness or h.killed_by_stop or h.exit_note:
             rec.exit_note = h.exit_note
         if h.ended_at is not None and t0 is not None:
             rec.ended_after_s = round(h.ended_at - t0, 4)
+        if h is tree.root:
+            result.exit = {"returncode": rec.returncode, "signal": rec.signal}
         result.processes.append(rec)
+
+
+def _wait_status(returncode: int) -> int:
+    """A Popen return code (negative for a signal) as a wait status."""
+    return -returncode & 0x7F if returncode < 0 else (returncode & 0xFF) << 8
 
 
 def _fire_trigger(trigger, result: CaseResult, cwd: str, env: dict[str, str]) -> threading.Thread:
@@ -442,24 +507,7 @@ def _fire_trigger(trigger, result: CaseResult, cwd: str, env: dict[str, str]) ->
     result.trigger = {"trigger": trigger.name}
 
     def fire() -> None:
-        info = result.trigger
-        if trigger.http:
-            info.update(http=trigger.http, method=trigger.method)
-            try:
-                with direct_session() as session:
-                    resp = session.request(trigger.method, trigger.http, timeout=trigger.timeout)
-                info["status"] = resp.status_code
-            except requests.RequestException as exc:
-                # Expected for os._exit: the process dies before it answers.
-                info["error"] = type(exc).__name__
-        else:
-            info["command"] = list(trigger.command)
-            try:
-                done = subprocess.run(trigger.command, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
-                                      capture_output=True, timeout=trigger.timeout)
-                info["returncode"] = done.returncode
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                info["error"] = str(exc)
+        perform(trigger, result.trigger, cwd, env)
 
     thread = threading.Thread(target=fire, name="shutdown-probe-trigger", daemon=True)
     thread.start()

@@ -54,8 +54,12 @@ log = '\\[pid (?P<pid>\\d+)\\] bye'
 def test_paths_lists_every_builtin_path():
     done = run_cli("paths")
     assert done.returncode == 0
-    names = [line.split()[0] for line in done.stdout.splitlines()]
+    names = [line.split()[0] for line in done.stdout.splitlines() if not line.startswith(" ")]
     assert names == list(BUILTIN_PATHS)
+    # every stop profile is followed by the source that documents its behaviour
+    sources = [line.strip() for line in done.stdout.splitlines() if line.startswith(" ")]
+    assert len(sources) == sum(1 for p in BUILTIN_PATHS.values() if p.profile)
+    assert all(s.startswith("source: ") and len(s) > 20 for s in sources)
 
 
 def test_run_exit_0_when_expectations_hold(tmp_path):

@@ -22,6 +22,7 @@ import pytest
 
 from conftest import TARGETS, write_scenario
 from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario, run_case
+from shutdown_probe.paths import PROFILE_PATHS
 
 # ----------------------------------------------------------------------- helpers
 
@@ -149,7 +150,8 @@ INJECT_CASES = {
 
 
 def test_every_builtin_path_is_covered():
-    covered = set(PLAIN_CASES) | set(CHILD_PATHS) | set(TRIGGER_PATHS) | set(INJECT_CASES)
+    # the stop profiles have their own file, test_profiles.py, which checks its share
+    covered = set(PLAIN_CASES) | set(CHILD_PATHS) | set(TRIGGER_PATHS) | set(INJECT_CASES) | set(PROFILE_PATHS)
     assert covered == set(BUILTIN_PATHS)
 
 

@@ -33,11 +33,17 @@ def hook_names(cases: list[CaseResult]) -> list[str]:
 
 
 CUT = "◐"  # started, never finished: killed mid-hook
+RAISED = "raised"  # finished by an exception (a second Ctrl-C's KeyboardInterrupt...)
+
+
+def app_processes(case: CaseResult) -> list[ProcessRecord]:
+    """The case's processes without the harness's own PID-1 launcher."""
+    return [p for p in case.processes if p.role != "launcher"]
 
 
 def _multi_process(case: CaseResult) -> bool:
     """Whether the case had processes to tell apart (else a bare ✓ says it all)."""
-    if len(case.processes) > 1:
+    if sum(1 for p in app_processes(case) if p.role != "init") > 1:
         return True
     return any(r != "root" for h in case.hooks.values() for r in (*h.roles, *h.interrupted_roles))
 
@@ -47,7 +53,7 @@ def where(roles: list[str], case: CaseResult) -> str:
     distinct = list(dict.fromkeys(roles))
     if not distinct or not _multi_process(case):
         return ""
-    if set(distinct) == {"root", "child"} and sum(1 for p in case.processes if p.role != "root") <= 1:
+    if set(distinct) == {"root", "child"} and sum(1 for p in app_processes(case) if p.role != "root") <= 1:
         return "both"
     return "+".join("parent" if r == "root" else r for r in distinct)
 
@@ -62,6 +68,8 @@ def hook_cell(case: CaseResult, name: str) -> str:
     parts = []
     if hook.ran:
         parts.append(f"{RAN} {where(hook.roles, case)}".rstrip())
+        if hook.errors:
+            parts[-1] += f" {RAISED}"
     if hook.interrupted_pids:
         parts.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
     return " ".join(parts) if parts else NOT_RAN
@@ -73,6 +81,8 @@ def legend(cases: list[CaseResult]) -> str | None:
     notes = []
     if any("parent" in t or "both" in t for t in cells):
         notes.append("parent = the launched process, child = its working child, both = the two")
+    if any(RAISED in t for t in cells):
+        notes.append(f"{RAISED} = the hook ended by raising an exception (cut short, see the details)")
     if any(CUT in t for t in cells):
         notes.append(f"{CUT} = started but never finished (the process died inside the hook)")
     return "; ".join(notes) or None
@@ -102,7 +112,15 @@ def exit_cell(case: CaseResult) -> str:
 
 
 def time_cell(case: CaseResult) -> str:
-    """Trigger to the end: of every process, or of the root when orphans outlived it."""
+    """Trigger to the end: of every process, or of the root when orphans outlived it.
+
+    For a stop profile, the grace accounting: "0.21 s of 10 s", "killed at 10 s"."""
+    stop = case.stop
+    if stop is not None and stop.grace_s is not None and case.outcome == "exited":
+        if stop.final_kill:
+            return f"killed at {stop.kill_at_s:.1f} s" if stop.kill_at_s is not None else "killed"
+        if stop.cleanup_s is not None:
+            return f"{stop.cleanup_s:.2f} s of {stop.grace_s:g} s"
     if case.duration_s is not None:
         return f"{case.duration_s:.2f} s"
     if case.outcome == "hung":
@@ -154,10 +172,14 @@ def _names(items: list[str]) -> str:
 
 def _who(p: ProcessRecord, multi: bool) -> str:
     label = {"root": "the parent"}.get(p.role, f"the {p.role}") if multi else "the process"
-    return f"{label} ({p.kind}, pid {p.pid})" if p.kind else f"{label} (pid {p.pid})"
+    ids = [p.kind] if p.kind else []
+    ids.append(f"pid {p.pid}" + (f", PID {p.ns_pid} inside" if p.ns_pid is not None else ""))
+    return f"{label} ({', '.join(ids)})"
 
 
 def _ending(p: ProcessRecord) -> str:
+    if p.killed_by_stop:
+        return "was killed by SIGKILL when the grace ran out"
     if p.killed_by_harness:
         return "outlived the stop timeout (the harness killed it)"
     if p.signal:
@@ -167,7 +189,44 @@ def _ending(p: ProcessRecord) -> str:
     return "ended (how is unknown" + (f": {p.exit_note})" if p.exit_note else ")")
 
 
+def _stop_phrase(case: CaseResult) -> str:
+    """A stop profile's sequence in words: what was sent to whom, what PID 1 made of
+    it, whether the grace ran out."""
+    stop = case.stop
+    assert stop is not None
+    parts = []
+    pre = stop.pre_stop
+    if pre:
+        what = pre.get("http") or " ".join(pre.get("command", []))
+        how = pre.get("error") or (f"HTTP {pre['status']}" if "status" in pre else f"rc {pre.get('returncode')}")
+        parts.append(f"preStop {what} ({how}, {pre.get('duration_s', 0):.2f} s)")
+    to = stop.to
+    if stop.init:
+        to += f", {stop.init}"
+    sent = f"{stop.signal} to {to}"
+    if stop.pid1_handles_signal is False and stop.init is None:
+        sent += f", which has no {stop.signal} handler, so the kernel dropped it"
+    parts.append(sent)
+    second = stop.second_signal
+    if second:
+        if second.get("at_s") is not None:
+            parts.append(f"{stop.signal} again at {second['at_s']:.2f} s ({second.get('why')})")
+        else:
+            parts.append(f"no second {stop.signal} ({second.get('why')})")
+    if stop.final_kill:
+        hit = ", ".join(f"{k['role']} {k['pid']}" for k in stop.killed) or "nothing left"
+        parts.append(f"the {stop.grace_s:g} s grace ran out: SIGKILL ({hit})")
+    elif stop.cleanup_s is not None and stop.grace_s is not None:
+        parts.append(f"done in {stop.cleanup_s:.2f} s of the {stop.grace_s:g} s grace")
+    if stop.left_running:
+        left = ", ".join(f"{k['role']} {k['pid']}" for k in stop.left_running)
+        parts.append(f"{stop.stopper} considered it stopped with {left} still running")
+    return f"{stop.stopper}: " + ", then ".join(parts)
+
+
 def _trigger_phrase(case: CaseResult) -> str:
+    if case.stop is not None:
+        return _stop_phrase(case)
     t = case.trigger
     to = "parent" if t.get("to") == "root" else t.get("to")
     if t.get("inject"):
@@ -187,15 +246,18 @@ def explain(case: CaseResult) -> str:
     if case.outcome in ("skipped", "not-ready", "error"):
         error = case.error or ""
         return error if error.startswith(case.outcome) else f"{case.outcome}: {error}"
-    multi = len(case.processes) > 1
+    procs = app_processes(case)
+    multi = len(procs) > 1
     clauses = []
-    for p in case.processes:
+    for p in procs:
         ran = [n for n, h in case.hooks.items() if p.pid in h.pids]
         cut = [n for n, h in case.hooks.items() if p.pid in h.interrupted_pids]
         registered = [n for n, h in case.hooks.items() if p.pid in h.registered_pids]
+        raised = [f"{n} raised {e.split(': ', 1)[-1]}" for n, h in case.hooks.items()
+                  for e in h.errors if e.startswith(f"pid {p.pid}:")]
         parts = []
         if ran:
-            parts.append(f"ran {_names(ran)}")
+            parts.append(f"ran {_names(ran)}" + (f" ({_names(raised)})" if raised else ""))
         if cut:
             parts.append(f"was inside {_names(cut)} when it died")
         missed = [n for n in registered if n not in ran and n not in cut]
@@ -205,7 +267,7 @@ def explain(case: CaseResult) -> str:
         parts.append(_ending(p))
         joined = ", ".join(parts[:-1]) + (", then " if len(parts) > 1 else "") + parts[-1]
         clauses.append(f"{_who(p, multi)} {joined}")
-    known = {p.pid for p in case.processes}
+    known = {p.pid for p in procs}
     unattributed = [n for n, h in case.hooks.items() if h.ran and not set(h.pids) & known]
     if unattributed:
         clauses.append(f"{_names(unattributed)} ran" + (" (which process is not known)" if multi else ""))

@@ -57,6 +57,12 @@ def _case_details(case: CaseResult) -> list[str]:
     out = [f"#### `{case.path}` — {case.outcome}", ""]
     if case.trigger:
         out.append("- trigger: " + ", ".join(f"{k}={v}" for k, v in case.trigger.items()))
+    if case.stop is not None:
+        stop = case.stop
+        grace = f"{stop.grace_s:g} s ({stop.grace_from})" if stop.grace_s is not None else "none (never kills)"
+        out.append(f"- stop profile `{stop.profile}` ({stop.stopper}): grace {grace}; source: {_escape(stop.source)}")
+        if stop.namespace:
+            out.append(f"- PID 1: {stop.namespace}" + (f", init: {stop.init}" if stop.init else ""))
     if case.error:
         out.append(f"- {case.error}")
     for p in case.processes:
@@ -74,6 +80,10 @@ def _case_details(case: CaseResult) -> list[str]:
             extra.append("handles " + ",".join(p.signals_caught))
         if p.signals_ignored:
             extra.append("ignores " + ",".join(p.signals_ignored))
+        if p.ns_pid is not None:
+            extra.append(f"PID {p.ns_pid} in the namespace")
+        if p.killed_by_stop:
+            extra.append("killed when the grace ran out")
         if p.killed_by_harness:
             extra.append("killed by the harness")
         tail = f" ({'; '.join(extra)})" if extra else ""

@@ -1,0 +1,282 @@
+"""Deployment stop profiles, performed: the signal, the grace period, the final kill.
+
+A profile (:class:`~shutdown_probe.paths.StopProfile`) is data; :class:`StopSequence`
+plays it against the live processes of one case and writes down what it did in a
+:class:`~shutdown_probe.results.StopRecord`:
+
+    [preStop action]  ->  stop signal to PID 1 / the root / the group / every process
+      ->  wait until the stopper's processes are gone, or the grace runs out
+      ->  SIGKILL to whom the stopper kills  ->  what was left running
+
+The case ends the moment the processes are gone: a 90 s grace costs 90 s only when
+the app really ignores the signal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .actions import perform
+from .paths import Path, StopProfile, signal_name
+from .probe import _short, read_events
+from .processes import CaseProcesses, ProcessHandle
+from .readiness import Interrupted
+from .results import CaseResult, StopRecord
+from .scenario import ProfileSettings, TriggerSpec
+from .waiting import Flag, wait_readable
+
+# Kubernetes grants a preStop hook that outlives the grace period "a small, one-off
+# grace period extension of 2 seconds" (Pod Lifecycle, Termination of Pods).
+PRESTOP_EXTENSION = 2.0
+# double-ctrl-c without `after` or `when` and nothing to watch: the operator's pause.
+DEFAULT_SECOND_AFTER = 0.5
+# How often a pending "second Ctrl-C when cleanup starts" looks at the evidence.
+WATCH_EVERY = 0.01
+# After a SIGKILL, how long its processes may take to be gone.
+KILL_WAIT = 5.0
+
+
+@dataclass
+class StopContext:
+    """What a stop sequence needs from its case."""
+
+    path: Path
+    settings: ProfileSettings
+    tree: CaseProcesses
+    result: CaseResult
+    t0: float  # the stop starts (detectors are armed at this instant)
+    stop_timeout: float
+    cancel: Flag | None
+    pre_stop: TriggerSpec | None
+    cwd: str
+    env: dict[str, str]
+    # "has cleanup started?" for double-ctrl-c: returns the reason, or None
+    cleanup_started: Callable[[], str | None] | None = None
+
+
+def new_record(path: Path, settings: ProfileSettings) -> StopRecord:
+    profile = path.profile
+    assert profile is not None and path.signal is not None
+    sig = settings.signal or path.signal
+    return StopRecord(
+        profile=path.name, stopper=profile.stopper, signal=signal_name(sig) or str(sig),
+        to=_to_words(profile), grace_s=settings.grace if profile.kill != "none" else None,
+        grace_from=settings.grace_from, source=profile.source,
+    )
+
+
+def _to_words(profile: StopProfile) -> str:
+    return {
+        "pid1": "PID 1 (the init)" if profile.pid1 == "init" else "PID 1 (the app)",
+        "root": "the main process only",
+        "group": "the process group",
+        "all": "every process",
+    }[profile.to]
+
+
+class StopSequence:
+    def __init__(self, ctx: StopContext, record: StopRecord) -> None:
+        self.ctx = ctx
+        self.rec = record
+        self.profile: StopProfile = ctx.path.profile  # type: ignore[assignment]
+        self.sig = ctx.settings.signal or ctx.path.signal
+        self.tree = ctx.tree
+
+    # ------------------------------------------------------------ helpers
+
+    def _since(self) -> float:
+        return round(time.monotonic() - self.ctx.t0, 4)
+
+    def _members(self) -> list[ProcessHandle]:
+        """The stopper's processes: everything but the harness's launcher."""
+        return [h for h in self.tree.live() if h.role != "launcher"]
+
+    def _scope_done(self) -> bool:
+        if self.profile.waits_for == "root":
+            return not self.tree.root.alive
+        return not self._members()
+
+    def _wait(self, done: Callable[[], bool], deadline: float, poll: float | None = None) -> bool:
+        wake = [self.ctx.cancel.fileno()] if self.ctx.cancel is not None else []
+        while True:
+            self.tree.discover()
+            self.tree._reap_ended()
+            if done():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            fds = [h.pidfd for h in self.tree.live() if h.pidfd is not None]
+            woke = wait_readable(fds + wake, min(left, poll or 0.1))
+            if self.ctx.cancel is not None and self.ctx.cancel.is_set():
+                raise Interrupted()
+            del woke
+
+    def _note(self, h: ProcessHandle, delivered: bool) -> None:
+        self.rec.signalled.append({"pid": h.pid, "role": h.role, "delivered": delivered})
+
+    def _deliver(self, sig: int) -> None:
+        """The stop signal, to whom the profile says."""
+        to = self.profile.to
+        if to == "pid1":
+            target = self.tree.pid1 or self.tree.root
+            self.rec.pid1_handles_signal = signal_name(sig) in target.signals_caught
+            self._note(target, target.send(sig))
+        elif to == "root":
+            self._note(self.tree.root, self.tree.root.send(sig))
+        elif to == "group":
+            pgid = self.tree.started.pid
+            try:
+                os.killpg(pgid, sig)
+                delivered = True
+            except ProcessLookupError:
+                delivered = False
+            self.rec.signalled.append({"pgid": pgid, "role": "process group", "delivered": delivered})
+        else:  # every process, as a cgroup walk does: until a pass finds no one new
+            done: set[int] = set()
+            while True:
+                self.tree.discover()
+                fresh = [h for h in self._members() if h.pid not in done]
+                if not fresh:
+                    break
+                fresh.sort(key=lambda h: (h is not self.tree.root, h.pid))
+                for h in fresh:
+                    done.add(h.pid)
+                    delivered = h.send(sig)
+                    if self.profile.sigcont and delivered:
+                        h.send(signal.SIGCONT)
+                    self._note(h, delivered)
+            self.rec.to = f"every process ({len(done)})"
+
+    def _final_kill(self) -> None:
+        self.rec.final_kill = True
+        self.rec.kill_at_s = self._since()
+        self.tree.discover(full_scan=True)
+        kill = self.profile.kill
+        if kill == "root":
+            hit = [self.tree.root] if self.tree.root.alive else []
+        else:
+            hit = self._members()
+        self.rec.killed = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]} for h in hit]
+        note = f"SIGKILL from {self.ctx.path.name}: the {self.rec.grace_s:g} s grace ran out"
+        for h in hit:
+            h.exit_note = note
+            h.killed_by_stop = True
+        if kill == "group":
+            try:
+                os.killpg(self.tree.started.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif self.tree.pid1 is not None and kill == "all":
+            # As the container runtime does: PID 1 dies, the kernel kills the rest.
+            self.tree.pid1.send(signal.SIGKILL)
+        else:
+            for h in hit:
+                h.send(signal.SIGKILL)
+        gone = self._wait(lambda: not any(h.alive for h in hit), time.monotonic() + KILL_WAIT)
+        if not gone:
+            left = ", ".join(str(h.pid) for h in hit if h.alive)
+            self.ctx.result.error = f"processes survived the final SIGKILL: {left}"
+
+    # ------------------------------------------------------------ the sequence
+
+    def run(self) -> None:
+        ctx, rec = self.ctx, self.rec
+        kill_deadline = ctx.t0 + rec.grace_s if rec.grace_s is not None else None
+        ctx.result.trigger = {"profile": ctx.path.name, "signal": rec.signal, "to": rec.to}
+        if self.profile.pre_stop and ctx.pre_stop is not None:
+            assert rec.grace_s is not None
+            info: dict = {"action": "preStop"}
+            perform(ctx.pre_stop, info, ctx.cwd, ctx.env, timeout=rec.grace_s + PRESTOP_EXTENSION)
+            info["duration_s"] = self._since()
+            if info["duration_s"] > rec.grace_s:
+                info["overran"] = True
+                kill_deadline = ctx.t0 + rec.grace_s + PRESTOP_EXTENSION
+            rec.pre_stop = info
+            rec.signal_at_s = self._since()
+        self._deliver(self.sig)
+        if self.profile.repeat:
+            self._second_signal()
+        if kill_deadline is None:
+            return  # never kills: the runner's stop_timeout decides (hung)
+        if self._wait(self._scope_done, kill_deadline):
+            if not self.rec.final_kill:
+                rec.cleanup_s = self._since()
+        else:
+            self._final_kill()
+        if self.profile.waits_for == "root":
+            rec.left_running = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]}
+                                for h in self._members()]
+
+    def _second_signal(self) -> None:
+        """double-ctrl-c: the same signal again, once cleanup is seen to run."""
+        ctx = self.ctx
+        s = ctx.settings
+        deadline = ctx.t0 + ctx.stop_timeout
+        if s.after is not None or ctx.cleanup_started is None:
+            after = s.after if s.after is not None else DEFAULT_SECOND_AFTER
+            why = f"{after:g} s after the first"
+            ready = self._wait(lambda: not self._members(), min(deadline, ctx.t0 + after))
+            fire = not ready and time.monotonic() < deadline
+        else:
+            found: list[str] = []
+
+            def seen() -> bool:
+                reason = ctx.cleanup_started()  # type: ignore[misc]
+                if reason:
+                    found.append(reason)
+                return bool(reason) or not self._members()
+
+            self._wait(seen, deadline, poll=WATCH_EVERY)
+            fire = bool(found) and bool(self._members())
+            why = found[0] if found else (s.when and f"{s.when} never started") or "no cleanup was seen"
+        if not fire:
+            gone = not self._members()
+            self.rec.second_signal = {"sent": False,
+                                       "why": "every process had ended" if gone else f"not sent: {why}"}
+            return
+        at = self._since()
+        try:
+            os.killpg(self.tree.started.pid, self.sig)
+            delivered = True
+        except ProcessLookupError:
+            delivered = False
+        self.rec.second_signal = {"sent": delivered, "at_s": at, "why": why}
+
+
+def cleanup_watch(settings: ProfileSettings, detectors: dict, events: str | None) -> Callable[[], str | None] | None:
+    """For double-ctrl-c: a check that says (in words) when cleanup has begun, or None
+    when there is nothing to watch (then the second Ctrl-C goes after a delay)."""
+    want = settings.when
+    if want is not None and want in detectors:  # a declared hook (even one named "atexit")
+        det = detectors[want]
+        return lambda: f"{want} was seen" if det.first_seen() else None
+    watch_probe = events is not None and (want is None or want.startswith("atexit"))
+    name = want[len("atexit:"):] if want and want.startswith("atexit:") else None
+    if want is None and not detectors and not watch_probe:
+        return None
+
+    def check() -> str | None:
+        if want is None:
+            for n, det in detectors.items():
+                if det.first_seen():
+                    return f"{n} was seen"
+        if watch_probe:
+            stdlib: set[tuple[int, object]] = set()
+            for e in read_events(events):  # type: ignore[arg-type]
+                if e["ev"] == "register" and e.get("stdlib"):
+                    stdlib.add((e["pid"], e.get("id")))
+                if e["ev"] != "hook-start":
+                    continue
+                hook = _short(e.get("name", "?"))
+                # "any atexit hook" means the app's own: multiprocessing's and
+                # logging's run at every exit and say nothing about cleanup
+                if hook == name or (name is None and (e["pid"], e.get("id")) not in stdlib):
+                    return f"atexit:{hook} started"
+        return None
+
+    return check
