@@ -32,6 +32,7 @@ from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, hook_order
 from .expect import evaluate
 from .output import OutputCapture
+from . import namespaces
 from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
 from .probe import ProbeReport, loaded_in, probe_env, runs_python
@@ -528,7 +529,10 @@ def run_cases(
 ) -> Results:
     """Run ``cases`` (``jobs`` at a time) and collect their results in case order."""
     caps = capabilities()
-    results = Results(environment=environment_info(jobs=jobs, capabilities=caps.as_dict()))
+    info = caps.as_dict()
+    if any(c.path.profile is not None and c.path.profile.pid1 for c in cases):
+        info.update(namespaces.environment())  # which PID namespace and init the run had
+    results = Results(environment=environment_info(jobs=jobs, capabilities=info))
     for case in cases:
         results.scenarios.setdefault(case.scenario.name, case.scenario.description)
     slots: list[CaseResult | None] = [None] * len(cases)

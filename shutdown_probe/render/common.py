@@ -210,7 +210,7 @@ def _stop_phrase(case: CaseResult) -> str:
     second = stop.second_signal
     if second:
         if second.get("at_s") is not None:
-            parts.append(f"{stop.signal} again at {second['at_s']:.2f} s ({second.get('why')})")
+            parts.append(f"{stop.signal} again at {second['at_s']:.3f} s ({second.get('why')})")
         else:
             parts.append(f"no second {stop.signal} ({second.get('why')})")
     if stop.final_kill:

@@ -35,6 +35,8 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         lines += [f"  {label:<{width}}  {value}" for label, value in rows]
         lines += [f"  ✗ {failure}" for failure in case.expect.failures]
     lines.append(f"  outcome: {row_summary(case)}")
+    if case.stop is not None and not case.errored:
+        lines.append(f"  stop: {common.explain(case)}")
     if case.hooks:
         lines.append("  evidence:")
         width = max(len(n) for n in case.hooks)
