@@ -190,3 +190,48 @@ def test_two_files_with_one_scenario_name_get_a_table_each():
     titles = [line.strip() for line in text.splitlines() if line.startswith("x (")]
     assert titles == ["x (/a/x.toml)", "x (/b/x.toml)"]
     assert len(rows(text)) == 2
+
+
+# ---------------------------------------------------------------- stop profiles
+
+
+def _stop_case(path: str, **stop) -> CaseResult:
+    from shutdown_probe.results import StopRecord
+
+    record = StopRecord(profile=path, stopper="Docker", signal="SIGTERM", to="PID 1 (the app)",
+                        grace_s=10.0, source="docs", **stop)
+    procs = [ProcessRecord(20, "launcher", "python -I -S _pid1_launcher.py", signal="SIGKILL", exit_known=True),
+             ProcessRecord(21, "root", "python app.py", signal="SIGKILL", exit_known=True, ns_pid=1,
+                           killed_by_stop=stop.get("final_kill", False))]
+    return CaseResult(scenario="demo", path=path, outcome="exited", exit={"returncode": None, "signal": "SIGKILL"},
+                      hooks={"finally": HookResult(False, "no match")}, processes=procs, stop=record)
+
+
+def test_time_cell_tells_the_grace_accounting():
+    from shutdown_probe.render.common import time_cell
+
+    killed = _stop_case("docker-stop", final_kill=True, kill_at_s=10.004,
+                        killed=[{"pid": 21, "role": "root", "cmdline": "python app.py"}], pid1_handles_signal=False)
+    quick = _stop_case("docker-stop-init", cleanup_s=0.031)
+    assert time_cell(killed) == "killed at 10.0 s"
+    assert time_cell(quick) == "0.03 s of 10 s"
+
+
+def test_explain_a_stop_profile_names_the_dropped_signal_and_the_kill_not_the_launcher():
+    case = _stop_case("docker-stop", final_kill=True, kill_at_s=10.0, pid1_handles_signal=False,
+                      killed=[{"pid": 21, "role": "root", "cmdline": "python app.py"}])
+    text = explain(case)
+    assert text.startswith("Docker: SIGTERM to PID 1 (the app), which has no SIGTERM handler, so the kernel dropped it")
+    assert "the 10 s grace ran out: SIGKILL (root 21)" in text
+    assert "PID 1 inside" in text and "killed by SIGKILL when the grace ran out" in text
+    assert "launcher" not in text and "20" not in text.replace("pid 21", "")
+    # one app process: the launcher does not make it a multi-process case
+    assert hook_cell(case, "finally") == "✗"
+
+
+def test_stop_record_survives_the_json_round_trip():
+    case = _stop_case("k8s-delete", final_kill=True, kill_at_s=3.0,
+                      pre_stop={"action": "preStop", "http": "http://x/drain", "status": 200, "duration_s": 0.5})
+    back = Results.from_dict(json.loads(Results(cases=[case]).to_json())).cases[0]
+    assert back.stop == case.stop and back.processes[1].ns_pid == 1 and back.processes[1].killed_by_stop
+    assert "preStop http://x/drain (HTTP 200, 0.50 s)" in explain(back)
