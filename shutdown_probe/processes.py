@@ -583,6 +583,26 @@ def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
     return names(masks.get("SigIgn", 0)), names(masks.get("SigCgt", 0))
 
 
+def signal_accepted(pid: int, sig: int) -> bool | None:
+    """Whether ``pid`` catches or blocks ``sig`` now (SigCgt | SigBlk); None if unknown.
+
+    This is what decides whether a signal from outside reaches a PID 1: the kernel
+    drops it unless PID 1 has a handler, or has it blocked (then it is queued).
+    """
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("SigCgt", "SigBlk"):
+                    masks[key] = int(value.strip(), 16)
+    except (OSError, ValueError):
+        return None
+    if not masks:
+        return None
+    return bool((masks.get("SigCgt", 0) | masks.get("SigBlk", 0)) & (1 << (sig - 1)))
+
+
 def tagged_processes(prefix: str = "") -> list[psutil.Process]:
     """Every live (non-zombie) process whose case tag starts with ``prefix``."""
     out = []

@@ -367,6 +367,8 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         ended = [h.ended_at for h in tree.handles.values() if h.ended_at is not None]
         if ended and not any(h.killed_by_harness or h.killed_by_stop for h in tree.handles.values()):
             result.duration_s = round(max(ended) - t0, 4)
+            if result.stop is not None and result.stop.cleanup_s is None:
+                result.stop.cleanup_s = result.duration_s  # a stopper that never kills
     except Interrupted:
         result.outcome = "error"
         result.error = "interrupted: the harness was asked to stop"

@@ -23,7 +23,7 @@ from typing import Callable
 from .actions import perform
 from .paths import Path, StopProfile, signal_name
 from .probe import _short, read_events
-from .processes import CaseProcesses, ProcessHandle
+from .processes import CaseProcesses, ProcessHandle, signal_accepted
 from .readiness import Interrupted
 from .results import CaseResult, StopRecord
 from .scenario import ProfileSettings, TriggerSpec
@@ -124,7 +124,9 @@ class StopSequence:
         to = self.profile.to
         if to == "pid1":
             target = self.tree.pid1 or self.tree.root
-            self.rec.pid1_handles_signal = signal_name(sig) in target.signals_caught
+            # Read now, not at ready: a handler installed late counts. A blocked signal
+            # counts too: the kernel queues it for a PID 1 that takes it with sigwait.
+            self.rec.pid1_handles_signal = signal_accepted(target.pid, sig)
             self._note(target, target.send(sig))
         elif to == "root":
             self._note(self.tree.root, self.tree.root.send(sig))
@@ -206,6 +208,11 @@ class StopSequence:
         if self._wait(self._scope_done, kill_deadline):
             if not self.rec.final_kill:
                 rec.cleanup_s = self._since()
+            if rec.pid1_handles_signal is False:
+                # /proc showed no handler and no block, yet PID 1 reacted: it waits for
+                # the signal with sigwait/signalfd (the kernel then unblocks it for the
+                # wait, out of /proc's sight). The signal was not dropped.
+                rec.pid1_handles_signal = None
         else:
             self._final_kill()
         if self.profile.waits_for == "root":

@@ -221,7 +221,7 @@ def test_explain_a_stop_profile_names_the_dropped_signal_and_the_kill_not_the_la
     case = _stop_case("docker-stop", final_kill=True, kill_at_s=10.0, pid1_handles_signal=False,
                       killed=[{"pid": 21, "role": "root", "cmdline": "python app.py"}])
     text = explain(case)
-    assert text.startswith("Docker: SIGTERM to PID 1 (the app), which has no SIGTERM handler, so the kernel dropped it")
+    assert text.startswith("Docker: SIGTERM to PID 1 (the app), which has no SIGTERM handler (nor blocks it), so the kernel dropped it")
     assert "the 10 s grace ran out: SIGKILL (root 21)" in text
     assert "PID 1 inside" in text and "killed by SIGKILL when the grace ran out" in text
     assert "launcher" not in text and "20" not in text.replace("pid 21", "")

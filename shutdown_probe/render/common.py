@@ -205,7 +205,7 @@ def _stop_phrase(case: CaseResult) -> str:
         to += f", {stop.init}"
     sent = f"{stop.signal} to {to}"
     if stop.pid1_handles_signal is False and stop.init is None:
-        sent += f", which has no {stop.signal} handler, so the kernel dropped it"
+        sent += f", which has no {stop.signal} handler (nor blocks it), so the kernel dropped it"
     parts.append(sent)
     second = stop.second_signal
     if second:
