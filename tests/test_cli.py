@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SESSION, run_cli, write_scenario
+from conftest import ROOT, SESSION, TARGETS, run_cli, write_scenario
 from shutdown_probe.paths import BUILTIN_PATHS
 from shutdown_probe.processes import tagged_processes
 
@@ -229,3 +229,32 @@ def test_keep_workdirs_names_each_kept_folder(tmp_path):
         assert json.loads((tmp_path / "out.json").read_text())["cases"][0]["workdir"] == kept
     finally:
         shutil.rmtree(kept, ignore_errors=True)
+
+
+def test_grace_option_shortens_every_profile_and_says_so(tmp_path):
+    path = write_scenario(tmp_path, f'''
+paths = ["systemd-stop", "supervisor-stop"]
+[app]
+command = ["{{python}}", "{TARGETS / "ignore_all.py"}", "{{workdir}}"]
+ready = {{ file = "{{workdir}}/ready" }}
+[profiles]
+grace = 60
+''')
+    out = tmp_path / "r.json"
+    t = time.monotonic()
+    done = run_cli("run", str(path), "--grace", "0.5", "--json", str(out))
+    wall = time.monotonic() - t
+    assert done.returncode == 0, done.stderr
+    cases = json.loads(out.read_text())["cases"]
+    assert [c["stop"]["grace_s"] for c in cases] == [0.5, 0.5]
+    assert [c["stop"]["grace_from"] for c in cases] == ["command line"] * 2
+    # ignore_all.py ignores SIGTERM: the shortened grace runs out, SIGKILL ends it
+    assert all(c["stop"]["final_kill"] and c["exit"]["signal"] == "SIGKILL" for c in cases)
+    assert wall < 30  # never the file's 60 s
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "soon"])
+def test_grace_option_rejects_what_is_not_seconds(tmp_path, value):
+    done = run_cli("run", scenario(tmp_path), "--grace", value)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "--grace" in done.stderr and "Traceback" not in done.stderr
