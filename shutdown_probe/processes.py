@@ -417,13 +417,18 @@ class CaseProcesses:
         New processes are looked for on every wake-up, so a process forked during
         shutdown is still tracked.
         """
-        return self._wait(lambda: not self.root.alive, deadline, wake_fds)
+        return self.wait_until(lambda: not self.root.alive, deadline, wake_fds)
 
     def wait_all(self, deadline: float, wake_fds: list[int] = ()) -> bool:
-        return self._wait(lambda: not self.live(), deadline, wake_fds)
+        return self.wait_until(lambda: not self.live(), deadline, wake_fds)
 
-    def _wait(self, done, deadline: float, wake_fds) -> bool:
-        rescan = 0.02
+    def wait_until(self, done, deadline: float, wake_fds=(), *, every: float = 0.2) -> bool:
+        """Wait until ``done()`` (True), ``deadline`` or a wake fd (False unless done).
+
+        Wakes on every exit (pidfds); ``every`` caps the time between two looks, for
+        a ``done`` that no fd announces (new processes, a file, the probe's events).
+        """
+        rescan = min(0.02, every)
         while True:
             self.discover()
             self._reap_ended()
@@ -438,7 +443,7 @@ class CaseProcesses:
                 return done()
             # Discovery is the one thing that cannot be event-driven: rescan often at
             # first, when shutdown forks happen, then less often.
-            rescan = min(0.2, rescan * 1.5)
+            rescan = min(every, rescan * 1.5)
 
     def _reap_ended(self) -> None:
         for h in self.handles.values():
@@ -563,19 +568,25 @@ def listening_ports(proc: psutil.Process) -> list[int]:
     return sorted({c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr})
 
 
-def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
-    """(ignored, caught) among the signals a stop path can send, from /proc."""
-    interesting = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
-                   signal.SIGUSR1, signal.SIGUSR2)
+def _signal_masks(pid: int) -> dict[str, int] | None:
+    """SigIgn, SigCgt, SigBlk... of ``pid`` from /proc/PID/status; None if unreadable."""
     masks = {}
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 key, _, value = line.partition(":")
-                if key in ("SigIgn", "SigCgt"):
+                if key.startswith("Sig") and key != "SigQ":
                     masks[key] = int(value.strip(), 16)
-    except OSError:
-        return [], []
+    except (OSError, ValueError):
+        return None
+    return masks
+
+
+def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
+    """(ignored, caught) among the signals a stop path can send, from /proc."""
+    interesting = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                   signal.SIGUSR1, signal.SIGUSR2)
+    masks = _signal_masks(pid) or {}
 
     def names(mask: int) -> list[str]:
         return [s.name for s in interesting if mask & (1 << (s - 1))]
@@ -589,15 +600,7 @@ def signal_accepted(pid: int, sig: int) -> bool | None:
     This is what decides whether a signal from outside reaches a PID 1: the kernel
     drops it unless PID 1 has a handler, or has it blocked (then it is queued).
     """
-    masks = {}
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key in ("SigCgt", "SigBlk"):
-                    masks[key] = int(value.strip(), 16)
-    except (OSError, ValueError):
-        return None
+    masks = _signal_masks(pid)
     if not masks:
         return None
     return bool((masks.get("SigCgt", 0) | masks.get("SigBlk", 0)) & (1 << (sig - 1)))

@@ -27,7 +27,7 @@ from .processes import CaseProcesses, ProcessHandle, signal_accepted
 from .readiness import Interrupted
 from .results import CaseResult, StopRecord
 from .scenario import ProfileSettings, TriggerSpec
-from .waiting import Flag, wait_readable
+from .waiting import Flag
 
 # Kubernetes grants a preStop hook that outlives the grace period "a small, one-off
 # grace period extension of 2 seconds" (Pod Lifecycle, Termination of Pods).
@@ -100,21 +100,13 @@ class StopSequence:
             return not self.tree.root.alive
         return not self._members()
 
-    def _wait(self, done: Callable[[], bool], deadline: float, poll: float | None = None) -> bool:
-        wake = [self.ctx.cancel.fileno()] if self.ctx.cancel is not None else []
-        while True:
-            self.tree.discover()
-            self.tree._reap_ended()
-            if done():
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            fds = [h.pidfd for h in self.tree.live() if h.pidfd is not None]
-            woke = wait_readable(fds + wake, min(left, poll or 0.1))
-            if self.ctx.cancel is not None and self.ctx.cancel.is_set():
-                raise Interrupted()
-            del woke
+    def _wait(self, done: Callable[[], bool], deadline: float, every: float = 0.2) -> bool:
+        cancel = self.ctx.cancel
+        ok = self.tree.wait_until(done, deadline, [cancel.fileno()] if cancel is not None else [],
+                                  every=every)
+        if cancel is not None and cancel.is_set():
+            raise Interrupted()
+        return ok
 
     def _note(self, h: ProcessHandle, delivered: bool) -> None:
         self.rec.signalled.append({"pid": h.pid, "role": h.role, "delivered": delivered})
@@ -238,7 +230,7 @@ class StopSequence:
                     found.append(reason)
                 return bool(reason) or not self._members()
 
-            self._wait(seen, deadline, poll=WATCH_EVERY)
+            self._wait(seen, deadline, every=WATCH_EVERY)
             fire = bool(found) and bool(self._members())
             why = found[0] if found else (s.when and f"{s.when} never started") or "no cleanup was seen"
         if not fire:
