@@ -153,6 +153,8 @@ class StopSequence:
         kill = self.profile.kill
         if kill == "root":
             hit = [self.tree.root] if self.tree.root.alive else []
+        elif kill == "group":  # not those that left the group (setsid daemons)
+            hit = [h for h in self._members() if _pgid(h.pid) == self.tree.started.pid]
         else:
             hit = self._members()
         self.rec.killed = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]} for h in hit]
@@ -245,6 +247,13 @@ class StopSequence:
         except ProcessLookupError:
             delivered = False
         self.rec.second_signal = {"sent": delivered, "at_s": at, "why": why}
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def cleanup_watch(settings: ProfileSettings, detectors: dict, events: str | None) -> Callable[[], str | None] | None:
