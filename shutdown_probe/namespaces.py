@@ -22,7 +22,6 @@ from pathlib import Path as FsPath
 _HERE = FsPath(__file__).resolve().parent
 LAUNCHER = _HERE / "_pid1_launcher.py"
 FORWARD_INIT = _HERE / "_forward_init.py"
-INIT_CHOICES = ("auto", "tini", "builtin")
 
 
 def _helper(script: FsPath) -> list[str]:

@@ -325,12 +325,16 @@ class CaseProcesses:
                 candidates = psutil.Process().children(recursive=True)
             except psutil.Error:
                 candidates = []
+        unreadable = []
         for proc in candidates:
             if proc.pid in found or proc.pid in self.handles:
                 continue
-            if _tag_of(proc) == self.tag:
+            tag = _tag_of(proc)
+            if tag == self.tag:
                 found[proc.pid] = proc
-        self._reap_unseen_orphans()
+            elif tag is None:
+                unreadable.append(proc.pid)
+        self._reap_unseen_orphans(unreadable)
         new = []
         for pid, proc in sorted(found.items(), key=lambda kv: _created(kv[1])):
             if pid in self.handles:
@@ -345,27 +349,24 @@ class CaseProcesses:
             new.append(handle)
         return new
 
-    def _reap_unseen_orphans(self) -> None:
+    def _reap_unseen_orphans(self, pids: list[int]) -> None:
         """Reap the case's orphans that ended before anyone saw them.
 
         The harness, a subreaper, adopts them as an init would, but a zombie's tag
-        cannot be read; its session can, and every process of the case inherits the
-        root's session (unless it made its own). An init reaps such zombies at once,
-        so the harness must too: a zombie still answers kill(pid, 0).
+        cannot be read (``pids``: the processes whose tag discovery could not read);
+        its session can, and every process of the case inherits the root's session
+        (unless it made its own). An init reaps such zombies at once, so the harness
+        must too: a zombie still answers kill(pid, 0).
         """
         if capabilities().subreaper is not None:
             return
-        try:
-            kids = psutil.Process().children()
-        except psutil.Error:
-            return
-        for proc in kids:
-            if proc.pid in self.handles or _session_if_zombie(proc.pid) != self.started.pid:
+        for pid in pids:
+            if _session_if_zombie(pid) != self.started.pid:
                 continue
             try:
-                os.waitpid(proc.pid, os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                pass
+                pass  # not ours: its own parent reaps it
 
     def _role_for(self, proc: psutil.Process) -> str:
         try:
@@ -542,17 +543,19 @@ def _cmdline(proc: psutil.Process) -> str:
         return ""
 
 
-def ns_pid_of(pid: int) -> int | None:
-    """``pid``'s number inside its innermost PID namespace, when that is not ours."""
+def _status(pid: int) -> dict[str, str] | None:
+    """The fields of /proc/PID/status (raw values); None if unreadable."""
     try:
         with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("NSpid:"):
-                    pids = line.split()[1:]
-                    return int(pids[-1]) if len(pids) > 1 else None
-    except (OSError, ValueError):
+            return {k: v.strip() for k, _, v in (line.partition(":") for line in fh)}
+    except OSError:
         return None
-    return None
+
+
+def ns_pid_of(pid: int) -> int | None:
+    """``pid``'s number inside its innermost PID namespace, when that is not ours."""
+    pids = ((_status(pid) or {}).get("NSpid") or "").split()
+    return int(pids[-1]) if len(pids) > 1 else None
 
 
 def listening_ports(proc: psutil.Process) -> list[int]:
@@ -570,16 +573,13 @@ def listening_ports(proc: psutil.Process) -> list[int]:
 
 def _signal_masks(pid: int) -> dict[str, int] | None:
     """SigIgn, SigCgt, SigBlk... of ``pid`` from /proc/PID/status; None if unreadable."""
-    masks = {}
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.startswith("Sig") and key != "SigQ":
-                    masks[key] = int(value.strip(), 16)
-    except (OSError, ValueError):
+    status = _status(pid)
+    if status is None:
         return None
-    return masks
+    try:
+        return {k: int(v, 16) for k, v in status.items() if k.startswith("Sig") and k != "SigQ"}
+    except ValueError:
+        return None
 
 
 def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
