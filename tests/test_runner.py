@@ -20,7 +20,7 @@ from pathlib import Path as FsPath
 
 import pytest
 
-from conftest import TARGETS, write_scenario
+from conftest import SCENARIOS, TARGETS, write_scenario
 from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario, run_case
 from shutdown_probe.paths import PROFILE_PATHS
 
@@ -786,3 +786,14 @@ ready = { delay = 0.1 }
     assert result.probe == {"enabled": False, "why": result.probe["why"]}
     assert "does not run Python" in result.probe["why"]
     assert result.hooks == {}
+
+
+def test_an_orphan_that_dies_before_discovery_is_reaped_like_an_init_would(monkeypatch):
+    """The job runner's job (JOB_SECONDS=0) is orphaned and gone before the harness
+    looks: a zombie of the harness, whose tag cannot be read. Unless the harness reaps
+    it by its session, kill(pid, 0) keeps answering and the runner's cleanup hangs."""
+    monkeypatch.setenv("JOB_SECONDS", "0")
+    sc = load_scenario(SCENARIOS / "pid1_job_runner.toml")
+    result = run_path(sc, "sigterm")
+    assert result.outcome == "exited", (result.error, result.output_tail)
+    assert result.hooks["released"].ran and result.exit == {"returncode": 0, "signal": None}
