@@ -56,6 +56,9 @@ class ProcessRecord:
     # the stop profile's own SIGKILL, when the grace ran out (the stopper, not the harness)
     killed_by_stop: bool = False
     kind: str | None = None  # framework role the probe recognised, e.g. "reloader-parent"
+    # seconds from the trigger to its start, for a process started after the path
+    # fired (a respawned worker); None for the others
+    started_after_s: float | None = None
     ns_pid: int | None = None  # its PID inside the case's PID namespace (1 for PID 1), if any
     listening: list[int] = field(default_factory=list)  # TCP ports when it was ready
     signals_ignored: list[str] = field(default_factory=list)
@@ -116,6 +119,73 @@ class StopRecord:
 
 
 @dataclass
+class RequestRecord:
+    """One HTTP request the traffic sent: when, on which server process, and its fate.
+
+    ``kind``: ``in-flight`` (accepted by the app, its request read, no answer yet when
+    the path fired), ``queued`` (connected, still in the listen backlog when the path
+    fired) or ``new`` (sent after the path fired). ``outcome``: ``completed`` (a whole
+    response, status below 500), ``error-status`` (a whole response, 500 or more),
+    ``cut`` (connected, then reset or closed before a whole response), ``refused``
+    (no listener: connection refused), ``timed-out`` (no answer within the timeout),
+    ``failed`` (could not connect for another reason, given in ``detail``),
+    ``unfinished`` (still waiting when the harness itself ended the case).
+    """
+
+    n: int
+    kind: str
+    outcome: str
+    detail: str = ""  # "connection reset", "closed without a response", "200"...
+    status: int | None = None
+    sent_s: float | None = None  # seconds from the trigger; negative before it
+    ended_s: float | None = None
+    pid: int | None = None  # the app process that held the connection, when seen
+    role: str | None = None
+
+
+# Request outcomes, in the order reports list them.
+REQUEST_OUTCOMES = ("completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished")
+
+
+@dataclass
+class TrafficRecord:
+    """What happened to HTTP traffic while the path ended the app.
+
+    Times are seconds from the trigger. ``drained``: every request in flight when the
+    path fired got a whole, non-5xx response (None when none was in flight).
+    ``dropped``: how many new requests were accepted by the kernel and then cut.
+    ``stopped_accepting_s``: when the first new request that was not served was sent,
+    counting only failures after which no new request was served again (None: the
+    port kept serving). ``refused_from_s``: the first refused connection.
+    ``released_s``: when no socket listened on the port any more.
+    """
+
+    url: str
+    new_url: str | None
+    in_flight: int  # how many the scenario asked for
+    queued: int = 0
+    window_s: float = 0.0
+    requests: list[RequestRecord] = field(default_factory=list)
+    drained: bool | None = None
+    dropped: int = 0
+    stopped_accepting_s: float | None = None
+    refused_from_s: float | None = None
+    released_s: float | None = None
+    last_served_s: float | None = None
+    # why new requests stopped: "window", "cap", "case ended"
+    stopped_by: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self, kind: str) -> dict[str, int]:
+        """Outcome -> number of requests of ``kind`` (in-flight, queued, new)."""
+        out: dict[str, int] = {}
+        for r in self.requests:
+            if r.kind == kind:
+                out[r.outcome] = out.get(r.outcome, 0) + 1
+        return {k: out[k] for k in REQUEST_OUTCOMES if k in out}
+
+
+@dataclass
 class ExpectResult:
     passed: bool = True
     failures: list[str] = field(default_factory=list)
@@ -126,7 +196,10 @@ class ExpectResult:
 class CaseResult:
     scenario: str
     path: str
-    outcome: str  # exited | hung | not-ready | error | skipped
+    # exited | hung | survived | not-ready | error | skipped. "survived": the path
+    # ended a child (a worker) and the root lived on (a master respawns workers);
+    # the harness then ended the case.
+    outcome: str
     exit: dict[str, Any] = field(default_factory=lambda: {"returncode": None, "signal": None})
     duration_s: float | None = None  # trigger -> every process gone by itself
     root_exit_s: float | None = None  # trigger -> the root process ended
@@ -151,6 +224,8 @@ class CaseResult:
     probe: dict[str, Any] = field(default_factory=dict)
     # a deployment stop profile's sequence and grace accounting; None for other paths
     stop: StopRecord | None = None
+    # requests in flight and new requests during the shutdown; None without [traffic]
+    traffic: TrafficRecord | None = None
 
     @property
     def errored(self) -> bool:
@@ -174,6 +249,10 @@ class CaseResult:
         data["expect"] = ExpectResult(**data.get("expect", {}))
         if data.get("stop") is not None:
             data["stop"] = StopRecord(**data["stop"])
+        if data.get("traffic") is not None:
+            traffic = dict(data["traffic"])
+            traffic["requests"] = [RequestRecord(**r) for r in traffic.get("requests", [])]
+            data["traffic"] = TrafficRecord(**traffic)
         return cls(**data)
 
 

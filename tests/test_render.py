@@ -235,3 +235,243 @@ def test_stop_record_survives_the_json_round_trip():
     back = Results.from_dict(json.loads(Results(cases=[case]).to_json())).cases[0]
     assert back.stop == case.stop and back.processes[1].ns_pid == 1 and back.processes[1].killed_by_stop
     assert "preStop http://x/drain (HTTP 200, 0.50 s)" in explain(back)
+
+
+# ---------------------------------------------------------------- traffic
+
+
+def _req(n: int, kind: str, outcome: str, **kw):
+    from shutdown_probe.results import RequestRecord
+
+    return RequestRecord(n, kind, outcome, **kw)
+
+
+def traffic_sample() -> Results:
+    """A gunicorn-like scenario: SIGTERM drains; SIGKILL to a worker cuts its two
+    requests while the master lives on and respawns it; one case without traffic."""
+    from shutdown_probe.results import TrafficRecord
+
+    drained = TrafficRecord(
+        url="http://127.0.0.1:8000/slow", new_url="http://127.0.0.1:8000/", in_flight=3, window_s=2.0,
+        requests=[_req(1, "in-flight", "completed", detail="200 OK", status=200, sent_s=-0.2, ended_s=1.52,
+                       pid=4101, role="child"),
+                  _req(2, "in-flight", "completed", status=200, sent_s=-0.2, ended_s=1.53, pid=4102, role="child-2"),
+                  _req(3, "in-flight", "completed", status=200, sent_s=-0.2, ended_s=1.55, pid=4101, role="child"),
+                  # new: 2 served before the port stopped, then 4 refused
+                  _req(4, "new", "completed", status=200, sent_s=0.005, ended_s=0.01),
+                  _req(5, "new", "completed", status=200, sent_s=0.01, ended_s=0.015),
+                  *(_req(n, "new", "refused", detail="connection refused", sent_s=0.02 + n / 100)
+                    for n in range(6, 10))],
+        drained=True, stopped_accepting_s=0.021, refused_from_s=0.06, released_s=1.514, last_served_s=1.55,
+        stopped_by="window")
+    cut = TrafficRecord(
+        url="http://127.0.0.1:8000/slow", new_url=None, in_flight=3, window_s=2.0,
+        requests=[_req(1, "in-flight", "cut", detail="connection reset", sent_s=-0.2, ended_s=0.31,
+                       pid=4101, role="child"),
+                  _req(2, "in-flight", "completed", detail="200", status=200, sent_s=-0.2, ended_s=1.52,
+                       pid=4102, role="child-2"),
+                  _req(3, "in-flight", "cut", detail="connection reset", sent_s=-0.2, ended_s=0.31,
+                       pid=4101, role="child"),
+                  # new, deliberately out of outcome order: the cell lists them in REQUEST_OUTCOMES order
+                  *(_req(n, "new", "cut", detail="connection reset", sent_s=0.02) for n in (4, 5, 6)),
+                  *(_req(n, "new", "completed", status=200, sent_s=n / 10) for n in range(7, 19))],
+        drained=False, dropped=3, last_served_s=1.9, stopped_by="cap",
+        notes=["the master respawned the worker"])
+    procs = [ProcessRecord(4100, "root", "gunicorn app:app", signal="SIGTERM", killed_by_harness=True,
+                           listening=[8000]),
+             ProcessRecord(4101, "child", "gunicorn: worker", signal="SIGKILL", exit_known=True, ended_after_s=0.312),
+             ProcessRecord(4102, "child-2", "gunicorn: worker", signal="SIGTERM", killed_by_harness=True),
+             ProcessRecord(4200, "child-3", "gunicorn: worker", signal="SIGTERM", killed_by_harness=True,
+                           started_after_s=0.05)]
+    atexit = HookResult(True, "stdout: bye", pids=[4101, 4102], roles=["child", "child-2"])
+    cases = [
+        CaseResult(scenario="gunicorn", path="sigterm", outcome="exited", exit={"returncode": 0, "signal": None},
+                   duration_s=1.6, hooks={"atexit": atexit}, traffic=drained),
+        CaseResult(scenario="gunicorn", path="sigkill-child", outcome="survived",
+                   exit={"returncode": None, "signal": "SIGTERM"}, hooks={"atexit": HookResult(False, "no match")},
+                   processes=procs, trigger={"signal": "SIGKILL", "to": "child"}, traffic=cut),
+        CaseResult(scenario="gunicorn", path="sigint", outcome="exited", exit={"returncode": 0, "signal": None},
+                   duration_s=0.2, hooks={"atexit": atexit}),
+        CaseResult(scenario="gunicorn", path="os-exit", outcome="skipped", error="skipped: no os-exit trigger"),
+    ]
+    return Results(cases=cases, scenarios={"gunicorn": "gunicorn sync workers"})
+
+
+TRAFFIC_LEGEND = ("drained = every request in flight when the path fired got a whole response below 500; "
+                  "dropped = connected, then cut without a whole response; "
+                  "refused = connection refused (nothing listening)")
+
+
+def test_terminal_traffic_columns_sit_between_the_hooks_and_exit():
+    text = format_terminal(traffic_sample(), width=160)
+    assert re.search(r"┃ path +┃ +atexit +┃ +drained +┃ new requests +┃ port +┃ exit +┃ +time ┃ orphans", text)
+    assert rows(text) == [
+        ["sigterm", "✓ child+child-2", "✓ 3/3", "2 served, 4 refused", "stopped 0.02 s; released 1.51 s",
+         "rc 0", "1.60 s", "-"],
+        ["sigkill-child", "✗", "✗ 1/3: 2 cut", "12 served, 3 dropped", "kept serving", "survived", "0.31 s", "-"],
+        ["sigint", "✓ child+child-2", "-", "-", "-", "rc 0", "0.20 s", "-"],
+        ["os-exit", "-", "-", "-", "-", "skipped", "-", "-"],
+    ]
+    assert TRAFFIC_LEGEND in " ".join(line.strip() for line in text.splitlines())
+
+
+def test_a_table_without_traffic_has_no_traffic_columns_nor_legend():
+    # one run, two scenarios: only the one with traffic gets the columns
+    res = sample()
+    res.cases += traffic_sample().cases[:1]
+    text = format_terminal(res, width=160)
+    demo, gunicorn = text.split("\ngunicorn")
+    assert "drained" not in demo and "new requests" not in demo and "port" not in demo
+    assert "drained" in gunicorn and "new requests" in gunicorn
+    assert len(rows(demo)[0]) == 6  # path, atexit, flush, exit, time, orphans
+    md = format_markdown(res, details=False)
+    assert "| path | atexit | flush | exit | time | orphans |" in md
+    assert "| path | atexit | drained | new requests | port | exit | time | orphans |" in md
+    assert md.count("- drained = ") == 1
+
+
+def test_markdown_traffic_rows_exact():
+    md = format_markdown(traffic_sample(), details=False)
+    table = md.split("gunicorn sync workers\n\n", 1)[1].split("\n\n", 1)[0]
+    assert table.splitlines() == [
+        "| path | atexit | drained | new requests | port | exit | time | orphans |",
+        "|---|:---:|:---:|---|---|---|---:|---|",
+        "| `sigterm` | ✓ child+child-2 | ✓ 3/3 | 2 served, 4 refused | stopped 0.02 s; released 1.51 s | rc 0 | 1.60 s | - |",
+        "| `sigkill-child` | ✗ | ✗ 1/3: 2 cut | 12 served, 3 dropped | kept serving | survived | 0.31 s | - |",
+        "| `sigint` | ✓ child+child-2 | - | - | - | rc 0 | 0.20 s | - |",
+        "| `os-exit` | - | - | - | - | skipped | - | - |",
+    ]
+    assert f"- {TRAFFIC_LEGEND}\n" in md
+
+
+def test_drained_cell_names_each_failure_and_says_nothing_when_nothing_was_in_flight():
+    from shutdown_probe.render.common import drained_cell
+    from shutdown_probe.results import TrafficRecord
+
+    def case(drained, requests, outcome="exited"):
+        return CaseResult(scenario="s", path="p", outcome=outcome,
+                          traffic=TrafficRecord(url="u", new_url=None, in_flight=len(requests),
+                                                requests=requests, drained=drained))
+
+    failing = [_req(1, "in-flight", "timed-out"), _req(2, "in-flight", "error-status", status=503),
+               _req(3, "in-flight", "unfinished"), _req(4, "in-flight", "completed", status=200)]
+    assert drained_cell(case(False, failing)) == "✗ 1/4: 1 5xx, 1 timed out, 1 unfinished"
+    # every in-flight one completed, a queued one was cut: the cell says which
+    queued = [_req(1, "in-flight", "completed", status=200), _req(2, "queued", "cut")]
+    assert drained_cell(case(False, queued)) == "✗ 1/1: queued: 1 cut"
+    assert drained_cell(case(True, [_req(1, "in-flight", "completed", status=204)])) == "✓ 1/1"
+    assert drained_cell(case(None, [])) == "-"
+    assert drained_cell(case(False, failing, outcome="error")) == "-"
+    assert drained_cell(CaseResult(scenario="s", path="p", outcome="exited")) == "-"
+
+
+def test_new_requests_cell_counts_in_outcome_order_and_says_none_sent():
+    from shutdown_probe.render.common import new_requests_cell
+    from shutdown_probe.results import TrafficRecord
+
+    def case(requests):
+        return CaseResult(scenario="s", path="p", outcome="exited",
+                          traffic=TrafficRecord(url="u", new_url=None, in_flight=1, requests=requests))
+
+    every = [_req(1, "new", "unfinished"), _req(2, "new", "timed-out"), _req(3, "new", "refused"),
+             _req(4, "new", "refused"), _req(5, "new", "cut"), _req(6, "new", "error-status", status=502),
+             _req(7, "new", "completed", status=200), _req(8, "in-flight", "cut")]
+    assert new_requests_cell(case(every)) == "1 served, 1 5xx, 1 dropped, 2 refused, 1 timed out, 1 unfinished"
+    assert new_requests_cell(case([_req(1, "in-flight", "completed")])) == "none sent"
+
+
+def test_port_cell_adds_the_release_only_when_it_came_later():
+    from shutdown_probe.render.common import port_cell
+    from shutdown_probe.results import TrafficRecord
+
+    def case(stopped, released, served=0):
+        requests = [_req(n, "new", "completed", status=200) for n in range(served)]
+        return CaseResult(scenario="s", path="p", outcome="exited",
+                          traffic=TrafficRecord(url="u", new_url=None, in_flight=1, requests=requests,
+                                                stopped_accepting_s=stopped, released_s=released))
+
+    assert port_cell(case(0.123, 0.16)) == "stopped 0.12 s"  # 0.037 s apart: one moment
+    assert port_cell(case(0.123, 2.0)) == "stopped 0.12 s; released 2.00 s"
+    assert port_cell(case(0.5, None)) == "stopped 0.50 s"
+    assert port_cell(case(None, None, served=2)) == "kept serving"
+    assert port_cell(case(None, 1.0)) == "-"
+
+
+def test_survived_case_exit_and_time_cells():
+    from shutdown_probe.render.common import exit_cell, time_cell
+    from shutdown_probe.render.failure import row_summary
+
+    case = traffic_sample().cases[1]
+    # the root's SIGTERM in exit is the harness's cleanup: not shown
+    assert exit_cell(case) == "survived"
+    assert time_cell(case) == "0.31 s"  # the child's ended_after_s, 0.312
+    # a worker started after the path fired is not the target, even in the target's role
+    case.processes.insert(0, ProcessRecord(4300, "child", "gunicorn: worker", signal="SIGTERM",
+                                           ended_after_s=2.5, started_after_s=0.05))
+    assert time_cell(case) == "0.31 s"
+    del case.processes[0]
+    assert row_summary(case) == "survived, 0.31 s, drained ✗ 1/3: 2 cut, new requests: 12 served, 3 dropped"
+    # the target never ended (or is unknown): no time
+    case.processes[1].ended_after_s = None
+    assert time_cell(case) == "-"
+    assert "the parent (pid 4100) was still running when the harness ended the case" in explain(case)
+    assert "the child-3 (pid 4200, started 0.05 s after the trigger)" in explain(case)
+
+
+def test_markdown_details_tell_each_in_flight_request_and_the_port():
+    text = format_markdown(traffic_sample())
+    section = text.split("#### `sigkill-child` — survived\n", 1)[1].split("####", 1)[0]
+    lines = section.splitlines()
+    start = lines.index("- traffic: http://127.0.0.1:8000/slow (3 in flight)")
+    assert lines[start:start + 7] == [
+        "- traffic: http://127.0.0.1:8000/slow (3 in flight)",
+        "  - #1 in-flight on child pid 4101: cut (connection reset) at 0.31 s",
+        "  - #2 in-flight on child-2 pid 4102: completed 200 at 1.52 s",
+        "  - #3 in-flight on child pid 4101: cut (connection reset) at 0.31 s",
+        "  - new requests: 12 served, 3 dropped (sent until the cap on new requests was reached)",
+        "  - port: kept serving new requests; last response served at 1.90 s",
+        "  - note: the master respawned the worker",
+    ]
+    assert "- respawned: child-3 pid 4200 started 0.05 s after the trigger" in lines
+    first = text.split("#### `sigterm` — exited\n", 1)[1].split("####", 1)[0]
+    assert "- traffic: http://127.0.0.1:8000/slow (3 in flight); new requests to http://127.0.0.1:8000/" in first
+    assert "  - #1 in-flight on child pid 4101: completed 200 OK at 1.52 s" in first
+    assert "  - #2 in-flight on child-2 pid 4102: completed 200 at 1.53 s" in first
+    assert "  - new requests: 2 served, 4 refused (sent until the 2 s window ended)" in first
+    assert ("  - port: stopped serving new requests at 0.02 s; refused connections from 0.06 s; "
+            "released at 1.51 s; last response served at 1.55 s") in first
+    assert "traffic" not in text.split("#### `sigint` — exited\n", 1)[1].split("####", 1)[0]
+
+
+def test_failure_detail_carries_the_traffic_block():
+    from shutdown_probe.render import format_case_failure, row_properties
+
+    case = traffic_sample().cases[1]
+    lines = format_case_failure(case).splitlines()
+    assert "  respawned: child-3 pid 4200 started 0.05 s after the trigger" in lines
+    start = lines.index("  traffic: http://127.0.0.1:8000/slow (3 in flight)")
+    assert lines[start + 1] == "    #1 in-flight on child pid 4101: cut (connection reset) at 0.31 s"
+    assert lines[start + 4] == "    new requests: 12 served, 3 dropped (sent until the cap on new requests was reached)"
+    props = dict(row_properties(case, prefix="p"))
+    assert props["p.drained"] == "✗ 1/3: 2 cut" and props["p.port"] == "kept serving"
+    assert props["p.exit"] == "survived"
+    assert "p.drained" not in dict(row_properties(traffic_sample().cases[2], prefix="p"))
+
+
+def test_traffic_survives_the_json_round_trip():
+    from shutdown_probe.results import RequestRecord, TrafficRecord
+
+    res = traffic_sample()
+    data = json.loads(res.to_json())
+    assert data["cases"][1]["traffic"]["requests"][0] == {
+        "n": 1, "kind": "in-flight", "outcome": "cut", "detail": "connection reset", "status": None,
+        "sent_s": -0.2, "ended_s": 0.31, "pid": 4101, "role": "child"}
+    assert data["cases"][2]["traffic"] is None
+    assert data["cases"][1]["processes"][3]["started_after_s"] == 0.05
+    again = Results.from_dict(data)
+    traffic = again.cases[1].traffic
+    assert isinstance(traffic, TrafficRecord) and all(isinstance(r, RequestRecord) for r in traffic.requests)
+    assert traffic == res.cases[1].traffic and traffic.counts("new") == {"completed": 12, "cut": 3}
+    assert again.cases[2].traffic is None
+    assert again.to_dict() == res.to_dict()
+    assert format_terminal(again, width=160) == format_terminal(res, width=160)

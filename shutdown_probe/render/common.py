@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import CaseResult, HookResult, ProcessRecord, Results
+from ..results import REQUEST_OUTCOMES, CaseResult, HookResult, ProcessRecord, RequestRecord, Results, TrafficRecord
 
 RAN = "✓"
 NOT_RAN = "✗"
@@ -106,6 +106,9 @@ def exit_cell(case: CaseResult) -> str:
         return "skipped"
     if case.outcome in ("not-ready", "error"):
         return case.outcome
+    if case.outcome == "survived":
+        # the root was still running; the harness ended it, so its exit says nothing
+        return "survived"
     ex = case.exit
     end = ex.get("signal") or (f"rc {ex.get('returncode')}" if ex.get("returncode") is not None else "?")
     return f"hung → {end}" if case.outcome == "hung" else end
@@ -114,7 +117,11 @@ def exit_cell(case: CaseResult) -> str:
 def time_cell(case: CaseResult) -> str:
     """Trigger to the end: of every process, or of the root when orphans outlived it.
 
-    For a stop profile, the grace accounting: "0.21 s of 10 s", "killed at 10 s"."""
+    For a stop profile, the grace accounting: "0.21 s of 10 s", "killed at 10 s".
+    For a case the root survived, when the path's target ended."""
+    if case.outcome == "survived":
+        target = target_process(case)
+        return f"{target.ended_after_s:.2f} s" if target is not None else "-"
     stop = case.stop
     if stop is not None and stop.grace_s is not None and case.outcome == "exited":
         if stop.final_kill:
@@ -128,6 +135,15 @@ def time_cell(case: CaseResult) -> str:
     if case.root_exit_s is not None:
         return f"{case.root_exit_s:.2f} s"
     return "-"
+
+
+def target_process(case: CaseResult) -> ProcessRecord | None:
+    """The process the path signalled (by role), once it ended; None when unknown."""
+    to = case.trigger.get("to")
+    for p in case.processes:
+        if p.role == to and p.started_after_s is None and p.ended_after_s is not None:
+            return p
+    return None
 
 
 def orphans_cell(case: CaseResult) -> str:
@@ -174,10 +190,15 @@ def _who(p: ProcessRecord, multi: bool) -> str:
     label = {"root": "the parent"}.get(p.role, f"the {p.role}") if multi else "the process"
     ids = [p.kind] if p.kind else []
     ids.append(f"pid {p.pid}" + (f", PID {p.ns_pid} inside" if p.ns_pid is not None else ""))
+    if p.started_after_s is not None:
+        ids.append(f"started {p.started_after_s:.2f} s after the trigger")
     return f"{label} ({', '.join(ids)})"
 
 
-def _ending(p: ProcessRecord) -> str:
+def _ending(p: ProcessRecord, case: CaseResult) -> str:
+    if case.outcome == "survived" and (p.role == "root" or p.killed_by_harness):
+        # how the harness's own cleanup ended it says nothing about the path
+        return "was still running when the harness ended the case"
     if p.killed_by_stop:
         return "was killed by SIGKILL when the grace ran out"
     if p.killed_by_harness:
@@ -264,7 +285,7 @@ def explain(case: CaseResult) -> str:
         if missed:
             parts.append(f"never ran {_names(missed)}" if ran or cut else
                          f"ran none of its {len(missed)} atexit hook{'s' if len(missed) > 1 else ''}")
-        parts.append(_ending(p))
+        parts.append(_ending(p, case))
         joined = ", ".join(parts[:-1]) + (", then " if len(parts) > 1 else "") + parts[-1]
         clauses.append(f"{_who(p, multi)} {joined}")
     known = {p.pid for p in procs}
@@ -276,3 +297,147 @@ def explain(case: CaseResult) -> str:
     trigger = _trigger_phrase(case)
     text = "; ".join(clauses)
     return (f"{trigger}: {text}" if trigger else text) + "."
+
+
+# ---------------------------------------------------------------- traffic
+
+# a new request's outcome in the matrix: what a client of the port saw
+NEW_WORDS = {"completed": "served", "error-status": "5xx", "cut": "dropped", "refused": "refused",
+             "timed-out": "timed out", "unfinished": "unfinished"}
+# an in-flight (or queued) request's outcome: it was accepted already, so "cut", not "dropped"
+FATE_WORDS = {"completed": "completed", "error-status": "5xx", "cut": "cut", "refused": "refused",
+              "timed-out": "timed out", "unfinished": "unfinished"}
+STOPPED_BY = {"cap": "the cap on new requests was reached", "case ended": "the case ended"}
+
+
+def has_traffic(cases: list[CaseResult]) -> bool:
+    """Whether a table gets the traffic columns: only when one of its cases sent traffic."""
+    return any(c.traffic is not None for c in cases)
+
+
+def _traffic(case: CaseResult) -> TrafficRecord | None:
+    if case.outcome in ("skipped", "not-ready", "error"):
+        return None
+    return case.traffic
+
+
+def _counted(counts: dict[str, int], words: dict[str, str]) -> str:
+    return ", ".join(f"{n} {words[o]}" for o, n in counts.items() if n)
+
+
+def _tally(requests: list[RequestRecord]) -> dict[str, int]:
+    out = {o: 0 for o in REQUEST_OUTCOMES}
+    for r in requests:
+        out[r.outcome] = out.get(r.outcome, 0) + 1
+    return out
+
+
+def drained_cell(case: CaseResult) -> str:
+    """'✓ 3/3': every in-flight request completed; '✗ 1/3: 2 cut' otherwise."""
+    t = _traffic(case)
+    if t is None or t.drained is None:
+        return "-"
+    in_flight = [r for r in t.requests if r.kind == "in-flight"]
+    tally = _tally(in_flight)
+    text = f"{RAN if t.drained else NOT_RAN} {tally['completed']}/{len(in_flight)}"
+    if t.drained:
+        return text
+    failures = _counted({o: n for o, n in tally.items() if o != "completed"}, FATE_WORDS)
+    queued = _counted({o: n for o, n in _tally([r for r in t.requests if r.kind == "queued"]).items()
+                       if o != "completed"}, FATE_WORDS)
+    if queued:
+        failures += ("; " if failures else "") + f"queued: {queued}"
+    return f"{text}: {failures}" if failures else text
+
+
+def new_requests_cell(case: CaseResult) -> str:
+    """New requests sent after the path fired, by outcome: '12 served, 3 dropped, 20 refused'."""
+    t = _traffic(case)
+    if t is None:
+        return "-"
+    return _counted(t.counts("new"), NEW_WORDS) or "none sent"
+
+
+def _served_new(t: TrafficRecord) -> int:
+    return t.counts("new").get("completed", 0)
+
+
+def port_cell(case: CaseResult) -> str:
+    """When the port stopped serving new requests (and was released, if much later)."""
+    t = _traffic(case)
+    if t is None:
+        return "-"
+    if t.stopped_accepting_s is not None:
+        text = f"stopped {t.stopped_accepting_s:.2f} s"
+        if t.released_s is not None and abs(t.released_s - t.stopped_accepting_s) > 0.05:
+            text += f"; released {t.released_s:.2f} s"
+        return text
+    if _served_new(t):
+        return "kept serving"
+    return "-"
+
+
+def traffic_legend(cases: list[CaseResult]) -> str | None:
+    """What the traffic columns' words mean, when the table has them."""
+    if not has_traffic(cases):
+        return None
+    return ("drained = every request in flight when the path fired got a whole response below 500; "
+            "dropped = connected, then cut without a whole response; "
+            "refused = connection refused (nothing listening)")
+
+
+def _request_line(r: RequestRecord) -> str:
+    on = ""
+    if r.pid is not None:
+        on = f" on {r.role} pid {r.pid}" if r.role else f" on pid {r.pid}"
+    fate = FATE_WORDS.get(r.outcome, r.outcome)
+    if r.status is not None and r.detail.startswith(str(r.status)):
+        fate += f" {r.detail}"  # "200 OK"
+    else:
+        fate += f" {r.status}" if r.status is not None else ""
+        fate += f" ({r.detail})" if r.detail else ""
+    when = f" at {r.ended_s:.2f} s" if r.ended_s is not None else ""
+    return f"#{r.n} {r.kind}{on}: {fate}{when}"
+
+
+def traffic_lines(case: CaseResult) -> list[str]:
+    """The traffic of one case for the details: a heading, then one item per line.
+
+    Empty without traffic. The first line is the heading (what was sent where); the
+    renderers indent the rest under it."""
+    t = case.traffic
+    if t is None:
+        return []
+    asked = f"{t.in_flight} in flight" + (f", {t.queued} queued" if t.queued else "")
+    head = f"traffic: {t.url} ({asked})"
+    if t.new_url and t.new_url != t.url:
+        head += f"; new requests to {t.new_url}"
+    lines = [head]
+    lines += [_request_line(r) for r in t.requests if r.kind in ("in-flight", "queued")]
+    new = _counted(t.counts("new"), NEW_WORDS) or "none sent"
+    if t.stopped_by == "window":
+        why = f"the {t.window_s:g} s window ended"
+    else:
+        why = STOPPED_BY.get(t.stopped_by, t.stopped_by)
+    lines.append(f"new requests: {new}" + (f" (sent until {why})" if why else ""))
+    port = []
+    if t.stopped_accepting_s is not None:
+        port.append(f"stopped serving new requests at {t.stopped_accepting_s:.2f} s")
+    elif _served_new(t):
+        port.append("kept serving new requests")
+    if t.refused_from_s is not None:
+        port.append(f"refused connections from {t.refused_from_s:.2f} s")
+    if t.released_s is not None:
+        port.append(f"released at {t.released_s:.2f} s")
+    if t.last_served_s is not None:
+        port.append(f"last response served at {t.last_served_s:.2f} s")
+    if port:
+        lines.append("port: " + "; ".join(port))
+    lines += [f"note: {n}" for n in t.notes]
+    return lines
+
+
+def started_after_lines(case: CaseResult) -> list[str]:
+    """Processes started after the path fired (a master respawning a worker)."""
+    return [f"respawned: {p.role} pid {p.pid} started {p.started_after_s:.2f} s after the trigger"
+            for p in case.processes if p.started_after_s is not None]

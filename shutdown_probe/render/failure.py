@@ -42,6 +42,11 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         width = max(len(n) for n in case.hooks)
         for name, hook in case.hooks.items():
             lines.append(f"    {name:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
+    lines += [f"  {line}" for line in common.started_after_lines(case)]
+    traffic = common.traffic_lines(case)
+    if traffic:
+        lines.append(f"  {traffic[0]}")
+        lines += [f"    {line}" for line in traffic[1:]]
     for esc in case.escalations:
         lines.append(f"  harness sent {esc.signal} to the {esc.role} (pid {esc.pid}): {esc.reason}")
     tail = case.output_tail.rstrip("\n").splitlines()[-tail_lines:]
@@ -57,7 +62,13 @@ def row_summary(case: CaseResult) -> str:
     """The row's outcome in one phrase: 'exited, SIGTERM, 0.03 s, no orphans'."""
     parts = [case.outcome]
     if case.outcome not in ("skipped", "not-ready", "error"):
-        parts += [common.exit_cell(case), common.time_cell(case)]
+        exit_text = common.exit_cell(case)
+        parts += [exit_text] if exit_text != case.outcome else []  # not "survived, survived"
+        parts.append(common.time_cell(case))
+    if case.traffic is not None and case.outcome not in ("skipped", "not-ready", "error"):
+        drained = common.drained_cell(case)
+        parts += [f"drained {drained}"] if drained != "-" else []
+        parts.append(f"new requests: {common.new_requests_cell(case)}")
     if case.orphans:
         parts.append(f"orphans: {common.orphans_cell(case)}")
     return ", ".join(parts)
@@ -73,6 +84,9 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
         ("time", common.time_cell(case)),
     ]
     props += [(f"hook.{name}", common.hook_cell(case, name)) for name in case.hooks]
+    if case.traffic is not None:
+        props += [("drained", common.drained_cell(case)), ("new_requests", common.new_requests_cell(case)),
+                  ("port", common.port_cell(case))]
     props.append(("orphans", common.orphans_cell(case)))
     if case.expect.declared:
         props.append(("expect", "held" if case.expect.passed else "; ".join(case.expect.failures)))

@@ -21,16 +21,20 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         if description:
             lines.append(description)
             lines.append("")
-        header = ["path", *hooks, "exit", "time", "orphans"]
+        traffic = common.has_traffic(cases)
+        traffic_header = ["drained", "new requests", "port"] if traffic else []
+        header = ["path", *hooks, *traffic_header, "exit", "time", "orphans"]
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---"] + [":---:"] * len(hooks) + ["---", "---:", "---"]) + "|")
+        align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if traffic else [])
+        lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
         for case in cases:
-            row = [f"`{case.path}`", *(common.hook_cell(case, h) for h in hooks),
+            traffic_row = ([common.drained_cell(case), common.new_requests_cell(case), common.port_cell(case)]
+                           if traffic else [])
+            row = [f"`{case.path}`", *(common.hook_cell(case, h) for h in hooks), *traffic_row,
                    common.exit_cell(case), common.time_cell(case), common.orphans_cell(case)]
             lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
         lines.append("")
-        legend = common.legend(cases)
-        bullets = [f"- {legend}"] if legend else []
+        bullets = [f"- {legend}" for legend in (common.legend(cases), common.traffic_legend(cases)) if legend]
         bullets += [f"- {line}" for line in common.order_lines(cases)]
         bullets += [f"- ✗ {_escape(f)}" for f in common.failure_lines(cases)]
         if bullets:
@@ -88,6 +92,11 @@ def _case_details(case: CaseResult) -> list[str]:
             extra.append("killed by the harness")
         tail = f" ({'; '.join(extra)})" if extra else ""
         out.append(f"- process {p.role} pid {p.pid}: {end}{when}{tail}")
+    out += [f"- {line}" for line in common.started_after_lines(case)]
+    traffic = common.traffic_lines(case)
+    if traffic:
+        out.append(f"- {_escape(traffic[0])}")
+        out += [f"  - {_escape(line)}" for line in traffic[1:]]
     for name, h in case.hooks.items():
         mark = common.RAN if h.ran else common.NOT_RAN
         who = f" [{', '.join(f'{r} {p}' for r, p in zip(h.roles, h.pids))}]" if h.pids else ""

@@ -23,6 +23,11 @@ def build_tables(results: Results) -> list[RenderableType]:
         table.add_column("path", no_wrap=True)
         for name in hooks:
             table.add_column(name, justify="center", overflow="fold")
+        traffic = common.has_traffic(cases)
+        if traffic:
+            table.add_column("drained", justify="center")
+            table.add_column("new requests")
+            table.add_column("port")
         table.add_column("exit", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("orphans")
@@ -32,14 +37,22 @@ def build_tables(results: Results) -> list[RenderableType]:
                 text = common.hook_cell(case, name)
                 style = "green" if text.startswith(common.RAN) else "red" if text == common.NOT_RAN else "dim"
                 cells.append(Text(text, style=style))
+            if traffic:
+                drained = common.drained_cell(case)
+                mark = drained[:1]
+                cells.append(Text(drained, style={common.RAN: "green", common.NOT_RAN: "red"}.get(mark, "dim")))
+                new_requests = common.new_requests_cell(case)
+                cells.append(Text(new_requests, style="dim" if new_requests == "-" else ""))
+                port = common.port_cell(case)
+                cells.append(Text(port, style="dim" if port == "-" else ""))
             cells.append(Text(common.exit_cell(case)))
             cells.append(Text(common.time_cell(case)))
             cells.append(Text(common.orphans_cell(case), style="yellow" if case.orphans else ""))
             table.add_row(*cells)
         parts: list[RenderableType] = [table]
-        legend = common.legend(cases)
-        if legend:
-            parts.append(Text(legend, style="dim"))
+        for legend in (common.legend(cases), common.traffic_legend(cases)):
+            if legend:
+                parts.append(Text(legend, style="dim"))
         for line in common.order_lines(cases):
             parts.append(Text(line, style="dim"))
         for line in common.failure_lines(cases):
