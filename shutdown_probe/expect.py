@@ -58,7 +58,26 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
             failures.append(f"expected no orphans, found: {left}")
     if expectation.grace_kill is not None:
         failures.extend(_grace_kill(expectation.grace_kill, result))
+    if expectation.drained is not None or expectation.dropped is not None:
+        failures.extend(_traffic(expectation, result))
     return ExpectResult(not failures, failures, declared=True)
+
+
+def _traffic(expectation: Expectation, result: CaseResult) -> list[str]:
+    """``drained`` / ``dropped``: what happened to the requests."""
+    t = result.traffic
+    if t is None:
+        return ["expected traffic verdicts, but the case sent no requests"]
+    out = []
+    if expectation.drained is not None and t.drained != expectation.drained:
+        counts = ", ".join(f"{n} {k}" for k, n in t.counts("in-flight").items()) or "none in flight"
+        want = "every request in flight to complete" if expectation.drained else "some request in flight to fail"
+        out.append(f"expected {want}; in flight: {counts}")
+    if expectation.dropped is not None and (t.dropped > 0) != expectation.dropped:
+        counts = ", ".join(f"{n} {k}" for k, n in t.counts("new").items()) or "none sent"
+        want = "some new request to be accepted and then cut" if expectation.dropped else "no new request to be cut"
+        out.append(f"expected {want}; new requests: {counts}")
+    return out
 
 
 def _grace_kill(want: bool, result: CaseResult) -> list[str]:

@@ -141,6 +141,8 @@ class ProcessHandle:
     ns_pid: int | None = None  # its PID inside the case's PID namespace, if any
     listening: list[int] = field(default_factory=list)
     ended_at: float | None = None  # monotonic time its exit was noticed
+    found_at: float | None = None  # monotonic time discovery first saw it
+    started_at: float | None = None  # monotonic time it started (10 ms ticks), if read
     status: int | None = None  # wait status, once known
     exit_note: str | None = None
     killed_by_harness: bool = False
@@ -342,7 +344,8 @@ class CaseProcesses:
             fd = _open(proc)
             if fd is None and capabilities().pidfd is None:
                 continue  # already gone
-            handle = ProcessHandle(pid, self._role_for(proc), proc, fd, _cmdline(proc))
+            handle = ProcessHandle(pid, self._role_for(proc), proc, fd, _cmdline(proc),
+                                   found_at=time.monotonic(), started_at=started_monotonic(pid))
             if self.pid1 is not None:
                 handle.ns_pid = ns_pid_of(pid)
             self.handles[pid] = handle
@@ -406,6 +409,11 @@ class CaseProcesses:
         for n, h in enumerate(children):
             h.role = "child" if n == 0 else f"child-{n + 1}"
         self.worker = children[0]
+
+    def started_since(self, t: float) -> list[ProcessHandle]:
+        """The root's children first seen after monotonic time ``t`` (a respawned worker)."""
+        return [h for h in self.handles.values()
+                if h.found_at is not None and h.found_at > t and h.role.startswith("child")]
 
     # -- waiting
 
@@ -550,6 +558,22 @@ def _status(pid: int) -> dict[str, str] | None:
             return {k: v.strip() for k, _, v in (line.partition(":") for line in fh)}
     except OSError:
         return None
+
+
+def started_monotonic(pid: int) -> float | None:
+    """When ``pid`` started, on the monotonic clock; None if unreadable.
+
+    psutil's create_time adds the boot time, which the kernel gives in whole seconds;
+    /proc/PID/stat's start time (clock ticks since boot) against CLOCK_BOOTTIME now
+    is exact to a tick.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            ticks = int(fh.read().rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+    age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    return time.monotonic() - age
 
 
 def ns_pid_of(pid: int) -> int | None:

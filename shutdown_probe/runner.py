@@ -49,6 +49,7 @@ from .readiness import Interrupted, log_watcher, wait_ready
 from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord, environment_info
 from .scenario import Scenario
 from .stops import StopContext, StopSequence, cleanup_watch, new_record
+from .traffic import Traffic
 from .waiting import Backoff, Flag, wait_readable
 
 # Every tag is "SESSION/RUN/CASE". RUN identifies this harness process; SESSION is
@@ -271,6 +272,14 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
 
     trigger_thread: threading.Thread | None = None
     t0: float | None = None
+    traffic: Traffic | None = None
+
+    def escalate(reason: str, **kw) -> None:
+        """The harness ends what is left; requests still waiting were cut by it."""
+        if traffic is not None:
+            traffic.harness_kill(reason)
+        _escalate(tree, result, reason, **kw)
+
     try:
         ready = wait_ready(resolved.ready, timeout=app.ready_timeout, root_fd=tree.root.pidfd,
                            root_alive=lambda: tree.root.alive, capture=capture,
@@ -315,11 +324,23 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             _escalate(tree, result, "ending a skipped case", record=False)
             return
 
+        if resolved.traffic is not None and scenario.traffic is not None and scenario.traffic.covers(path.name):
+            traffic = Traffic(resolved.traffic, port, lambda: {h.pid: h.role for h in tree.live()})
+            problem = traffic.prime(lambda: tree.root.alive, cancel)
+            if cancel is not None and cancel.is_set():
+                raise Interrupted()
+            if problem is not None:
+                result.error = f"traffic: {problem}"
+                escalate("the traffic could not be set up")
+                return
+
         # What the app wrote up to now may still sit unread in the pipes: the byte
         # position, not the reading time, says which lines came before the trigger.
         t0, mark = time.monotonic(), capture.position()
         for det in (*log_hooks.values(), *file_hooks.values()):
             det.arm(t0, mark)
+        if traffic is not None:
+            traffic.fire(t0)
         trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
         if path.profile is not None:
             assert settings is not None and result.stop is not None
@@ -343,13 +364,24 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
 
         deadline = t0 + app.stop_timeout
         wake = [cancel.fileno()] if cancel is not None else []
-        root_done = tree.wait_root(deadline, wake)
+        if target is not None and target is not tree.root:
+            root_done = tree.wait_until(_survival_check(tree, target, t0, app.survive_after, traffic),
+                                        deadline, wake)
+        else:
+            root_done = tree.wait_root(deadline, wake)
         if cancel is not None and cancel.is_set():
             raise Interrupted()
-        if not root_done:
+        replaced = tree.started_since(t0) if target is not None and target is not tree.root else []
+        if replaced and tree.root.alive and not target.alive:
+            result.outcome = "survived"
+            assert target is not None and target.ended_at is not None
+            new = ", ".join(f"{h.role} pid {h.pid}" for h in replaced)
+            escalate(f"survived: the root replaced its {target.role} (the path's target) with {new} and was still "
+                     f"running {time.monotonic() - target.ended_at:.1f} s later; the harness ended the case")
+        elif not root_done:
             result.outcome = "hung"
             result.error = f"the root did not exit within stop_timeout ({app.stop_timeout:g} s)"
-            _escalate(tree, result, f"hung: the root was still running {app.stop_timeout:g} s after the trigger")
+            escalate(f"hung: the root was still running {app.stop_timeout:g} s after the trigger")
         else:
             result.outcome = "exited"
             result.root_exit_s = round(tree.root.ended_at - t0, 4)
@@ -360,10 +392,12 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 for h in tree.live():
                     result.orphans.append(Orphan(h.pid, h.cmdline, h.role,
                                                  listening_ports(h.ps), killed_by_harness=False))
-                _escalate(tree, result, "orphan: alive after the root ended and stop_timeout passed")
+                escalate("orphan: alive after the root ended and stop_timeout passed")
                 killed = {h.pid for h in tree.handles.values() if h.killed_by_harness}
                 for o in result.orphans:
                     o.killed_by_harness = o.pid in killed
+            elif traffic is not None:
+                traffic.case_over()
         ended = [h.ended_at for h in tree.handles.values() if h.ended_at is not None]
         if ended and not any(h.killed_by_harness or h.killed_by_stop for h in tree.handles.values()):
             result.duration_s = round(max(ended) - t0, 4)
@@ -372,15 +406,17 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     except Interrupted:
         result.outcome = "error"
         result.error = "interrupted: the harness was asked to stop"
-        _escalate(tree, result, "the harness was interrupted")
+        escalate("the harness was interrupted")
     except BaseException:
-        _escalate(tree, result, "the harness failed while running the case")
+        escalate("the harness failed while running the case")
         raise
     finally:
         if tree.live():  # belt and braces: nothing of a case outlives it
-            _escalate(tree, result, "cleanup at the end of the case")
+            escalate("cleanup at the end of the case")
         with _active_lock:
             _active.discard(tree)
+        if traffic is not None:
+            result.traffic = traffic.close()
         capture.finish(OUTPUT_GRACE)
         if trigger_thread is not None:
             trigger_thread.join(10)
@@ -396,7 +432,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             kinds = report.kinds
             for rec in result.processes:
                 rec.kind = kinds.get(rec.pid)
-        if result.outcome in ("exited", "hung"):
+        if result.outcome in ("exited", "hung", "survived"):
             hooks = {n: d.result(roles, pid_map) for n, d in log_hooks.items()}
             hooks.update({n: d.result(roles) for n, d in file_hooks.items()})
             for n in hooks:
@@ -407,6 +443,24 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 result.hooks.update(report.hook_results(t0, roles))
                 result.probe_order = report.probe_order()
         result.expect = evaluate(scenario.expect.get(path.name), result)
+
+
+def _survival_check(tree: CaseProcesses, target: ProcessHandle, t0: float, survive_after: float,
+                    traffic: Traffic | None) -> Callable[[], bool]:
+    """For a path that ends a child: done when the root ends too, or when the root
+    has started a replacement, outlived the child by ``survive_after`` seconds, and
+    the traffic has settled. A root that is merely slow to exit is not done early."""
+
+    def done() -> bool:
+        if not tree.root.alive:
+            return True
+        if target.alive or target.ended_at is None or not tree.started_since(t0):
+            return False
+        if time.monotonic() < target.ended_at + survive_after:
+            return False
+        return traffic is None or traffic.settled()
+
+    return done
 
 
 def _pid1_prefix(path: Path, settings, stop: StopRecord) -> tuple[list[str], str | None]:
@@ -490,6 +544,8 @@ def _record(result: CaseResult, tree: CaseProcesses, t0: float | None, popen: su
             rec.exit_note = h.exit_note
         if h.ended_at is not None and t0 is not None:
             rec.ended_after_s = round(h.ended_at - t0, 4)
+        if t0 is not None and h.found_at is not None and h.found_at > t0 and h.started_at is not None:
+            rec.started_after_s = round(max(0.0, h.started_at - t0), 2)
         if h is tree.root:
             result.exit = {"returncode": rec.returncode, "signal": rec.signal}
         result.processes.append(rec)

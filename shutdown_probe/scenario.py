@@ -33,13 +33,15 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from .errors import ScenarioError
 from .paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS, Path, signal_name, trigger_path
+from .traffic import TrafficPlan
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
-OUTCOMES = ("exited", "hung", "not-ready", "error", "skipped")
+OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "skipped")
 
 DEFAULT_READY_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 5.0
+DEFAULT_SURVIVE_AFTER = 1.0
 
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -91,6 +93,35 @@ class AppSpec:
     # The Python probe (shutdown_probe/_probe_site): None = on when the command runs
     # Python, True/False = forced.
     probe: bool | None = None
+    # After a path that ends a child (a worker), when the root starts a replacement
+    # (a master respawning its workers): how long it must go on running once the
+    # child is gone for the case to end, as "survived".
+    survive_after: float = DEFAULT_SURVIVE_AFTER
+
+
+@dataclass(frozen=True)
+class TrafficSpec:
+    """[traffic]: HTTP requests in flight when the path fires, and new ones after.
+
+    URLs are templates. ``new_url`` None means the same URL as ``url``; an empty
+    string sends no new requests. ``paths`` None means every path of the scenario.
+    """
+
+    url: str
+    in_flight: int = 1
+    queued: int = 0
+    new_url: str | None = None
+    concurrency: int = 2
+    interval: float = 0.05
+    max_new: int = 100
+    window: float = 2.0
+    timeout: float = 30.0
+    accept_timeout: float = 5.0
+    method: str = "GET"
+    paths: tuple[str, ...] | None = None
+
+    def covers(self, path: str) -> bool:
+        return self.paths is None or path in self.paths
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,10 @@ class Expectation:
     # stop profiles only: whether the stopper's final SIGKILL was needed (the grace
     # period ran out before cleanup finished)
     grace_kill: bool | None = None
+    # [traffic] only: every request in flight completed; some new request was
+    # accepted and then cut
+    drained: bool | None = None
+    dropped: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +199,7 @@ class Resolved:
     triggers: dict[str, TriggerSpec]
     # profile name -> its preStop action (k8s-delete), templates filled
     pre_stop: dict[str, TriggerSpec] = field(default_factory=dict)
+    traffic: TrafficPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +215,7 @@ class Scenario:
     # [profiles.NAME], already merged with the table-wide [profiles] grace; only for
     # the profile paths the scenario configures (see profile_settings)
     profiles: dict[str, ProfileSettings] = field(default_factory=dict)
+    traffic: TrafficSpec | None = None
 
     @property
     def dir(self) -> FsPath:
@@ -245,7 +282,14 @@ class Scenario:
         triggers = {name: _fill_action(t, sub) for name, t in self.triggers.items()}
         pre_stop = {name: _fill_action(p.pre_stop, sub)
                     for name, p in self.profiles.items() if p.pre_stop is not None}
-        return Resolved(argv, cwd, env, ready, hook_files, triggers, pre_stop)
+        traffic = None
+        if self.traffic is not None:
+            t = self.traffic
+            new_url = t.url if t.new_url is None else t.new_url
+            traffic = TrafficPlan(sub(t.url), t.in_flight, t.queued, sub(new_url) if new_url else None,
+                                  t.concurrency, t.interval, t.max_new, t.window, t.timeout,
+                                  t.accept_timeout, t.method)
+        return Resolved(argv, cwd, env, ready, hook_files, triggers, pre_stop, traffic)
 
 
 def _fill_action(t: TriggerSpec, sub) -> TriggerSpec:
@@ -378,15 +422,17 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
-TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles")
+TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
-            "unbuffered", "probe")
+            "unbuffered", "probe", "survive_after")
+TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
+                "timeout", "accept_timeout", "method", "paths")
 # Hooks the Python probe finds by itself are named "atexit:<qualified name>"; a
 # scenario may expect them without declaring them under [hooks].
 PROBE_HOOK_PREFIX = "atexit:"
 HOOK_KEYS = ("log", "file")
 TRIGGER_KEYS = ("http", "method", "command", "timeout")
-EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans", "grace_kill")
+EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
 # [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
@@ -464,9 +510,10 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
                                       "which app.probe = false turns off")
     profiles = _parse_profiles(c, c.table(data.get("profiles", {}), "profiles"), paths, hooks, triggers,
                                probe=app.probe is not False)
+    traffic = _parse_traffic(c, c.table(data["traffic"], "traffic"), paths) if "traffic" in data else None
     expect = _parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers,
-                           probe=app.probe is not False)
-    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles)
+                           probe=app.probe is not False, traffic=traffic)
+    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles, traffic)
 
 
 def make_scenario(
@@ -479,6 +526,7 @@ def make_scenario(
     triggers: dict[str, Any] | None = None,
     expect: dict[str, Any] | None = None,
     profiles: dict[str, Any] | None = None,
+    traffic: dict[str, Any] | None = None,
     description: str = "",
     base_dir: str | os.PathLike[str] = ".",
     shown: str | None = None,
@@ -497,7 +545,8 @@ def make_scenario(
         data["app"]["ready"] = ready
     if hooks:
         data["hooks"] = {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}
-    for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles)):
+    for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles),
+                       ("traffic", traffic)):
         if value is not None:
             data[key] = value
     base = FsPath(base_dir).resolve()
@@ -551,10 +600,12 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     stop_timeout = c.seconds(app.get("stop_timeout", DEFAULT_STOP_TIMEOUT), "app.stop_timeout")
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
     probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
+    survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
 
     if not shell:
         _check_executable(c, command, cwd, env, base)  # type: ignore[arg-type]
-    return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe)
+    return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
+                   survive_after)
 
 
 def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str],
@@ -856,9 +907,59 @@ def _parse_when(c: _Checker, value: Any, key: str, hooks: dict[str, HookSpec], *
                       "any process starts)")
 
 
+def _parse_traffic(c: _Checker, table: dict[str, Any], paths: tuple[Path, ...]) -> TrafficSpec:
+    c.keys(table, TRAFFIC_KEYS, "traffic")
+    if "url" not in table:
+        raise c.fail("traffic.url", "missing: expected the URL of a slow endpoint, "
+                                    "e.g. \"http://127.0.0.1:{port}/slow\"")
+
+    def url(key: str) -> str:
+        text = c.template(table[key], f"traffic.{key}")
+        if not re.match(r"http://", text):
+            raise c.fail(f"traffic.{key}", f"expected an http:// URL (the traffic speaks plain HTTP), got {text!r}")
+        return text
+
+    def count(key: str, default: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise c.fail(f"traffic.{key}", f"expected a whole number, got {_kind(value)}")
+        if not 0 <= value <= 1000:
+            raise c.fail(f"traffic.{key}", f"expected a whole number from 0 to 1000, got {value}")
+        return value
+
+    new_url: str | None = None
+    if "new_url" in table:
+        new_url = "" if table["new_url"] == "" else url("new_url")
+    method = c.string(table.get("method", "GET"), "traffic.method").upper()
+    if method not in HTTP_METHODS:
+        raise c.fail("traffic.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    spec = TrafficSpec(
+        url=url("url"), in_flight=count("in_flight", 1), queued=count("queued", 0), new_url=new_url,
+        concurrency=count("concurrency", 2),
+        interval=c.seconds(table.get("interval", 0.05), "traffic.interval", zero_ok=True),
+        max_new=count("max_new", 100), window=c.seconds(table.get("window", 2.0), "traffic.window"),
+        timeout=c.seconds(table.get("timeout", 30.0), "traffic.timeout"),
+        accept_timeout=c.seconds(table.get("accept_timeout", 5.0), "traffic.accept_timeout"),
+        method=method,
+    )
+    sends_new = spec.new_url != "" and spec.concurrency > 0 and spec.max_new > 0
+    if spec.in_flight + spec.queued == 0 and not sends_new:
+        raise c.fail("traffic", "sends no request at all: set in_flight, queued, or new requests "
+                                "(concurrency and max_new above 0)")
+    if "paths" in table:
+        names = [p.name for p in paths]
+        chosen = c.string_list(table["paths"], "traffic.paths")
+        if not chosen:
+            raise c.fail("traffic.paths", "is empty: leave it out to send traffic on every path")
+        for name in chosen:
+            c.name_in(name, names, "traffic.paths", "path")
+        spec = dataclasses.replace(spec, paths=tuple(chosen))
+    return spec
+
+
 def _parse_expect(
     c: _Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec],
-    triggers: dict[str, TriggerSpec], *, probe: bool = True,
+    triggers: dict[str, TriggerSpec], *, probe: bool = True, traffic: TrafficSpec | None = None,
 ) -> dict[str, Expectation]:
     names = [p.name for p in paths]
 
@@ -931,7 +1032,19 @@ def _parse_expect(
             if not roles:
                 raise c.fail(key, "is empty: list the roles that run it, e.g. [\"root\"]")
             ran_in[hook] = tuple(roles)
-        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill)
+        verdicts: dict[str, bool | None] = {"drained": None, "dropped": None}
+        for key in verdicts:
+            if key not in table:
+                continue
+            if traffic is None:
+                raise c.fail(f"{where}.{key}", f"{key} is about requests, and the scenario has no [traffic] table")
+            if not traffic.covers(path_name):
+                raise c.fail(f"{where}.{key}", f"path '{path_name}' is not in traffic.paths, so it sends no requests")
+            if key == "drained" and traffic.in_flight + traffic.queued == 0:
+                raise c.fail(f"{where}.{key}", "traffic.in_flight is 0: no request is in flight to drain")
+            verdicts[key] = c.boolean(table[key], f"{where}.{key}")
+        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
+                                     verdicts["drained"], verdicts["dropped"])
     return out
 
 
