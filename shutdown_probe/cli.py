@@ -296,5 +296,7 @@ class _Progress:
                 return
             mark = "✗" if result.failed else "✓"
             kept = f" (kept {result.workdir})" if result.workdir else ""
-            self.console.print(f"[{self.n}/{self.total}] {mark} {case.id}: {result.outcome}, "
-                               f"{exit_cell(result)}, {time_cell(result)}{kept}", markup=False, soft_wrap=True)
+            exit_text = exit_cell(result)
+            parts = [result.outcome] + ([exit_text] if exit_text != result.outcome else []) + [time_cell(result)]
+            self.console.print(f"[{self.n}/{self.total}] {mark} {case.id}: {', '.join(parts)}{kept}",
+                               markup=False, soft_wrap=True)

@@ -96,13 +96,17 @@ def wait_ready(
         wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
 
 
-def log_watcher(pattern: str, flag: Flag):
-    """A capture subscriber that sets ``flag`` on the first line matching ``pattern``."""
+def log_watcher(pattern: str, flag: Flag, count: int = 1):
+    """A capture subscriber that sets ``flag`` once ``count`` lines matched ``pattern``."""
     regex = re.compile(pattern)
+    seen = 0
 
     def watch(line: Line) -> None:
+        nonlocal seen
         if not flag.is_set() and regex.search(line.text):
-            flag.set()
+            seen += 1
+            if seen >= count:
+                flag.set()
 
     return watch
 

@@ -155,9 +155,10 @@ class TrafficRecord:
     path fired got a whole, non-5xx response (None when none was in flight).
     ``dropped``: how many new requests were accepted by the kernel and then cut.
     ``stopped_accepting_s``: when the first new request that was not served was sent,
-    counting only failures after which no new request was served again (None: the
-    port kept serving). ``refused_from_s``: the first refused connection.
-    ``released_s``: when no socket listened on the port any more.
+    counting only failures after which no new request was served again, or when the
+    port was released if that came first (None: the port kept serving).
+    ``refused_from_s``: the first refused connection. ``released_s``: when no socket
+    listened on the port any more (polled every 20 ms at most).
     """
 
     url: str

@@ -267,7 +267,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     ready_flag = None
     if app.ready is not None and app.ready.kind == "log":
         ready_flag = Flag()
-        capture.subscribe(log_watcher(str(app.ready.value), ready_flag))
+        capture.subscribe(log_watcher(str(app.ready.value), ready_flag, app.ready.count))
     capture.start()
 
     trigger_thread: threading.Thread | None = None
@@ -363,6 +363,11 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 result.trigger["inject"] = path.inject
 
         deadline = t0 + app.stop_timeout
+        if path.profile is not None:
+            # A stop sequence may outlast stop_timeout (its grace); what it leaves
+            # (a supervisord stop waits for its own process only, the PID-1 launcher
+            # exits just after PID 1) gets stop_timeout from the sequence's end.
+            deadline = max(deadline, time.monotonic() + app.stop_timeout)
         wake = [cancel.fileno()] if cancel is not None else []
         if target is not None and target is not tree.root:
             root_done = tree.wait_until(_survival_check(tree, target, t0, app.survive_after, traffic),

@@ -74,6 +74,7 @@ class ReadyCheck:
 
     kind: str
     value: Any  # a template string, or seconds for "delay"
+    count: int = 1  # log only: ready once this many lines matched (one per worker...)
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ class Scenario:
         ready = self.app.ready
         # a log regex is never templated: \d{3} means three digits
         if ready is not None and ready.kind != "log" and isinstance(ready.value, str):
-            ready = ReadyCheck(ready.kind, sub(ready.value))
+            ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
         hook_files = {
             name: _absolute(sub(h.file), cwd) for name, h in self.hooks.items() if h.file
         }
@@ -644,11 +645,17 @@ def _check_executable(c: _Checker, argv: tuple[str, ...], cwd: FsPath, env: dict
 
 
 def _parse_ready(c: _Checker, value: Any) -> ReadyCheck:
-    table = c.table(value, "app.ready")
-    c.keys(table, READY_KINDS, "app.ready")
+    table = dict(c.table(value, "app.ready"))
+    c.keys(table, READY_KINDS + ("count",), "app.ready")
+    count = table.pop("count", None)
     if len(table) != 1:
         raise c.fail("app.ready", f"expected exactly one of {', '.join(READY_KINDS)}, got {len(table)}")
     kind, raw = next(iter(table.items()))
+    if count is not None:
+        if kind != "log":
+            raise c.fail("app.ready.count", "goes with ready.log only (how many matching lines mean ready)")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise c.fail("app.ready.count", f"expected a whole number from 1 up, got {_kind(count)}")
     key = f"app.ready.{kind}"
     if kind == "delay":
         return ReadyCheck(kind, c.seconds(raw, key, zero_ok=True))
@@ -656,7 +663,7 @@ def _parse_ready(c: _Checker, value: Any) -> ReadyCheck:
         raw = str(raw)
     if kind == "log":
         c.regex(raw, key)
-        return ReadyCheck(kind, raw)
+        return ReadyCheck(kind, raw, count or 1)
     text = c.template(raw, key)
     if kind == "http" and not re.match(r"https?://", text):
         raise c.fail(key, f"expected an http:// or https:// URL, got {text!r}")
@@ -1069,7 +1076,15 @@ def describe(scenario: Scenario) -> list[str]:
     cmd = scenario.app.command
     lines.append("  command: " + (cmd if isinstance(cmd, str) else shlex.join(cmd)))
     ready = scenario.app.ready
-    lines.append(f"  ready:   {ready.kind} {ready.value}" if ready else "  ready:   as soon as started")
+    lines.append((f"  ready:   {ready.kind} {ready.value}" + (f" ({ready.count} lines)" if ready.count > 1 else ""))
+                 if ready else "  ready:   as soon as started")
+    if scenario.traffic is not None:
+        t = scenario.traffic
+        lines.append(f"  traffic: {t.in_flight} in flight" + (f" + {t.queued} queued" if t.queued else "")
+                     + f" to {t.url}; "
+                     + (f"new requests for {t.window:g} s" if t.new_url != "" and t.concurrency and t.max_new
+                        else "no new requests")
+                     + (f" on {', '.join(t.paths)}" if t.paths is not None else ""))
     lines.append(f"  hooks:   {', '.join(scenario.hooks) or 'none'}")
     probe = {None: "on when the command runs Python (finds atexit:* hooks by itself)",
              True: "on", False: "off"}[scenario.app.probe]

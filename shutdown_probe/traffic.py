@@ -162,6 +162,7 @@ class Request:
         _current.request = self
         try:
             with requests.Session() as session:
+                session.trust_env = False  # the app is on loopback: no proxy from the environment
                 session.mount("http://", _TracedAdapter(max_retries=0))
                 resp = session.request(self.method, self.url, timeout=self.timeout, allow_redirects=False,
                                        headers={"Connection": "close"})
@@ -484,6 +485,9 @@ class Traffic:
         rec.stopped_accepting_s = failed[0].sent_s if failed else None
         if self.released_at is not None:
             rec.released_s = round(self.released_at - t0, 4)
+            # nothing is accepted once nothing listens, whether or not a request tried
+            if rec.stopped_accepting_s is None or rec.released_s < rec.stopped_accepting_s:
+                rec.stopped_accepting_s = rec.released_s
         return rec
 
     def alive_threads(self) -> list[str]:
