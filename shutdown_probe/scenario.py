@@ -112,7 +112,7 @@ class TrafficSpec:
     in_flight: int = 1
     queued: int = 0
     new_url: str | None = None
-    concurrency: int = 2
+    concurrency: int = 10  # new requests waiting at once, at most
     interval: float = 0.05
     max_new: int = 100
     window: float = 2.0
@@ -942,7 +942,7 @@ def _parse_traffic(c: _Checker, table: dict[str, Any], paths: tuple[Path, ...]) 
         raise c.fail("traffic.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
     spec = TrafficSpec(
         url=url("url"), in_flight=count("in_flight", 1), queued=count("queued", 0), new_url=new_url,
-        concurrency=count("concurrency", 2),
+        concurrency=count("concurrency", 10),
         interval=c.seconds(table.get("interval", 0.05), "traffic.interval", zero_ok=True),
         max_new=count("max_new", 100), window=c.seconds(table.get("window", 2.0), "traffic.window"),
         timeout=c.seconds(table.get("timeout", 30.0), "traffic.timeout"),

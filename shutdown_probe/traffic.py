@@ -275,6 +275,7 @@ class Traffic:
         self._over = threading.Event()  # the case is over: no new request starts
         self._halted = threading.Event()  # the harness is killing the app: stop everything
         self._wake = threading.Event()  # set with either, for the threads' waits
+        self._cond = threading.Condition(self._lock)  # a request ended, or the case did
         self.t0: float | None = None
         self.released_at: float | None = None
         self.stopped_by = ""
@@ -284,10 +285,19 @@ class Traffic:
     # -- before the path fires
 
     def _start(self, kind: str, url: str) -> Request:
+        """Send one request from a thread of its own (the caller holds no lock)."""
         with self._lock:
             req = Request(len(self.requests) + 1, kind, url, self.plan.method, self.plan.timeout)
             self.requests.append(req)
-        t = threading.Thread(target=req.send, name=f"shutdown-probe-traffic-{req.n}", daemon=True)
+
+        def run() -> None:
+            try:
+                req.send()
+            finally:
+                with self._cond:
+                    self._cond.notify_all()  # a slot for a new request is free
+
+        t = threading.Thread(target=run, name=f"shutdown-probe-traffic-{req.n}", daemon=True)
         self._threads.append(t)
         t.start()
         return req
@@ -373,38 +383,47 @@ class Traffic:
                 r.kind = "queued"
         plan = self.plan
         if plan.new_url is not None and plan.concurrency and plan.max_new:
-            for i in range(plan.concurrency):
-                t = threading.Thread(target=self._sender, name=f"shutdown-probe-traffic-sender-{i + 1}",
-                                     daemon=True)
-                self._threads.append(t)
-                t.start()
+            t = threading.Thread(target=self._schedule, name="shutdown-probe-traffic-new", daemon=True)
+            self._threads.append(t)
+            t.start()
         t = threading.Thread(target=self._monitor, name="shutdown-probe-traffic-port", daemon=True)
         self._threads.append(t)
         t.start()
 
-    def _sender(self) -> None:
+    def _schedule(self) -> None:
+        """Start a new request every ``interval`` seconds, each on its own thread, so a
+        request the app holds does not delay the next; at most ``concurrency`` new
+        requests wait at once (then the next one waits for a free slot)."""
         assert self.t0 is not None and self.plan.new_url is not None
-        end = self.t0 + self.plan.window
+        plan = self.plan
+        end = self.t0 + plan.window
+        due = self.t0
+        sent = 0
         while True:
-            if self._halted.is_set():
-                return self._why("the harness ended the case")
-            if self._over.is_set():
-                return self._why("case ended")
-            if time.monotonic() >= end:
-                return self._why("window")
-            with self._lock:
-                if sum(1 for r in self.requests if r.kind == "new") >= self.plan.max_new:
-                    return self._why("cap")
-                req = Request(len(self.requests) + 1, "new", self.plan.new_url, self.plan.method,
-                              self.plan.timeout)
-                self.requests.append(req)
-            req.send()
-            self._wake.wait(min(self.plan.interval, max(0.0, end - time.monotonic())))
+            with self._cond:
+                while True:
+                    if self._halted.is_set():
+                        return self._why("the harness ended the case")
+                    if self._over.is_set():
+                        return self._why("case ended")
+                    now = time.monotonic()
+                    if now >= end:
+                        return self._why("window")
+                    if sent >= plan.max_new:
+                        return self._why("cap")
+                    new_out = sum(1 for r in self.requests if r.kind == "new" and not r.done.is_set())
+                    if now >= due and new_out < plan.concurrency:
+                        break
+                    self._cond.wait(min(end, due) - now if now < due else end - now)
+            self._start("new", plan.new_url)
+            sent += 1
+            # after a wait for a free slot, go on at the usual pace rather than in a burst
+            due = max(due + plan.interval, time.monotonic())
 
     def _why(self, reason: str) -> None:
-        with self._lock:
-            if not self.stopped_by:
-                self.stopped_by = reason
+        # called with self._lock held (through self._cond)
+        if not self.stopped_by:
+            self.stopped_by = reason
 
     def _monitor(self) -> None:
         """Note when nothing listens on the port any more (polled: no event says so)."""
@@ -429,8 +448,10 @@ class Traffic:
         request starts, and the port's release is noted if the monitor missed it."""
         if self.t0 is not None and not self._halted.is_set():
             self._check_released()
-        self._over.set()
-        self._wake.set()
+        with self._cond:
+            self._over.set()
+            self._wake.set()
+            self._cond.notify_all()
 
     def settled(self) -> bool:
         """The window is over and every request sent before the path fired has ended."""
@@ -442,8 +463,10 @@ class Traffic:
     def harness_kill(self, why: str) -> None:
         """The harness is about to kill what is left: the requests still waiting
         then are unfinished (the harness cut them, not the path)."""
-        self._halted.set()
-        self._wake.set()
+        with self._cond:
+            self._halted.set()
+            self._wake.set()
+            self._cond.notify_all()
         for r in list(self.requests):
             r.abort(f"still waiting when the harness ended the case ({why})")
 
