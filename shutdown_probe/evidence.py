@@ -43,20 +43,20 @@ class LogHookDetector:
 
     def __call__(self, line: Line) -> None:
         assert self.spec.log is not None
-        m = self.spec.log.search(line.text)
-        if not m:
-            return
-        pid = None
-        if "pid" in self.spec.log.groupindex and m.group("pid"):
-            try:
-                pid = int(m.group("pid"))
-            except ValueError:
-                pid = None
-        with self._lock:
-            if self.mark is None or line.end <= self.mark.get(line.stream, 0):
-                self.before.append(_Match(line, pid))
-            elif len(self.after) < MAX_MATCHES:
-                self.after.append(_Match(line, pid))
+        # Every match, not just the first: print() writes the text and the newline in
+        # two calls, so two processes printing at once can share one line.
+        for m in self.spec.log.finditer(line.text):
+            pid = None
+            if "pid" in self.spec.log.groupindex and m.group("pid"):
+                try:
+                    pid = int(m.group("pid"))
+                except ValueError:
+                    pid = None
+            with self._lock:
+                if self.mark is None or line.end <= self.mark.get(line.stream, 0):
+                    self.before.append(_Match(line, pid))
+                elif len(self.after) < MAX_MATCHES:
+                    self.after.append(_Match(line, pid))
 
     def arm(self, trigger_t: float, mark: dict[str, int]) -> None:
         with self._lock:

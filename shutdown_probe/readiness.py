@@ -103,10 +103,12 @@ def log_watcher(pattern: str, flag: Flag, count: int = 1):
 
     def watch(line: Line) -> None:
         nonlocal seen
-        if not flag.is_set() and regex.search(line.text):
-            seen += 1
-            if seen >= count:
-                flag.set()
+        if flag.is_set():
+            return
+        # two processes printing at once can share a line: count every match
+        seen += sum(1 for _ in regex.finditer(line.text))
+        if seen >= count:
+            flag.set()
 
     return watch
 
