@@ -359,6 +359,8 @@ def test_drained_cell_names_each_failure_and_says_nothing_when_nothing_was_in_fl
     # every in-flight one completed, a queued one was cut: the cell says which
     queued = [_req(1, "in-flight", "completed", status=200), _req(2, "queued", "cut")]
     assert drained_cell(case(False, queued)) == "✗ 1/1: queued: 1 cut"
+    # drained (the verdict is about the requests in flight) yet the backlog was lost
+    assert drained_cell(case(True, queued)) == "✓ 1/1: queued: 1 cut"
     assert drained_cell(case(True, [_req(1, "in-flight", "completed", status=204)])) == "✓ 1/1"
     assert drained_cell(case(None, [])) == "-"
     assert drained_cell(case(False, failing, outcome="error")) == "-"

@@ -340,9 +340,8 @@ def drained_cell(case: CaseResult) -> str:
     in_flight = [r for r in t.requests if r.kind == "in-flight"]
     tally = _tally(in_flight)
     text = f"{RAN if t.drained else NOT_RAN} {tally['completed']}/{len(in_flight)}"
-    if t.drained:
-        return text
     failures = _counted({o: n for o, n in tally.items() if o != "completed"}, FATE_WORDS)
+    # the backlog's fate is not part of the verdict, but it is news when it was lost
     queued = _counted({o: n for o, n in _tally([r for r in t.requests if r.kind == "queued"]).items()
                        if o != "completed"}, FATE_WORDS)
     if queued:
