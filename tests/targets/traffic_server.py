@@ -4,8 +4,9 @@
 
 ``/slow`` answers after SLOW_SECONDS (default 1.5), ``/`` at once. On SIGTERM:
 
-* ``drain`` closes its listening socket at once (new connections are refused),
-  lets every request in progress finish, prints "drained N" and exits 0;
+* ``drain`` stops accepting and closes its listening socket (new connections are
+  refused from then on; one that arrived in between is reset), lets every request
+  in progress finish, prints "drained N" and exits 0;
 * ``drop``  has no handler: the kernel ends it, cutting whatever is in progress;
 * ``keep``  prints "ignoring SIGTERM" and goes on serving (accepting new requests).
 """
@@ -49,21 +50,26 @@ class Server(ThreadingHTTPServer):
 
 
 server = Server(("127.0.0.1", int(os.environ["PORT"])), Handler)
-stop = threading.Event()
-
-if MODE == "drain":
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-elif MODE == "keep":
-    signal.signal(signal.SIGTERM, lambda *_: print("ignoring SIGTERM", flush=True))
+if MODE in ("drain", "keep"):
+    # Python runs handlers in the main thread only, and a SIGTERM the kernel hands to
+    # a request thread would leave a main thread blocked on a lock asleep: block
+    # SIGTERM here (the server's threads inherit the mask) and take it with sigwait.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 elif MODE != "drop":
     sys.exit(f"unknown mode {MODE!r}")
 
 loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 loop.start()
 print(f"serving on {server.server_address[1]} pid {os.getpid()}", flush=True)
-stop.wait()
-# Stop accepting, close the listener (new connections are refused from here on),
-# then wait for the requests in progress.
+if MODE == "drop":
+    threading.Event().wait()  # until the kernel ends the process
+while MODE == "keep":
+    signal.sigwait({signal.SIGTERM})
+    print("ignoring SIGTERM", flush=True)
+signal.sigwait({signal.SIGTERM})
+# Stop the accept loop (a connection made meanwhile waits in the backlog, and is
+# reset when the listener closes), close the listener, so new connections are
+# refused from here on, then wait for the requests in progress.
 server.shutdown()
 server.socket.close()
 server.server_close()
