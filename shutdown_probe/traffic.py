@@ -380,8 +380,6 @@ class Traffic:
         for r in self.requests:
             if r.kind == "queued" and r.pid is not None:
                 r.kind = "in-flight"  # the app took it after all
-            elif r.kind == "in-flight" and r.pid is None:
-                r.kind = "queued"
         plan = self.plan
         if plan.new_url is not None and plan.concurrency and plan.max_new:
             t = threading.Thread(target=self._schedule, name="shutdown-probe-traffic-new", daemon=True)
@@ -513,6 +511,3 @@ class Traffic:
             if rec.stopped_accepting_s is None or rec.released_s < rec.stopped_accepting_s:
                 rec.stopped_accepting_s = rec.released_s
         return rec
-
-    def alive_threads(self) -> list[str]:
-        return [t.name for t in self._threads if t.is_alive()]
