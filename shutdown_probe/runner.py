@@ -324,7 +324,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             _escalate(tree, result, "ending a skipped case", record=False)
             return
 
-        if resolved.traffic is not None and scenario.traffic is not None and scenario.traffic.covers(path.name):
+        if resolved.traffic is not None and scenario.traffic.covers(path.name):  # type: ignore[union-attr]
             traffic = Traffic(resolved.traffic, port, lambda: {h.pid: h.role for h in tree.live()})
             problem = traffic.prime(lambda: tree.root.alive, cancel)
             if cancel is not None and cancel.is_set():

@@ -124,6 +124,11 @@ class TrafficSpec:
     def covers(self, path: str) -> bool:
         return self.paths is None or path in self.paths
 
+    @property
+    def sends_new(self) -> bool:
+        """Whether new requests go out after the path fires."""
+        return self.new_url != "" and self.concurrency > 0 and self.max_new > 0
+
 
 @dataclass(frozen=True)
 class HookSpec:
@@ -286,10 +291,10 @@ class Scenario:
         traffic = None
         if self.traffic is not None:
             t = self.traffic
+            same = {f.name: getattr(t, f.name) for f in dataclasses.fields(TrafficPlan)}
             new_url = t.url if t.new_url is None else t.new_url
-            traffic = TrafficPlan(sub(t.url), t.in_flight, t.queued, sub(new_url) if new_url else None,
-                                  t.concurrency, t.interval, t.max_new, t.window, t.timeout,
-                                  t.accept_timeout, t.method)
+            traffic = TrafficPlan(**{**same, "url": sub(t.url),
+                                     "new_url": sub(new_url) if new_url else None})
         return Resolved(argv, cwd, env, ready, hook_files, triggers, pre_stop, traffic)
 
 
@@ -711,9 +716,7 @@ def _parse_action(c: _Checker, table: dict[str, Any], where: str, name: str, *,
     """An HTTP request or a command (a trigger, a preStop action); keys already checked."""
     if ("http" in table) == ("command" in table):
         raise c.fail(where, "expected exactly one of http (a URL) or command (an argv list)")
-    method = c.string(table.get("method", "GET"), f"{where}.method").upper()
-    if method not in HTTP_METHODS:
-        raise c.fail(f"{where}.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    method = _parse_method(c, table, where)
     if "http" in table:
         url = c.template(table["http"], f"{where}.http")
         if not re.match(r"https?://", url):
@@ -724,6 +727,13 @@ def _parse_action(c: _Checker, table: dict[str, Any], where: str, name: str, *,
     if not argv:
         raise c.fail(f"{where}.command", "is empty")
     return TriggerSpec(name, command=argv, timeout=timeout)
+
+
+def _parse_method(c: _Checker, table: dict[str, Any], where: str) -> str:
+    method = c.string(table.get("method", "GET"), f"{where}.method").upper()
+    if method not in HTTP_METHODS:
+        raise c.fail(f"{where}.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    return method
 
 
 def _parse_paths(c: _Checker, raw: Any, triggers: dict[str, TriggerSpec]) -> tuple[Path, ...]:
@@ -926,8 +936,10 @@ def _parse_traffic(c: _Checker, table: dict[str, Any], paths: tuple[Path, ...]) 
             raise c.fail(f"traffic.{key}", f"expected an http:// URL (the traffic speaks plain HTTP), got {text!r}")
         return text
 
-    def count(key: str, default: int) -> int:
-        value = table.get(key, default)
+    defaults = TrafficSpec(url="")  # the field defaults, stated once, in TrafficSpec
+
+    def count(key: str) -> int:
+        value = table.get(key, getattr(defaults, key))
         if isinstance(value, bool) or not isinstance(value, int):
             raise c.fail(f"traffic.{key}", f"expected a whole number, got {_kind(value)}")
         if not 0 <= value <= 1000:
@@ -937,20 +949,16 @@ def _parse_traffic(c: _Checker, table: dict[str, Any], paths: tuple[Path, ...]) 
     new_url: str | None = None
     if "new_url" in table:
         new_url = "" if table["new_url"] == "" else url("new_url")
-    method = c.string(table.get("method", "GET"), "traffic.method").upper()
-    if method not in HTTP_METHODS:
-        raise c.fail("traffic.method", f"expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    def seconds(key: str, **kw: bool) -> float:
+        return c.seconds(table.get(key, getattr(defaults, key)), f"traffic.{key}", **kw)
+
     spec = TrafficSpec(
-        url=url("url"), in_flight=count("in_flight", 1), queued=count("queued", 0), new_url=new_url,
-        concurrency=count("concurrency", 10),
-        interval=c.seconds(table.get("interval", 0.05), "traffic.interval", zero_ok=True),
-        max_new=count("max_new", 100), window=c.seconds(table.get("window", 2.0), "traffic.window"),
-        timeout=c.seconds(table.get("timeout", 30.0), "traffic.timeout"),
-        accept_timeout=c.seconds(table.get("accept_timeout", 5.0), "traffic.accept_timeout"),
-        method=method,
+        url=url("url"), in_flight=count("in_flight"), queued=count("queued"), new_url=new_url,
+        concurrency=count("concurrency"), interval=seconds("interval", zero_ok=True),
+        max_new=count("max_new"), window=seconds("window"), timeout=seconds("timeout"),
+        accept_timeout=seconds("accept_timeout"), method=_parse_method(c, table, "traffic"),
     )
-    sends_new = spec.new_url != "" and spec.concurrency > 0 and spec.max_new > 0
-    if spec.in_flight + spec.queued == 0 and not sends_new:
+    if spec.in_flight + spec.queued == 0 and not spec.sends_new:
         raise c.fail("traffic", "sends no request at all: set in_flight, queued, or new requests "
                                 "(concurrency and max_new above 0)")
     if "paths" in table:
@@ -1082,8 +1090,7 @@ def describe(scenario: Scenario) -> list[str]:
         t = scenario.traffic
         lines.append(f"  traffic: {t.in_flight} in flight" + (f" + {t.queued} queued" if t.queued else "")
                      + f" to {t.url}; "
-                     + (f"new requests for {t.window:g} s" if t.new_url != "" and t.concurrency and t.max_new
-                        else "no new requests")
+                     + (f"new requests for {t.window:g} s" if t.sends_new else "no new requests")
                      + (f" on {', '.join(t.paths)}" if t.paths is not None else ""))
     lines.append(f"  hooks:   {', '.join(scenario.hooks) or 'none'}")
     probe = {None: "on when the command runs Python (finds atexit:* hooks by itself)",
