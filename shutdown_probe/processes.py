@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from .paths import signal_name
+from .procnet import child_pids, descendant_pids, listening_ports
 from .waiting import wait_readable
 
 TAG_ENV = "SHUTDOWN_PROBE_CASE"
@@ -280,10 +281,7 @@ class CaseProcesses:
         """Behind a launcher: find PID 1 (and the init's child); None, or what is missing."""
         parent = self.started
         for role in self._layers:
-            try:
-                kids = sorted(parent.ps.children(), key=_created)
-            except psutil.Error:
-                kids = []
+            kids = sorted(_processes(child_pids(parent.pid)).values(), key=_created)
             if not kids:
                 return f"the {parent.role} (pid {parent.pid}) has no child: the {role} is gone"
             ps = kids[0]
@@ -306,39 +304,32 @@ class CaseProcesses:
         """Find processes of this case not seen before; return the new handles.
 
         Looks at the descendants of every known live process and at the harness's own
-        children carrying this case's tag (orphans adopted by the subreaper). With
-        ``full_scan``, or when the harness is not a subreaper, every process on the
-        machine is checked for the tag.
+        children carrying this case's tag (orphans adopted by the subreaper), and at
+        their descendants. With ``full_scan``, or when the harness is not a
+        subreaper, every process on the machine is checked for the tag.
         """
-        found: dict[int, psutil.Process] = {}
-        for handle in list(self.handles.values()):
-            if handle.ended_at is not None:
-                continue
-            try:
-                for child in handle.ps.children(recursive=True):
-                    found.setdefault(child.pid, child)
-            except psutil.Error:
-                pass
-        candidates: list[psutil.Process]
+        live = [h.pid for h in self.handles.values() if h.ended_at is None]
+        found = [pid for pid in descendant_pids(live) if pid not in self.handles]
+        seen = set(found) | set(self.handles)
         if full_scan or capabilities().subreaper is not None:
-            candidates = list(psutil.process_iter())
+            candidates = psutil.pids()
         else:
-            try:
-                candidates = psutil.Process().children(recursive=True)
-            except psutil.Error:
-                candidates = []
+            candidates = child_pids(os.getpid())
         unreadable = []
-        for proc in candidates:
-            if proc.pid in found or proc.pid in self.handles:
+        adopted = []
+        for pid in candidates:
+            if pid in seen:
                 continue
-            tag = _tag_of(proc)
+            tag = _tag_of_pid(pid)
             if tag == self.tag:
-                found[proc.pid] = proc
+                adopted.append(pid)
             elif tag is None:
-                unreadable.append(proc.pid)
+                unreadable.append(pid)
+        if adopted:
+            found += adopted + [p for p in descendant_pids(adopted) if p not in seen]
         self._reap_unseen_orphans(unreadable)
         new = []
-        for pid, proc in sorted(found.items(), key=lambda kv: _created(kv[1])):
+        for pid, proc in sorted(_processes(found).items(), key=lambda kv: _created(kv[1])):
             if pid in self.handles:
                 continue
             fd = _open(proc)
@@ -390,8 +381,9 @@ class CaseProcesses:
         The worker is the child the Werkzeug reloader marked (``WERKZEUG_RUN_MAIN``),
         else a child that listens on a TCP port, else the oldest child.
         """
+        ports = listening_ports([h.pid for h in self.handles.values() if h.alive])
         for handle in self.handles.values():
-            handle.listening = listening_ports(handle.ps)
+            handle.listening = ports.get(handle.pid, [])
         children = [h for h in self.handles.values()
                     if h.role.startswith("child") and h.alive and _ppid(h.ps) == self.root.pid]
         if not children:
@@ -448,11 +440,21 @@ class CaseProcesses:
                 return False
             fds = [h.pidfd for h in self.live() if h.pidfd is not None]
             woke = wait_readable(fds + list(wake_fds), min(left, rescan))
+            self._note_exits(woke)
             if any(fd in woke for fd in wake_fds):
                 return done()
             # Discovery is the one thing that cannot be event-driven: rescan often at
             # first, when shutdown forks happen, then less often.
             rescan = min(every, rescan * 1.5)
+
+    def _note_exits(self, readable: list[int]) -> None:
+        """Stamp the exits a poll just reported, before anything else takes time."""
+        if not readable:
+            return
+        now = time.monotonic()
+        for h in self.handles.values():
+            if h.ended_at is None and h.pidfd is not None and h.pidfd in readable:
+                h.ended_at = now
 
     def _reap_ended(self) -> None:
         for h in self.handles.values():
@@ -486,7 +488,7 @@ class CaseProcesses:
             if left <= 0:
                 return False
             fds = [h.pidfd for h in live if h.pidfd is not None]
-            wait_readable(fds, min(left, 0.05))
+            self._note_exits(wait_readable(fds, min(left, 0.05)))
             # A process forked just before the kill could have escaped it.
             for h in self.discover(full_scan=True):
                 if h.send(signal.SIGKILL):
@@ -528,6 +530,31 @@ def _session_if_zombie(pid: int) -> int | None:
 
 def _tag_of(proc: psutil.Process) -> str | None:
     return _env_of(proc).get(TAG_ENV)
+
+
+def _tag_of_pid(pid: int) -> str | None:
+    """The case tag in ``pid``'s environment; None if it has none or it is unreadable."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            env = fh.read()
+    except OSError:
+        return None
+    key = TAG_ENV.encode() + b"="
+    for item in env.split(b"\0"):
+        if item.startswith(key):
+            return item[len(key):].decode(errors="replace")
+    return None
+
+
+def _processes(pids: list[int]) -> dict[int, psutil.Process]:
+    """psutil handles for those of ``pids`` still there."""
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = psutil.Process(pid)
+        except psutil.Error:
+            continue
+    return out
 
 
 def _ppid(proc: psutil.Process) -> int | None:
@@ -582,19 +609,6 @@ def ns_pid_of(pid: int) -> int | None:
     return int(pids[-1]) if len(pids) > 1 else None
 
 
-def listening_ports(proc: psutil.Process) -> list[int]:
-    """TCP ports this process listens on.
-
-    Per process on purpose: the global ``psutil.net_connections()`` reports one PID
-    per socket, so a socket shared by the Werkzeug parent and child shows only one.
-    """
-    try:
-        conns = proc.net_connections(kind="inet")
-    except psutil.Error:
-        return []
-    return sorted({c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr})
-
-
 def _signal_masks(pid: int) -> dict[str, int] | None:
     """SigIgn, SigCgt, SigBlk... of ``pid`` from /proc/PID/status; None if unreadable."""
     status = _status(pid)
@@ -628,6 +642,15 @@ def signal_accepted(pid: int, sig: int) -> bool | None:
     if not masks:
         return None
     return bool((masks.get("SigCgt", 0) | masks.get("SigBlk", 0)) & (1 << (sig - 1)))
+
+
+def signal_is_fatal(pid: int, sig: int) -> bool:
+    """Whether ``sig`` (one whose default action ends a process) will end ``pid``: it
+    neither catches, blocks nor ignores it. False when /proc cannot tell."""
+    masks = _signal_masks(pid)
+    if not masks:
+        return False
+    return not ((masks.get("SigCgt", 0) | masks.get("SigBlk", 0) | masks.get("SigIgn", 0)) & (1 << (sig - 1)))
 
 
 def tagged_processes(prefix: str = "") -> list[psutil.Process]:

@@ -35,6 +35,7 @@ from .output import OutputCapture
 from . import namespaces
 from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
+from .procnet import listening_ports
 from .probe import ProbeReport, loaded_in, probe_env, runs_python
 from .processes import (
     TAG_ENV,
@@ -42,7 +43,6 @@ from .processes import (
     ProcessHandle,
     capabilities,
     describe_status,
-    listening_ports,
     signal_dispositions,
 )
 from .readiness import Interrupted, log_watcher, wait_ready
@@ -394,9 +394,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             if cancel is not None and cancel.is_set():
                 raise Interrupted()
             if not all_done:
-                for h in tree.live():
-                    result.orphans.append(Orphan(h.pid, h.cmdline, h.role,
-                                                 listening_ports(h.ps), killed_by_harness=False))
+                left = tree.live()
+                ports = listening_ports([h.pid for h in left])
+                for h in left:
+                    result.orphans.append(Orphan(h.pid, h.cmdline, h.role, ports[h.pid], killed_by_harness=False))
                 escalate("orphan: alive after the root ended and stop_timeout passed")
                 killed = {h.pid for h in tree.handles.values() if h.killed_by_harness}
                 for o in result.orphans:

@@ -23,7 +23,7 @@ from typing import Callable
 from .actions import perform
 from .paths import Path, StopProfile, signal_name
 from .probe import _short, read_events
-from .processes import CaseProcesses, ProcessHandle, signal_accepted
+from .processes import CaseProcesses, ProcessHandle, signal_accepted, signal_is_fatal
 from .readiness import Interrupted
 from .results import CaseResult, StopRecord
 from .scenario import ProfileSettings, TriggerSpec
@@ -85,6 +85,7 @@ class StopSequence:
         self.profile: StopProfile = ctx.path.profile  # type: ignore[assignment]
         self.sig = ctx.settings.signal or ctx.path.signal
         self.tree = ctx.tree
+        self._doomed: list[ProcessHandle] = []  # the group signal's default action ends these
 
     # ------------------------------------------------------------ helpers
 
@@ -124,6 +125,7 @@ class StopSequence:
             self._note(self.tree.root, self.tree.root.send(sig))
         elif to == "group":
             pgid = self.tree.started.pid
+            self._doomed = [h for h in self._members() if _pgid(h.pid) == pgid and signal_is_fatal(h.pid, sig)]
             try:
                 os.killpg(pgid, sig)
                 delivered = True
@@ -210,6 +212,10 @@ class StopSequence:
         else:
             self._final_kill()
         if self.profile.waits_for == "root":
+            # The root's exit can be seen a moment before the kernel has finished
+            # ending the others the same group signal kills: they are not left running.
+            if self._doomed:
+                self._wait(lambda: not any(h.alive for h in self._doomed), time.monotonic() + KILL_WAIT)
             rec.left_running = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]}
                                 for h in self._members()]
 

@@ -20,7 +20,6 @@ row in the socket table, and abort it if the harness has to stop waiting.
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import threading
 import time
@@ -31,74 +30,9 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from .procnet import LISTEN, listening, server_sockets, socket_holders
 from .results import RequestRecord, TrafficRecord
 from .waiting import Backoff, Flag
-
-# ------------------------------------------------------------------ the kernel's view
-
-_LISTEN = "0A"
-_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
-
-
-@dataclass(frozen=True)
-class ServerSocket:
-    """One row of /proc/net/tcp whose local port is the app's port."""
-
-    remote_port: int
-    state: str  # hex, as the kernel writes it: "0A" LISTEN, "01" ESTABLISHED...
-    rx_queue: int  # unread bytes; for a listener, connections waiting in the backlog
-    inode: int  # 0 while the connection waits in the backlog
-
-
-def server_sockets(port: int) -> list[ServerSocket]:
-    """The sockets on local port ``port`` (IPv4 and IPv6), as the kernel lists them."""
-    out = []
-    for table in _TABLES:
-        try:
-            with open(table) as f:
-                lines = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 10:
-                continue
-            try:
-                if int(fields[1].rsplit(":", 1)[1], 16) != port:
-                    continue
-                rx = int(fields[4].split(":")[1], 16)
-                out.append(ServerSocket(int(fields[2].rsplit(":", 1)[1], 16), fields[3], rx, int(fields[9])))
-            except (IndexError, ValueError):
-                continue
-    return out
-
-
-def listening(port: int) -> bool:
-    """Whether some socket still listens on ``port``."""
-    return any(s.state == _LISTEN for s in server_sockets(port))
-
-
-def socket_holders(pids: list[int], inodes: set[int]) -> dict[int, int]:
-    """inode -> the pid (among ``pids``) that holds it open, for the wanted inodes."""
-    found: dict[int, int] = {}
-    if not inodes:
-        return found
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inode = int(link[8:-1])
-                if inode in inodes:
-                    found[inode] = pid
-    return found
-
 
 # ------------------------------------------------------------------ one request
 
@@ -348,7 +282,7 @@ class Traffic:
 
     def _state(self, reqs: list[Request]) -> dict[str, int]:
         """Match requests with the server side of their connections; count them."""
-        by_port = {s.remote_port: s for s in server_sockets(self.port) if s.state != _LISTEN}
+        by_port = {s.remote_port: s for s in server_sockets(self.port) if s.state != LISTEN}
         procs = self.processes()
         wanted = {by_port[r.local_port].inode for r in reqs
                   if r.local_port in by_port and by_port[r.local_port].inode}
