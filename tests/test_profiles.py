@@ -394,7 +394,9 @@ def test_k8s_prestop_then_a_handler_that_exits():
     assert declared_ran(result) == {"released"}
     assert stop.pre_stop["duration_s"] >= 0.3
     assert stop.cleanup_s >= stop.signal_at_s >= stop.pre_stop["duration_s"]
-    assert result.hooks["released"].at_s >= stop.pre_stop["duration_s"]  # not before the SIGTERM
+    # not before the SIGTERM; a file's mtime comes from the kernel's coarse clock (one
+    # tick, up to 4 ms, behind), so the sentinel may look written a few ms early
+    assert result.hooks["released"].at_s >= stop.pre_stop["duration_s"] - 0.005
     assert stop.final_kill is False
     assert wall < 5
 

@@ -444,7 +444,8 @@ def test_a_session_without_scenarios_imports_nothing_heavy(pytester):
             heavy = ["requests", "psutil", "rich", "shutdown_probe.runner"]
             assert [m for m in heavy if m in sys.modules] == []  # ...and nothing heavy
         ''')
-    result = pytester.runpytest_subprocess(timeout=60)
+    # pytest-xprocess (the benchmarks' extra) imports psutil itself: keep it out
+    result = pytester.runpytest_subprocess("-p", "no:xprocess", timeout=60)
     result.assert_outcomes(passed=1)
 
 
