@@ -18,7 +18,6 @@ from pathlib import Path as FsPath
 
 from . import __version__
 from .errors import ProbeError
-from .paths import BUILTIN_PATHS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -32,6 +31,36 @@ class _ArgParser(argparse.ArgumentParser):
         raise _Usage(f"{self.prog}: {message}")
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - Linux has it
+        return os.cpu_count() or 1
+
+
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return cpu_count()
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of cases to run at once (1 or more) or auto, got {text!r}")
+    return jobs
+
+
+def _repeat(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected how many times to run each case (1 or more), got {text!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _ArgParser(prog="shutdown-probe", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"shutdown-probe {__version__}")
@@ -41,8 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
     run.add_argument("--path", action="append", default=[], metavar="NAME",
                      help="run only this path (repeatable)")
-    run.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                     help="cases run at once (default: the number of CPUs, at most 4)")
+    run.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
+                     help="cases run at once: a number, or auto (the default) for one per CPU "
+                          "this process may use; 1 runs them one by one, for debugging")
+    run.add_argument("--repeat", type=_repeat, default=1, metavar="N",
+                     help="run every case N times (shutdown races show up as runs that differ)")
     run.add_argument("--grace", type=float, default=None, metavar="SECONDS",
                      help="give every stop profile this grace period instead of its own "
                           "(quick runs; the results say the grace came from the command line)")
@@ -101,6 +133,8 @@ def _console(stderr: bool = False, width: int | None = None):
 
 
 def _cmd_paths() -> int:
+    from .paths import BUILTIN_PATHS
+
     width = max(len(n) for n in BUILTIN_PATHS)
     for name, path in BUILTIN_PATHS.items():
         print(f"{name:<{width}}  {path.summary}")
@@ -151,10 +185,15 @@ def _markdown(results) -> str:
     return format_markdown(results)
 
 
-def _write(name: str, text: str) -> None:
+def _write(name: str, text) -> None:
+    """Write ``text`` (a string, or a function that writes to a file) to ``name``."""
     try:
         FsPath(name).parent.mkdir(parents=True, exist_ok=True)
-        FsPath(name).write_text(text)
+        with open(name, "w", encoding="utf-8") as out:
+            if callable(text):
+                text(out)
+            else:
+                out.write(text)
     except OSError as exc:
         raise _Usage(f"{name}: cannot write: {exc.strerror}") from None
 
@@ -191,10 +230,8 @@ def _cmd_run(args) -> int:
         if not (args.grace >= 0 and args.grace != float("inf")):
             raise _Usage(f"--grace: expected zero or more seconds, got {args.grace:g}")
         scenarios = [s.with_grace(args.grace, "command line") for s in scenarios]
-    jobs = args.jobs if args.jobs is not None else min(4, os.cpu_count() or 1)
-    if jobs < 1:
-        raise _Usage(f"--jobs: expected a number of cases to run at once (1 or more), got {jobs}")
-    cases = expand_cases(scenarios, args.path)
+    jobs = args.jobs
+    cases = expand_cases(scenarios, args.path, repeat=args.repeat)
     progress = _Progress(len(cases), quiet=args.quiet)
 
     cancel = Flag()
@@ -202,8 +239,8 @@ def _cmd_run(args) -> int:
 
     def work() -> None:
         try:
-            box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_done=progress.done,
-                                       keep_workdirs=args.keep_workdirs)
+            box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_start=progress.start,
+                                       on_done=progress.done, keep_workdirs=args.keep_workdirs)
         except BaseException as exc:  # reported by the main thread
             box["error"] = exc
 
@@ -234,7 +271,7 @@ def _cmd_run(args) -> int:
         raise box["error"]  # type: ignore[misc]
     results = box["results"]
     if args.json:
-        _write(args.json, results.to_json())
+        _write(args.json, results.write_json)
     if args.markdown:
         _write(args.markdown, _markdown(results))
     broken = _never_started(results)
@@ -278,25 +315,33 @@ def _never_started(results) -> dict[str, str]:
 
 
 class _Progress:
-    """One line per case on stderr as it finishes, so a long run shows it is alive."""
+    """One line per case on stderr as it finishes, with how many are done, running
+    and left, so a long run shows it is alive and how far it got."""
 
     def __init__(self, total: int, quiet: bool) -> None:
         self.total = total
         self.quiet = quiet
         self.n = 0
+        self.running = 0
         self.lock = threading.Lock()
         self.console = _console(stderr=True)
+
+    def start(self, case) -> None:
+        with self.lock:
+            self.running += 1
 
     def done(self, case, result) -> None:
         from .render.common import exit_cell, time_cell
 
         with self.lock:
             self.n += 1
+            self.running -= 1
             if self.quiet:
                 return
             mark = "✗" if result.failed else "✓"
             kept = f" (kept {result.workdir})" if result.workdir else ""
             exit_text = exit_cell(result)
             parts = [result.outcome] + ([exit_text] if exit_text != result.outcome else []) + [time_cell(result)]
-            self.console.print(f"[{self.n}/{self.total}] {mark} {case.id}: {', '.join(parts)}{kept}",
+            counts = f"{self.n}/{self.total} done, {self.running} running, {self.total - self.n - self.running} left"
+            self.console.print(f"[{counts}] {mark} {case.id}: {', '.join(parts)}{kept}",
                                markup=False, soft_wrap=True)

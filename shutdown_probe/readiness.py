@@ -13,6 +13,8 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from functools import partial
+from urllib.parse import urlsplit
 
 import requests
 
@@ -79,21 +81,24 @@ def wait_ready(
                                     time.monotonic() - start)
             wait_readable(wake + [log_flag.fileno()], left)
 
-    probe = {"http": _http_ok, "tcp": _tcp_ok, "file": _file_ok}[check.kind]
-    backoff = Backoff()
+    # A refused connect or a missing file costs microseconds: try again after about a
+    # millisecond, backing off to a quarter second for an app that takes its time.
+    backoff = Backoff(first=0.001, factor=1.5, cap=0.25)
     last = "not tried"
-    while True:
-        failed = gone()
-        if failed:
-            return failed
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return ReadyOutcome(False, f"{check.kind} {check.value} not ready within {timeout:g} s ({last})",
-                                time.monotonic() - start)
-        ok, last = probe(str(check.value), min(left, 1.0))
-        if ok:
-            return ReadyOutcome(True, f"{check.kind} {check.value}: {last}", time.monotonic() - start)
-        wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
+    with direct_session() as session:
+        probe = {"http": partial(_http_ok, session), "tcp": _tcp_ok, "file": _file_ok}[check.kind]
+        while True:
+            failed = gone()
+            if failed:
+                return failed
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ReadyOutcome(False, f"{check.kind} {check.value} not ready within {timeout:g} s ({last})",
+                                    time.monotonic() - start)
+            ok, last = probe(str(check.value), min(left, 1.0))
+            if ok:
+                return ReadyOutcome(True, f"{check.kind} {check.value}: {last}", time.monotonic() - start)
+            wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
 
 
 def log_watcher(pattern: str, flag: Flag, count: int = 1):
@@ -124,12 +129,21 @@ def direct_session() -> requests.Session:
     return session
 
 
-def _http_ok(url: str, timeout: float) -> tuple[bool, str]:
+def _http_ok(session: requests.Session, url: str, timeout: float) -> tuple[bool, str]:
+    # While nothing listens, a bare connect says so in microseconds; building and
+    # sending a request through requests costs a millisecond.
+    parts = urlsplit(url)
+    if parts.scheme == "http" and parts.hostname:
+        try:
+            socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout).close()
+        except ConnectionRefusedError:
+            return False, "ConnectionError"
+        except OSError:
+            pass  # let requests try and name the problem
     try:
         # Any HTTP answer means the server accepts and serves requests; a 404 on "/"
         # is still a server that is up.
-        with direct_session() as session:
-            resp = session.get(url, timeout=timeout, allow_redirects=False)
+        resp = session.get(url, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         return False, type(exc).__name__
     return True, f"HTTP {resp.status_code}"

@@ -7,11 +7,12 @@ JSON exactly as ``run`` rendered it live.
 
 from __future__ import annotations
 
+import io
 import json
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from . import __version__
 
@@ -227,6 +228,18 @@ class CaseResult:
     stop: StopRecord | None = None
     # requests in flight and new requests during the shutdown; None without [traffic]
     traffic: TrafficRecord | None = None
+    # with `run --repeat N`: which run of this scenario x path (1..N); None otherwise
+    attempt: int | None = None
+    # the case's whole life in the harness, from taking a port to the last cleanup
+    wall_s: float | None = None
+    # CLOCK_MONOTONIC (seconds) at the trigger: lines the case up with timestamps the
+    # app takes itself (time.monotonic() in any process on the machine)
+    trigger_clock: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The path, and which run of it when the case was repeated."""
+        return self.path if self.attempt is None else f"{self.path} #{self.attempt}"
 
     @property
     def errored(self) -> bool:
@@ -280,7 +293,27 @@ class Results:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        buf = io.StringIO()
+        self.write_json(buf)
+        return buf.getvalue()
+
+    def write_json(self, out: IO[str]) -> None:
+        """Write the JSON form one case at a time: a run of thousands of cases never
+        holds the whole document in memory. The text is json.dumps(to_dict(), indent=2)."""
+
+        def value(obj: Any, depth: int) -> str:
+            return json.dumps(obj, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
+
+        out.write("{\n")
+        for key in ("version", "tool", "environment", "scenarios"):
+            out.write(f'  "{key}": {value(getattr(self, key), 1)},\n')
+        if not self.cases:
+            out.write('  "cases": []\n}\n')
+            return
+        out.write('  "cases": [\n')
+        for n, case in enumerate(self.cases):
+            out.write(("" if n == 0 else ",\n") + "    " + value(case.to_dict(), 2))
+        out.write("\n  ]\n}\n")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Results":

@@ -73,16 +73,25 @@ OUTPUT_GRACE = 3.0
 class Case:
     scenario: Scenario
     path: Path
+    attempt: int | None = None  # which run of a repeated case (1..N), else None
 
     @property
     def id(self) -> str:
-        return f"{self.scenario.name}::{self.path.name}"
+        run = f" #{self.attempt}" if self.attempt is not None else ""
+        return f"{self.scenario.name}::{self.path.name}{run}"
 
 
-def expand_cases(scenarios: Iterable[Scenario], only: Iterable[str] = ()) -> list[Case]:
-    """Scenario x path, in file order; ``only`` keeps just the named paths."""
+def expand_cases(scenarios: Iterable[Scenario], only: Iterable[str] = (), *, repeat: int = 1) -> list[Case]:
+    """Scenario x path, in file order; ``only`` keeps just the named paths.
+
+    With ``repeat`` > 1 every case is run that many times, the runs of one path next
+    to each other (attempt 1..N): shutdown races show up as runs that disagree.
+    """
     keep = set(only)
-    return [Case(s, p) for s in scenarios for p in s.paths if not keep or p.name in keep]
+    pairs = [(s, p) for s in scenarios for p in s.paths if not keep or p.name in keep]
+    if repeat <= 1:
+        return [Case(s, p) for s, p in pairs]
+    return [Case(s, p, n) for s, p in pairs for n in range(1, repeat + 1)]
 
 
 # ------------------------------------------------------------------ live-case registry
@@ -190,8 +199,9 @@ def _inherited_ignores() -> list[int]:
 def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = False) -> CaseResult:
     """Run one case and return what was observed. Never leaves a process behind."""
     scenario, path = case.scenario, case.path
+    began = time.monotonic()
     result = CaseResult(scenario=scenario.name, path=path.name, outcome="error",
-                        scenario_file=str(scenario.file))
+                        scenario_file=str(scenario.file), attempt=case.attempt)
     workdir = tempfile.mkdtemp(prefix=f"shutdown-probe-{path.name}-")
     try:
         _run(case, result, workdir, cancel)
@@ -200,6 +210,7 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
             result.workdir = workdir
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+        result.wall_s = round(time.monotonic() - began, 4)
     return result
 
 
@@ -337,6 +348,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         # What the app wrote up to now may still sit unread in the pipes: the byte
         # position, not the reading time, says which lines came before the trigger.
         t0, mark = time.monotonic(), capture.position()
+        result.trigger_clock = t0
         for det in (*log_hooks.values(), *file_hooks.values()):
             det.arm(t0, mark)
         if traffic is not None:

@@ -79,7 +79,12 @@ exit = "SIGKILL"
     assert data["cases"][0]["hooks"]["bye"]["ran"] is True
     assert data["cases"][0]["hooks"]["bye"]["roles"] == ["root"]
     assert data["cases"][1]["exit"]["signal"] == "SIGKILL"
-    assert "[2/2]" in done.stderr  # progress
+    # progress: one line per finished case, counting done, running and left
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2
+    assert all(re.match(r"\[[12]/2 done, [01] running, 0 left\] ✓ scenario::sig(term|kill): exited", ln)
+               for ln in lines), lines
+    assert lines[-1].startswith("[2/2 done, 0 running, 0 left]")
     assert "| `sigterm` | ✓ |" in (tmp_path / "m.md").read_text()  # one process: no "where"
 
 
@@ -133,8 +138,9 @@ def test_bad_path_option_is_a_usage_error(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("args", [["run"], ["nonsense"], ["run", "x.toml", "--jobs", "0"]],
-                         ids=["no-file", "no-command", "zero-jobs"])
+@pytest.mark.parametrize("args", [["run"], ["nonsense"], ["run", "x.toml", "--jobs", "0"],
+                                  ["run", "x.toml", "--jobs", "many"], ["run", "x.toml", "--repeat", "0"]],
+                         ids=["no-file", "no-command", "zero-jobs", "jobs-not-a-number", "zero-repeat"])
 def test_usage_errors_exit_2_in_one_line(args):
     done = run_cli(*args)
     assert done.returncode == 2
@@ -258,3 +264,44 @@ def test_grace_option_rejects_what_is_not_seconds(tmp_path, value):
     done = run_cli("run", scenario(tmp_path), "--grace", value)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "--grace" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_repeat_runs_every_case_n_times_in_order(tmp_path):
+    """--repeat 3: three runs of each path, next to each other, told apart by attempt;
+    with --jobs 4 the order is still the case order, whatever finished first."""
+    out = tmp_path / "out.json"
+    done = run_cli("run", scenario(tmp_path, expect='[expect.sigterm]\nran = ["bye"]'),
+                   "--repeat", "3", "--jobs", "4", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    cases = json.loads(out.read_text())["cases"]
+    assert [(c["path"], c["attempt"]) for c in cases] == [
+        ("sigterm", 1), ("sigterm", 2), ("sigterm", 3), ("sigkill", 1), ("sigkill", 2), ("sigkill", 3)]
+    assert all(c["hooks"]["bye"]["ran"] == (c["path"] == "sigterm") for c in cases)
+    assert len({c["processes"][0]["pid"] for c in cases}) == 6  # six real launches
+    assert all(c["wall_s"] > 0 for c in cases)
+    for label in ("sigterm #1", "sigterm #3", "sigkill #2"):
+        assert f"│ {label} " in done.stdout
+    assert len(done.stderr.splitlines()) == 6
+    assert done.stderr.splitlines()[-1].startswith("[6/6 done, 0 running, 0 left]")
+
+
+def test_jobs_default_is_one_per_usable_cpu(tmp_path):
+    out = tmp_path / "out.json"
+    assert run_cli("run", scenario(tmp_path), "-q", "--json", str(out)).returncode == 0
+    assert json.loads(out.read_text())["environment"]["jobs"] == len(os.sched_getaffinity(0))
+    assert run_cli("run", scenario(tmp_path), "-q", "--jobs", "auto", "--json", str(out)).returncode == 0
+    assert json.loads(out.read_text())["environment"]["jobs"] == len(os.sched_getaffinity(0))
+
+
+def test_version_does_not_load_the_runner():
+    """`shutdown-probe --version` (and the package import the pytest plugin pays for)
+    stays cheap: no rich, requests, psutil or runner."""
+    code = ("import sys\n"
+            "from shutdown_probe.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "heavy = ['rich', 'requests', 'psutil', 'shutdown_probe.runner', 'shutdown_probe.paths']\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    from shutdown_probe import __version__
+
+    assert done.stdout.splitlines() == [f"shutdown-probe {__version__}", "[]"], done.stdout + done.stderr

@@ -96,7 +96,7 @@ def order_lines(cases: list[CaseResult]) -> list[str]:
         for case in cases:
             order = getattr(case, attr)
             if len(order) > 1:
-                groups.setdefault(tuple(order), []).append(case.path)
+                groups.setdefault(tuple(order), []).append(case.label)
         lines += [f"{label} in {', '.join(paths)}: {' → '.join(order)}" for order, paths in groups.items()]
     return lines
 
@@ -161,9 +161,9 @@ def failure_lines(cases: list[CaseResult]) -> list[str]:
     lines = []
     for case in cases:
         if case.outcome in ("not-ready", "error") and not case.expect.failures:
-            lines.append(f"{case.path}: {case.outcome}: {case.error}")
+            lines.append(f"{case.label}: {case.outcome}: {case.error}")
         for failure in case.expect.failures:
-            lines.append(f"{case.path}: {failure}")
+            lines.append(f"{case.label}: {failure}")
     return lines
 
 

@@ -19,7 +19,7 @@ def _names(names) -> str:
 def format_case_failure(case: CaseResult, expectation: Expectation | None = None, *,
                         tail_lines: int = 20) -> str:
     """Why ``case`` failed: the expectation diff, the evidence, the output tail."""
-    lines = [f"{case.scenario}::{case.path}: " + (
+    lines = [f"{case.scenario}::{case.label}: " + (
         f"the case did not run to the end ({case.outcome})" if case.errored else "expectations do not hold")]
     if case.errored:
         lines.append(f"  reason: {case.error}")
@@ -79,6 +79,7 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
     props = [
         ("scenario", case.scenario),
         ("path", case.path),
+        *([("attempt", str(case.attempt))] if case.attempt is not None else []),
         ("outcome", case.outcome),
         ("exit", common.exit_cell(case)),
         ("time", common.time_cell(case)),

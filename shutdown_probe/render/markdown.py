@@ -30,7 +30,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         for case in cases:
             traffic_row = ([common.drained_cell(case), common.new_requests_cell(case), common.port_cell(case)]
                            if traffic else [])
-            row = [f"`{case.path}`", *(common.hook_cell(case, h) for h in hooks), *traffic_row,
+            row = [f"`{case.label}`", *(common.hook_cell(case, h) for h in hooks), *traffic_row,
                    common.exit_cell(case), common.time_cell(case), common.orphans_cell(case)]
             lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
         lines.append("")
@@ -43,7 +43,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         lines.append("")
         lines.append("What happened on each path:")
         lines.append("")
-        lines += [f"- `{case.path}`: {_escape(common.explain(case))}" for case in cases]
+        lines += [f"- `{case.label}`: {_escape(common.explain(case))}" for case in cases]
         lines.append("")
         if details:
             lines.append("### Cases")
@@ -58,7 +58,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
 
 
 def _case_details(case: CaseResult) -> list[str]:
-    out = [f"#### `{case.path}` — {case.outcome}", ""]
+    out = [f"#### `{case.label}` — {case.outcome}", ""]
     if case.trigger:
         out.append("- trigger: " + ", ".join(f"{k}={v}" for k, v in case.trigger.items()))
     if case.stop is not None:

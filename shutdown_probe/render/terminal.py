@@ -32,7 +32,7 @@ def build_tables(results: Results) -> list[RenderableType]:
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("orphans")
         for case in cases:
-            cells = [Text(case.path, style="red" if case.failed else "")]
+            cells = [Text(case.label, style="red" if case.failed else "")]
             for name in hooks:
                 text = common.hook_cell(case, name)
                 style = "green" if text.startswith(common.RAN) else "red" if text == common.NOT_RAN else "dim"
