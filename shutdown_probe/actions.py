@@ -9,8 +9,6 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-import requests
-
 from .readiness import direct_session
 from .scenario import TriggerSpec
 
@@ -21,6 +19,8 @@ def perform(trigger: TriggerSpec, info: dict[str, Any], cwd: str, env: dict[str,
     the action's own failure (an app that dies mid-request is a normal outcome)."""
     limit = trigger.timeout if timeout is None else timeout
     if trigger.http:
+        import requests  # only for HTTP actions: it costs 50 ms to import
+
         info.update(http=trigger.http, method=trigger.method)
         try:
             with direct_session() as session:

@@ -12,15 +12,18 @@ import os
 import re
 import socket
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import requests
 
 from .output import Line, OutputCapture
 from .scenario import ReadyCheck
 from .waiting import Backoff, Flag, wait_readable
+
+if TYPE_CHECKING:  # requests costs 50 ms to import: only apps checked over HTTP pay it
+    import requests
 
 
 @dataclass
@@ -85,7 +88,7 @@ def wait_ready(
     # millisecond, backing off to a quarter second for an app that takes its time.
     backoff = Backoff(first=0.001, factor=1.5, cap=0.25)
     last = "not tried"
-    with direct_session() as session:
+    with direct_session() if check.kind == "http" else nullcontext() as session:
         probe = {"http": partial(_http_ok, session), "tcp": _tcp_ok, "file": _file_ok}[check.kind]
         while True:
             failed = gone()
@@ -124,12 +127,16 @@ def direct_session() -> requests.Session:
     The app runs on this machine; a proxy from the user's environment cannot reach
     127.0.0.1 of the harness and would turn every check into a ProxyError.
     """
+    import requests
+
     session = requests.Session()
     session.trust_env = False
     return session
 
 
 def _http_ok(session: requests.Session, url: str, timeout: float) -> tuple[bool, str]:
+    import requests
+
     # While nothing listens, a bare connect says so in microseconds; building and
     # sending a request through requests costs a millisecond.
     parts = urlsplit(url)

@@ -25,7 +25,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import HarnessError
 from .actions import perform
@@ -49,8 +49,10 @@ from .readiness import Interrupted, log_watcher, wait_ready
 from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord, environment_info
 from .scenario import Scenario
 from .stops import StopContext, StopSequence, cleanup_watch, new_record
-from .traffic import Traffic
 from .waiting import Backoff, Flag, wait_readable
+
+if TYPE_CHECKING:  # imported when a scenario has [traffic]: it brings in requests
+    from .traffic import Traffic
 
 # Every tag is "SESSION/RUN/CASE". RUN identifies this harness process; SESSION is
 # inherited from the environment (a test session sets it for every harness it starts,
@@ -336,6 +338,8 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             return
 
         if resolved.traffic is not None and scenario.traffic.covers(path.name):  # type: ignore[union-attr]
+            from .traffic import Traffic
+
             traffic = Traffic(resolved.traffic, port, lambda: {h.pid: h.role for h in tree.live()})
             problem = traffic.prime(lambda: tree.root.alive, cancel)
             if cancel is not None and cancel.is_set():

@@ -33,7 +33,6 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from .errors import ScenarioError
 from .paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS, Path, signal_name, trigger_path
-from .traffic import TrafficPlan
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
@@ -191,6 +190,23 @@ class ProfileSettings:
     # double-ctrl-c: a hook whose start sends the second Ctrl-C: a declared hook, a
     # probe hook "atexit:NAME", or ANY_ATEXIT (see Scenario.hook_kind)
     when: str | None = None
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """The scenario's [traffic] with its templates filled, for one case."""
+
+    url: str
+    in_flight: int
+    queued: int
+    new_url: str | None  # None: no new requests
+    concurrency: int
+    interval: float
+    max_new: int
+    window: float
+    timeout: float
+    accept_timeout: float
+    method: str
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import http.client
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import requests
@@ -32,6 +31,7 @@ from requests.adapters import HTTPAdapter
 
 from .procnet import LISTEN, listening, server_sockets, socket_holders
 from .results import RequestRecord, TrafficRecord
+from .scenario import TrafficPlan
 from .waiting import Backoff, Flag
 
 # ------------------------------------------------------------------ one request
@@ -176,23 +176,6 @@ def classify(exc: BaseException, *, connected: bool, sent: bool, timeout: float)
 
 
 # ------------------------------------------------------------------ traffic for one case
-
-
-@dataclass(frozen=True)
-class TrafficPlan:
-    """The scenario's [traffic] with its templates filled, for one case."""
-
-    url: str
-    in_flight: int
-    queued: int
-    new_url: str | None  # None: no new requests
-    concurrency: int
-    interval: float
-    max_new: int
-    window: float
-    timeout: float
-    accept_timeout: float
-    method: str
 
 
 class Traffic:
