@@ -305,3 +305,42 @@ def test_version_does_not_load_the_runner():
     from shutdown_probe import __version__
 
     assert done.stdout.splitlines() == [f"shutdown-probe {__version__}", "[]"], done.stdout + done.stderr
+
+
+# A target that says goodbye on SIGTERM only on odd runs, counted in a file outside
+# the case's private folder: runs of one path that really differ.
+ODD_RUNS = r'''
+import os, signal, sys
+counter = os.environ["COUNTER"]
+n = int(open(counter).read()) + 1 if os.path.exists(counter) else 1
+open(counter, "w").write(str(n))
+def bye(*_):
+    if n % 2:
+        print("bye", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+print("ready", flush=True)
+while True:
+    signal.pause()
+'''
+
+
+def test_repeat_says_which_runs_differed(tmp_path):
+    (tmp_path / "target.py").write_text(ODD_RUNS)
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm", "sigkill"]
+[app]
+command = ["{{python}}", "target.py"]
+env = {{ COUNTER = "{tmp_path / 'count'}" }}
+ready = {{ log = "^ready$" }}
+[hooks.bye]
+log = "^bye$"
+''')
+    md = tmp_path / "m.md"
+    done = run_cli("run", str(path), "--repeat", "3", "--jobs", "1", "-q", "--markdown", str(md))
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())  # the terminal folds long lines
+    # runs 1, 3 (sigterm) said bye; run 2 did not; sigkill runs (4-6) never can
+    assert "sigterm: the 3 runs differ: 2× bye ✓ (#1, #3); 1× bye ✗ (#2)" in text
+    assert "sigkill: the 3 runs agree" in text
+    assert "- sigterm: the 3 runs differ: 2× bye ✓ (#1, #3); 1× bye ✗ (#2)" in md.read_text()

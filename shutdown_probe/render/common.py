@@ -91,14 +91,29 @@ def legend(cases: list[CaseResult]) -> str | None:
 def order_lines(cases: list[CaseResult]) -> list[str]:
     """The order hooks' evidence appeared in, once per distinct order, with its paths."""
     lines = []
+    runs: dict[str, int] = {}
+    for case in cases:
+        runs[case.path] = runs.get(case.path, 0) + 1
     for label, attr in (("order", "hook_order"), ("atexit order", "probe_order")):
-        groups: dict[tuple[str, ...], list[str]] = {}
+        groups: dict[tuple[str, ...], list[CaseResult]] = {}
         for case in cases:
             order = getattr(case, attr)
             if len(order) > 1:
-                groups.setdefault(tuple(order), []).append(case.label)
-        lines += [f"{label} in {', '.join(paths)}: {' → '.join(order)}" for order, paths in groups.items()]
+                groups.setdefault(tuple(order), []).append(case)
+        lines += [f"{label} in {_case_labels(group, runs)}: {' → '.join(order)}" for order, group in groups.items()]
     return lines
+
+
+def _case_labels(group: list[CaseResult], runs: dict[str, int]) -> str:
+    """The cases' labels; a repeated path whose every run is in ``group`` is named once."""
+    out: list[str] = []
+    for case in group:
+        n = sum(1 for c in group if c.path == case.path)
+        if case.attempt is None or n < runs[case.path]:
+            out.append(case.label)
+        elif case.path not in out and f"{case.path} (all {n} runs)" not in out:
+            out.append(f"{case.path} (all {n} runs)")
+    return ", ".join(out)
 
 
 def exit_cell(case: CaseResult) -> str:
@@ -164,6 +179,34 @@ def failure_lines(cases: list[CaseResult]) -> list[str]:
             lines.append(f"{case.label}: {case.outcome}: {case.error}")
         for failure in case.expect.failures:
             lines.append(f"{case.label}: {failure}")
+    return lines
+
+
+def repeat_lines(cases: list[CaseResult]) -> list[str]:
+    """For a repeated path (``--repeat``): whether its runs agreed, and how they split.
+
+    Runs agree when their hook cells, outcome and exit are the same; timing and pids
+    always differ and are left out.
+    """
+    runs: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        if case.attempt is not None:
+            runs.setdefault(case.path, []).append(case)
+    hooks = hook_names(cases)
+    lines = []
+    for path, group in runs.items():
+        kinds: dict[tuple[str, ...], list[int]] = {}
+        for case in group:
+            row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
+            kinds.setdefault(row, []).append(case.attempt or 0)
+        if len(kinds) == 1:
+            lines.append(f"{path}: the {len(group)} runs agree")
+            continue
+        # what differs between the kinds of run, not what they share
+        differing = [i for i in range(len(next(iter(kinds)))) if len({row[i] for row in kinds}) > 1]
+        parts = [f"{len(attempts)}× {', '.join(row[i] for i in differing)} (#{', #'.join(map(str, attempts))})"
+                 for row, attempts in sorted(kinds.items(), key=lambda kv: -len(kv[1]))]
+        lines.append(f"{path}: the {len(group)} runs differ: " + "; ".join(parts))
     return lines
 
 

@@ -36,6 +36,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         lines.append("")
         bullets = [f"- {legend}" for legend in (common.legend(cases), common.traffic_legend(cases)) if legend]
         bullets += [f"- {line}" for line in common.order_lines(cases)]
+        bullets += [f"- {_escape(line)}" for line in common.repeat_lines(cases)]
         bullets += [f"- ✗ {_escape(f)}" for f in common.failure_lines(cases)]
         if bullets:
             lines += [*bullets, ""]

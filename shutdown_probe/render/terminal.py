@@ -55,6 +55,8 @@ def build_tables(results: Results) -> list[RenderableType]:
                 parts.append(Text(legend, style="dim"))
         for line in common.order_lines(cases):
             parts.append(Text(line, style="dim"))
+        for line in common.repeat_lines(cases):
+            parts.append(Text(line, style="yellow" if " differ: " in line else "dim"))
         for line in common.failure_lines(cases):
             parts.append(Text(f"✗ {line}", style="red"))
         parts.append(Text(common.summary_line(cases)))
