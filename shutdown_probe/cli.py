@@ -39,26 +39,24 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _jobs(text: str) -> int:
-    if text == "auto":
-        return cpu_count()
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of cases to run at once (1 or more) or auto, got {text!r}")
-    return jobs
-
-
-def _repeat(text: str) -> int:
+def _count(text: str, what: str) -> int:
     try:
         n = int(text)
     except ValueError:
         n = 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"expected how many times to run each case (1 or more), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return n
+
+
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return cpu_count()
+    return _count(text, "a number of cases to run at once (1 or more) or auto")
+
+
+def _repeat(text: str) -> int:
+    return _count(text, "how many times to run each case (1 or more)")
 
 
 def _parser() -> argparse.ArgumentParser:
