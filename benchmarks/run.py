@@ -1,0 +1,910 @@
+"""shutdown-probe's benchmark: one command, every figure measured in the same run.
+
+    python benchmarks/run.py            # the full run (several minutes), prints only
+    python benchmarks/run.py --write    # the same, then rewrites the table in
+                                        # benchmarks/README.md and benchmarks/results.json
+    python benchmarks/run.py --quick    # tiny counts, a smoke test (< 30 s)
+
+Every contender is a separate command, run as a subprocess; each command line is
+printed with the wall-clock time it took, so anyone can time it again with `time`.
+Contenders are alternated: R rounds, each round runs every contender's batch of N
+cases in an order rotated by one from the round before, and the per-case samples
+are pooled across rounds, so a slow minute of the machine hits every contender
+alike. benchmarks/README.md says what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PY = sys.executable
+README = BENCH / "README.md"
+RESULTS = BENCH / "results.json"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+# The targets the issue sets (2-core machine).
+MAX_OVERHEAD = 0.10          # per-case median over bare, trivial target
+MAX_LATENCY_P95 = 0.002      # exit-detection latency, seconds
+MIN_JOBS_SPEEDUP = 1.8       # --jobs auto over --jobs 1 on scenarios/flask_atexit.toml
+MAX_PEAK_MB = 150.0          # harness peak RSS for 1,000 trivial cases
+# "Flat" is our reading of "not growing with the number of cases": at most 5 MB more
+# per 1,000 cases (5 KB a case, a few times one case's results JSON).
+MAX_GROWTH_MB_PER_1000 = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    rounds: int
+    trivial_cases: int       # per batch
+    flask_cases: int         # per batch
+    jobs_cases: int          # per throughput command
+    memory_cases: tuple[int, int]
+    flask_matrix: bool       # time scenarios/flask_atexit.toml with --jobs 1 and auto
+
+
+FULL = Settings(rounds=4, trivial_cases=60, flask_cases=15, jobs_cases=100, memory_cases=(250, 1000),
+                flask_matrix=True)
+QUICK = Settings(rounds=2, trivial_cases=5, flask_cases=2, jobs_cases=12, memory_cases=(10, 40),
+                 flask_matrix=False)
+
+
+# ------------------------------------------------------------------ commands
+
+
+@dataclass
+class Command:
+    label: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # set on top of ours, shown as a prefix
+
+    def shell(self) -> str:
+        """The command as one would type it (in ROOT) to run it again."""
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        line = shlex.join(self.argv)
+        return f"{prefix} {line}" if prefix else line
+
+
+@dataclass
+class Ran:
+    command: Command
+    wall_s: float
+    rc: int
+    stdout: str
+    stderr: str
+    rusage_maxrss_kib: int | None = None  # from wait4: the process and its waited-for descendants
+
+
+class Runner:
+    """Runs commands one at a time, in ROOT, with their output in files, and
+    remembers each one (the printed log and results.json list them all)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.log: list[dict] = []
+        self._n = 0
+
+    def run(self, cmd: Command, *, phase: str, timeout: float = 1800,
+            on_start=None) -> Ran:
+        self._n += 1
+        out_path = self.workdir / f"cmd{self._n}.stdout"
+        err_path = self.workdir / f"cmd{self._n}.stderr"
+        env = dict(os.environ, **cmd.env)
+        if "STAMP_DIR" not in cmd.env:
+            env.pop("STAMP_DIR", None)
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            began = time.monotonic()
+            proc = subprocess.Popen(cmd.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            try:
+                if on_start is not None:
+                    on_start(proc)
+                status, usage = _wait4(proc, timeout)
+                wall = time.monotonic() - began
+            finally:
+                _stop(proc)
+        ran = Ran(cmd, wall, os.waitstatus_to_exitcode(status), out_path.read_text(errors="replace"),
+                  err_path.read_text(errors="replace"), usage.ru_maxrss)
+        self.log.append({"phase": phase, "label": cmd.label, "command": cmd.shell(),
+                         "wall_s": round(wall, 4), "rc": ran.rc})
+        return ran
+
+
+def _wait4(proc: subprocess.Popen, timeout: float):
+    """Wait for ``proc`` (woken by the kernel through a pidfd) and reap it with
+    wait4, which also returns its resource usage."""
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        if not _readable(pidfd, timeout):
+            raise TimeoutError(f"{shlex.join(proc.args)} did not finish within {timeout:g} s")
+    finally:
+        os.close(pidfd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
+    return status, usage
+
+
+def _readable(fd: int, timeout: float | None) -> bool:
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else timeout * 1000))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """An interrupted or timed-out command: SIGTERM first (every contender and the
+    harness then kill what they started; a second signal does not cut that short),
+    SIGKILL if it does not go."""
+    if proc.returncode is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------ samples and statistics
+
+
+@dataclass
+class Sample:
+    """One case of one contender."""
+
+    ok: bool
+    wall_s: float | None = None
+    latency_s: float | None = None       # the contender noticed the exit this long after the stamp
+    detected_s: float | None = None      # mirakuru: its poll saw the exit this long after the stamp
+    error: str | None = None
+
+
+def median(xs: list[float]) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def p95(xs: list[float]) -> float | None:
+    """Nearest rank: the smallest sample with at least 95 % of the samples at or below it."""
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
+
+
+def summary(xs: list[float]) -> dict | None:
+    if not xs:
+        return None
+    return {"n": len(xs), "median_s": median(xs), "p95_s": p95(xs), "max_s": max(xs)}
+
+
+def read_stamp(stamp_dir: Path | None, pid: int | None) -> float | None:
+    """The trivial target's own time.monotonic() just before it exited."""
+    if stamp_dir is None or pid is None:
+        return None
+    try:
+        return float((stamp_dir / str(pid)).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ contenders
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    kind: str                  # "script" (benchmarks/contenders/X.py) or "probe" (shutdown-probe)
+    script: str = ""
+    scenarios: dict[str, str] = field(default_factory=dict)  # target -> scenario file, for "probe"
+
+    def command(self, target: str, cases: int, out: Path, stamp_dir: Path | None) -> Command:
+        if self.kind == "script":
+            argv = [PY, f"benchmarks/contenders/{self.script}", "--target", target, "--cases", str(cases),
+                    "--out", str(out)]
+            if stamp_dir is not None:
+                argv += ["--stamp-dir", str(stamp_dir)]
+            return Command(f"{self.name}/{target}", argv)
+        # The harness passes its environment on to the target: STAMP_DIR reaches it.
+        argv = [PY, "-m", "shutdown_probe", "run", self.scenarios[target], "--repeat", str(cases),
+                "--jobs", "1", "--quiet", "--json", str(out)]
+        env = {"STAMP_DIR": str(stamp_dir)} if stamp_dir is not None else {}
+        return Command(f"{self.name}/{target}", argv, env)
+
+    def samples(self, out: Path, stamp_dir: Path | None) -> list[Sample]:
+        if not out.exists():
+            return []
+        if self.kind == "script":
+            return [_script_sample(json.loads(line), stamp_dir) for line in out.read_text().splitlines() if line]
+        return [_probe_sample(case, stamp_dir) for case in json.loads(out.read_text())["cases"]]
+
+
+def _script_sample(rec: dict, stamp_dir: Path | None) -> Sample:
+    if not rec.get("ok"):
+        return Sample(False, rec.get("wall_s"), error=rec.get("error"))
+    stamp = read_stamp(stamp_dir, rec.get("pid"))
+    latency = rec["noticed"] - stamp if stamp is not None else None
+    detected = rec["detected"] - stamp if stamp is not None and rec.get("detected") is not None else None
+    return Sample(True, rec["wall_s"], latency, detected)
+
+
+def _probe_sample(case: dict, stamp_dir: Path | None) -> Sample:
+    if case["outcome"] != "exited":
+        return Sample(False, case.get("wall_s"), error=f"{case['outcome']}: {case.get('error')}")
+    root = next(p for p in case["processes"] if p["role"] == "root")
+    stamp = read_stamp(stamp_dir, root["pid"])
+    latency = None
+    if stamp is not None and root.get("ended_after_s") is not None:
+        # when the harness saw the exit, on the same clock as the stamp
+        latency = case["trigger_clock"] + root["ended_after_s"] - stamp
+    return Sample(True, case["wall_s"], latency)
+
+
+CONTENDERS = [
+    Contender("bare", "script", "bare.py"),
+    Contender("shutdown-probe", "probe", scenarios={"trivial": "benchmarks/scenarios/trivial.toml",
+                                                    "flask": "benchmarks/scenarios/flask.toml"}),
+    Contender("shutdown-probe (probe on)", "probe",
+              scenarios={"trivial": "benchmarks/scenarios/trivial_probe.toml",
+                         "flask": "benchmarks/scenarios/flask_probe.toml"}),
+    Contender("mirakuru", "script", "mirakuru_run.py"),
+    Contender("pytest-xprocess", "script", "xprocess_run.py"),
+]
+PEERS = {"mirakuru", "pytest-xprocess"}
+TARGETS = ("trivial", "flask")
+
+
+@dataclass
+class Pool:
+    """Everything one contender did on one target, pooled over the rounds."""
+
+    samples: list[Sample] = field(default_factory=list)
+    command_wall_s: float = 0.0
+    command_cases: int = 0
+    commands: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> list[Sample]:
+        return [s for s in self.samples if s.ok]
+
+    def walls(self) -> list[float]:
+        return [s.wall_s for s in self.ok if s.wall_s is not None]
+
+    def latencies(self) -> list[float]:
+        return [s.latency_s for s in self.ok if s.latency_s is not None]
+
+    def detections(self) -> list[float]:
+        return [s.detected_s for s in self.ok if s.detected_s is not None]
+
+    def per_command_case(self) -> float | None:
+        return self.command_wall_s / self.command_cases if self.command_cases else None
+
+    def outside_cases(self) -> float | None:
+        """A command's time outside its cases (interpreter start, imports, report),
+        per command: what timing the command adds to N x the per-case time."""
+        if not self.commands:
+            return None
+        inside = sum(s.wall_s for s in self.samples if s.wall_s is not None)
+        return (self.command_wall_s - inside) / self.commands
+
+
+# ------------------------------------------------------------------ printing helpers
+
+
+def ms(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x * 1000:.{digits}f} ms"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}×"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# ------------------------------------------------------------------ the phases
+
+
+class Benchmark:
+    def __init__(self, settings: Settings, contenders: list[Contender], workdir: Path) -> None:
+        self.settings = settings
+        self.contenders = contenders
+        self.workdir = workdir
+        self.runner = Runner(workdir)
+        self.skipped: dict[str, str] = {}
+        self.pools = {t: {c.name: Pool() for c in contenders} for t in TARGETS}
+        self.figures: dict = {}
+        self._batch = 0
+
+    # ---------------------------------------------------------- one batch
+
+    def batch(self, contender: Contender, target: str, cases: int, phase: str) -> tuple[Ran, list[Sample]]:
+        self._batch += 1
+        slug = "".join(ch if ch.isalnum() else "-" for ch in contender.name).strip("-")
+        tag = f"b{self._batch}-{slug}-{target}"
+        stamp_dir = self.workdir / "stamps" / tag if target == "trivial" else None
+        if stamp_dir is not None:
+            stamp_dir.mkdir(parents=True)
+        out = self.workdir / f"{tag}.{'json' if contender.kind == 'probe' else 'jsonl'}"
+        ran = self.runner.run(contender.command(target, cases, out, stamp_dir), phase=phase)
+        return ran, contender.samples(out, stamp_dir)
+
+    def warm_up(self) -> None:
+        """One case of every contender and target, not counted: fills the page cache,
+        compiles .pyc files (unless PYTHONDONTWRITEBYTECODE is set), and finds out
+        which peers cannot run here."""
+        say("warm-up (1 case each, not counted)")
+        for contender in self.contenders:
+            for target in TARGETS:
+                ran, _ = self.batch(contender, target, 1, "warm-up")
+                say(f"      $ {ran.command.shell()}")
+                if ran.rc == 4 and ran.stdout.startswith("skipped:"):
+                    self.skipped[contender.name] = ran.stdout.strip().removeprefix("skipped:").strip()
+                    say(f"  {contender.name}: skipped: {self.skipped[contender.name]}")
+                    break
+                if ran.rc != 0:
+                    say(f"  {contender.name}/{target}: warm-up failed (exit {ran.rc}): {_tail(ran)}")
+        say()
+
+    # ---------------------------------------------------------- per-case figures
+
+    def rounds(self) -> None:
+        s = self.settings
+        active = [c for c in self.contenders if c.name not in self.skipped]
+        say(f"per-case runs: {s.rounds} rounds; a batch is {s.trivial_cases} cases (trivial) or "
+            f"{s.flask_cases} (flask); the order rotates every round")
+        say(f"every command runs in {ROOT} with stdout and stderr to files; wall = its whole run")
+        for r in range(s.rounds):
+            order = active[r % len(active):] + active[:r % len(active)]
+            for target in TARGETS:
+                cases = s.trivial_cases if target == "trivial" else s.flask_cases
+                for contender in order:
+                    ran, samples = self.batch(contender, target, cases, f"round {r + 1}")
+                    pool = self.pools[target][contender.name]
+                    pool.samples += samples
+                    pool.command_wall_s += ran.wall_s
+                    pool.command_cases += cases
+                    pool.commands += 1
+                    bad = [x for x in samples if not x.ok]
+                    note = ""
+                    if ran.rc != 0 or bad or len(samples) != cases:
+                        note = f"  [exit {ran.rc}, {len(samples) - len(bad)}/{cases} cases ok: {_why(bad, ran)}]"
+                        pool.failures.append(note.strip())
+                    say(f"  r{r + 1} {target:<7} {contender.name:<26} {ran.wall_s:7.2f} s "
+                        f"{ms(ran.wall_s / cases):>9}/case{note}")
+                    say(f"      $ {ran.command.shell()}")
+        say()
+
+    def report_per_case(self) -> None:
+        out = {}
+        for target in TARGETS:
+            pools = self.pools[target]
+            bare = pools.get("bare")
+            bare_med = median(bare.walls()) if bare else None
+            bare_cmd = bare.per_command_case() if bare else None
+            n = self.settings.rounds * (self.settings.trivial_cases if target == "trivial" else self.settings.flask_cases)
+            say(f"{target} target: per-case wall time, {n} cases per contender "
+                f"({self.settings.rounds} rounds × {n // self.settings.rounds})")
+            head = (f"  {'contender':<26} {'median':>9} {'p95':>9} {'×bare':>6}   {'cmd/case':>9} {'×bare':>6}"
+                    f" {'outside':>9}")
+            if target == "trivial":
+                head += "   exit latency median / p95 / max"
+            say(head)
+            rows = {}
+            for name, pool in pools.items():
+                if name in self.skipped:
+                    say(f"  {name:<26} skipped: {self.skipped[name]}")
+                    rows[name] = {"skipped": self.skipped[name]}
+                    continue
+                walls, lat = pool.walls(), pool.latencies()
+                med = median(walls)
+                row = {"cases": len(pool.samples), "ok": len(pool.ok), "wall": summary(walls),
+                       "ratio_to_bare": ratio(med, bare_med),
+                       "command_wall_per_case_s": pool.per_command_case(),
+                       "command_ratio_to_bare": ratio(pool.per_command_case(), bare_cmd),
+                       "outside_cases_per_command_s": pool.outside_cases(),
+                       "latency": summary(lat) if target == "trivial" else None,
+                       "failures": pool.failures}
+                if pool.detections():
+                    row["poll_detected"] = summary(pool.detections())
+                rows[name] = row
+                line = (f"  {name:<26} {ms(med):>9} {ms(p95(walls)):>9} {fmt_ratio(row['ratio_to_bare']):>6}   "
+                        f"{ms(pool.per_command_case()):>9} {fmt_ratio(row['command_ratio_to_bare']):>6}"
+                        f" {ms(pool.outside_cases(), 0):>9}")
+                if target == "trivial":
+                    line += (f"   {ms(median(lat), 2)} / {ms(p95(lat), 2)} / "
+                             f"{ms(max(lat) if lat else None, 2)} ({len(lat)} of {len(pool.ok)} measured)")
+                if len(pool.ok) != len(pool.samples):
+                    line += f"   {len(pool.samples) - len(pool.ok)} case(s) failed"
+                say(line)
+            for name, row in rows.items():
+                if row.get("poll_detected"):
+                    d = row["poll_detected"]
+                    say(f"  {name}: its poll saw the exit {ms(d['median_s'], 2)} (median, p95 "
+                        f"{ms(d['p95_s'], 2)}) after the stamp; stop() returned later")
+            out[target] = rows
+            say()
+        say("  median, p95: per-case wall time from each contender's own records; ×bare: median / bare's median")
+        say("  cmd/case: the command's wall time / its cases, interpreter start and report included")
+        say("  outside: per command, its wall time minus its cases' (start-up, imports, report)")
+        say()
+        self.figures["per_case"] = out
+
+    # ---------------------------------------------------------- throughput
+
+    def throughput(self) -> None:
+        """Trivial cases per second through shutdown-probe, --jobs 1 against --jobs auto."""
+        n = self.settings.jobs_cases
+        walls = {"1": 0.0, "auto": 0.0}
+        bad = []
+        say(f"throughput, trivial target: {n} cases a command, --jobs 1 and --jobs auto alternated, "
+            f"{self.settings.rounds} rounds (auto = {_cpus()} here)")
+        for r in range(self.settings.rounds):
+            for jobs in (("1", "auto") if r % 2 == 0 else ("auto", "1")):
+                out = self.workdir / f"jobs-{jobs}-r{r + 1}.json"
+                cmd = Command(f"shutdown-probe --jobs {jobs}",
+                              [PY, "-m", "shutdown_probe", "run", "benchmarks/scenarios/trivial.toml",
+                               "--repeat", str(n), "--jobs", jobs, "--quiet", "--json", str(out)])
+                ran = self.runner.run(cmd, phase="throughput")
+                walls[jobs] += ran.wall_s
+                exited = _count_exited(out)
+                if ran.rc != 0 or exited != n:
+                    bad.append(f"--jobs {jobs}: exit {ran.rc}, {exited}/{n} exited")
+                say(f"  r{r + 1} --jobs {jobs:<4} {ran.wall_s:6.2f} s  {n / ran.wall_s:6.1f} cases/s")
+                say(f"      $ {cmd.shell()}")
+        total = n * self.settings.rounds
+        rate = {j: total / w for j, w in walls.items()}
+        speedup = rate["auto"] / rate["1"]
+        say(f"  cases/s: --jobs 1 {rate['1']:.1f}, --jobs auto {rate['auto']:.1f}: {speedup:.2f}× faster"
+            + (f"  [{'; '.join(bad)}]" if bad else ""))
+        say()
+        self.figures["throughput_trivial"] = {"cases_per_command": n, "rounds": self.settings.rounds,
+                                              "auto_jobs": _cpus(), "cases_per_s_jobs_1": rate["1"],
+                                              "cases_per_s_jobs_auto": rate["auto"], "speedup": speedup,
+                                              "problems": bad}
+
+    def flask_matrix(self) -> None:
+        """The bundled scenarios/flask_atexit.toml matrix, --jobs 1 then --jobs auto."""
+        say("scenarios/flask_atexit.toml, the full matrix (16 cases), --jobs 1 then --jobs auto")
+        res = {}
+        for jobs in ("1", "auto"):
+            out = self.workdir / f"flask-matrix-{jobs}.json"
+            cmd = Command(f"flask_atexit --jobs {jobs}",
+                          [PY, "-m", "shutdown_probe", "run", "scenarios/flask_atexit.toml", "--jobs", jobs,
+                           "--quiet", "--json", str(out)])
+            ran = self.runner.run(cmd, phase="flask matrix")
+            cases = json.loads(out.read_text())["cases"] if out.exists() else []
+            held = sum(1 for c in cases if c["expect"]["passed"] and c["outcome"] not in ("error", "not-ready"))
+            res[jobs] = {"wall_s": ran.wall_s, "rc": ran.rc, "cases": len(cases), "expectations_held": held}
+            say(f"  --jobs {jobs:<4} {ran.wall_s:6.1f} s  exit {ran.rc}, expectations held in {held} of {len(cases)}")
+            say(f"      $ {cmd.shell()}")
+        res["speedup"] = res["1"]["wall_s"] / res["auto"]["wall_s"]
+        res["auto_jobs"] = _cpus()
+        say(f"  --jobs auto is {res['speedup']:.2f}× faster than --jobs 1")
+        say()
+        self.figures["flask_matrix"] = res
+
+    # ---------------------------------------------------------- memory
+
+    def memory(self) -> None:
+        """The harness's peak RSS for a small and a large run of trivial cases."""
+        say("peak memory of the harness (RUSAGE_SELF of the shutdown-probe process; targets excluded)")
+        res = {}
+        for n in self.settings.memory_cases:
+            report = self.workdir / f"rss-{n}.json"
+            out = self.workdir / f"rss-{n}-results.json"
+            cmd = Command(f"memory {n}", [PY, "benchmarks/peak_rss.py", str(report), "run",
+                                          "benchmarks/scenarios/trivial.toml", "--repeat", str(n), "--jobs", "auto",
+                                          "--quiet", "--json", str(out)])
+            sampler = RssSampler()
+            ran = self.runner.run(cmd, phase="memory", on_start=sampler.start)
+            sampler.join()
+            peak_kib = json.loads(report.read_text())["maxrss_kib"] if report.exists() else None
+            exited = _count_exited(out)
+            res[str(n)] = {"cases": n, "exited": exited, "rc": ran.rc, "wall_s": ran.wall_s,
+                           "peak_mb": _mb(peak_kib), "wait4_maxrss_mb": _mb(ran.rusage_maxrss_kib),
+                           "rss_mb_at_20pct": sampler.at(0.2), "rss_mb_at_90pct": sampler.at(0.9)}
+            r = res[str(n)]
+            say(f"  {n:>5} cases: peak {_fmt_mb(r['peak_mb'])} (wait4, targets included: "
+                f"{_fmt_mb(r['wait4_maxrss_mb'])}); RSS sampled at 20 % / 90 % of the run: "
+                f"{_fmt_mb(r['rss_mb_at_20pct'])} / {_fmt_mb(r['rss_mb_at_90pct'])}; {ran.wall_s:.1f} s, "
+                f"exit {ran.rc}, {exited}/{n} exited")
+            say(f"      $ {cmd.shell()}")
+        small, big = (res[str(n)] for n in self.settings.memory_cases)
+        growth = None
+        if small["peak_mb"] is not None and big["peak_mb"] is not None:
+            growth = (big["peak_mb"] - small["peak_mb"]) / (big["cases"] - small["cases"]) * 1000
+            say(f"  growth: {growth:+.1f} MB per 1,000 cases (peak, {small['cases']} → {big['cases']} cases)")
+        # Only a run of several seconds has its start-up well before 20 % of its time.
+        if big["wall_s"] >= 5 and None not in (big["rss_mb_at_20pct"], big["rss_mb_at_90pct"], big["peak_mb"]):
+            # Cases finish at a steady rate, so 20 % → 90 % of the time is ~70 % of them.
+            during = (big["rss_mb_at_90pct"] - big["rss_mb_at_20pct"]) / (0.7 * big["cases"]) * 1000
+            at_end = big["peak_mb"] - big["rss_mb_at_90pct"]
+            res["growth_while_running_mb_per_1000"] = during
+            res["peak_above_rss_at_90pct_mb"] = at_end
+            say(f"  where, {big['cases']} cases: about {during:+.1f} MB per 1,000 cases while cases run "
+                f"(RSS 20 % → 90 %), and {at_end:+.1f} MB from 90 % to the peak (the last cases and the report)")
+        res["growth_mb_per_1000"] = growth
+        say()
+        self.figures["memory"] = res
+
+    # ---------------------------------------------------------- verdicts
+
+    def verdicts(self) -> list[dict]:
+        v = []
+        pc = self.figures.get("per_case", {}).get("trivial", {})
+        sp, bare = pc.get("shutdown-probe", {}), pc.get("bare", {})
+        r = sp.get("ratio_to_bare")
+        v.append(_verdict("per-case overhead over bare (trivial, median)",
+                          None if r is None else (r - 1) * 100, MAX_OVERHEAD * 100, "%", "≤"))
+        lat = (sp.get("latency") or {}).get("p95_s")
+        v.append(_verdict("exit-detection latency p95 (trivial)", None if lat is None else lat * 1000,
+                          MAX_LATENCY_P95 * 1000, "ms", "≤"))
+        fm = self.figures.get("flask_matrix")
+        v.append(_verdict("--jobs auto vs --jobs 1, scenarios/flask_atexit.toml",
+                          None if fm is None else fm["speedup"], MIN_JOBS_SPEEDUP, "×", "≥",
+                          why_none="not measured (--quick skips the 2-minute matrix)"))
+        mem = self.figures.get("memory", {})
+        big = mem.get(str(self.settings.memory_cases[1]), {})
+        v.append(_verdict(f"peak memory, {self.settings.memory_cases[1]:,} cases", big.get("peak_mb"),
+                          MAX_PEAK_MB, "MB", "<"))
+        v.append(_verdict("flat: peak growth per 1,000 cases", mem.get("growth_mb_per_1000"),
+                          MAX_GROWTH_MB_PER_1000, "MB", "≤"))
+        if bare.get("wall") is None:
+            v[0]["note"] = "bare did not run"
+        say("targets")
+        for item in v:
+            say(f"  {item['text']}")
+        if self.settings.memory_cases[1] != 1000:
+            say(f"  (--quick: memory measured on {self.settings.memory_cases[1]} cases, not 1,000)")
+        say()
+        self.figures["verdicts"] = v
+        return v
+
+
+class RssSampler:
+    """Samples a process's resident set every 50 ms from /proc, to show *when* the
+    memory grows (the exact peak comes from RUSAGE_SELF, not from here)."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._thread: threading.Thread | None = None
+
+    def start(self, proc: subprocess.Popen) -> None:
+        self._thread = threading.Thread(target=self._sample, args=(proc.pid,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, pid: int) -> None:
+        pidfd = os.pidfd_open(pid)
+        try:
+            t0 = time.monotonic()
+            while not _readable(pidfd, 0.05):  # wakes at once when the process exits
+                kib = _vmrss_kib(pid)
+                if kib is not None:
+                    self.samples.append((time.monotonic() - t0, kib))
+        finally:
+            os.close(pidfd)
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def at(self, fraction: float) -> float | None:
+        """RSS (MB) at the first sample past ``fraction`` of the sampled time."""
+        if not self.samples:
+            return None
+        when = self.samples[-1][0] * fraction
+        return _mb(next(kib for t, kib in self.samples if t >= when))
+
+
+def _vmrss_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _verdict(what: str, value: float | None, limit: float, unit: str, op: str, why_none: str = "not measured") -> dict:
+    if value is None:
+        return {"what": what, "value": None, "limit": limit, "unit": unit, "met": None,
+                "text": f"○ {what}: {why_none}"}
+    met = {"≤": value <= limit, "<": value < limit, "≥": value >= limit}[op]
+    shown, goal = _with_unit(value, unit), _with_unit(limit, unit)
+    if met:
+        text = f"✓ {what}: {shown} {op} {goal}"
+    else:
+        by = _with_unit(abs(value - limit), unit).replace("%", " percentage points")
+        text = f"✗ {what}: {shown}, target {op} {goal}: missed by {by}"
+    return {"what": what, "value": value, "limit": limit, "unit": unit, "op": op, "met": met, "text": text}
+
+
+def _with_unit(x: float, unit: str) -> str:
+    if unit == "×":
+        return f"{x:.2f}×"
+    if unit == "%":
+        return f"{x:.1f}%"
+    return f"{x:.1f} {unit}" if unit == "MB" else f"{x:.2f} {unit}"
+
+
+def _count_exited(results: Path) -> int:
+    if not results.exists():
+        return 0
+    return sum(1 for c in json.loads(results.read_text())["cases"] if c["outcome"] == "exited")
+
+
+def _mb(kib: int | None) -> float | None:
+    return None if kib is None else kib / 1024
+
+
+def _fmt_mb(mb: float | None) -> str:
+    return "-" if mb is None else f"{mb:.1f} MB"
+
+
+def _tail(ran: Ran) -> str:
+    lines = [ln for ln in (ran.stderr + ran.stdout).splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "(no output)"
+
+
+def _why(bad: list[Sample], ran: Ran) -> str:
+    if bad:
+        return bad[0].error or "failed"
+    return _tail(ran)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+# ------------------------------------------------------------------ the machine
+
+
+def machine() -> dict:
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = None
+    try:
+        mem_kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        pass
+    return {"cpus": os.cpu_count(), "cpus_usable": _cpus(), "cpu_model": model,
+            "memory_gb": None if mem_kib is None else round(mem_kib / 1024 ** 2, 1),
+            "python": platform.python_version(), "implementation": platform.python_implementation(),
+            "kernel": platform.release(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "pythondontwritebytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))}
+
+
+def versions() -> dict:
+    out = {}
+    for dist in ("shutdown-probe", "psutil", "flask", "werkzeug", "mirakuru", "pytest-xprocess"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    try:
+        out["git"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                                    text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        out["git"] = None
+    return out
+
+
+# ------------------------------------------------------------------ README table
+
+
+def markdown(results: dict) -> str:
+    """The generated section of benchmarks/README.md."""
+    m, s = results["machine"], results["settings"]
+    lines = [BEGIN, "",
+             "_Generated by `python benchmarks/run.py --write`; do not edit by hand._", "",
+             f"Command: `{results['command']}` ({results['total_wall_s'] / 60:.1f} min), "
+             f"{results['generated'][:10]}, git `{results['versions'].get('git')}`.", "",
+             f"Machine: {m['cpus']} CPUs ({m['cpus_usable']} usable), {m['cpu_model']}, "
+             f"{m['memory_gb']} GB, Linux {m['kernel']}, {m['implementation']} {m['python']}; "
+             f"load average at the start {', '.join(str(x) for x in m['load_average_at_start'])}.", "",
+             f"Per-case runs: {s['rounds']} rounds, batches of {s['trivial_cases']} (trivial) and "
+             f"{s['flask_cases']} (flask) cases, order rotated every round.", ""]
+    for target, rows in results["figures"]["per_case"].items():
+        lat_head = " exit latency median / p95 / max |" if target == "trivial" else ""
+        lat_rule = "---|" if target == "trivial" else ""
+        lines += [f"**{target} target**", "",
+                  f"| contender | cases | median | p95 | × bare | command / case | × bare | outside cases |{lat_head}",
+                  f"|---|---:|---:|---:|---:|---:|---:|---:|{lat_rule}"]
+        for name, row in rows.items():
+            if "skipped" in row:
+                lines.append(f"| {name} | skipped: {row['skipped']} | | | | | | |" + (" |" if target == "trivial" else ""))
+                continue
+            w = row["wall"] or {}
+            cells = [name, f"{row['ok']}/{row['cases']}", ms(w.get("median_s")), ms(w.get("p95_s")),
+                     fmt_ratio(row["ratio_to_bare"]), ms(row["command_wall_per_case_s"]),
+                     fmt_ratio(row["command_ratio_to_bare"]), ms(row["outside_cases_per_command_s"], 0)]
+            if target == "trivial":
+                lat = row.get("latency") or {}
+                cells.append(f"{ms(lat.get('median_s'), 2)} / {ms(lat.get('p95_s'), 2)} / {ms(lat.get('max_s'), 2)}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    tp = results["figures"].get("throughput_trivial")
+    if tp:
+        lines += [f"Throughput, trivial target through shutdown-probe: {tp['cases_per_s_jobs_1']:.1f} cases/s with "
+                  f"`--jobs 1`, {tp['cases_per_s_jobs_auto']:.1f} with `--jobs auto` ({tp['auto_jobs']} here): "
+                  f"{tp['speedup']:.2f}×.", ""]
+    fm = results["figures"].get("flask_matrix")
+    if fm:
+        lines += [f"`scenarios/flask_atexit.toml` ({fm['1']['cases']} cases): {fm['1']['wall_s']:.1f} s with "
+                  f"`--jobs 1` (exit {fm['1']['rc']}), {fm['auto']['wall_s']:.1f} s with `--jobs auto` "
+                  f"(exit {fm['auto']['rc']}): {fm['speedup']:.2f}×.", ""]
+    mem = results["figures"].get("memory")
+    if mem:
+        parts = []
+        for r in mem.values():
+            if isinstance(r, dict):
+                parts.append(f"{r['cases']:,} cases {_fmt_mb(r['peak_mb'])} (RSS at 20 % / 90 % of the run "
+                             f"{_fmt_mb(r['rss_mb_at_20pct'])} / {_fmt_mb(r['rss_mb_at_90pct'])})")
+        growth = mem.get("growth_mb_per_1000")
+        text = "Harness peak memory: " + "; ".join(parts)
+        text += f"; {growth:+.1f} MB per 1,000 cases." if growth is not None else "."
+        if mem.get("growth_while_running_mb_per_1000") is not None:
+            text += (f" Of that, about {mem['growth_while_running_mb_per_1000']:+.1f} MB per 1,000 cases while "
+                     f"cases run, and {mem['peak_above_rss_at_90pct_mb']:+.1f} MB after 90 % of the largest run "
+                     f"(its last cases and the report).")
+        lines += [text, ""]
+    lines += ["**Targets**", ""]
+    lines += [f"- {v['text']}" for v in results["figures"]["verdicts"]]
+    lines += ["", "Every command this run executed, with its wall time, is in `benchmarks/results.json`.", "", END]
+    return "\n".join(lines)
+
+
+def write_readme(section: str) -> None:
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{README}: the markers {BEGIN} and {END} are missing")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(head + section + tail)
+
+
+# ------------------------------------------------------------------ main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny counts, no flask matrix: a smoke test (< 30 s)")
+    p.add_argument("--cases", type=int, help="cases per batch on the trivial target")
+    p.add_argument("--flask-cases", type=int, help="cases per batch on the Flask target")
+    p.add_argument("--rounds", type=int, help="rounds of alternated batches")
+    p.add_argument("--no-peers", action="store_true", help="leave out mirakuru and pytest-xprocess")
+    p.add_argument("--no-flask-matrix", action="store_true", help="skip the scenarios/flask_atexit.toml timing")
+    p.add_argument("--json", metavar="FILE", help="write the raw figures here")
+    p.add_argument("--write", action="store_true",
+                   help="rewrite the table in benchmarks/README.md and benchmarks/results.json")
+    args = p.parse_args(argv)
+    for name in ("cases", "flask_cases", "rounds"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name.replace('_', '-')} must be 1 or more")
+    if args.write and args.quick:
+        p.error("--write records a full run; leave out --quick")
+    return args
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    base = QUICK if args.quick else FULL
+    changes = {}
+    if args.cases:
+        changes["trivial_cases"] = args.cases
+    if args.flask_cases:
+        changes["flask_cases"] = args.flask_cases
+    elif args.cases:
+        changes["flask_cases"] = max(1, args.cases // 4)
+    if args.rounds:
+        changes["rounds"] = args.rounds
+    if args.no_flask_matrix:
+        changes["flask_matrix"] = False
+    return Settings(**{**base.__dict__, **changes})
+
+
+_stopped_by: list[int] = []
+
+
+def stop_cleanly_on_signals() -> None:
+    """SIGINT and SIGTERM become KeyboardInterrupt, so the running command is
+    stopped in ``finally``; after the first, both are ignored until the end, so a
+    second Ctrl-C cannot leave that command's processes behind."""
+
+    def on_signal(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stopped_by.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = settings_from(args)
+    stop_cleanly_on_signals()
+    contenders = [c for c in CONTENDERS if not (args.no_peers and c.name in PEERS)]
+    command = shlex.join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
+    began = time.monotonic()
+    info = machine()
+    vers = versions()
+    say(f"shutdown-probe benchmark: {command}")
+    say(f"machine: {info['cpus']} CPUs ({info['cpus_usable']} usable), {info['cpu_model']}, "
+        f"{info['implementation']} {info['python']}, Linux {info['kernel']}; load average "
+        f"{', '.join(str(x) for x in info['load_average_at_start'])}")
+    say("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items() if v))
+    if info["pythondontwritebytecode"]:
+        say("note: PYTHONDONTWRITEBYTECODE is set: no .pyc files are written, so every command compiles the "
+            "modules that have none at start-up (shutdown_probe's, the probe's in probe-on targets)")
+    say()
+    workdir = Path(tempfile.mkdtemp(prefix="shutdown-probe-bench-"))
+    bench = Benchmark(settings, contenders, workdir)
+    try:
+        bench.warm_up()
+        bench.rounds()
+        bench.report_per_case()
+        bench.throughput()
+        if settings.flask_matrix:
+            bench.flask_matrix()
+        bench.memory()
+        bench.verdicts()
+    except KeyboardInterrupt:  # the running command was stopped on the way out
+        say("interrupted: nothing written")
+        return 128 + (_stopped_by[0] if _stopped_by else signal.SIGINT)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    total = time.monotonic() - began
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    say(f"total {total:.0f} s; load average at the end {', '.join(str(x) for x in info['load_average_at_end'])}")
+    results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+               "total_wall_s": round(total, 1), "settings": settings.__dict__, "machine": info, "versions": vers,
+               "skipped": bench.skipped, "figures": bench.figures, "commands": bench.runner.log}
+    text = json.dumps(results, indent=1, ensure_ascii=False) + "\n"
+    if args.json:
+        Path(args.json).write_text(text)
+    if args.write:
+        RESULTS.write_text(text)
+        write_readme(markdown(results))
+        say(f"wrote {RESULTS.relative_to(ROOT)} and the table in {README.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
