@@ -279,8 +279,11 @@ def test_repeat_runs_every_case_n_times_in_order(tmp_path):
     assert all(c["hooks"]["bye"]["ran"] == (c["path"] == "sigterm") for c in cases)
     assert len({c["processes"][0]["pid"] for c in cases}) == 6  # six real launches
     assert all(c["wall_s"] > 0 for c in cases)
-    for label in ("sigterm #1", "sigterm #3", "sigkill #2"):
-        assert f"│ {label} " in done.stdout
+    # the matrix: one row per path for its three runs, which agreed
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["sigterm ×3", "sigkill ×3"]
+    assert [r.split("│")[2].strip() for r in rows] == ["✓", "✗"]
+    assert [r.split("│")[3].strip() for r in rows] == ["rc 0", "SIGKILL"]
     assert len(done.stderr.splitlines()) == 6
     assert done.stderr.splitlines()[-1].startswith("[6/6 done, 0 running, 0 left]")
 
@@ -342,5 +345,7 @@ log = "^bye$"
     text = " ".join(done.stdout.split())  # the terminal folds long lines
     # runs 1, 3 (sigterm) said bye; run 2 did not; sigkill runs (4-6) never can
     assert "sigterm: the 3 runs differ: 2× bye ✓ (#1, #3); 1× bye ✗ (#2)" in text
+    row = next(line for line in done.stdout.splitlines() if line.startswith("│ sigterm ×3"))
+    assert [c.strip() for c in row.split("│")[2:4]] == ["✓ ×2 · ✗ ×1", "rc 0"]  # the row says the runs split
     assert "sigkill: the 3 runs agree" in text
     assert "- sigterm: the 3 runs differ: 2× bye ✓ (#1, #3); 1× bye ✗ (#2)" in md.read_text()

@@ -477,3 +477,20 @@ def test_traffic_survives_the_json_round_trip():
     assert again.cases[2].traffic is None
     assert again.to_dict() == res.to_dict()
     assert format_terminal(again, width=160) == format_terminal(res, width=160)
+
+
+def test_repeated_runs_share_a_row_that_says_where_they_differed():
+    def run(n: int, duration: float, ran: bool, orphan_pid: int | None) -> CaseResult:
+        hook = HookResult(True, "x", pids=[10], roles=["root"]) if ran else HookResult(False, "none")
+        orphans = [Orphan(orphan_pid, "python app.py", "child", [5000 + n], True)] if orphan_pid else []
+        return CaseResult(scenario="demo", path="sigterm", outcome="exited", attempt=n,
+                          exit={"returncode": 0, "signal": None}, duration_s=duration, root_exit_s=duration,
+                          hooks={"atexit": hook}, orphans=orphans)
+
+    results = Results(cases=[run(1, 0.3, True, 21), run(2, 0.1, True, 22), run(3, 0.2, False, 23)],
+                      scenarios={"demo": ""}, tool="shutdown-probe 0.1.0")
+    # pids and ports differ in every run: the orphans cell keeps what they share
+    assert rows(format_terminal(results)) == [["sigterm ×3", "✓ ×2 · ✗ ×1", "rc 0", "0.10–0.30 s", "child (killed)"]]
+    md = format_markdown(results)
+    assert "| `sigterm ×3` | ✓ ×2 · ✗ ×1 | rc 0 | 0.10–0.30 s | child (killed) |" in md
+    assert "sigterm: the 3 runs differ: 2× atexit ✓ (#1, #2); 1× atexit ✗ (#3)" in md

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from dataclasses import dataclass
+
 from ..results import REQUEST_OUTCOMES, CaseResult, HookResult, ProcessRecord, RequestRecord, Results, TrafficRecord
 
 RAN = "✓"
@@ -180,6 +184,78 @@ def failure_lines(cases: list[CaseResult]) -> list[str]:
         for failure in case.expect.failures:
             lines.append(f"{case.label}: {failure}")
     return lines
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass
+class Row:
+    """One line of a matrix: a case, or every run of a repeated path (``--repeat``)."""
+
+    label: str
+    failed: bool
+    hooks: list[str]  # one cell per hook name
+    traffic: list[str]  # drained, new requests, port (empty without traffic columns)
+    exit: str
+    time: str
+    orphans: str
+
+
+def _orphans_shape(case: CaseResult) -> str:
+    """The orphans cell without pids and ports, which differ from run to run."""
+    if not case.orphans:
+        return "-"
+    return "; ".join(o.role + (" (killed)" if o.killed_by_harness else "") for o in case.orphans)
+
+
+_SECONDS = re.compile(r"^(\d+\.\d+) s$")
+
+
+def _combined(values: list[str]) -> str:
+    """One cell for several runs: the value they share, a range of times, or each
+    value with how many runs had it."""
+    counts = Counter(values)
+    if len(counts) == 1:
+        return values[0]
+    times = [_SECONDS.match(v) for v in values]
+    if all(times):
+        secs = sorted(float(m.group(1)) for m in times if m)
+        return f"{secs[0]:.2f}–{secs[-1]:.2f} s"
+    return " · ".join(f"{v} ×{n}" for v, n in counts.most_common())
+
+
+def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
+    """The matrix's rows, in case order; the runs of a repeated path share one row
+    (``sigterm ×20``) whose cells say where the runs differed."""
+
+    def row(case: CaseResult, orphans: str) -> Row:
+        return Row(case.label, case.failed, [hook_cell(case, h) for h in hooks],
+                   [drained_cell(case), new_requests_cell(case), port_cell(case)] if traffic else [],
+                   exit_cell(case), time_cell(case), orphans)
+
+    order: list[CaseResult | str] = []  # a case, or the name of a repeated path
+    runs: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        if case.attempt is None:
+            order.append(case)
+            continue
+        if case.path not in runs:
+            runs[case.path] = []
+            order.append(case.path)
+        runs[case.path].append(case)
+    out: list[Row] = []
+    for item in order:
+        if isinstance(item, CaseResult):
+            out.append(row(item, orphans_cell(item)))
+            continue
+        each = [row(c, _orphans_shape(c)) for c in runs[item]]
+        out.append(Row(f"{item} ×{len(each)}", any(r.failed for r in each),
+                       [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))],
+                       [_combined([r.traffic[i] for r in each]) for i in range(len(each[0].traffic))],
+                       _combined([r.exit for r in each]), _combined([r.time for r in each]),
+                       _combined([r.orphans for r in each])))
+    return out
 
 
 def repeat_lines(cases: list[CaseResult]) -> list[str]:

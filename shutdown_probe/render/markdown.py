@@ -27,12 +27,9 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         lines.append("| " + " | ".join(header) + " |")
         align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if traffic else [])
         lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
-        for case in cases:
-            traffic_row = ([common.drained_cell(case), common.new_requests_cell(case), common.port_cell(case)]
-                           if traffic else [])
-            row = [f"`{case.label}`", *(common.hook_cell(case, h) for h in hooks), *traffic_row,
-                   common.exit_cell(case), common.time_cell(case), common.orphans_cell(case)]
-            lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
+        for row in common.rows(cases, hooks, traffic):
+            cells = [f"`{row.label}`", *row.hooks, *row.traffic, row.exit, row.time, row.orphans]
+            lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
         lines.append("")
         bullets = [f"- {legend}" for legend in (common.legend(cases), common.traffic_legend(cases)) if legend]
         bullets += [f"- {line}" for line in common.order_lines(cases)]

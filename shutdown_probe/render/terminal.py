@@ -12,6 +12,13 @@ from ..results import Results
 from . import common
 
 
+def _mark_style(text: str) -> str:
+    """Green for ✓, red for ✗, yellow when repeated runs split, dim for the rest."""
+    if " ×" in text:
+        return "yellow"
+    return {common.RAN: "green", common.NOT_RAN: "red"}.get(text[:1], "dim")
+
+
 def build_tables(results: Results) -> list[RenderableType]:
     """One renderable per scenario: title, matrix, failures, summary."""
     out: list[RenderableType] = []
@@ -31,23 +38,18 @@ def build_tables(results: Results) -> list[RenderableType]:
         table.add_column("exit", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("orphans")
-        for case in cases:
-            cells = [Text(case.label, style="red" if case.failed else "")]
-            for name in hooks:
-                text = common.hook_cell(case, name)
-                style = "green" if text.startswith(common.RAN) else "red" if text == common.NOT_RAN else "dim"
-                cells.append(Text(text, style=style))
+        for row in common.rows(cases, hooks, traffic):
+            cells = [Text(row.label, style="red" if row.failed else "")]
+            for text in row.hooks:
+                cells.append(Text(text, style=_mark_style(text)))
             if traffic:
-                drained = common.drained_cell(case)
-                mark = drained[:1]
-                cells.append(Text(drained, style={common.RAN: "green", common.NOT_RAN: "red"}.get(mark, "dim")))
-                new_requests = common.new_requests_cell(case)
+                drained, new_requests, port = row.traffic
+                cells.append(Text(drained, style=_mark_style(drained)))
                 cells.append(Text(new_requests, style="dim" if new_requests == "-" else ""))
-                port = common.port_cell(case)
                 cells.append(Text(port, style="dim" if port == "-" else ""))
-            cells.append(Text(common.exit_cell(case)))
-            cells.append(Text(common.time_cell(case)))
-            cells.append(Text(common.orphans_cell(case), style="yellow" if case.orphans else ""))
+            cells.append(Text(row.exit))
+            cells.append(Text(row.time))
+            cells.append(Text(row.orphans, style="yellow" if row.orphans != "-" else ""))
             table.add_row(*cells)
         parts: list[RenderableType] = [table]
         for legend in (common.legend(cases), common.traffic_legend(cases)):
