@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -328,11 +329,22 @@ class Results:
         )
 
 
+def _platform() -> str:
+    """platform.platform()'s text ("Linux-6.1.0-x86_64-with-glibc2.36") without its
+    cost: it finds the C library by reading the Python binary (8 ms a run)."""
+    try:
+        libc, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return platform.platform()
+    u = os.uname()
+    return f"{u.sysname}-{u.release}-{u.machine}-with-{libc}{version}"
+
+
 def environment_info(**extra: Any) -> dict[str, Any]:
     info = {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
-        "platform": platform.platform(),
+        "platform": _platform(),
         "kernel": platform.release(),
     }
     info.update(extra)
