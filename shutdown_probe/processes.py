@@ -528,10 +528,6 @@ def _session_if_zombie(pid: int) -> int | None:
     return int(fields[3])
 
 
-def _tag_of(proc: psutil.Process) -> str | None:
-    return _env_of(proc).get(TAG_ENV)
-
-
 def _tag_of_pid(pid: int) -> str | None:
     """The case tag in ``pid``'s environment; None if it has none or it is unreadable."""
     try:
@@ -657,7 +653,7 @@ def tagged_processes(prefix: str = "") -> list[psutil.Process]:
     """Every live (non-zombie) process whose case tag starts with ``prefix``."""
     out = []
     for proc in psutil.process_iter():
-        tag = _tag_of(proc)
+        tag = _tag_of_pid(proc.pid)
         if tag is not None and tag.startswith(prefix):
             try:
                 if proc.status() == psutil.STATUS_ZOMBIE:
