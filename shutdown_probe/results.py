@@ -84,6 +84,7 @@ class Escalation:
     role: str
     signal: str
     reason: str
+    at_s: float | None = None  # seconds from the trigger; None when it came before it
 
 
 @dataclass

@@ -535,11 +535,13 @@ def _switch_probe(case: Case, result: CaseResult, argv: list[str], cwd: str, env
 
 
 def _escalate(tree: CaseProcesses, result: CaseResult, reason: str, *, record: bool = True) -> None:
+    t0 = result.trigger_clock
+    at = round(time.monotonic() - t0, 4) if t0 is not None else None
     killed = tree.kill_all(reason)
     gone = tree.wait_gone(KILL_GRACE)
     if record:
         for h in killed:
-            result.escalations.append(Escalation(h.pid, h.role, "SIGKILL", reason))
+            result.escalations.append(Escalation(h.pid, h.role, "SIGKILL", reason, at))
     if not gone:
         left = ", ".join(str(h.pid) for h in tree.live())
         result.error = (result.error + "; " if result.error else "") + f"processes survived SIGKILL: {left}"

@@ -424,6 +424,8 @@ def test_double_forked_daemon_is_an_orphan(tmp_path, path):
     assert [(o.pid, o.listening, o.killed_by_harness) for o in result.orphans] == [(daemon_pid, [port], True)]
     assert result.orphans[0].role != "root"
     assert daemon_pid in [e.pid for e in result.escalations]
+    # killed once stop_timeout (1.5 s) after the trigger had passed, not before
+    assert all(e.at_s is not None and 1.5 <= e.at_s < 5 for e in result.escalations), result.escalations
     daemon = [p for p in result.processes if p.pid == daemon_pid]
     assert len(daemon) == 1 and daemon[0].signal == "SIGKILL" and daemon[0].listening == [port]
     # Really gone: nothing accepts on the port any more.
