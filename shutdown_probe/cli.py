@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(quick runs; the results say the grace came from the command line)")
     run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
     run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
+    run.add_argument("--html", metavar="FILE",
+                     help="write a self-contained HTML report: the matrix and a timeline per case")
     run.add_argument("--keep-workdirs", action="store_true",
                      help="keep each case's private working folder (named in the progress lines)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -91,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render saved results JSON")
     report.add_argument("results", nargs="+", metavar="RESULTS.json")
     report.add_argument("--markdown", metavar="FILE")
+    report.add_argument("--html", metavar="FILE")
     report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
@@ -172,15 +175,18 @@ def _cmd_report(args) -> int:
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
     _print_matrix(merged, args.width)
-    if args.markdown:
-        _write(args.markdown, _markdown(merged))
+    _write_reports(args, merged)
     return EXIT_FAILED if merged.failed else EXIT_OK
 
 
-def _markdown(results) -> str:
-    from .render import format_markdown
+def _write_reports(args, results) -> None:
+    """The --markdown and --html files, when asked for."""
+    from . import render
 
-    return format_markdown(results)
+    if args.markdown:
+        _write(args.markdown, render.format_markdown(results))
+    if args.html:
+        _write(args.html, render.format_html(results))
 
 
 def _write(name: str, text) -> None:
@@ -270,8 +276,7 @@ def _cmd_run(args) -> int:
     results = box["results"]
     if args.json:
         _write(args.json, results.write_json)
-    if args.markdown:
-        _write(args.markdown, _markdown(results))
+    _write_reports(args, results)
     broken = _never_started(results)
     shown = type(results)(cases=[c for c in results.cases if c.scenario not in broken],
                           environment=results.environment, scenarios=results.scenarios)

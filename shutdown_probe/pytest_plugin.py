@@ -42,12 +42,19 @@ _MATRIX_PLUGIN = "shutdown_probe_matrix"
 # ------------------------------------------------------------------ registration
 
 
+# option -> the report it writes at the end of the session
+REPORT_OPTIONS = {"shutdown_probe_json": "json", "shutdown_probe_markdown": "markdown",
+                  "shutdown_probe_html": "html"}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("shutdown-probe", "shutdown-probe: which cleanup hooks run on each stop path")
     group.addoption("--shutdown-probe-json", metavar="FILE", default=None,
                     help="write the results of every case that ran as JSON (the CLI's format)")
     group.addoption("--shutdown-probe-markdown", metavar="FILE", default=None,
                     help="write the matrix of every case that ran as Markdown")
+    group.addoption("--shutdown-probe-html", metavar="FILE", default=None,
+                    help="write every case that ran as a self-contained HTML report with timelines")
     group.addoption("--shutdown-probe-no-matrix", action="store_true", default=None,
                     help="do not print the matrix in the terminal summary")
     group.addoption("--shutdown-probe-keep-workdirs", action="store_true", default=False,
@@ -65,7 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}: runs real processes through shutdown-probe (scenario items and tests "
         "using the shutdown_probe fixture carry it; deselect with -m 'not shutdown_probe')",
     )
-    for option in ("shutdown_probe_json", "shutdown_probe_markdown"):
+    for option in REPORT_OPTIONS:
         value = config.getoption(option)
         if value is not None and (value == "" or FsPath(value).is_dir()):
             flag = "--" + option.replace("_", "-")
@@ -318,7 +325,7 @@ class SessionMatrix:
             return
         if not self.entries:
             return
-        for option, fmt in (("shutdown_probe_json", "json"), ("shutdown_probe_markdown", "markdown")):
+        for option, fmt in REPORT_OPTIONS.items():
             target = self.config.getoption(option)
             if not target:
                 continue
@@ -326,9 +333,9 @@ class SessionMatrix:
             if fmt == "json":
                 text = results.to_json()
             else:
-                from .render import format_markdown
+                from . import render
 
-                text = format_markdown(results)
+                text = render.format_markdown(results) if fmt == "markdown" else render.format_html(results)
             try:
                 FsPath(target).parent.mkdir(parents=True, exist_ok=True)
                 FsPath(target).write_text(text, encoding="utf-8")

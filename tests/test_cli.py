@@ -352,3 +352,18 @@ log = "^bye$"
     assert [c.strip() for c in row.split("│")[2:4]] == ["✓ ×2 · ✗ ×1", "rc 0"]  # the row says the runs split
     assert "sigkill: the 3 runs agree" in text
     assert "- sigterm: the 3 runs differ: 2× bye ✓ (#1, #3); 1× bye ✗ (#2)" in md.read_text()
+
+
+def test_html_report_from_run_and_from_saved_results(tmp_path):
+    """--html on run and on report: one self-contained page with the matrix and a
+    timeline for each case; the same results give the same page."""
+    out, page, again = tmp_path / "out.json", tmp_path / "run.html", tmp_path / "report.html"
+    done = run_cli("run", scenario(tmp_path), "-q", "--json", str(out), "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert text.lstrip().lower().startswith("<!doctype html")
+    assert text.count("<svg") >= 2  # a timeline per case
+    assert "sigterm" in text and "sigkill" in text and "SIGKILL" in text
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:|@import|url\(\s*["']?https?:""", text)
+    assert run_cli("report", str(out), "--html", str(again)).returncode == 0
+    assert again.read_text() == text

@@ -265,7 +265,7 @@ def test_xdist_workers_report_one_matrix_in_collection_order(pytester):
     # xdist's load scheduling hands 4 items to 2 workers as 2 + 2, whichever is faster.
     result = pytester.runpytest_subprocess(
         "-n", "2", "-v", "--shutdown-probe-json", "out.json", "--shutdown-probe-markdown", "out.md",
-        timeout=120)
+        "--shutdown-probe-html", "out.html", timeout=120)
 
     result.assert_outcomes(passed=4)
     data = json.loads((pytester.path / "out.json").read_text())
@@ -287,6 +287,9 @@ def test_xdist_workers_report_one_matrix_in_collection_order(pytester):
     for path in ("sigterm", "sigkill"):
         assert markdown.count(f"| `{path}` |") == 1
     assert markdown.count("| `sigint` |") == 2
+    html = (pytester.path / "out.html").read_text()
+    assert result.stdout.str().count("shutdown-probe: wrote 4 cases to out.html") == 1
+    assert html.count("<svg") >= 4 and all(p in html for p in ("sigterm", "sigkill", "sigint"))
 
 
 def test_junit_properties_carry_each_cases_row(pytester):
