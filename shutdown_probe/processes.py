@@ -616,6 +616,14 @@ def _signal_masks(pid: int) -> dict[str, int] | None:
         return None
 
 
+def _in_masks(pid: int, sig: int, names: tuple[str, ...]) -> bool | None:
+    """Whether ``sig`` is set in any of ``pid``'s masks ``names``; None if unreadable."""
+    masks = _signal_masks(pid)
+    if not masks:
+        return None
+    return any(masks.get(name, 0) & (1 << (sig - 1)) for name in names)
+
+
 def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
     """(ignored, caught) among the signals a stop path can send, from /proc."""
     interesting = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
@@ -634,19 +642,13 @@ def signal_accepted(pid: int, sig: int) -> bool | None:
     This is what decides whether a signal from outside reaches a PID 1: the kernel
     drops it unless PID 1 has a handler, or has it blocked (then it is queued).
     """
-    masks = _signal_masks(pid)
-    if not masks:
-        return None
-    return bool((masks.get("SigCgt", 0) | masks.get("SigBlk", 0)) & (1 << (sig - 1)))
+    return _in_masks(pid, sig, ("SigCgt", "SigBlk"))
 
 
 def signal_is_fatal(pid: int, sig: int) -> bool:
     """Whether ``sig`` (one whose default action ends a process) will end ``pid``: it
     neither catches, blocks nor ignores it. False when /proc cannot tell."""
-    masks = _signal_masks(pid)
-    if not masks:
-        return False
-    return not ((masks.get("SigCgt", 0) | masks.get("SigBlk", 0) | masks.get("SigIgn", 0)) & (1 << (sig - 1)))
+    return _in_masks(pid, sig, ("SigCgt", "SigBlk", "SigIgn")) is False
 
 
 def tagged_processes(prefix: str = "") -> list[psutil.Process]:

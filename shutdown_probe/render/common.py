@@ -95,9 +95,7 @@ def legend(cases: list[CaseResult]) -> str | None:
 def order_lines(cases: list[CaseResult]) -> list[str]:
     """The order hooks' evidence appeared in, once per distinct order, with its paths."""
     lines = []
-    runs: dict[str, int] = {}
-    for case in cases:
-        runs[case.path] = runs.get(case.path, 0) + 1
+    runs = Counter(case.path for case in cases)
     for label, attr in (("order", "hook_order"), ("atexit order", "probe_order")):
         groups: dict[tuple[str, ...], list[CaseResult]] = {}
         for case in cases:
@@ -108,14 +106,17 @@ def order_lines(cases: list[CaseResult]) -> list[str]:
     return lines
 
 
-def _case_labels(group: list[CaseResult], runs: dict[str, int]) -> str:
+def _case_labels(group: list[CaseResult], runs: Counter[str]) -> str:
     """The cases' labels; a repeated path whose every run is in ``group`` is named once."""
+    in_group = Counter(case.path for case in group)
     out: list[str] = []
+    named: set[str] = set()
     for case in group:
-        n = sum(1 for c in group if c.path == case.path)
+        n = in_group[case.path]
         if case.attempt is None or n < runs[case.path]:
             out.append(case.label)
-        elif case.path not in out and f"{case.path} (all {n} runs)" not in out:
+        elif case.path not in named:
+            named.add(case.path)
             out.append(f"{case.path} (all {n} runs)")
     return ", ".join(out)
 
