@@ -498,7 +498,12 @@ class CaseProcesses:
         return True
 
     def finish(self) -> None:
-        """Learn every exit status we can, then release the pidfds."""
+        """Learn every exit status we can, then release the pidfds.
+
+        An exit seen through ``alive`` (a pidfd poll) is not yet reaped: the process
+        the harness started is waited for here, whoever noticed its end.
+        """
+        self._reap_ended()
         for h in self.handles.values():
             h.learn_exit()
         for h in self.handles.values():

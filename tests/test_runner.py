@@ -824,3 +824,24 @@ def test_an_exit_is_noticed_within_milliseconds(tmp_path):
     # 0.1 ms rounding of ended_after_s can make the lag look a little negative
     assert all(lag > -0.0002 for lag in lags), lags
     assert sorted(lags)[2] < 0.01, lags  # the median; 2 ms p95 on an idle 2-core machine
+
+
+def test_a_started_process_seen_ended_is_still_waited_for():
+    """Noticing an exit through the pidfd (``alive``) does not reap the process; the
+    end of the case must, or its status is lost and the zombie stays until the
+    harness exits (a race a PID-1 launcher could hit: it ends a moment after PID 1)."""
+    from shutdown_probe.processes import CaseProcesses
+    from shutdown_probe.waiting import wait_readable
+
+    popen = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    try:
+        tree = CaseProcesses(popen, "test-tag")
+        if tree.started.pidfd is None:
+            pytest.skip("no pidfds on this machine: an exit is only seen by reaping it")
+        assert wait_readable([tree.started.pidfd], 10)
+        assert tree.live() == []  # seen ended, not reaped
+        assert popen.returncode is None
+        tree.finish()
+        assert popen.returncode == 3
+    finally:
+        popen.wait()
