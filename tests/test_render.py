@@ -150,7 +150,7 @@ def test_markdown_details():
     text = format_markdown(sample())
     assert "- process child pid 11: SIGKILL after 0.01 s (listening :5000; handles SIGTERM)" in text
     assert "- process root pid 10: rc 247 after 0.30 s (listening :5000)" in text
-    assert "- hook `atexit` ✓ [root 10]: stdout line 3: bye" in text
+    assert "- hook `atexit` ✓ \\[root 10\\]: stdout line 3: bye" in text
     assert "- harness sent SIGKILL to child pid 11: orphan" in text
     assert "#### `os-exit` — skipped" in text
 

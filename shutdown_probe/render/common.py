@@ -5,11 +5,36 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from ..results import REQUEST_OUTCOMES, CaseResult, HookResult, ProcessRecord, RequestRecord, Results, TrafficRecord
 
 RAN = "✓"
 NOT_RAN = "✗"
+
+# ---------------------------------------------------------------- text from the target
+
+_CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # terminal colour and cursor codes
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ ␁ ... ␛ ...: the control picture
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    if code <= 0x9F:
+        return f"\\x{code:02x}"
+    return "\ufffd"  # a lone surrogate or a non-character: not text
+
+
+def clean(text: Any) -> str:
+    """``text`` made printable and legal in XML and HTML: terminal escape sequences
+    (colours) dropped, CRLF turned into LF, every other control character (NUL, a lone
+    CR, ESC...) shown as its control picture (``␀``, ``␍``, ``␛``) or ``\\xNN``."""
+    text = _CSI.sub("", str(text)).replace("\r\n", "\n")
+    return _UNPRINTABLE.sub(_picture, text)
 
 
 def by_scenario(results: Results) -> dict[str, list[CaseResult]]:

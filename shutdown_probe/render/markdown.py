@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import re
+
 from ..results import CaseResult, Results
 from . import common
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# What can make Markdown of a plain string: a cell separator, a code span, emphasis,
+# strikethrough, a link or image, an autolink or inline HTML, an entity. A backslash
+# before ASCII punctuation is always a literal in CommonMark. An underscore inside a
+# word (exit_function) is literal already and stays as it is, so names read as names.
+_MD_SPECIAL = re.compile(r"[\\`*|<>\[\]~]|&(?=#?\w+;)|(?<!\w)_|_(?!\w)")
+
+_MD_LEADING = re.compile(r"^(\s*\d{0,9})((?<!\d)#(?=#{0,5}(\s|$))|(?<!\d)[+-](?=\s|$|--)|(?<=\d)[.)](?=\s|$))")
+
+
+def escape(text: object, *, start: bool = False) -> str:
+    """Text from anywhere (the target's output above all) as inert Markdown on one line:
+    it can neither end a table cell, nor start a code span, emphasis, a link or HTML.
+    Control characters are shown as their pictures (:func:`common.clean`). ``start``:
+    the text begins a line (a bullet's text, a paragraph), where ``#``, ``-``, ``1.``
+    would make a heading or a list; a table cell holds inline text only."""
+    flat = " ".join(common.clean(text).split("\n"))
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), flat)
+    # at the start of a line (a bullet's text, a paragraph) these make a heading, a
+    # list or a rule: '# ', '- ', '---', '+ ', '1. ', '2) '
+    if not start:
+        return text
+    return _MD_LEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
+
+
+def code(text: object) -> str:
+    """``text`` as a code span on one line. Inside a code span a backslash is literal,
+    so a backtick is fenced by a longer run of backticks, and a pipe, which GitHub
+    tables split cells on even in code, becomes ``\\|`` (the table's own escape)."""
+    flat = " ".join(common.clean(text).split("\n")).replace("|", "\\|")
+    fence = "`" * (_longest_run(flat, "`") + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def fenced(text: object, info: str = "") -> list[str]:
+    """``text`` as a fenced code block: the fence is longer than any run of backticks
+    in the text, so nothing in it can close the block early."""
+    body = common.clean(text)
+    fence = "`" * max(3, _longest_run(body, "`") + 1)
+    return [fence + info, *body.split("\n"), fence]
+
+
+def _longest_run(text: str, char: str) -> int:
+    runs = re.findall(re.escape(char) + "+", text)
+    return max((len(r) for r in runs), default=0)
+
 
 
 def format_markdown(results: Results, *, details: bool = True) -> str:
@@ -15,33 +61,34 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
     env = results.environment
     for scenario, cases in common.by_scenario(results).items():
         hooks = common.hook_names(cases)
-        lines.append(f"## {scenario}")
+        lines.append(f"## {escape(scenario)}")
         lines.append("")
         description = results.scenarios.get(cases[0].scenario, "")
         if description:
-            lines.append(description)
+            lines.append(escape(description, start=True))
             lines.append("")
         traffic = common.has_traffic(cases)
         traffic_header = ["drained", "new requests", "port"] if traffic else []
         header = ["path", *hooks, *traffic_header, "exit", "time", "orphans"]
-        lines.append("| " + " | ".join(header) + " |")
+        lines.append("| " + " | ".join(escape(h) for h in header) + " |")
         align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if traffic else [])
         lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
         for row in common.rows(cases, hooks, traffic):
-            cells = [f"`{row.label}`", *row.hooks, *row.traffic, row.exit, row.time, row.orphans]
-            lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+            cells = [*row.hooks, *row.traffic, row.exit, row.time, row.orphans]
+            lines.append("| " + " | ".join([code(row.label), *(escape(c) for c in cells)]) + " |")
         lines.append("")
-        bullets = [f"- {legend}" for legend in (common.legend(cases), common.traffic_legend(cases)) if legend]
-        bullets += [f"- {line}" for line in common.order_lines(cases)]
-        bullets += [f"- {_escape(line)}" for line in common.repeat_lines(cases)]
-        bullets += [f"- ✗ {_escape(f)}" for f in common.failure_lines(cases)]
+        legends = (common.legend(cases), common.traffic_legend(cases))
+        bullets = [f"- {escape(legend, start=True)}" for legend in legends if legend]
+        bullets += [f"- {escape(line, start=True)}" for line in common.order_lines(cases)]
+        bullets += [f"- {escape(line, start=True)}" for line in common.repeat_lines(cases)]
+        bullets += [f"- ✗ {escape(f)}" for f in common.failure_lines(cases)]
         if bullets:
             lines += [*bullets, ""]
-        lines.append(common.summary_line(cases) + ".")
+        lines.append(escape(common.summary_line(cases), start=True) + ".")
         lines.append("")
         lines.append("What happened on each path:")
         lines.append("")
-        lines += [f"- `{case.label}`: {_escape(common.explain(case))}" for case in cases]
+        lines += [f"- {code(case.label)}: {escape(common.explain(case))}" for case in cases]
         lines.append("")
         if details:
             lines.append("### Cases")
@@ -50,23 +97,24 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
                 lines.extend(_case_details(case))
     if env:
         facts = ", ".join(f"{k} {env[k]}" for k in ("python", "platform") if k in env)
-        lines.append(f"_{results.tool}; {facts}._")
+        lines.append(f"_{escape(results.tool)}; {escape(facts)}._")
         lines.append("")
     return "\n".join(lines)
 
 
 def _case_details(case: CaseResult) -> list[str]:
-    out = [f"#### `{case.label}` — {case.outcome}", ""]
+    out = [f"#### {code(case.label)} — {escape(case.outcome)}", ""]
     if case.trigger:
-        out.append("- trigger: " + ", ".join(f"{k}={v}" for k, v in case.trigger.items()))
+        out.append("- trigger: " + escape(", ".join(f"{k}={v}" for k, v in case.trigger.items())))
     if case.stop is not None:
         stop = case.stop
         grace = f"{stop.grace_s:g} s ({stop.grace_from})" if stop.grace_s is not None else "none (never kills)"
-        out.append(f"- stop profile `{stop.profile}` ({stop.stopper}): grace {grace}; source: {_escape(stop.source)}")
+        out.append(f"- stop profile {code(stop.profile)} ({escape(stop.stopper)}): grace {escape(grace)}; "
+                   f"source: {escape(stop.source)}")
         if stop.namespace:
-            out.append(f"- PID 1: {stop.namespace}" + (f", init: {stop.init}" if stop.init else ""))
+            out.append(f"- PID 1: {escape(stop.namespace)}" + (f", init: {escape(stop.init)}" if stop.init else ""))
     if case.error:
-        out.append(f"- {case.error}")
+        out.append(f"- {escape(case.error, start=True)}")
     for p in case.processes:
         if p.signal:
             end = p.signal
@@ -89,24 +137,23 @@ def _case_details(case: CaseResult) -> list[str]:
         if p.killed_by_harness:
             extra.append("killed by the harness")
         tail = f" ({'; '.join(extra)})" if extra else ""
-        out.append(f"- process {p.role} pid {p.pid}: {end}{when}{tail}")
-    out += [f"- {line}" for line in common.started_after_lines(case)]
+        out.append(f"- process {escape(p.role)} pid {p.pid}: {escape(end)}{when}{escape(tail)}")
+    out += [f"- {escape(line, start=True)}" for line in common.started_after_lines(case)]
     traffic = common.traffic_lines(case)
     if traffic:
-        out.append(f"- {_escape(traffic[0])}")
-        out += [f"  - {_escape(line)}" for line in traffic[1:]]
+        out.append(f"- {escape(traffic[0], start=True)}")
+        out += [f"  - {escape(line, start=True)}" for line in traffic[1:]]
     for name, h in case.hooks.items():
         mark = common.RAN if h.ran else common.NOT_RAN
         who = f" [{', '.join(f'{r} {p}' for r, p in zip(h.roles, h.pids))}]" if h.pids else ""
-        out.append(f"- hook `{name}` {mark}{who}: {_escape(h.evidence)}")
+        out.append(f"- hook {code(name)} {mark}{escape(who)}: {escape(h.evidence)}")
     if case.hook_order:
-        out.append("- order: " + " → ".join(case.hook_order))
+        out.append("- order: " + " → ".join(escape(h) for h in case.hook_order))
     for e in case.escalations:
-        out.append(f"- harness sent {e.signal} to {e.role} pid {e.pid}: {e.reason}")
+        out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
     for f in case.expect.failures:
-        out.append(f"- ✗ {_escape(f)}")
+        out.append(f"- ✗ {escape(f)}")
     if case.output_tail:
-        out += ["", "<details><summary>output tail</summary>", "", "```", case.output_tail, "```",
-                "", "</details>"]
+        out += ["", "<details><summary>output tail</summary>", "", *fenced(case.output_tail), "", "</details>"]
     out.append("")
     return out
