@@ -1,8 +1,12 @@
-"""Expectations: compare what a case observed with what the scenario declared."""
+"""Expectations: compare what a case observed with what the scenario declared.
+
+Every check gives one line: a failure when it did not hold, evidence when it did, so a
+claim (``claim = "..."``) can be shown confirmed or refuted with what was seen.
+"""
 
 from __future__ import annotations
 
-from .results import CaseResult, ExpectResult
+from .results import CaseResult, ExpectResult, HookResult
 from .scenario import Expectation
 
 
@@ -10,37 +14,46 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
     """Every failed expectation becomes one readable line; none declared always passes."""
     if expectation is None:
         return ExpectResult(passed=True, declared=False)
+    claim = expectation.claim
     if result.outcome == "skipped":
-        return ExpectResult(passed=True, declared=True, failures=[])
-    failures: list[str] = []
+        why = f"skipped: {result.error}" if result.error else "skipped"
+        return ExpectResult(passed=True, declared=True, evidence=[why] if claim else [], claim=claim,
+                            verdict="untested" if claim else None)
     if result.errored:
-        failures.append(f"the case did not run to the end: {result.outcome}: {result.error}")
-        return ExpectResult(False, failures, declared=True)
+        failure = f"the case did not run to the end: {result.outcome}: {result.error}"
+        return ExpectResult(False, [failure], declared=True, claim=claim, verdict="untested" if claim else None)
+    checks = _Checks()
     for hook in expectation.ran:
         h = result.hooks.get(hook)
         if h is None or not h.ran:
             why = h.evidence if h else "not observed"
-            failures.append(f"expected hook '{hook}' to run, it did not ({why})")
+            checks.failed(f"expected hook '{hook}' to run, it did not ({why})")
+        else:
+            checks.held(f"hook '{hook}' ran{_in(h)}: {h.evidence}")
     for hook in expectation.not_ran:
         h = result.hooks.get(hook)
         if h is not None and h.ran:
-            failures.append(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
+            checks.failed(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
+        else:
+            checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
     for hook, want in expectation.ran_in.items():
         h = result.hooks.get(hook)
         if h is None or not h.ran:
-            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}, it did not run")
+            checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it did not run")
         elif not h.roles:
-            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}; which process ran it "
-                            "is unknown (give its log regex a (?P<pid>...) group)")
+            checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}; which process ran it "
+                          "is unknown (give its log regex a (?P<pid>...) group)")
         elif set(h.roles) != set(want) and set(h.kinds) != set(want):
             # roles are the harness's (root, child...); kinds the probe's framework
             # roles (reloader-parent, worker...): either vocabulary may be used
-            got = "+".join(dict.fromkeys(h.roles))
-            if any(h.kinds):
-                got += f" ({'+'.join(dict.fromkeys(k for k in h.kinds if k))})"
-            failures.append(f"expected hook '{hook}' to run in {'+'.join(want)}, it ran in {got}")
-    if expectation.outcome is not None and expectation.outcome != result.outcome:
-        failures.append(f"expected outcome {expectation.outcome}, got {result.outcome}")
+            checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it ran in {_got(h)}")
+        else:
+            checks.held(f"hook '{hook}' ran in {_got(h)} and in no other process")
+    if expectation.outcome is not None:
+        if expectation.outcome != result.outcome:
+            checks.failed(f"expected outcome {expectation.outcome}, got {result.outcome}")
+        else:
+            checks.held(f"the case's outcome was {result.outcome}")
     if expectation.exit is not None:
         got = result.exit.get("signal") or result.exit.get("returncode")
         want = expectation.exit
@@ -49,51 +62,101 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         else:
             ok = result.exit.get("signal") is None and result.exit.get("returncode") == want
         if not ok:
-            failures.append(f"expected the root to end with {want}, it ended with {got}")
-    if expectation.orphans is not None and expectation.orphans != bool(result.orphans):
-        if expectation.orphans:
-            failures.append("expected an orphan to be left running, there was none")
+            checks.failed(f"expected the root to end with {want}, it ended with {got}")
+        elif isinstance(want, str):
+            checks.held(f"the root was ended by {want}")
         else:
-            left = ", ".join(f"{o.role} pid {o.pid}" for o in result.orphans)
-            failures.append(f"expected no orphans, found: {left}")
+            checks.held(f"the root exited with status {want}")
+    if expectation.orphans is not None:
+        left = ", ".join(f"{o.role} pid {o.pid}" + (f" (listening {', '.join(f':{p}' for p in o.listening)})"
+                                                    if o.listening else "") for o in result.orphans)
+        if expectation.orphans != bool(result.orphans):
+            if expectation.orphans:
+                checks.failed("expected an orphan to be left running, there was none")
+            else:
+                checks.failed(f"expected no orphans, found: {left}")
+        elif result.orphans:
+            checks.held(f"left running after the root ended: {left}")
+        else:
+            checks.held("no process was left running")
     if expectation.grace_kill is not None:
-        failures.extend(_grace_kill(expectation.grace_kill, result))
+        checks.add(*_grace_kill(expectation.grace_kill, result))
     if expectation.drained is not None or expectation.dropped is not None:
-        failures.extend(_traffic(expectation, result))
-    return ExpectResult(not failures, failures, declared=True)
+        for ok, line in _traffic(expectation, result):
+            checks.add(ok, line)
+    verdict = None
+    if claim is not None:
+        verdict = "refuted" if checks.failures else "confirmed"
+    return ExpectResult(not checks.failures, checks.failures, declared=True, evidence=checks.evidence,
+                        claim=claim, verdict=verdict)
 
 
-def _traffic(expectation: Expectation, result: CaseResult) -> list[str]:
+class _Checks:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.evidence: list[str] = []
+
+    def held(self, line: str) -> None:
+        self.evidence.append(line)
+
+    def failed(self, line: str) -> None:
+        self.failures.append(line)
+
+    def add(self, ok: bool, line: str) -> None:
+        (self.evidence if ok else self.failures).append(line)
+
+
+def _in(h: HookResult) -> str:
+    return f" in {_got(h)}" if h.roles else ""
+
+
+def _got(h: HookResult) -> str:
+    """Where a hook ran: ``root+child (reloader-parent+reloader-child)``."""
+    got = "+".join(dict.fromkeys(h.roles))
+    if any(h.kinds):
+        got += f" ({'+'.join(dict.fromkeys(k for k in h.kinds if k))})"
+    return got
+
+
+def _traffic(expectation: Expectation, result: CaseResult) -> list[tuple[bool, str]]:
     """``drained`` / ``dropped``: what happened to the requests."""
     t = result.traffic
     if t is None:
-        return ["expected traffic verdicts, but the case sent no requests"]
+        return [(False, "expected traffic verdicts, but the case sent no requests")]
     out = []
-    if expectation.drained is not None and t.drained != expectation.drained:
+    if expectation.drained is not None:
         counts = ", ".join(f"{n} {k}" for k, n in t.counts("in-flight").items()) or "none in flight"
-        want = "every request in flight to complete" if expectation.drained else "some request in flight to fail"
-        out.append(f"expected {want}; in flight: {counts}")
-    if expectation.dropped is not None and (t.dropped > 0) != expectation.dropped:
+        if t.drained != expectation.drained:
+            want = "every request in flight to complete" if expectation.drained else "some request in flight to fail"
+            out.append((False, f"expected {want}; in flight: {counts}"))
+        else:
+            out.append((True, f"requests in flight: {counts}"))
+    if expectation.dropped is not None:
         counts = ", ".join(f"{n} {k}" for k, n in t.counts("new").items()) or "none sent"
-        want = "some new request to be accepted and then cut" if expectation.dropped else "no new request to be cut"
-        out.append(f"expected {want}; new requests: {counts}")
+        if (t.dropped > 0) != expectation.dropped:
+            want = "some new request to be accepted and then cut" if expectation.dropped else "no new request to be cut"
+            out.append((False, f"expected {want}; new requests: {counts}"))
+        else:
+            out.append((True, f"new requests: {counts}"))
     return out
 
 
-def _grace_kill(want: bool, result: CaseResult) -> list[str]:
+def _grace_kill(want: bool, result: CaseResult) -> tuple[bool, str]:
     """``grace_kill``: whether the stopper's final SIGKILL was needed."""
     stop = result.stop
     if stop is None:
-        return [f"expected grace_kill = {str(want).lower()}, but the case recorded no stop sequence "
-                f"(path '{result.path}' ran no stop profile)"]
-    if stop.final_kill == want:
-        return []
+        return False, (f"expected grace_kill = {str(want).lower()}, but the case recorded no stop sequence "
+                       f"(path '{result.path}' ran no stop profile)")
     grace = f"{stop.grace_s:g} s" if stop.grace_s is not None else "no"
-    if want:
-        took = (f"cleanup took {stop.cleanup_s:.2f} s of {grace}" if stop.cleanup_s is not None
-                else f"grace {grace}; cleanup time unknown")
-        return [f"expected the grace period to run out and SIGKILL to be sent, it was not ({took})"]
+    took = (f"cleanup took {stop.cleanup_s:.2f} s of {grace}" if stop.cleanup_s is not None
+            else f"grace {grace}; cleanup time unknown")
     at = f" at {stop.kill_at_s:.1f} s" if stop.kill_at_s is not None else ""
     to = ", ".join(f"{k.get('role', 'process')} pid {k.get('pid')}" for k in stop.killed)
-    return [f"expected cleanup to finish within the {grace} grace, SIGKILL was sent{at}"
-            + (f" to {to}" if to else "")]
+    if stop.final_kill == want:
+        if want:
+            return True, f"the {grace} grace ran out and SIGKILL was sent{at}" + (f" to {to}" if to else "")
+        return True, f"no SIGKILL was needed ({took})"
+    if want:
+        return False, f"expected the grace period to run out and SIGKILL to be sent, it was not ({took})"
+    return False, (f"expected cleanup to finish within the {grace} grace, SIGKILL was sent{at}"
+                   + (f" to {to}" if to else ""))

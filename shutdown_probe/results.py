@@ -189,11 +189,20 @@ class TrafficRecord:
         return {k: out[k] for k in REQUEST_OUTCOMES if k in out}
 
 
+CLAIM_VERDICTS = ("confirmed", "refuted", "untested")
+
+
 @dataclass
 class ExpectResult:
     passed: bool = True
     failures: list[str] = field(default_factory=list)
     declared: bool = False  # False when the scenario states nothing for this path
+    # what was observed for each check that held, one line each (failures has the rest)
+    evidence: list[str] = field(default_factory=list)
+    # the expectation's claim, and whether this case confirmed it, refuted it, or could
+    # not test it (skipped, or the case did not run to the end)
+    claim: str | None = None
+    verdict: str | None = None
 
 
 @dataclass

@@ -170,6 +170,16 @@ class Expectation:
     # accepted and then cut
     drained: bool | None = None
     dropped: bool | None = None
+    # what these checks stand for, in a sentence ("atexit does not run on SIGKILL"):
+    # reports show it as confirmed or refuted, with the observations behind it
+    claim: str | None = None
+
+    @property
+    def checks(self) -> bool:
+        """Whether anything is checked (a claim alone checks nothing)."""
+        return bool(self.ran or self.not_ran or self.ran_in) or any(
+            v is not None for v in (self.outcome, self.exit, self.orphans, self.grace_kill, self.drained,
+                                    self.dropped))
 
 
 @dataclass(frozen=True)
@@ -454,7 +464,7 @@ TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interva
 PROBE_HOOK_PREFIX = "atexit:"
 HOOK_KEYS = ("log", "file")
 TRIGGER_KEYS = ("http", "method", "command", "timeout")
-EXPECT_KEYS = ("ran", "not_ran", "ran_in", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
+EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
 # [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
@@ -1074,8 +1084,17 @@ def _parse_expect(
             if key == "drained" and traffic.in_flight + traffic.queued == 0:
                 raise c.fail(f"{where}.{key}", "traffic.in_flight is 0: no request is in flight to drain")
             verdicts[key] = c.boolean(table[key], f"{where}.{key}")
-        out[path_name] = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
-                                     verdicts["drained"], verdicts["dropped"])
+        claim = None
+        if "claim" in table:
+            claim = " ".join(c.string(table["claim"], f"{where}.claim").split())
+            if not claim:
+                raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show")
+        expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
+                                  verdicts["drained"], verdicts["dropped"], claim)
+        if claim is not None and not expectation.checks:
+            raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
+                                           "ran_in, outcome, exit, orphans, grace_kill, drained or dropped")
+        out[path_name] = expectation
     return out
 
 

@@ -494,3 +494,44 @@ def test_repeated_runs_share_a_row_that_says_where_they_differed():
     md = format_markdown(results)
     assert "| `sigterm ×3` | ✓ ×2 · ✗ ×1 | rc 0 | 0.10–0.30 s | child (killed) |" in md
     assert "sigterm: the 3 runs differ: 2× atexit ✓ (#1, #2); 1× atexit ✗ (#3)" in md
+
+
+HOSTILE = "x | y\n| --- |\n<script>alert(1)</script> `tick` **bold** [link](http://e.x) &amp; ~~gone~~"
+
+
+def _unescaped_pipes(line: str) -> int:
+    """The cell separators of a Markdown table row: pipes not escaped with a backslash."""
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+def test_hostile_target_text_cannot_break_the_markdown():
+    res = sample()
+    case = res.cases[0]
+    case.output_tail = "before\n```\n# not a heading\n````\n</details>\nafter"
+    case.hooks["atexit"].evidence = HOSTILE
+    case.hooks[HOSTILE] = HookResult(True, HOSTILE, pids=[10], roles=["root"])
+    case.scenario = res.cases[1].scenario = "demo"
+    res.cases[1].expect.failures = [HOSTILE]
+    text = format_markdown(res)
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    header = _unescaped_pipes(table[0])
+    assert all(_unescaped_pipes(line) == header for line in table), table
+    assert len(table) == 2 + len(res.cases)  # no row was split in two
+    # inside a code span (a hook name) markup is inert text; everywhere else it is escaped
+    prose = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", text.split("<details>")[0])
+    assert "<script>" not in prose and "**bold**" not in prose and "[link](" not in prose
+    assert "\\<script\\>" in text and "\\*\\*bold\\*\\*" in text and "\\`tick\\`" in text
+    assert "\\&amp;" in text and "\\~\\~gone\\~\\~" in text
+    # the output tail: a fence longer than the longest backtick run inside it
+    lines = text.splitlines()
+    start = lines.index("`````")
+    assert lines[start + 1:start + 7] == ["before", "```", "# not a heading", "````", "</details>", "after"]
+    assert lines[start + 7] == "`````"
+
+
+def test_a_heading_or_list_marker_at_a_bullet_start_stays_text():
+    res = sample()
+    res.cases[1].expect.failures = []
+    res.cases[1].error = "# boom\n- not a list"
+    text = format_markdown(res)
+    assert "- \\# boom - not a list" in text

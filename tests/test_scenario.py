@@ -332,6 +332,16 @@ BAD = [
          "expect.docker-stop.grace_kill", "true or false", "'yes'"),
     case("grace-kill-typo", DOCKER + '[expect.docker-stop]\ngrace_kil = true\n',
          "expect.docker-stop.grace_kil", "did you mean 'grace_kill'"),
+
+    # ---- expect.claim
+    case("claim-not-a-string", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\nnot_ran = ["bye"]\nclaim = 1\n',
+         "expect.sigkill.claim", "expected a string", "an integer"),
+    case("claim-empty", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\nnot_ran = ["bye"]\nclaim = "  "\n',
+         "expect.sigkill.claim", "is empty"),
+    case("claim-checks-nothing", profiles("sigkill") + '[expect.sigkill]\nclaim = "nothing runs"\n',
+         "expect.sigkill.claim", "needs something to check", "not_ran"),
+    case("claim-typo", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\nclam = "x"\n',
+         "expect.sigkill.clam", "did you mean 'claim'"),
 ]
 
 
@@ -916,3 +926,11 @@ def test_cli_check_shows_profile_grace(tmp_path):
     proc = run_cli("check", str(path))
     assert proc.returncode == 0, proc.stderr
     assert "[grace 10 s]" in proc.stdout and "[grace 4 s, scenario]" in proc.stdout, proc.stdout
+
+
+def test_a_claim_is_kept_with_its_checks_on_one_line(tmp_path):
+    path = write_scenario(tmp_path, profiles("sigkill") + HOOK_BYE
+                          + '[expect.sigkill]\nnot_ran = ["bye"]\nclaim = """bye does not run\n   on SIGKILL"""\n')
+    exp = load_scenario(str(path)).expect["sigkill"]
+    assert exp.claim == "bye does not run on SIGKILL"
+    assert exp.not_ran == ("bye",)

@@ -21,6 +21,8 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
     """Why ``case`` failed: the expectation diff, the evidence, the output tail."""
     lines = [f"{case.scenario}::{case.label}: " + (
         f"the case did not run to the end ({case.outcome})" if case.errored else "expectations do not hold")]
+    if case.expect.claim:
+        lines.append(f"  claim {case.expect.verdict or 'untested'}: {case.expect.claim}")
     if case.errored:
         lines.append(f"  reason: {case.error}")
     elif expectation is not None:
@@ -91,6 +93,8 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
     props.append(("orphans", common.orphans_cell(case)))
     if case.expect.declared:
         props.append(("expect", "held" if case.expect.passed else "; ".join(case.expect.failures)))
+    if case.expect.claim:
+        props += [("claim", case.expect.claim), ("claim.verdict", case.expect.verdict or "untested")]
     if case.error:
         props.append(("error", case.error))
     return [(f"{prefix}.{name}", value) for name, value in props]

@@ -735,6 +735,13 @@ dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 table.small { font-size: 0.88em; width: 100%; }
 td.nw { white-space: nowrap; }
+td.verdict { white-space: nowrap; font-weight: 600; }
+td.confirmed, p.claim.confirmed { color: var(--ran); background: var(--ran-bg); }
+td.refuted, p.claim.refuted { color: var(--not); background: var(--not-bg); }
+td.untested, p.claim.untested { color: var(--none); background: var(--none-bg); }
+p.claim { padding: 0.2rem 0.5rem; border-radius: 4px; }
+table.claims td.evidence ul { margin: 0; padding-left: 1.1rem; }
+table.claims td.evidence li.failure { color: var(--not); }
 td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.92em; }
 table.small td.cmd { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.92em; }
 pre.tail { background: var(--panel); border: 1px solid var(--line); border-radius: 4px; padding: 0.5rem;
@@ -872,6 +879,24 @@ def _notes(cases: list[CaseResult]) -> list[str]:
     return ['<ul class="notes matrix-notes">', *items, "</ul>"] if items else []
 
 
+def _claims(cases: list[CaseResult]) -> list[str]:
+    """The claims, one row each: verdict (symbol and word), path, claim, and what was seen."""
+    rows = common.claims(cases)
+    if not rows:
+        return []
+    out = ['<div class="scroll"><table class="claims"><thead><tr>'
+           + "".join(_tag("th", {"scope": "col"}, h) for h in ("verdict", "path", "claim", "evidence"))
+           + "</tr></thead><tbody>"]
+    for row in rows:
+        seen = [_tag("li", {"class": "failure"}, esc(f"{common.NOT_RAN} {line}")) for line in row.failures]
+        seen += [_tag("li", {}, esc(line)) for line in row.evidence]
+        out.append("<tr>" + _tag("td", {"class": f"verdict {row.verdict}"}, esc(f"{row.mark} {row.tally}"))
+                   + _tag("td", {"class": "nw"}, esc(row.path)) + _tag("td", {}, esc(row.claim))
+                   + _tag("td", {"class": "evidence"}, _tag("ul", {}, "".join(seen)) if seen else "") + "</tr>")
+    out.append("</tbody></table></div>")
+    return out
+
+
 def _dl(pairs: list[tuple[str, str]], cls: str = "facts") -> str:
     if not pairs:
         return ""
@@ -990,6 +1015,9 @@ def _case(case: CaseResult, n: int) -> list[str]:
                     for e in sorted(events, key=lambda e: e.t)]
             out.append("<details><summary>the timeline as a table</summary>"
                        + _table(["at", "where", "what"], rows, "small events") + "</details>")
+    if case.expect.claim:
+        out.append(_tag("p", {"class": f"claim {case.expect.verdict or 'untested'}"},
+                        esc(f"claim: {case.expect.claim} — {case.expect.verdict or 'untested'}")))
     if case.expect.failures:
         out.append('<ul class="failures">' + "".join(_tag("li", {}, esc(f"{common.NOT_RAN} {f}"))
                                                      for f in case.expect.failures) + "</ul>")
@@ -1095,6 +1123,7 @@ def format_html(results: Results, *, title: str | None = None) -> str:
             out.append(_tag("p", {"class": "desc"}, esc(description)))
         out += _matrix(cases, index)
         out += _notes(cases)
+        out += _claims(cases)
         out.append(_tag("p", {"class": "summary"}, esc(common.summary_line(cases) + ".")))
         out.append("<h4>what happened on each path</h4>")
         out.append('<ul class="explained">' + "".join(

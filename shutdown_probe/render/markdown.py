@@ -84,6 +84,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         bullets += [f"- ✗ {escape(f)}" for f in common.failure_lines(cases)]
         if bullets:
             lines += [*bullets, ""]
+        lines += claim_lines(cases)
         lines.append(escape(common.summary_line(cases), start=True) + ".")
         lines.append("")
         lines.append("What happened on each path:")
@@ -100,6 +101,19 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         lines.append(f"_{escape(results.tool)}; {escape(facts)}._")
         lines.append("")
     return "\n".join(lines)
+
+
+def claim_lines(cases: list[CaseResult]) -> list[str]:
+    """The claims the cases test, each with its verdict and the observations behind it."""
+    rows = common.claims(cases)
+    if not rows:
+        return []
+    out = ["Claims:", ""]
+    for row in rows:
+        out.append(f"- {row.mark} {code(row.path)}: {escape(row.claim)} — **{escape(row.tally)}**")
+        out += [f"  - {common.NOT_RAN} {escape(line)}" for line in row.failures]
+        out += [f"  - {escape(line, start=True)}" for line in row.evidence]
+    return [*out, ""]
 
 
 def _case_details(case: CaseResult) -> list[str]:
@@ -151,6 +165,8 @@ def _case_details(case: CaseResult) -> list[str]:
         out.append("- order: " + " → ".join(escape(h) for h in case.hook_order))
     for e in case.escalations:
         out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
+    if case.expect.claim:
+        out.append(f"- claim: {escape(case.expect.claim)} — **{escape(case.expect.verdict or 'untested')}**")
     for f in case.expect.failures:
         out.append(f"- ✗ {escape(f)}")
     if case.output_tail:

@@ -61,6 +61,9 @@ def build_tables(results: Results) -> list[RenderableType]:
             parts.append(Text(line, style="yellow" if " differ: " in line else "dim"))
         for line in common.failure_lines(cases):
             parts.append(Text(f"✗ {line}", style="red"))
+        for claim in common.claims(cases):
+            style = {"confirmed": "green", "refuted": "red"}.get(claim.verdict, "dim")
+            parts.append(Text(f"claim {common.claim_line(claim)}", style=style))
         parts.append(Text(common.summary_line(cases)))
         out.append(Group(*parts))
     return out
