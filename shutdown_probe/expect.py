@@ -49,6 +49,8 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
             checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it ran in {_got(h)}")
         else:
             checks.held(f"hook '{hook}' ran in {_got(h)} and in no other process")
+    if expectation.order:
+        checks.add(*_order(expectation.order, result))
     if expectation.outcome is not None:
         if expectation.outcome != result.outcome:
             checks.failed(f"expected outcome {expectation.outcome}, got {result.outcome}")
@@ -116,6 +118,20 @@ def _got(h: HookResult) -> str:
     if any(h.kinds):
         got += f" ({'+'.join(dict.fromkeys(k for k in h.kinds if k))})"
     return got
+
+
+def _order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
+    """``order``: the hooks' first runs started in this order."""
+    # the loader makes every hook in ``want`` one kind: the probe's, or declared ones
+    probe = any(result.hooks[h].source == "probe" for h in want if h in result.hooks)
+    seen = result.probe_order if probe else result.hook_order
+    missing = [h for h in want if h not in seen]
+    if missing:
+        return False, f"expected {' → '.join(want)} in this order, but {', '.join(missing)} did not run"
+    got = [h for h in seen if h in want]
+    if got != list(want):
+        return False, f"expected {' → '.join(want)} in this order, they started {' → '.join(got)}"
+    return True, f"the hooks started in the order {' → '.join(got)}"
 
 
 def _traffic(expectation: Expectation, result: CaseResult) -> list[tuple[bool, str]]:

@@ -173,11 +173,14 @@ class Expectation:
     # what these checks stand for, in a sentence ("atexit does not run on SIGKILL"):
     # reports show it as confirmed or refuted, with the observations behind it
     claim: str | None = None
+    # hooks that must all run, their first runs starting in this order (the probe's
+    # atexit:* hooks, or the declared hooks by when their evidence appeared)
+    order: tuple[str, ...] = ()
 
     @property
     def checks(self) -> bool:
         """Whether anything is checked (a claim alone checks nothing)."""
-        return bool(self.ran or self.not_ran or self.ran_in) or any(
+        return bool(self.ran or self.not_ran or self.ran_in or self.order) or any(
             v is not None for v in (self.outcome, self.exit, self.orphans, self.grace_kill, self.drained,
                                     self.dropped))
 
@@ -464,7 +467,7 @@ TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interva
 PROBE_HOOK_PREFIX = "atexit:"
 HOOK_KEYS = ("log", "file")
 TRIGGER_KEYS = ("http", "method", "command", "timeout")
-EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
+EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "order", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
 # [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
@@ -1084,16 +1087,29 @@ def _parse_expect(
             if key == "drained" and traffic.in_flight + traffic.queued == 0:
                 raise c.fail(f"{where}.{key}", "traffic.in_flight is 0: no request is in flight to drain")
             verdicts[key] = c.boolean(table[key], f"{where}.{key}")
+        order = c.string_list(table.get("order", []), f"{where}.order")
+        for hook in order:
+            hook_name(hook, f"{where}.order")
+        if order:
+            kinds = {hook.startswith(PROBE_HOOK_PREFIX) and hook not in hooks for hook in order}
+            if len(order) < 2 or len(set(order)) != len(order):
+                raise c.fail(f"{where}.order", "expected two or more different hooks, in the order they must start")
+            if len(kinds) > 1:
+                raise c.fail(f"{where}.order", "expected hooks of one kind: the probe's atexit:* hooks (ordered by "
+                                               "when they started) or declared hooks (by when their evidence appeared)")
+            bad = [hook for hook in order if hook in not_ran]
+            if bad:
+                raise c.fail(f"{where}.order", f"hook '{bad[0]}' is also in not_ran")
         claim = None
         if "claim" in table:
             claim = " ".join(c.string(table["claim"], f"{where}.claim").split())
             if not claim:
                 raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show")
         expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
-                                  verdicts["drained"], verdicts["dropped"], claim)
+                                  verdicts["drained"], verdicts["dropped"], claim, tuple(order))
         if claim is not None and not expectation.checks:
             raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
-                                           "ran_in, outcome, exit, orphans, grace_kill, drained or dropped")
+                                           "ran_in, order, outcome, exit, orphans, grace_kill, drained or dropped")
         out[path_name] = expectation
     return out
 

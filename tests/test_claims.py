@@ -175,3 +175,22 @@ ran = ["bye"]
     assert cases["sigkill"]["verdict"] == "refuted"
     assert cases["sigkill"]["failures"] == ["expected hook 'bye' to run, it did not (no output line matched "
                                             "'\\\\[pid (?P<pid>\\\\d+)\\\\] bye')"]
+
+
+def test_order_holds_only_when_every_hook_started_in_that_order():
+    case = killed()
+    case.hooks = {f"atexit:s{n}": HookResult(True, "probe: ran", source="probe") for n in (1, 2, 3)}
+    case.probe_order = ["atexit:s3", "atexit:s2", "atexit:s1"]
+    lifo = Expectation(order=("atexit:s3", "atexit:s2", "atexit:s1"))
+    assert evaluate(lifo, case).evidence == ["the hooks started in the order atexit:s3 → atexit:s2 → atexit:s1"]
+    fifo = Expectation(order=("atexit:s1", "atexit:s2", "atexit:s3"))
+    assert evaluate(fifo, case).failures == [
+        "expected atexit:s1 → atexit:s2 → atexit:s3 in this order, they started atexit:s3 → atexit:s2 → atexit:s1"]
+    case.probe_order = ["atexit:s3", "atexit:s1"]
+    assert evaluate(lifo, case).failures == [
+        "expected atexit:s3 → atexit:s2 → atexit:s1 in this order, but atexit:s2 did not run"]
+    # declared hooks: the order their evidence appeared in
+    case.hooks = {"a": HookResult(True, "x", source="log"), "b": HookResult(True, "y", source="log")}
+    case.hook_order = ["b", "a"]
+    assert evaluate(Expectation(order=("b", "a")), case).passed
+    assert not evaluate(Expectation(order=("a", "b")), case).passed

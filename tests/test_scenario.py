@@ -340,6 +340,12 @@ BAD = [
          "expect.sigkill.claim", "is empty"),
     case("claim-checks-nothing", profiles("sigkill") + '[expect.sigkill]\nclaim = "nothing runs"\n',
          "expect.sigkill.claim", "needs something to check", "not_ran"),
+    case("order-one-hook", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\norder = ["bye"]\n',
+         "expect.sigkill.order", "two or more different hooks"),
+    case("order-mixed-kinds", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\norder = ["bye", "atexit:x"]\n',
+         "expect.sigkill.order", "one kind", "atexit:*"),
+    case("order-unknown-hook", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\norder = ["bye", "byee"]\n',
+         "expect.sigkill.order", "'byee'"),
     case("claim-typo", profiles("sigkill") + HOOK_BYE + '[expect.sigkill]\nclam = "x"\n',
          "expect.sigkill.clam", "did you mean 'claim'"),
 ]
