@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios along their termination paths and print the matrix")
     run.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
     run.add_argument("--path", action="append", default=[], metavar="NAME",
-                     help="run only this path (repeatable)")
+                     help="run only this path (repeatable); SCENARIO::PATH for one scenario's path")
     run.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
                      help="cases run at once: a number, or auto (the default) for one per CPU "
                           "this process may use; 1 runs them one by one, for debugging")
@@ -226,8 +226,12 @@ def _cmd_run(args) -> int:
     from .waiting import Flag
 
     known = {p.name for s in scenarios for p in s.paths}
+    qualified = {f"{s.name}::{p.name}" for s in scenarios for p in s.paths}
     for name in args.path:
-        if name not in known:
+        if "::" in name and name not in qualified:
+            raise _Usage(f"--path: '{name}' is not SCENARIO::PATH of the given scenarios "
+                         f"(scenarios: {', '.join(sorted({s.name for s in scenarios}))})")
+        if "::" not in name and name not in known:
             raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
                          f"(they have: {', '.join(sorted(known))})")
     if args.grace is not None:

@@ -84,13 +84,15 @@ class Case:
 
 
 def expand_cases(scenarios: Iterable[Scenario], only: Iterable[str] = (), *, repeat: int = 1) -> list[Case]:
-    """Scenario x path, in file order; ``only`` keeps just the named paths.
+    """Scenario x path, in file order; ``only`` keeps just the named paths: a path
+    name (``sigkill``) for every scenario, ``SCENARIO::PATH`` for one.
 
     With ``repeat`` > 1 every case is run that many times, the runs of one path next
     to each other (attempt 1..N): shutdown races show up as runs that disagree.
     """
     keep = set(only)
-    pairs = [(s, p) for s in scenarios for p in s.paths if not keep or p.name in keep]
+    pairs = [(s, p) for s in scenarios for p in s.paths
+             if not keep or p.name in keep or f"{s.name}::{p.name}" in keep]
     if repeat <= 1:
         return [Case(s, p) for s, p in pairs]
     return [Case(s, p, n) for s, p in pairs for n in range(1, repeat + 1)]

@@ -845,3 +845,13 @@ def test_a_started_process_seen_ended_is_still_waited_for():
         assert popen.returncode == 3
     finally:
         popen.wait()
+
+
+def test_expand_cases_keeps_a_path_for_every_scenario_or_a_qualified_one_for_one():
+    from shutdown_probe.scenario import make_scenario
+
+    one = make_scenario("one", command=["true"], paths=["sigterm", "sigkill"])
+    two = make_scenario("two", command=["true"], paths=["sigterm", "sigkill"])
+    ids = [c.id for c in expand_cases([one, two], ["sigterm", "two::sigkill"])]
+    assert ids == ["one::sigterm", "two::sigterm", "two::sigkill"]
+    assert [c.id for c in expand_cases([one, two], ["one::sigkill"])] == ["one::sigkill"]
