@@ -6,6 +6,8 @@ claim (``claim = "..."``) can be shown confirmed or refuted with what was seen.
 
 from __future__ import annotations
 
+import dataclasses
+
 from .results import CaseResult, ExpectResult, HookResult
 from .scenario import Expectation
 
@@ -29,7 +31,7 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
             why = h.evidence if h else "not observed"
             checks.failed(f"expected hook '{hook}' to run, it did not ({why})")
         else:
-            checks.held(f"hook '{hook}' ran{_in(h)}: {h.evidence}")
+            checks.held(f"hook '{hook}' ran{_in(_with_kinds(h, result))}: {h.evidence}")
     for hook in expectation.not_ran:
         h = result.hooks.get(hook)
         if h is not None and h.ran:
@@ -37,7 +39,7 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         else:
             checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
     for hook, want in expectation.ran_in.items():
-        h = result.hooks.get(hook)
+        h = _with_kinds(result.hooks.get(hook), result)
         if h is None or not h.ran:
             checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it did not run")
         elif not h.roles:
@@ -106,6 +108,18 @@ class _Checks:
 
     def add(self, ok: bool, line: str) -> None:
         (self.evidence if ok else self.failures).append(line)
+
+
+def _with_kinds(h: HookResult | None, result: CaseResult) -> HookResult | None:
+    """``h`` with the framework role of each pid that ran it (reloader-child, worker...)
+    filled in from the probe's process list, for a declared hook whose evidence only
+    named pids: ``ran_in`` may use either vocabulary for any hook."""
+    if h is None or any(h.kinds) or not h.pids:
+        return h
+    kinds = {p.get("pid"): p.get("kind") or "" for p in result.probe.get("processes", [])}
+    if not any(kinds.get(pid) for pid in h.pids):
+        return h
+    return dataclasses.replace(h, kinds=[kinds.get(pid, "") for pid in h.pids])
 
 
 def _in(h: HookResult) -> str:

@@ -486,6 +486,11 @@ def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> 
     """
     path = FsPath(file)
     shown = _one_line(shown if shown is not None else str(file))
+    return parse_scenario(read_toml(path, shown), file=path.resolve(), shown=shown)
+
+
+def read_toml(path: FsPath, shown: str) -> dict[str, Any]:
+    """A TOML file's tables; every way of failing is one :class:`ScenarioError` line."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -502,7 +507,7 @@ def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(shown, None, f"TOML syntax error: {_toml_message(exc, text)}") from None
-    return parse_scenario(data, file=path.resolve(), shown=shown)
+    return data
 
 
 def _toml_message(exc: tomllib.TOMLDecodeError, text: str) -> str:
@@ -1006,14 +1011,6 @@ def _parse_expect(
     triggers: dict[str, TriggerSpec], *, probe: bool = True, traffic: TrafficSpec | None = None,
 ) -> dict[str, Expectation]:
     names = [p.name for p in paths]
-
-    def hook_name(hook: str, key: str) -> None:
-        if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
-            if not probe:
-                raise c.fail(key, f"'{hook}' is a hook the Python probe finds, which app.probe = false turns off")
-            return
-        c.name_in(hook, hooks, key, "hook")
-
     out: dict[str, Expectation] = {}
     for path_name, raw in expect.items():
         where = f"expect.{path_name}"
@@ -1024,94 +1021,111 @@ def _parse_expect(
                 hint = _did_you_mean(path_name, names)
             raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
                                 f"(paths: {', '.join(names)})")
-        table = c.table(raw, where)
-        c.keys(table, EXPECT_KEYS, where)
-        ran = c.string_list(table.get("ran", []), f"{where}.ran")
-        not_ran = c.string_list(table.get("not_ran", []), f"{where}.not_ran")
-        for hook in ran:
-            hook_name(hook, f"{where}.ran")
-        for hook in not_ran:
-            hook_name(hook, f"{where}.not_ran")
-        both = sorted(set(ran) & set(not_ran))
-        if both:
-            raise c.fail(where, f"hook '{both[0]}' is in both ran and not_ran")
-        outcome = None
-        if "outcome" in table:
-            outcome = c.string(table["outcome"], f"{where}.outcome")
-            if outcome not in OUTCOMES:
-                raise c.fail(f"{where}.outcome", f"expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        exit_: int | str | None = None
-        if "exit" in table:
-            exit_ = table["exit"]
-            if isinstance(exit_, bool) or not isinstance(exit_, (int, str)):
-                raise c.fail(f"{where}.exit", f"expected a return code or a signal name, got {_kind(exit_)}")
-            if isinstance(exit_, str) and not _is_signal_name(exit_):
-                raise c.fail(f"{where}.exit", f"unknown signal name {exit_!r}{_signal_hint(exit_)} "
-                                              "(expected a return code, or a signal name such as 'SIGKILL')")
-            if isinstance(exit_, int) and not 0 <= exit_ <= 255:
-                raise c.fail(f"{where}.exit", f"expected a return code from 0 to 255, got {exit_} "
-                                              "(for a death by signal write its name, e.g. 'SIGKILL')")
-        orphans = None
-        if "orphans" in table:
-            orphans = c.boolean(table["orphans"], f"{where}.orphans")
-        grace_kill = None
-        if "grace_kill" in table:
-            key = f"{where}.grace_kill"
-            profile = BUILTIN_PATHS[path_name].profile if path_name in BUILTIN_PATHS else None
-            if profile is None:
-                killing = [n for n in PROFILE_PATHS if BUILTIN_PATHS[n].profile.kill != "none"]  # type: ignore[union-attr]
-                raise c.fail(key, f"path '{path_name}' is not a stop profile, so it has no grace period to run "
-                                  f"out (grace_kill is for: {', '.join(killing)})")
-            if profile.kill == "none":
-                raise c.fail(key, f"{path_name} never kills, so there is no grace period to run out and no "
-                                  "final SIGKILL (expect exit or outcome instead)")
-            grace_kill = c.boolean(table["grace_kill"], key)
-        ran_in: dict[str, tuple[str, ...]] = {}
-        for hook, raw_roles in c.table(table.get("ran_in", {}), f"{where}.ran_in").items():
-            key = f"{where}.ran_in.{hook}"
-            hook_name(hook, key)
-            if hook in not_ran:
-                raise c.fail(key, f"hook '{hook}' is also in not_ran")
-            roles = [raw_roles] if isinstance(raw_roles, str) else c.string_list(raw_roles, key)
-            if not roles:
-                raise c.fail(key, "is empty: list the roles that run it, e.g. [\"root\"]")
-            ran_in[hook] = tuple(roles)
-        verdicts: dict[str, bool | None] = {"drained": None, "dropped": None}
-        for key in verdicts:
-            if key not in table:
-                continue
-            if traffic is None:
-                raise c.fail(f"{where}.{key}", f"{key} is about requests, and the scenario has no [traffic] table")
-            if not traffic.covers(path_name):
-                raise c.fail(f"{where}.{key}", f"path '{path_name}' is not in traffic.paths, so it sends no requests")
-            if key == "drained" and traffic.in_flight + traffic.queued == 0:
-                raise c.fail(f"{where}.{key}", "traffic.in_flight is 0: no request is in flight to drain")
-            verdicts[key] = c.boolean(table[key], f"{where}.{key}")
-        order = c.string_list(table.get("order", []), f"{where}.order")
-        for hook in order:
-            hook_name(hook, f"{where}.order")
-        if order:
-            kinds = {hook.startswith(PROBE_HOOK_PREFIX) and hook not in hooks for hook in order}
-            if len(order) < 2 or len(set(order)) != len(order):
-                raise c.fail(f"{where}.order", "expected two or more different hooks, in the order they must start")
-            if len(kinds) > 1:
-                raise c.fail(f"{where}.order", "expected hooks of one kind: the probe's atexit:* hooks (ordered by "
-                                               "when they started) or declared hooks (by when their evidence appeared)")
-            bad = [hook for hook in order if hook in not_ran]
-            if bad:
-                raise c.fail(f"{where}.order", f"hook '{bad[0]}' is also in not_ran")
-        claim = None
-        if "claim" in table:
-            claim = " ".join(c.string(table["claim"], f"{where}.claim").split())
-            if not claim:
-                raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show")
-        expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
-                                  verdicts["drained"], verdicts["dropped"], claim, tuple(order))
-        if claim is not None and not expectation.checks:
-            raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
-                                           "ran_in, order, outcome, exit, orphans, grace_kill, drained or dropped")
-        out[path_name] = expectation
+        out[path_name] = parse_expectation(c, raw, where, path_name, hooks, probe=probe, traffic=traffic)
     return out
+
+
+def parse_expectation(
+    c: _Checker, raw: Any, where: str, path_name: str, hooks: dict[str, HookSpec], *, probe: bool = True,
+    traffic: TrafficSpec | None = None,
+) -> Expectation:
+    """One expectation table (``[expect.PATH]``, or any table with its keys) for path
+    ``path_name``; ``where`` prefixes the keys in error messages."""
+
+    def hook_name(hook: str, key: str) -> None:
+        if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
+            if not probe:
+                raise c.fail(key, f"'{hook}' is a hook the Python probe finds, which app.probe = false turns off")
+            return
+        c.name_in(hook, hooks, key, "hook")
+
+    table = c.table(raw, where)
+    c.keys(table, EXPECT_KEYS, where)
+    ran = c.string_list(table.get("ran", []), f"{where}.ran")
+    not_ran = c.string_list(table.get("not_ran", []), f"{where}.not_ran")
+    for hook in ran:
+        hook_name(hook, f"{where}.ran")
+    for hook in not_ran:
+        hook_name(hook, f"{where}.not_ran")
+    both = sorted(set(ran) & set(not_ran))
+    if both:
+        raise c.fail(where, f"hook '{both[0]}' is in both ran and not_ran")
+    outcome = None
+    if "outcome" in table:
+        outcome = c.string(table["outcome"], f"{where}.outcome")
+        if outcome not in OUTCOMES:
+            raise c.fail(f"{where}.outcome", f"expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    exit_: int | str | None = None
+    if "exit" in table:
+        exit_ = table["exit"]
+        if isinstance(exit_, bool) or not isinstance(exit_, (int, str)):
+            raise c.fail(f"{where}.exit", f"expected a return code or a signal name, got {_kind(exit_)}")
+        if isinstance(exit_, str) and not _is_signal_name(exit_):
+            raise c.fail(f"{where}.exit", f"unknown signal name {exit_!r}{_signal_hint(exit_)} "
+                                          "(expected a return code, or a signal name such as 'SIGKILL')")
+        if isinstance(exit_, int) and not 0 <= exit_ <= 255:
+            raise c.fail(f"{where}.exit", f"expected a return code from 0 to 255, got {exit_} "
+                                          "(for a death by signal write its name, e.g. 'SIGKILL')")
+    orphans = None
+    if "orphans" in table:
+        orphans = c.boolean(table["orphans"], f"{where}.orphans")
+    grace_kill = None
+    if "grace_kill" in table:
+        key = f"{where}.grace_kill"
+        profile = BUILTIN_PATHS[path_name].profile if path_name in BUILTIN_PATHS else None
+        if profile is None:
+            killing = [n for n in PROFILE_PATHS if BUILTIN_PATHS[n].profile.kill != "none"]  # type: ignore[union-attr]
+            raise c.fail(key, f"path '{path_name}' is not a stop profile, so it has no grace period to run "
+                              f"out (grace_kill is for: {', '.join(killing)})")
+        if profile.kill == "none":
+            raise c.fail(key, f"{path_name} never kills, so there is no grace period to run out and no "
+                              "final SIGKILL (expect exit or outcome instead)")
+        grace_kill = c.boolean(table["grace_kill"], key)
+    ran_in: dict[str, tuple[str, ...]] = {}
+    for hook, raw_roles in c.table(table.get("ran_in", {}), f"{where}.ran_in").items():
+        key = f"{where}.ran_in.{hook}"
+        hook_name(hook, key)
+        if hook in not_ran:
+            raise c.fail(key, f"hook '{hook}' is also in not_ran")
+        roles = [raw_roles] if isinstance(raw_roles, str) else c.string_list(raw_roles, key)
+        if not roles:
+            raise c.fail(key, "is empty: list the roles that run it, e.g. [\"root\"]")
+        ran_in[hook] = tuple(roles)
+    verdicts: dict[str, bool | None] = {"drained": None, "dropped": None}
+    for key in verdicts:
+        if key not in table:
+            continue
+        if traffic is None:
+            raise c.fail(f"{where}.{key}", f"{key} is about requests, and the scenario has no [traffic] table")
+        if not traffic.covers(path_name):
+            raise c.fail(f"{where}.{key}", f"path '{path_name}' is not in traffic.paths, so it sends no requests")
+        if key == "drained" and traffic.in_flight + traffic.queued == 0:
+            raise c.fail(f"{where}.{key}", "traffic.in_flight is 0: no request is in flight to drain")
+        verdicts[key] = c.boolean(table[key], f"{where}.{key}")
+    order = c.string_list(table.get("order", []), f"{where}.order")
+    for hook in order:
+        hook_name(hook, f"{where}.order")
+    if order:
+        kinds = {hook.startswith(PROBE_HOOK_PREFIX) and hook not in hooks for hook in order}
+        if len(order) < 2 or len(set(order)) != len(order):
+            raise c.fail(f"{where}.order", "expected two or more different hooks, in the order they must start")
+        if len(kinds) > 1:
+            raise c.fail(f"{where}.order", "expected hooks of one kind: the probe's atexit:* hooks (ordered by "
+                                           "when they started) or declared hooks (by when their evidence appeared)")
+        bad = [hook for hook in order if hook in not_ran]
+        if bad:
+            raise c.fail(f"{where}.order", f"hook '{bad[0]}' is also in not_ran")
+    claim = None
+    if "claim" in table:
+        claim = " ".join(c.string(table["claim"], f"{where}.claim").split())
+        if not claim:
+            raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show")
+    expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
+                              verdicts["drained"], verdicts["dropped"], claim, tuple(order))
+    if claim is not None and not expectation.checks:
+        raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
+                                       "ran_in, order, outcome, exit, orphans, grace_kill, drained or dropped")
+    return expectation
 
 
 def _is_signal_name(name: str) -> bool:

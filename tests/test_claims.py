@@ -194,3 +194,12 @@ def test_order_holds_only_when_every_hook_started_in_that_order():
     case.hook_order = ["b", "a"]
     assert evaluate(Expectation(order=("b", "a")), case).passed
     assert not evaluate(Expectation(order=("a", "b")), case).passed
+
+
+def test_ran_in_names_a_declared_hook_s_process_by_the_probe_s_framework_role():
+    case = killed(atexit_ran=True)  # "atexit" here is a declared log hook, seen in pid 10
+    case.probe = {"processes": [{"pid": 10, "kind": "reloader-parent"}, {"pid": 11, "kind": "reloader-child"}]}
+    assert evaluate(Expectation(ran_in={"atexit": ("reloader-parent",)}), case).evidence == [
+        "hook 'atexit' ran in root (reloader-parent) and in no other process"]
+    assert evaluate(Expectation(ran_in={"atexit": ("reloader-child",)}), case).failures == [
+        "expected hook 'atexit' to run in reloader-child, it ran in root (reloader-parent)"]
