@@ -92,7 +92,11 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="render saved results JSON")
     report.add_argument("results", nargs="+", metavar="RESULTS.json")
-    report.add_argument("--markdown", metavar="FILE")
+    report.add_argument("--markdown", metavar="FILE",
+                        help="write compatibility tables for docs: rows = paths, columns = scenarios "
+                             "(one environment) or environments (a table per scenario)")
+    report.add_argument("--details", action="store_true",
+                        help="with --markdown: write the full per-case report that `run --markdown` writes")
     report.add_argument("--html", metavar="FILE")
     report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
     return p
@@ -161,6 +165,11 @@ def _cmd_check(args) -> int:
 def _cmd_report(args) -> int:
     from .results import Results
 
+    if args.details and not args.markdown:
+        raise _Usage("report: --details changes what --markdown FILE writes; give --markdown FILE too")
+    # Each file is kept whole for the compatibility tables, which compare the files'
+    # environments; the matrix and the other reports read them merged.
+    parts: list[Results] = []
     merged = Results()
     for name in args.results:
         try:
@@ -170,21 +179,24 @@ def _cmd_report(args) -> int:
             raise _Usage(f"{name}: cannot read: {exc.strerror}") from None
         except (ValueError, TypeError, KeyError) as exc:
             raise _Usage(f"{name}: not shutdown-probe results JSON: {exc}") from None
+        parts.append(part)
         merged.cases.extend(part.cases)
         merged.scenarios.update(part.scenarios)
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
     _print_matrix(merged, args.width)
-    _write_reports(args, merged)
+    _write_reports(args, merged, parts=None if args.details else parts)
     return EXIT_FAILED if merged.failed else EXIT_OK
 
 
-def _write_reports(args, results) -> None:
-    """The --markdown and --html files, when asked for."""
+def _write_reports(args, results, parts=None) -> None:
+    """The --markdown and --html files, when asked for. ``parts``: each results file
+    on its own, for ``report``: its --markdown is the compatibility tables for docs
+    (without ``parts``, the per-case report that ``run`` writes)."""
     from . import render
 
     if args.markdown:
-        _write(args.markdown, render.format_markdown(results))
+        _write(args.markdown, render.format_markdown(results) if parts is None else render.format_compat(parts))
     if args.html:
         _write(args.html, render.format_html(results))
 

@@ -156,7 +156,17 @@ def test_report_renders_saved_results(tmp_path):
     done = run_cli("report", str(out), "--markdown", str(md))
     assert done.returncode == 0
     assert "sigterm" in done.stdout and "SIGKILL" in done.stdout
-    assert md.read_text().startswith("## scenario")
+    # one file, one environment: the compatibility table has a column per scenario;
+    # the target prints its hook's line on SIGTERM, and nothing can run on SIGKILL
+    lines = md.read_text().splitlines()
+    assert lines[:4] == ["| path | scenario |", "|---|---|", "| `sigterm` | `bye` |", "| `sigkill` | nothing ran |"]
+    details = tmp_path / "details.md"
+    assert run_cli("report", str(out), "--markdown", str(details), "--details").returncode == 0
+    assert details.read_text().startswith("## scenario")
+    done = run_cli("report", str(out), "--details")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "shutdown-probe: report: --details changes what --markdown FILE writes; give --markdown FILE too"]
 
 
 def test_report_rejects_a_file_that_is_not_results(tmp_path):

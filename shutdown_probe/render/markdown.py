@@ -32,11 +32,14 @@ def escape(text: object, *, start: bool = False) -> str:
     return _MD_LEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
 
 
-def code(text: object) -> str:
+def code(text: object, *, cell: bool = False) -> str:
     """``text`` as a code span on one line. Inside a code span a backslash is literal,
-    so a backtick is fenced by a longer run of backticks, and a pipe, which GitHub
-    tables split cells on even in code, becomes ``\\|`` (the table's own escape)."""
-    flat = " ".join(common.clean(text).split("\n")).replace("|", "\\|")
+    so a backtick is fenced by a longer run of backticks. In a table ``cell`` a pipe
+    becomes ``\\|``: GitHub splits cells on a pipe even inside code, and takes that
+    escape back out; anywhere else the backslash would show, so the pipe stays."""
+    flat = " ".join(common.clean(text).split("\n"))
+    if cell:
+        flat = flat.replace("|", "\\|")
     fence = "`" * (_longest_run(flat, "`") + 1)
     pad = " " if flat.startswith("`") or flat.endswith("`") else ""
     return f"{fence}{pad}{flat}{pad}{fence}"
@@ -75,7 +78,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
         for row in common.rows(cases, hooks, traffic):
             cells = [*row.hooks, *row.traffic, row.exit, row.time, row.orphans]
-            lines.append("| " + " | ".join([code(row.label), *(escape(c) for c in cells)]) + " |")
+            lines.append("| " + " | ".join([code(row.label, cell=True), *(escape(c) for c in cells)]) + " |")
         lines.append("")
         legends = (common.legend(cases), common.traffic_legend(cases))
         bullets = [f"- {escape(legend, start=True)}" for legend in legends if legend]
