@@ -1,0 +1,264 @@
+"""A write-up of published experiments, checked against fresh runs.
+
+``reports/articles.toml`` retells the two blog posts the project started from: per
+experiment, a bundled scenario and one of its paths, what the author did, saw and
+concluded, and three claims in the vocabulary of ``[expect.PATH]`` tables: the
+author's **observation**, the author's **explanation**, and (optionally) the
+**finding**, what the harness shows really happens. This module loads such a file,
+runs the cases it needs through the ``run`` command (same cleanup, same interruption
+handling) or reads saved results, and judges each experiment from what was observed:
+
+    python -m shutdown_probe.articles reports/articles.toml \\
+        --markdown reports/articles.md --html reports/articles.html
+
+The verdict is computed on every run (:func:`judge`); the file never says which way
+a claim goes. ``--results FILE.json`` renders from a saved run instead of running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from .errors import ScenarioError
+from .results import CaseResult, ExpectResult, Results
+from .scenario import Expectation, Scenario, _Checker, _did_you_mean, load_scenario, parse_expectation, read_toml
+
+TOP_KEYS = ("title", "intro", "articles", "experiments")
+ARTICLE_KEYS = ("id", "title", "setup", "conclusion")
+EXPERIMENT_KEYS = ("article", "title", "scenario", "path", "saw", "concluded", "observation", "explanation",
+                   "finding")
+SECTIONS = ("observation", "explanation", "finding")
+
+# verdicts, from best to worst news for the author
+REPRODUCED = "reproduced and explained"
+MORE = "reproduced and explained; the run shows more"
+WRONG = "reproduced; the explanation is wrong"
+NOT_REPRODUCED = "not reproduced"
+UNTESTED = "untested"
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    setup: str
+    conclusion: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    article: str
+    title: str
+    scenario: Scenario
+    path: str
+    saw: str
+    concluded: str
+    # section name -> its checks and claim: observation and explanation always,
+    # finding when the file gives one
+    claims: dict[str, Expectation]
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.scenario.name}::{self.path}"
+
+
+@dataclass(frozen=True)
+class Writeup:
+    file: FsPath
+    title: str
+    intro: str
+    articles: tuple[Article, ...]
+    experiments: tuple[Experiment, ...]
+
+    def case_ids(self) -> list[str]:
+        """``SCENARIO::PATH`` of every case the experiments need, each once, in order."""
+        return list(dict.fromkeys(e.case_id for e in self.experiments))
+
+    def scenario_files(self) -> list[FsPath]:
+        return list(dict.fromkeys(e.scenario.file for e in self.experiments))
+
+
+@dataclass
+class Judgement:
+    """An experiment checked against one case: each claim's result and the verdict."""
+
+    experiment: Experiment
+    case: CaseResult | None
+    checks: dict[str, ExpectResult] = field(default_factory=dict)
+    verdict: str = UNTESTED
+    why: str = ""
+
+
+def _text(c: _Checker, table: dict[str, Any], key: str, where: str) -> str:
+    if key not in table:
+        raise c.fail(f"{where}.{key}", "missing: expected a string")
+    return " ".join(c.string(table[key], f"{where}.{key}").split())
+
+
+def load(file: str | os.PathLike[str]) -> Writeup:
+    """Read and validate a write-up; every mistake is one :class:`ScenarioError` line."""
+    path = FsPath(file)
+    shown = str(file)
+    data = read_toml(path, shown)
+    c = _Checker(shown)
+    c.keys(data, TOP_KEYS, "")
+    articles: list[Article] = []
+    raw_articles = data.get("articles", [])
+    if not isinstance(raw_articles, list) or not raw_articles:
+        raise c.fail("articles", "expected one or more [[articles]] tables")
+    for i, raw in enumerate(raw_articles, 1):
+        where = f"articles[{i}]"
+        table = c.table(raw, where)
+        c.keys(table, ARTICLE_KEYS, where)
+        articles.append(Article(*(_text(c, table, key, where) for key in ARTICLE_KEYS)))
+    ids = [a.id for a in articles]
+    if len(set(ids)) != len(ids):
+        raise c.fail("articles", f"two articles have the id '{next(i for i in ids if ids.count(i) > 1)}'")
+    scenarios: dict[FsPath, Scenario] = {}
+    experiments: list[Experiment] = []
+    raw_experiments = data.get("experiments", [])
+    if not isinstance(raw_experiments, list) or not raw_experiments:
+        raise c.fail("experiments", "expected one or more [[experiments]] tables")
+    for i, raw in enumerate(raw_experiments, 1):
+        where = f"experiments[{i}]"
+        table = c.table(raw, where)
+        c.keys(table, EXPERIMENT_KEYS, where)
+        article = _text(c, table, "article", where)
+        if article not in ids:
+            raise c.fail(f"{where}.article", f"unknown article '{article}'{_did_you_mean(article, ids)} "
+                                             f"(articles: {', '.join(ids)})")
+        scenario_file = (path.parent / _text(c, table, "scenario", where)).resolve()
+        if scenario_file not in scenarios:
+            try:
+                scenarios[scenario_file] = load_scenario(scenario_file)
+            except ScenarioError as exc:
+                raise c.fail(f"{where}.scenario", f"{exc}") from None
+        scenario = scenarios[scenario_file]
+        path_name = _text(c, table, "path", where)
+        c.name_in(path_name, [p.name for p in scenario.paths], f"{where}.path", "path")
+        claims: dict[str, Expectation] = {}
+        for section in SECTIONS:
+            if section not in table:
+                if section == "finding":
+                    continue
+                raise c.fail(f"{where}.{section}", "missing: expected a table with a claim and its checks")
+            key = f"{where}.{section}"
+            expectation = parse_expectation(c, table[section], key, path_name, scenario.hooks,
+                                            probe=scenario.app.probe is not False, traffic=scenario.traffic)
+            if expectation.claim is None:
+                raise c.fail(f"{key}.claim", "missing: expected a sentence saying what the checks show")
+            claims[section] = expectation
+        experiments.append(Experiment(article, _text(c, table, "title", where), scenario, path_name,
+                                      _text(c, table, "saw", where), _text(c, table, "concluded", where), claims))
+    title = _text(c, data, "title", "") if "title" in data else "The articles, reproduced"
+    intro = " ".join(c.string(data.get("intro", ""), "intro").split())
+    return Writeup(path, title, intro, tuple(articles), tuple(experiments))
+
+
+def judge(experiment: Experiment, case: CaseResult | None) -> Judgement:
+    """Check the experiment's claims against ``case`` and say what that means."""
+    from .expect import evaluate
+
+    out = Judgement(experiment, case)
+    if case is None:
+        out.why = "the case did not run"
+        return out
+    out.checks = {name: evaluate(exp, case) for name, exp in experiment.claims.items()}
+    verdicts = {name: r.verdict for name, r in out.checks.items()}
+    if "untested" in verdicts.values():
+        out.why = case.error or f"the case ended {case.outcome}"
+        return out
+    if verdicts["observation"] == "refuted":
+        out.verdict = NOT_REPRODUCED
+        out.why = "; ".join(out.checks["observation"].failures)
+    elif verdicts["explanation"] == "refuted":
+        out.verdict = WRONG
+        found = out.checks.get("finding")
+        if found is not None and found.verdict == "confirmed":
+            out.why = f"{found.claim}"
+        else:
+            out.why = "; ".join(out.checks["explanation"].failures)
+    elif verdicts.get("finding") == "confirmed":
+        out.verdict = MORE
+        out.why = out.checks["finding"].claim or ""
+    else:
+        out.verdict = REPRODUCED
+    if verdicts.get("finding") == "refuted":
+        out.why += ("; " if out.why else "") + "the finding itself did not hold: " + "; ".join(
+            out.checks["finding"].failures)
+    return out
+
+
+def judge_all(writeup: Writeup, results: Results) -> list[Judgement]:
+    """One judgement per experiment, against the first case of its scenario and path."""
+    by_id: dict[str, CaseResult] = {}
+    for case in results.cases:
+        by_id.setdefault(f"{case.scenario}::{case.path}", case)
+    return [judge(e, by_id.get(e.case_id)) for e in writeup.experiments]
+
+
+# ---------------------------------------------------------------- command
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m shutdown_probe.articles",
+        description="Run the cases a write-up needs and render its verdicts.")
+    p.add_argument("writeup", metavar="ARTICLES.toml")
+    p.add_argument("--markdown", metavar="FILE")
+    p.add_argument("--html", metavar="FILE")
+    p.add_argument("--json", metavar="FILE", help="keep the results of the run")
+    p.add_argument("--results", metavar="FILE.json", help="render from a saved run instead of running")
+    p.add_argument("--jobs", "-j", default="auto", metavar="N")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import cli
+    from .render.articles import format_articles_html, format_articles_markdown
+
+    args = _parser().parse_args(argv)
+    try:
+        writeup = load(args.writeup)
+    except ScenarioError as exc:
+        print(f"shutdown-probe: {exc}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    if args.results:
+        saved = args.results
+    else:
+        saved = args.json or os.path.join(tempfile.mkdtemp(prefix="shutdown-probe-articles-"), "results.json")
+        run = ["run", *map(str, writeup.scenario_files()), "--jobs", str(args.jobs), "--json", saved, "-q"]
+        for case_id in writeup.case_ids():
+            run += ["--path", case_id]
+        status = cli.main(run)
+        if status not in (cli.EXIT_OK, cli.EXIT_FAILED):
+            return status
+    try:
+        results = Results.from_dict(json.loads(FsPath(saved).read_text()))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        print(f"shutdown-probe: {saved}: not shutdown-probe results JSON: {exc}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    judgements = judge_all(writeup, results)
+    for j in judgements:
+        print(f"{j.experiment.title}: {j.verdict}")
+    if args.markdown:
+        _write(args.markdown, format_articles_markdown(writeup, judgements, results))
+    if args.html:
+        _write(args.html, format_articles_html(writeup, judgements, results))
+    return cli.EXIT_OK if all(j.verdict != UNTESTED for j in judgements) else cli.EXIT_FAILED
+
+
+def _write(name: str, text: str) -> None:
+    FsPath(name).parent.mkdir(parents=True, exist_ok=True)
+    FsPath(name).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
