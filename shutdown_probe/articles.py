@@ -102,6 +102,20 @@ def _text(c: _Checker, table: dict[str, Any], key: str, where: str) -> str:
     return " ".join(c.string(table[key], f"{where}.{key}").split())
 
 
+def _array(c: _Checker, data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """An array of tables (``[[key]]``), one or more, each as (``key[N]``, table)."""
+    raw = data.get(key, [])
+    if not isinstance(raw, list) or not raw:
+        raise c.fail(key, f"expected one or more [[{key}]] tables")
+    out = []
+    for i, item in enumerate(raw, 1):
+        where = f"{key}[{i}]"
+        table = c.table(item, where)
+        c.keys(table, allowed, where)
+        out.append((where, table))
+    return out
+
+
 def load(file: str | os.PathLike[str]) -> Writeup:
     """Read and validate a write-up; every mistake is one :class:`ScenarioError` line."""
     path = FsPath(file)
@@ -109,27 +123,14 @@ def load(file: str | os.PathLike[str]) -> Writeup:
     data = read_toml(path, shown)
     c = _Checker(shown)
     c.keys(data, TOP_KEYS, "")
-    articles: list[Article] = []
-    raw_articles = data.get("articles", [])
-    if not isinstance(raw_articles, list) or not raw_articles:
-        raise c.fail("articles", "expected one or more [[articles]] tables")
-    for i, raw in enumerate(raw_articles, 1):
-        where = f"articles[{i}]"
-        table = c.table(raw, where)
-        c.keys(table, ARTICLE_KEYS, where)
-        articles.append(Article(*(_text(c, table, key, where) for key in ARTICLE_KEYS)))
+    articles = [Article(*(_text(c, table, key, where) for key in ARTICLE_KEYS))
+                for where, table in _array(c, data, "articles", ARTICLE_KEYS)]
     ids = [a.id for a in articles]
     if len(set(ids)) != len(ids):
         raise c.fail("articles", f"two articles have the id '{next(i for i in ids if ids.count(i) > 1)}'")
     scenarios: dict[FsPath, Scenario] = {}
     experiments: list[Experiment] = []
-    raw_experiments = data.get("experiments", [])
-    if not isinstance(raw_experiments, list) or not raw_experiments:
-        raise c.fail("experiments", "expected one or more [[experiments]] tables")
-    for i, raw in enumerate(raw_experiments, 1):
-        where = f"experiments[{i}]"
-        table = c.table(raw, where)
-        c.keys(table, EXPERIMENT_KEYS, where)
+    for where, table in _array(c, data, "experiments", EXPERIMENT_KEYS):
         article = _text(c, table, "article", where)
         if article not in ids:
             raise c.fail(f"{where}.article", f"unknown article '{article}'{_did_you_mean(article, ids)} "
