@@ -209,7 +209,9 @@ def judge_all(writeup: Writeup, results: Results) -> list[Judgement]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from .cli import _ArgParser  # usage mistakes: one line, status 2
+
+    p = _ArgParser(
         prog="python -m shutdown_probe.articles",
         description="Run the cases a write-up needs and render its verdicts.")
     p.add_argument("writeup", metavar="ARTICLES.toml")
@@ -225,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     from . import cli
     from .render.articles import format_articles_html, format_articles_markdown
 
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         writeup = load(args.writeup)
-    except ScenarioError as exc:
-        print(f"shutdown-probe: {exc}", file=sys.stderr)
+    except (cli._Usage, ScenarioError) as exc:
+        cli._err(str(exc))
         return cli.EXIT_USAGE
     if args.results:
         saved = args.results
@@ -244,21 +246,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = Results.from_dict(json.loads(FsPath(saved).read_text()))
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        print(f"shutdown-probe: {saved}: not shutdown-probe results JSON: {exc}", file=sys.stderr)
+        cli._err(f"{saved}: not shutdown-probe results JSON: {exc}")
         return cli.EXIT_USAGE
     judgements = judge_all(writeup, results)
     for j in judgements:
         print(f"{j.experiment.title}: {j.verdict}")
-    if args.markdown:
-        _write(args.markdown, format_articles_markdown(writeup, judgements, results))
-    if args.html:
-        _write(args.html, format_articles_html(writeup, judgements, results))
+    try:
+        if args.markdown:
+            cli._write(args.markdown, format_articles_markdown(writeup, judgements, results))
+        if args.html:
+            cli._write(args.html, format_articles_html(writeup, judgements, results))
+    except cli._Usage as exc:  # a file that cannot be written: one line, status 2
+        cli._err(str(exc))
+        return cli.EXIT_USAGE
     return cli.EXIT_OK if all(j.verdict != UNTESTED for j in judgements) else cli.EXIT_FAILED
-
-
-def _write(name: str, text: str) -> None:
-    FsPath(name).parent.mkdir(parents=True, exist_ok=True)
-    FsPath(name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

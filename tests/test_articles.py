@@ -144,3 +144,25 @@ def test_the_committed_reports_are_what_the_command_makes_now(tmp_path):
     for line in done.stdout.splitlines()[-len(load(WRITEUP).experiments):]:
         title, verdict = line.rsplit(": ", 1)
         assert f"### {title} — {verdict}" in committed
+
+
+def test_rendering_a_saved_run_and_its_mistakes(tmp_path):
+    from shutdown_probe.results import Results
+
+    saved = tmp_path / "results.json"
+    saved.write_text(Results(cases=[reloader_case("sigkill-child", 10)]).to_json())
+    out = tmp_path / "a.md"
+    done = subprocess.run([*COMMAND, "--results", str(saved), "--markdown", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # one case for ten experiments: the other nine are untested, and the run says so
+    assert done.returncode == 1, done.stderr
+    assert "kill -9 on the second PID: reproduced; the explanation is wrong" in done.stdout
+    assert "kill -9 on the first PID: untested" in done.stdout
+    assert "### kill -9 on the first PID — untested" in out.read_text()
+    for args, phrase in (([str(tmp_path / "missing.json")], "missing.json: not shutdown-probe results JSON"),
+                         ([str(saved), "--markdown", "/proc/nope/a.md"], "/proc/nope/a.md: cannot write"),
+                         ([str(saved), "--jobz", "2"], "unrecognized arguments: --jobz")):
+        done = subprocess.run([*COMMAND, "--results", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert phrase in done.stderr
