@@ -202,14 +202,12 @@ def _write_reports(args, results, parts=None) -> None:
 
 
 def _write(name: str, text) -> None:
-    """Write ``text`` (a string, or a function that writes to a file) to ``name``."""
+    """Write ``text`` (a string, or a function that writes to a file) to ``name``,
+    whole or not at all."""
+    from .files import write_atomically
+
     try:
-        FsPath(name).parent.mkdir(parents=True, exist_ok=True)
-        with open(name, "w", encoding="utf-8") as out:
-            if callable(text):
-                text(out)
-            else:
-                out.write(text)
+        write_atomically(name, text)
     except OSError as exc:
         raise _Usage(f"{name}: cannot write: {exc.strerror}") from None
 

@@ -337,8 +337,9 @@ class SessionMatrix:
 
                 text = render.format_markdown(results) if fmt == "markdown" else render.format_html(results)
             try:
-                FsPath(target).parent.mkdir(parents=True, exist_ok=True)
-                FsPath(target).write_text(text, encoding="utf-8")
+                from .files import write_atomically
+
+                write_atomically(target, text)
                 self.messages.append(f"wrote {len(results.cases)} cases to {target}")
             except OSError as exc:
                 self.messages.append(f"could not write {target}: {exc.strerror}")
