@@ -254,33 +254,60 @@ def _cmd_run(args) -> int:
 
     cancel = Flag()
     box: dict[str, object] = {}
+    finished: dict[int, object] = {}  # case index -> its result, as each case ends
+    finished_lock = threading.Lock()
+    index = {id(case): i for i, case in enumerate(cases)}
+    over = threading.Event()  # the run ended, or a second signal said not to wait
+
+    def done(case, result) -> None:
+        with finished_lock:
+            finished[index[id(case)]] = result
+        progress.done(case, result)
 
     def work() -> None:
         try:
             box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_start=progress.start,
-                                       on_done=progress.done, keep_workdirs=args.keep_workdirs)
+                                       on_done=done, keep_workdirs=args.keep_workdirs)
         except BaseException as exc:  # reported by the main thread
             box["error"] = exc
+        finally:
+            over.set()
+
+    stopping: list[int] = []
 
     def on_signal(signum, frame):
+        if stopping:  # a second signal, whenever it comes: stop waiting, kill all the same
+            over.set()
+            return
+        stopping.append(signum)
         raise _Stopped(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     worker = threading.Thread(target=work, name="shutdown-probe-run")
     try:
         worker.start()
+        over.wait()
         worker.join()
     except _Stopped as stop:
-        # Ignore further signals while cleaning up: a second Ctrl-C must not leave
-        # processes behind half-way through.
-        for s in old:
-            signal.signal(s, signal.SIG_IGN)
+        # Stop scheduling and end every case's processes; the cases still running end
+        # as "interrupted". A second signal skips waiting for them to say so, but the
+        # targets are killed all the same.
         cancel.set()
         killed = abort_all()
-        worker.join(30)
-        abort_all()
+        over.wait(30)
+        killed += abort_all()
         name = signal.Signals(stop.signum).name
         _err(f"interrupted by {name}: stopped every case, killed {killed} process(es) still running")
+        from .results import Results, environment_info
+
+        with finished_lock:  # a case hurried past may still be ending
+            gathered = [finished[i] for i in sorted(finished)]
+        partial = Results(cases=gathered,  # type: ignore[arg-type]
+                          environment=environment_info(jobs=jobs, interrupted_by=name),
+                          scenarios={c.scenario.name: c.scenario.description for c in cases})
+        if args.json:
+            _write(args.json, partial.write_json)
+        _write_reports(args, partial)
         return 128 + stop.signum
     finally:
         for s, handler in old.items():
@@ -318,9 +345,7 @@ def _never_started(results) -> dict[str, str]:
             by_name.setdefault(case.scenario, []).append(case)
     broken = {}
     for name, cases in by_name.items():
-        if not all(c.outcome in ("not-ready", "error") for c in cases):
-            continue
-        if any((c.error or "").startswith("interrupted") for c in cases):
+        if not all(c.outcome in ("not-ready", "error") for c in cases):  # not "interrupted"
             continue
         first = cases[0]
         key = "app.ready" if first.outcome == "not-ready" else "app.command"

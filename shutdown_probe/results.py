@@ -190,6 +190,12 @@ class TrafficRecord:
         return {k: out[k] for k in REQUEST_OUTCOMES if k in out}
 
 
+# outcomes of a case that did not run to the end: it says nothing about the app's
+# shutdown (never ready, the harness failed, or the harness was asked to stop)
+UNFINISHED = ("not-ready", "error", "interrupted")
+# ...and with the cases that never started (the path did not apply): no observation
+NOT_OBSERVED = ("skipped", *UNFINISHED)
+
 CLAIM_VERDICTS = ("confirmed", "refuted", "untested")
 
 
@@ -255,7 +261,7 @@ class CaseResult:
 
     @property
     def errored(self) -> bool:
-        return self.outcome in ("not-ready", "error")
+        return self.outcome in UNFINISHED
 
     @property
     def failed(self) -> bool:

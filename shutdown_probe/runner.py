@@ -428,7 +428,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             if result.stop is not None and result.stop.cleanup_s is None:
                 result.stop.cleanup_s = result.duration_s  # a stopper that never kills
     except Interrupted:
-        result.outcome = "error"
+        result.outcome = "interrupted"
         result.error = "interrupted: the harness was asked to stop"
         escalate("the harness was interrupted")
     except BaseException:

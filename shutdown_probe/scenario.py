@@ -36,7 +36,7 @@ from .paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS, Path, signal_name
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
-OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "skipped")
+OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped")
 
 DEFAULT_READY_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 5.0

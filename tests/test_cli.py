@@ -177,8 +177,9 @@ def test_report_rejects_a_file_that_is_not_results(tmp_path):
     assert "not shutdown-probe results JSON" in done.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_harness_kills_everything_and_exits_128_plus_signal(tmp_path, sig):
+@pytest.mark.parametrize(("sig", "times"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-twice"])
+def test_interrupted_harness_kills_everything_and_exits_128_plus_signal(tmp_path, sig, times):
     # The target ignores SIGTERM here, and the stop timeout is long: the harness is
     # sitting in a case when it is interrupted.
     script = tmp_path / "stubborn.py"
@@ -196,7 +197,9 @@ env = {{ MARK = "{mark}" }}
 ready = {{ file = "{mark}" }}
 stop_timeout = 60
 ''')
-    proc = subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(path)], cwd=ROOT,
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    proc = subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(path), "--json", str(out_json),
+                             "--markdown", str(out_md)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
@@ -205,7 +208,8 @@ stop_timeout = 60
             assert time.monotonic() < deadline, "target never started"
             time.sleep(0.02)
         assert [p for p in tagged_processes(f"{SESSION}/")], "the target should be running"
-        proc.send_signal(sig)
+        for _ in range(times):  # a second Ctrl-C at once: no waiting, the same cleanup
+            proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
@@ -215,6 +219,14 @@ stop_timeout = 60
     assert f"interrupted by {signal.Signals(sig).name}" in err
     assert "Traceback" not in err
     assert tagged_processes(f"{SESSION}/") == []
+    # what was gathered is written to every report asked for, the cut case marked
+    data = json.loads(out_json.read_text())
+    got = [(c["path"], c["outcome"]) for c in data["cases"]]
+    # hurried by a second signal, the harness may write before the cut case reports
+    assert got == [("sigterm", "interrupted")] or (times == 2 and got == []), got
+    assert data["environment"]["interrupted_by"] == signal.Signals(sig).name
+    if got:
+        assert "| `sigterm` |" in out_md.read_text() and "interrupted" in out_md.read_text()
 
 
 def test_python_dash_m_and_console_script_agree():

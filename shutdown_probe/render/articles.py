@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..results import CaseResult, Results
+from ..results import NOT_OBSERVED, CaseResult, Results
 from . import common
 from .compat import DISPLAY_NAMES
 from .markdown import code, escape
@@ -212,7 +212,7 @@ def _experiment_html(j: Judgement, n: int, esc, timeline) -> list[str]:
         out.append('<ul class="checks">' + "".join(items) + "</ul>")
     out.append(f'<p class="claim {cls}"><strong>Verdict:</strong> {esc(MARKS[j.verdict] + " " + j.verdict)}'
                + (f": {esc(j.why)}" if j.why else "") + "</p>")
-    if j.case is not None and j.case.outcome not in ("skipped", "not-ready", "error"):
+    if j.case is not None and j.case.outcome not in NOT_OBSERVED:
         svg, _events = timeline(j.case, 1000 + n)
         out.append(f'<div class="tlwrap">{_WORKDIR.sub("{workdir}", svg)}</div>')
     out.append("</section>")

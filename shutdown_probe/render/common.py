@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..results import REQUEST_OUTCOMES, CaseResult, HookResult, ProcessRecord, RequestRecord, Results, TrafficRecord
+from ..results import (NOT_OBSERVED, REQUEST_OUTCOMES, UNFINISHED, CaseResult, HookResult, ProcessRecord,
+                       RequestRecord, Results, TrafficRecord)
 
 RAN = "✓"
 NOT_RAN = "✗"
@@ -89,7 +90,7 @@ def where(roles: list[str], case: CaseResult) -> str:
 
 def hook_cell(case: CaseResult, name: str) -> str:
     """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere."""
-    if case.outcome in ("skipped", "not-ready", "error"):
+    if case.outcome in NOT_OBSERVED:
         return "-"
     hook: HookResult | None = case.hooks.get(name)
     if hook is None:
@@ -149,7 +150,7 @@ def _case_labels(group: list[CaseResult], runs: Counter[str]) -> str:
 def exit_cell(case: CaseResult) -> str:
     if case.outcome == "skipped":
         return "skipped"
-    if case.outcome in ("not-ready", "error"):
+    if case.outcome in UNFINISHED:
         return case.outcome
     if case.outcome == "survived":
         # the root was still running; the harness ended it, so its exit says nothing
@@ -205,7 +206,7 @@ def orphans_cell(case: CaseResult) -> str:
 def failure_lines(cases: list[CaseResult]) -> list[str]:
     lines = []
     for case in cases:
-        if case.outcome in ("not-ready", "error") and not case.expect.failures:
+        if case.outcome in UNFINISHED and not case.expect.failures:
             lines.append(f"{case.label}: {case.outcome}: {case.error}")
         for failure in case.expect.failures:
             lines.append(f"{case.label}: {failure}")
@@ -476,7 +477,7 @@ def _trigger_phrase(case: CaseResult) -> str:
 
 def explain(case: CaseResult) -> str:
     """One sentence: what the path did, and what each process ran before it ended."""
-    if case.outcome in ("skipped", "not-ready", "error"):
+    if case.outcome in NOT_OBSERVED:
         error = case.error or ""
         return error if error.startswith(case.outcome) else f"{case.outcome}: {error}"
     procs = app_processes(case)
@@ -528,7 +529,7 @@ def has_traffic(cases: list[CaseResult]) -> bool:
 
 
 def _traffic(case: CaseResult) -> TrafficRecord | None:
-    if case.outcome in ("skipped", "not-ready", "error"):
+    if case.outcome in NOT_OBSERVED:
         return None
     return case.traffic
 

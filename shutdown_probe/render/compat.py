@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..paths import BUILTIN_PATHS
-from ..results import CaseResult, Results
+from ..results import NOT_OBSERVED, CaseResult, Results
 from . import common
 from .markdown import code, escape
 
@@ -252,7 +252,7 @@ _Entry = tuple[int, int, str, str]
 
 def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
     """What one run contributes to its cell."""
-    if case.outcome in ("skipped", "not-ready", "error"):
+    if case.outcome in NOT_OBSERVED:
         return {(2, list(OUTCOME_WORDS).index(case.outcome), OUTCOME_WORDS[case.outcome], "")}
     out: set[_Entry] = set()
     for i, name in enumerate(hooks):

@@ -7,7 +7,7 @@ observed, then the evidence behind every hook and the end of the app's output.
 
 from __future__ import annotations
 
-from ..results import CaseResult
+from ..results import NOT_OBSERVED, CaseResult
 from ..scenario import Expectation
 from . import common
 
@@ -63,11 +63,11 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
 def row_summary(case: CaseResult) -> str:
     """The row's outcome in one phrase: 'exited, SIGTERM, 0.03 s, no orphans'."""
     parts = [case.outcome]
-    if case.outcome not in ("skipped", "not-ready", "error"):
+    if case.outcome not in NOT_OBSERVED:
         exit_text = common.exit_cell(case)
         parts += [exit_text] if exit_text != case.outcome else []  # not "survived, survived"
         parts.append(common.time_cell(case))
-    if case.traffic is not None and case.outcome not in ("skipped", "not-ready", "error"):
+    if case.traffic is not None and case.outcome not in NOT_OBSERVED:
         drained = common.drained_cell(case)
         parts += [f"drained {drained}"] if drained != "-" else []
         parts.append(f"new requests: {common.new_requests_cell(case)}")

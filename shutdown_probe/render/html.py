@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..results import CaseResult, HookResult, ProcessRecord, RequestRecord, Results, StopRecord, TrafficRecord
+from ..results import (UNFINISHED, CaseResult, HookResult, ProcessRecord, RequestRecord, Results, StopRecord,
+                       TrafficRecord)
 from . import common
 from .common import clean
 
@@ -195,7 +196,7 @@ def _fired(case: CaseResult) -> bool:
     """Whether the path fired: a case that never got that far has no timeline."""
     if case.outcome in ("skipped", "not-ready"):
         return False
-    if case.outcome == "error":
+    if case.outcome in ("error", "interrupted"):
         return case.trigger_clock is not None or bool(case.trigger) or case.stop is not None
     return True
 
@@ -829,7 +830,7 @@ def _cell_class(text: str, kind: str) -> str:
             return "mixed"
         if text == "skipped":
             return "none"
-        if text.startswith("hung") or text in ("not-ready", "error"):
+        if text.startswith("hung") or text in UNFINISHED:
             return "bad"
         return ""
     if kind == "orphans":
