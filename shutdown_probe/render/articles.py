@@ -10,8 +10,8 @@ as ``N.NN s``, so a comparison can set them aside.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+from ..articles import MORE, NOT_REPRODUCED, REPRODUCED, UNTESTED, WRONG, Judgement, Writeup
 from ..results import NOT_OBSERVED, CaseResult, Results
 from . import common
 from .compat import DISPLAY_NAMES
@@ -20,9 +20,6 @@ from .markdown import code, escape
 # The write-up's prose (titles, setup, what the author saw) is the project's own
 # Markdown and goes in as written; what came from a run (the observed sentences,
 # failures) is escaped.
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..articles import Judgement, Writeup
 
 # "(pid 31757)", "(pid 31761, PID 1 inside)", "root pid 31761", "(root 31761)": the
 # role stays, the number goes
@@ -37,13 +34,11 @@ _CODE = re.compile(r"`([^`]+)`")
 # a case's private folder (tempfile.mkdtemp(prefix="shutdown-probe-PATH-"))
 _WORKDIR = re.compile(r"/[^\s\"'<>]*?/shutdown-probe-[\w-]+?-[a-z0-9_]{8}(?=[/\s\"'<)]|$)")
 
-MARKS = {
-    "reproduced and explained": common.RAN,
-    "reproduced and explained; the run shows more": common.RAN + "+",
-    "reproduced; the explanation is wrong": common.NOT_RAN,
-    "not reproduced": common.NOT_RAN,
-    "untested": "–",
-}
+# verdict -> its symbol, and its class in the HTML (the claims' colours)
+MARKS = {REPRODUCED: common.RAN, MORE: common.RAN + "+", WRONG: common.NOT_RAN, NOT_REPRODUCED: common.NOT_RAN,
+         UNTESTED: common.CLAIM_MARKS["untested"]}
+CLASSES = {REPRODUCED: "confirmed", MORE: "confirmed", WRONG: "refuted", NOT_REPRODUCED: "refuted",
+           UNTESTED: "untested"}
 SECTION_NAMES = {"observation": "what the author saw", "explanation": "the author's explanation",
                  "finding": "what really happens"}
 
@@ -145,14 +140,10 @@ def _experiment_markdown(j: Judgement) -> list[str]:
 
 
 def format_articles_html(writeup: Writeup, judgements: list[Judgement], results: Results) -> str:
-    from .html import CSS, esc, timeline
+    from .html import esc, page_start, timeline
 
     numbers = {a.id: n for n, a in enumerate(writeup.articles, 1)}
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8"/>',
-           '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
-           '<meta name="color-scheme" content="light dark"/>',
-           f"<title>{esc(writeup.title)}</title>", f"<style>{CSS}{ARTICLE_CSS}</style>", "</head>", "<body>",
-           "<header>", f"<h1>{esc(writeup.title)}</h1>"]
+    out = page_start(writeup.title, ARTICLE_CSS)
     if writeup.intro:
         out.append(f'<p class="desc">{_prose_html(writeup.intro, esc)}</p>')
     made = _environment(results)
@@ -161,7 +152,7 @@ def format_articles_html(writeup: Writeup, judgements: list[Judgement], results:
                    f'reports/articles.toml</code> with {esc(made)}.</p>')
     rows = []
     for n, j in enumerate(judgements):
-        cls = _verdict_class(j.verdict)
+        cls = CLASSES[j.verdict]
         rows.append(f'<tr><td class="c">{numbers[j.experiment.article]}</td>'
                     f'<td><a href="#experiment-{n}">{esc(j.experiment.title)}</a></td>'
                     f'<td class="verdict {cls}">{esc(MARKS[j.verdict] + " " + j.verdict)}</td></tr>')
@@ -181,18 +172,10 @@ def format_articles_html(writeup: Writeup, judgements: list[Judgement], results:
     return "\n".join(out)
 
 
-def _verdict_class(verdict: str) -> str:
-    if verdict.startswith("reproduced and explained"):
-        return "confirmed"
-    if verdict == "untested":
-        return "untested"
-    return "refuted"
-
-
 def _experiment_html(j: Judgement, n: int, esc, timeline) -> list[str]:
     e = j.experiment
     path = next(p for p in e.scenario.paths if p.name == e.path)
-    cls = _verdict_class(j.verdict)
+    cls = CLASSES[j.verdict]
     out = [f'<section class="case experiment" id="experiment-{n}">',
            f'<h3>{esc(e.title)} <span class="outcome">— {esc(j.verdict)}</span></h3>',
            '<dl class="facts">',

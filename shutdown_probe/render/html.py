@@ -1080,6 +1080,16 @@ KEY = (
 )
 
 
+def page_start(title: str, css: str = "") -> list[str]:
+    """A page's lines up to its open ``<header>`` and ``<h1>``: the head with the
+    report's style (and ``css`` after it), nothing fetched from anywhere."""
+    return ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8"/>',
+            '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
+            '<meta name="color-scheme" content="light dark"/>',
+            f"<title>{esc(title)}</title>", f"<style>{CSS}{css}</style>", "</head>", "<body>",
+            "<header>", f"<h1>{esc(title)}</h1>"]
+
+
 def format_html(results: Results, *, title: str | None = None) -> str:
     """The whole report as one HTML document (no I/O; the same results give the same text)."""
     groups = common.by_scenario(results)
@@ -1088,11 +1098,7 @@ def format_html(results: Results, *, title: str | None = None) -> str:
         names = list(groups)
         title = "shutdown-probe report" + (": " + ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
                                            if names else "")
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8"/>',
-           '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
-           '<meta name="color-scheme" content="light dark"/>',
-           f"<title>{esc(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-           '<header>', f"<h1>{esc(title)}</h1>"]
+    out = page_start(title)
     env = results.environment
     facts: list[tuple[str, str]] = [("tool", results.tool)] if results.tool else []
     if env.get("python"):
