@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
@@ -203,7 +205,8 @@ class ScenarioItem(pytest.Item):
         from .runner import Case, run_case
 
         keep = self.config.getoption("shutdown_probe_keep_workdirs")
-        result = run_case(Case(self.scenario, self.case_path), keep_workdir=keep)
+        result = _stop(self.config).run(self.session, lambda cancel: run_case(Case(self.scenario, self.case_path),
+                                                                  cancel=cancel, keep_workdir=keep))
         record(self, result, self.scenario.description)
         if result.outcome == "skipped":
             reason = (result.error or "").removeprefix("skipped: ") or "skipped"
@@ -240,6 +243,148 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # index orders the final matrix the same way whichever worker ran it.
     for i, item in enumerate(session.items):
         item.stash[_INDEX] = i
+    if any(item.get_closest_marker(MARKER) for item in session.items):
+        _stop(session.config).install(worker=hasattr(session.config, "workerinput"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # An xdist controller collects nothing itself: it takes the signals for its workers.
+    if session.config.pluginmanager.has_plugin("dsession"):
+        _stop(session.config).install()
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's
+def pytest_testnodeready(node) -> None:
+    # execnet keeps the worker's Popen on the gateway's IO (not a public attribute)
+    popen = getattr(getattr(node.gateway, "_io", None), "popen", None)
+    pid = getattr(popen, "pid", None)
+    if pid is not None:
+        _stop(node.config).add_worker(node.gateway.id, pid)
+
+
+# ------------------------------------------------------------------ an interrupted session
+
+
+class _Interruption:
+    """SIGINT and SIGTERM in a session that runs cases.
+
+    pytest turns SIGINT into KeyboardInterrupt wherever the main thread is, and dies
+    of SIGTERM on the spot; either way a running case would lose its result, and
+    SIGTERM would leave its targets running. Once the session has items that run
+    cases, both signals come here instead:
+
+    * during a case, the first one sets the cases' cancel flag: the case kills its
+      processes, ends as ``interrupted`` and is recorded like any other, and the
+      session stops after it (``session.shouldstop``);
+    * between cases, or a second signal, is a KeyboardInterrupt at once: pytest
+      stops, the running case (if any) still kills its processes on the way out;
+    * the session ends with status 128 + the first signal's number (130, 143), after
+      writing every requested report with what was gathered.
+
+    Under pytest-xdist the cases run in the workers. Each worker that has cases
+    moves to a process group of its own, so a Ctrl-C (sent to the terminal's whole
+    group) or a ``kill -TERM -PGID`` reaches the controller alone, and the controller
+    passes every signal on to each worker exactly once. A worker then stops as
+    above; xdist stops the session when a worker reports ``shouldstop``, and the
+    controller, which gathers every report, writes them and exits 128 + N.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.running = 0  # cases running in this process now
+        self._cancel = None
+        self._old: dict[int, Any] = {}
+        self.workers: dict[str, int] = {}  # xdist controller: worker id -> its pidfd
+
+    @property
+    def cancel(self):
+        if self._cancel is None:
+            from .waiting import Flag
+
+            self._cancel = Flag()
+        return self._cancel
+
+    @property
+    def name(self) -> str | None:
+        return signal.Signals(self.signum).name if self.signum is not None else None
+
+    def install(self, *, worker: bool = False) -> None:
+        if self._old or threading.current_thread() is not threading.main_thread():
+            return
+        if worker:
+            try:
+                os.setpgid(0, 0)  # out of the controller's group: signals come from it
+            except OSError:
+                pass  # a session leader already: a group signal cannot reach it anyway
+        self.cancel  # made now: the handler must not allocate it
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_IGN, None):
+                continue  # ignored on purpose (``nohup``, ``cmd &``) or not ours to replace
+            self._old[sig] = current
+            signal.signal(sig, self._on_signal)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old.clear()
+        if self._cancel is not None and not self.running:
+            self._cancel.close()
+            self._cancel = None
+        for fd in self.workers.values():
+            os.close(fd)
+        self.workers.clear()
+
+    def add_worker(self, worker_id: str, pid: int) -> None:
+        try:
+            self.workers[worker_id] = os.pidfd_open(pid)
+        except OSError:
+            pass  # gone already, or no pidfds here: it shares our group, signals reach it
+
+    def _on_signal(self, signum: int, frame) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if self.workers:  # an xdist controller: the workers stop, reporting as they go
+            for fd in self.workers.values():
+                try:
+                    signal.pidfd_send_signal(fd, signum)
+                except OSError:
+                    pass  # that worker has ended
+            if first:
+                return
+        if first and self.running:
+            self.cancel.set()  # the running case ends as interrupted and says so
+            return
+        raise KeyboardInterrupt
+
+    def run(self, session: pytest.Session, call):
+        """``call(cancel)`` runs cases; an interruption stops the session after it."""
+        self.running += 1
+        try:
+            return call(self.cancel)
+        finally:
+            self.running -= 1
+            if self.signum is not None:
+                session.shouldstop = f"interrupted by {self.name}"
+
+
+_STOP = pytest.StashKey[_Interruption]()
+
+
+def _stop(config: pytest.Config) -> _Interruption:
+    """The session's interruption state (an inner pytester session has its own)."""
+    if _STOP not in config.stash:
+        config.stash[_STOP] = _Interruption()
+    return config.stash[_STOP]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop(config).uninstall()
+
+
+class CaseInterrupted(Exception):
+    """The session was interrupted while a test was running cases."""
 
 
 # ------------------------------------------------------------------ results on reports
@@ -306,8 +451,10 @@ class SessionMatrix:
 
         ordered = [self.entries[k] for k in sorted(self.entries)]
         workers = sorted({e["worker"] for e in ordered if e["worker"]})
+        stop = _stop(self.config)
+        extra = {"interrupted_by": stop.name} if stop.signum is not None else {}
         results = Results(environment=environment_info(
-            runner="pytest", workers=len(workers) or None, capabilities=capabilities().as_dict()))
+            runner="pytest", workers=len(workers) or None, capabilities=capabilities().as_dict(), **extra))
         for entry in ordered:
             case = CaseResult.from_dict(entry["case"])
             results.cases.append(case)
@@ -315,9 +462,15 @@ class SessionMatrix:
         return results
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        stop = _stop(self.config)
+        stop.uninstall()
         self.leaked |= _sweep_leftovers(self.messages)
         if self.leaked and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if stop.signum is not None:
+            session.exitstatus = 128 + stop.signum
+            self.messages.append(f"interrupted by {stop.name}: the cases still running were stopped "
+                                 "and their processes killed")
         if self.is_worker:
             # The controller prints; xdist hands it this dict when the worker ends.
             self.config.workeroutput["shutdown_probe_messages"] = list(self.messages)
@@ -444,8 +597,11 @@ class ShutdownProbe:
         from .runner import Case, run_case
 
         scenario = self._scenario(scenario)
-        result = run_case(Case(scenario, _pick_path(scenario, path)), keep_workdir=keep_workdir)
+        case = Case(scenario, _pick_path(scenario, path))
+        result = _stop(self._node.config).run(self._node.session,
+                           lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir))
         self._keep(result, scenario)
+        self._check_interrupted()
         return result
 
     def run_paths(self, scenario: Scenario | str | os.PathLike[str], paths: list[str] | None = None, *,
@@ -455,10 +611,18 @@ class ShutdownProbe:
 
         scenario = self._scenario(scenario)
         chosen = list(scenario.paths) if paths is None else [_pick_path(scenario, p) for p in paths]
-        results = run_cases([Case(scenario, p) for p in chosen], jobs=jobs, keep_workdirs=keep_workdirs)
+        cases = [Case(scenario, p) for p in chosen]
+        results = _stop(self._node.config).run(self._node.session, lambda cancel: run_cases(
+            cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs))
         for result in results.cases:
             self._keep(result, scenario)
+        self._check_interrupted()
         return {r.path: r for r in results.cases}
+
+    def _check_interrupted(self) -> None:
+        stop = _stop(self._node.config)
+        if stop.signum is not None:  # the results are kept; the test goes no further
+            raise CaseInterrupted(f"interrupted by {stop.name}: the session stops here")
 
     def _scenario(self, scenario: Scenario | str | os.PathLike[str]) -> Scenario:
         if isinstance(scenario, (str, os.PathLike)):

@@ -9,11 +9,14 @@ the tiny targets in tests/targets, so each inner session takes well under a seco
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -508,3 +511,81 @@ def test_the_session_sweeps_what_a_case_left_behind_and_fails(pytester, workers)
     if leaked:  # xdist hides the worker's stdout; in-process shows it
         assert str(leaked[0]) in line
     assert tagged_processes(f"{SESSION}/") == []
+
+
+# ------------------------------------------------------------------ an interrupted session
+
+STUBBORN = textwrap.dedent("""\
+    import os, signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    open(os.environ["MARK"], "w").close()
+    while True:
+        signal.pause()
+    """)
+
+
+def stubborn_toml(mark) -> str:
+    return textwrap.dedent(f"""\
+        paths = ["sigterm"]
+        [app]
+        command = ["{{python}}", "stubborn.py"]
+        env = {{ MARK = {q(mark)} }}
+        ready = {{ file = {q(mark)} }}
+        stop_timeout = 60
+        """)
+
+
+@pytest.mark.parametrize(("sig", "times", "xdist"), [
+    (signal.SIGINT, 1, False), (signal.SIGTERM, 1, False), (signal.SIGTERM, 2, False),
+    (signal.SIGINT, 1, True), (signal.SIGTERM, 1, True),
+], ids=["SIGINT", "SIGTERM", "SIGTERM-twice", "xdist-Ctrl-C-to-the-group", "xdist-SIGTERM-to-the-controller"])
+@pytest.mark.timeout(60)
+def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_plus_signal(
+        pytester, sig, times, xdist):
+    # The stubborn targets ignore SIGTERM and the stop timeout is long: the session is
+    # inside those cases when the signal comes. The plain item must never start.
+    pytester.makepyfile(stubborn=STUBBORN)
+    stubborn = ["a_stubborn", "b_stubborn"] if xdist else ["a_stubborn"]
+    marks = [pytester.path / f"mark-{name}" for name in stubborn]
+    for name, mark in zip(stubborn, marks):
+        pytester.makefile(".toml", **{name: stubborn_toml(mark)})
+    pytester.makefile(".toml", c_plain=plain_toml(["sigterm"]))
+    files = [f"{name}.toml" for name in stubborn] + ["c_plain.toml"]
+    # -n 2 with --dist loadfile: each worker takes one stubborn file first.
+    dist = ["-n", "2", "--dist", "loadfile"] if xdist else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", *dist, "--shutdown-probe-json",
+         "out.json", "--shutdown-probe-markdown", "out.md", *files],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)  # its own group, as a terminal gives a foreground job
+    try:
+        deadline = time.monotonic() + 30
+        while not all(m.exists() for m in marks):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the targets never started"
+            time.sleep(0.02)
+        assert len(tagged_processes(f"{SESSION}/")) == len(marks), "the targets should be running"
+        for _ in range(times):
+            if xdist and sig == signal.SIGINT:
+                os.killpg(proc.pid, sig)  # Ctrl-C: the whole foreground group
+            else:
+                proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, out
+    assert tagged_processes(f"{SESSION}/") == []
+    assert "c_plain.toml::sigterm" not in out  # scheduling stopped
+    assert f"shutdown-probe: interrupted by {signal.Signals(sig).name}" in out
+    data = json.loads((pytester.path / "out.json").read_text())
+    got = sorted((c["scenario"], c["path"], c["outcome"]) for c in data["cases"])
+    cut = [(name, "sigterm", "interrupted") for name in stubborn]
+    if times == 1:  # a single signal: every cut case is recorded as such
+        assert got == cut, got
+        assert "interrupted" in (pytester.path / "out.md").read_text()
+    else:  # a second one does not wait for the case to report
+        assert got in ([], cut), got
+    if got:
+        assert data["environment"]["interrupted_by"] == signal.Signals(sig).name
