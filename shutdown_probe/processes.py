@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from . import watchdog
 from .paths import signal_name
 from .procnet import child_pids, descendant_pids, listening_ports
 from .waiting import wait_readable
@@ -47,6 +48,7 @@ class Capabilities:
             "pidfd": self.pidfd or "yes",
             "subreaper": self.subreaper or "yes",
             "pidfd_exit_info": self.pidfd_exit_info or "yes",
+            "watchdog": watchdog.state(),
         }
 
 
@@ -271,6 +273,7 @@ class CaseProcesses:
         self.started = ProcessHandle(popen.pid, "launcher" if launcher else "root", ps, _open(ps),
                                      _cmdline(ps), is_popen=True)
         self.handles[popen.pid] = self.started
+        watchdog.watch(popen.pid)
         self.root = self.started
         self.pid1: ProcessHandle | None = None  # PID 1 of the case's namespace
         self.init: ProcessHandle | None = None
@@ -286,6 +289,7 @@ class CaseProcesses:
                 return f"the {parent.role} (pid {parent.pid}) has no child: the {role} is gone"
             ps = kids[0]
             handle = self.handles.get(ps.pid) or ProcessHandle(ps.pid, role, ps, _open(ps), _cmdline(ps))
+            watchdog.watch(ps.pid)
             handle.role = role
             handle.ns_pid = ns_pid_of(ps.pid)
             self.handles[ps.pid] = handle
@@ -340,6 +344,7 @@ class CaseProcesses:
             if self.pid1 is not None:
                 handle.ns_pid = ns_pid_of(pid)
             self.handles[pid] = handle
+            watchdog.watch(pid)
             new.append(handle)
         return new
 

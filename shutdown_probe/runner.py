@@ -32,7 +32,7 @@ from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, hook_order
 from .expect import evaluate
 from .output import OutputCapture
-from . import namespaces
+from . import namespaces, watchdog
 from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
 from .procnet import listening_ports
@@ -220,6 +220,7 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
 
 def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> None:
     capabilities()  # become a subreaper before the first child exists
+    watchdog.ensure(RUN_ID)  # and have someone who outlives a SIGKILLed harness
     lease = lease_port()
     try:
         _run_leased(case, result, workdir, cancel, lease.port)
@@ -613,6 +614,7 @@ def run_cases(
 ) -> Results:
     """Run ``cases`` (``jobs`` at a time) and collect their results in case order."""
     caps = capabilities()
+    watchdog.ensure(RUN_ID)
     info = caps.as_dict()
     if any(c.path.profile is not None and c.path.profile.pid1 for c in cases):
         info.update(namespaces.environment())  # which PID namespace and init the run had

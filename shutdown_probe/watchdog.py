@@ -1,0 +1,100 @@
+"""The harness side of the watchdog (``_watchdog.py``), which outlives a killed harness.
+
+A harness that is interrupted ends its cases itself; a harness that is SIGKILLed
+cannot. The watchdog is one small process per harness, started before the first
+case, that waits for the harness's end of a pipe to close and then kills whatever of
+the harness's cases is still running. :func:`ensure` starts it (again, if it was
+killed); :func:`watch` tells it about each process a case has.
+
+It is started with ``os.posix_spawn`` rather than ``subprocess.Popen``: it is meant
+to outlive this process, and a ``Popen`` still running at interpreter exit is
+reported as a leak.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_watchdog.py")
+
+_lock = threading.Lock()
+_pid: int | None = None
+_pipe: int | None = None  # the write end of its stdin
+_problem: str | None = None
+
+
+def ensure(run_id: str) -> str | None:
+    """Have a live watchdog for this harness; None when there is one, else why not."""
+    global _pid, _pipe, _problem
+    with _lock:
+        if _pid is not None and _alive():
+            return None
+        _forget()
+        r, w = os.pipe()
+        os.set_blocking(w, False)  # a stopped watchdog must not stop the harness
+        err = 2 if os.isatty(2) else os.open(os.devnull, os.O_WRONLY)
+        try:
+            # a pipe from a caller that reads our stderr (``capture_output``) must not
+            # be held open by a process that outlives us
+            actions = [(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, err, 2),
+                       (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+            env = {k: v for k, v in os.environ.items() if k != "SHUTDOWN_PROBE_CASE"}
+            pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", SCRIPT, run_id], env,
+                                 file_actions=actions, setsid=True)
+        except OSError as exc:
+            os.close(w)
+            _problem = f"the watchdog could not start ({exc.strerror or exc}): a harness killed by SIGKILL " \
+                       "leaves its cases' processes running"
+            return _problem
+        finally:
+            os.close(r)
+            if err != 2:
+                os.close(err)
+        _pid, _pipe, _problem = pid, w, None
+        return None
+
+
+def _alive() -> bool:
+    """Whether the watchdog runs; reaps it when it does not."""
+    assert _pid is not None
+    try:
+        done, _ = os.waitpid(_pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == 0
+
+
+def _forget() -> None:
+    global _pid, _pipe
+    if _pipe is not None:
+        os.close(_pipe)
+    _pid = _pipe = None
+
+
+def watch(pid: int) -> None:
+    """Tell the watchdog that ``pid`` belongs to a case (kept if the tag is lost)."""
+    global _pipe
+    with _lock:
+        if _pipe is None:
+            return
+        try:
+            os.write(_pipe, b"%d\n" % pid)
+        except BlockingIOError:
+            pass  # it is not reading: the case tag still finds the process
+        except OSError:  # it is gone: the next case starts another
+            os.close(_pipe)
+            _pipe = None
+
+
+def state() -> str:
+    """For the results' capabilities: "yes", or what is missing."""
+    with _lock:
+        if _problem is not None:
+            return _problem
+        return "yes" if _pid is not None else "not started (no case ran)"
+
+
+def pid() -> int | None:
+    return _pid

@@ -1,0 +1,237 @@
+"""A harness killed by SIGKILL leaves nothing running: its watchdog ends the cases.
+
+Each test starts ``shutdown-probe run`` as a real subprocess on a stubborn app that
+spreads itself every way it can (children, a setsid'd double-forked daemon, a child
+in its own process group, a child that drops the case tag from its environment and
+leaves the session), kills the harness with SIGKILL at some moment of the run, and
+then waits, on pidfds, for every process the app started to be gone.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import ROOT, SESSION, write_scenario
+from shutdown_probe.processes import tagged_processes
+from shutdown_probe.waiting import wait_readable
+
+# How long the processes may outlive the harness (the issue allows "a second or two").
+SURVIVAL_LIMIT = 2.0
+
+SPREADER = textwrap.dedent("""\
+    import os, signal, sys, time
+
+    workdir, log, children = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    def note(kind):
+        with open(log, "a") as fh:  # short appends: one line each, whole
+            fh.write(f"{kind} {os.getpid()}\\n")
+
+    def on_stop(signum, frame):  # the stop arrived; carry on regardless
+        note("stopping")
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def forever():
+        while True:
+            signal.pause()
+
+    note("root")
+    for _ in range(children):
+        if os.fork() == 0:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the roots say "stopping"
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            note("child")
+            forever()
+    if os.fork() == 0:  # its own process group: a group signal misses it
+        os.setpgid(0, 0)
+        note("own-group")
+        forever()
+    if os.fork() == 0:  # double fork + setsid: a daemon
+        os.setsid()
+        if os.fork() == 0:
+            note("daemon")
+            forever()
+        os._exit(0)
+    if os.fork() == 0:  # leaves the session and drops the case tag
+        os.setsid()
+        os.execve(sys.executable, [sys.executable, "-c",
+                  "import os, signal, sys\\n"
+                  "open(sys.argv[1], 'a').write(f'untagged {os.getpid()}\\\\n')\\n"
+                  "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
+                  "while True: signal.pause()", log], {})
+    open(os.path.join(workdir, "ready"), "w").close()
+    forever()
+    """)
+
+
+def spreader_scenario(tmp_path, children: int = 10):
+    (tmp_path / "spreader.py").write_text(SPREADER)
+    return write_scenario(tmp_path, f'''
+paths = ["sigterm", "sigint", "ctrl-c"]
+[app]
+command = ["{{python}}", "spreader.py", "{{workdir}}", "{tmp_path / 'log'}", "{children}"]
+ready = {{ file = "{{workdir}}/ready" }}
+stop_timeout = 30
+''')
+
+
+def logged(tmp_path, kind: str | None = None) -> list[int]:
+    """The pids the apps wrote down (of one kind, or all but "stopping")."""
+    try:
+        lines = (tmp_path / "log").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    pairs = [line.split() for line in lines if line.count(" ") == 1]
+    return [int(pid) for k, pid in pairs if (k == kind if kind else k != "stopping")]
+
+
+def start_harness(scenario):
+    # three cases at once, in a session of its own like a job a terminal started
+    return subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(scenario), "--jobs", "3",
+                             "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def open_pidfds(pids) -> dict[int, int]:
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = os.pidfd_open(pid)
+        except ProcessLookupError:
+            pass
+    return out
+
+
+def case_pids(tmp_path) -> set[int]:
+    """Every live process of the harness's cases: tagged, or written down by the apps."""
+    pids = {p.pid for p in tagged_processes(f"{SESSION}/")}
+    return pids | {pid for pid in logged(tmp_path) if _running(pid)}
+
+
+def kill_harness_and_check(tmp_path, proc: subprocess.Popen) -> float:
+    """SIGKILL the harness; every process of its cases must be gone within the limit.
+
+    Returns how long that took. The processes are waited for on pidfds, and looked
+    for again after each wait: one forked after a look is found by the next.
+    """
+    os.kill(proc.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    proc.wait(timeout=10)
+    deadline = killed_at + SURVIVAL_LIMIT
+    while True:
+        fds = {}
+        for pid in case_pids(tmp_path):
+            try:
+                fds[pid] = os.pidfd_open(pid)
+            except ProcessLookupError:
+                pass
+        if not fds:
+            return time.monotonic() - killed_at
+        try:
+            left = list(fds.values())
+            while left and time.monotonic() < deadline:
+                woke = wait_readable(left, deadline - time.monotonic())
+                left = [fd for fd in left if fd not in woke]
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        if time.monotonic() >= deadline:
+            survivors = sorted(case_pids(tmp_path))
+            if not survivors:
+                return time.monotonic() - killed_at
+            diag = subprocess.run(["ps", "-o", "pid,ppid,sid,stat,args", "-p", ",".join(map(str, survivors))],
+                                  capture_output=True, text=True).stdout
+            for pid in survivors:  # do not poison the next tests
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            pytest.fail(f"alive {SURVIVAL_LIMIT} s after the harness was SIGKILLed: {survivors}\n{diag}")
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(what, condition, proc, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the harness ended before {what}: {proc.stderr.read().decode()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("moment", ["launching", "ready", "stopping"])
+def test_a_harness_killed_by_sigkill_leaves_no_process_behind(tmp_path, moment):
+    scenario = spreader_scenario(tmp_path)
+    proc = start_harness(scenario)
+    try:
+        if moment == "launching":  # a case's root runs; its children may not yet
+            wait_for("a target", lambda: logged(tmp_path, "root"), proc)
+        elif moment == "ready":  # every app has spread itself; no stop signal yet
+            wait_for("every app spread", lambda: len(logged(tmp_path, "untagged")) == 3, proc)
+        else:  # every root got its stop signal (and ignored it)
+            wait_for("every stop", lambda: len(set(logged(tmp_path, "stopping"))) == 3, proc)
+        kill_harness_and_check(tmp_path, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_harness_killed_at_random_moments_leaves_no_process_behind(tmp_path):
+    rng = random.Random(9)  # the moments are random, the test is reproducible
+    scenario = spreader_scenario(tmp_path, children=30)
+    took = []
+    for delay in [rng.uniform(0.0, 1.5) for _ in range(5)]:
+        (tmp_path / "log").unlink(missing_ok=True)
+        proc = start_harness(scenario)
+        try:
+            # The moment is the point of this test, so it is a plain delay; what is
+            # waited for afterwards is an event (every pidfd readable).
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.005)
+            took.append(kill_harness_and_check(tmp_path, proc))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+    print(f"processes gone after the harness's SIGKILL in: {', '.join(f'{t * 1000:.0f} ms' for t in took)}")
+
+
+def test_the_watchdog_is_reported_in_the_capabilities(tmp_path):
+    import json
+
+    from conftest import TARGETS
+
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm"]
+[app]
+command = ["{{python}}", "{TARGETS / 'plain.py'}", "{{workdir}}"]
+ready = {{ file = "{{workdir}}/ready" }}
+''')
+    out = tmp_path / "r.json"
+    done = subprocess.run([sys.executable, "-m", "shutdown_probe", "run", str(path), "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["environment"]["capabilities"]["watchdog"] == "yes"
