@@ -235,3 +235,48 @@ ready = {{ file = "{{workdir}}/ready" }}
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["environment"]["capabilities"]["watchdog"] == "yes"
+
+
+HARNESS_IN_A_SHARED_SESSION = textwrap.dedent("""\
+    import subprocess, sys, time
+    from shutdown_probe import watchdog
+    assert watchdog.ensure("test-run-id") is None
+    # a process of a "case" that stays in the caller's session, as a test's may
+    case = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
+    watchdog.watch(case.pid)
+    print(watchdog.pid(), case.pid, flush=True)
+    signal_pause = __import__("signal").pause
+    signal_pause()
+    """)
+
+
+@pytest.mark.timeout(60)
+def test_the_watchdog_spares_the_session_the_harness_runs_in(tmp_path):
+    """A reported process in the harness's own session is killed; its session is not
+    (that session is the user's shell, or the CI runner's)."""
+    (tmp_path / "harness.py").write_text(HARNESS_IN_A_SHARED_SESSION)
+    wrapper = (f"import subprocess, sys\n"
+               f"by = subprocess.Popen([sys.executable, '-c', 'import signal; signal.pause()'])\n"
+               f"h = subprocess.Popen([sys.executable, {str(tmp_path / 'harness.py')!r}])\n"
+               f"print(by.pid, h.pid, flush=True)\n"
+               f"h.wait()\nby.wait()\n")
+    leader = subprocess.Popen([sys.executable, "-c", wrapper], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    fds = []
+    try:
+        bystander, harness = map(int, leader.stdout.readline().split())
+        assert os.getsid(bystander) == os.getsid(harness) == leader.pid
+        fds = [os.pidfd_open(harness), os.pidfd_open(bystander)]
+        # the harness prints the watchdog's pid and the case's on its own stdout (the pipe)
+        watchdog_pid, case_pid = map(int, leader.stdout.readline().split())
+        fds += [os.pidfd_open(watchdog_pid), os.pidfd_open(case_pid)]
+        os.kill(harness, signal.SIGKILL)
+        assert wait_readable([fds[3]], 5), "the reported process outlived the harness"
+        assert wait_readable([fds[2]], 5), "the watchdog did not finish its sweep"
+        assert not wait_readable([fds[1]], 0), "the watchdog killed a bystander in the harness's session"
+    finally:
+        for fd in fds:
+            os.close(fd)
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait()
+        leader.stdout.close()
