@@ -470,6 +470,29 @@ class CaseProcesses:
 
     # -- ending
 
+    def signal_group(self, sig: int) -> bool:
+        """Send ``sig`` to the case's process group, and never to another one.
+
+        The group is the started process's: its PID is the group id. Until the
+        harness reaps that process, the PID cannot be reused, so ``killpg`` reaches
+        this case's group and no other. Once it is reaped, a new process could in
+        principle take the number and lead a group of its own: then the live members
+        the harness knows are signalled one by one, through their pidfds. False when
+        no process received it.
+        """
+        pgid = self.started.pid
+        if self.popen.returncode is None:
+            try:
+                os.killpg(pgid, sig)
+                return True
+            except ProcessLookupError:
+                return False
+        hit = False
+        for h in self.live():
+            if process_group(h.pid) == pgid:
+                hit |= h.send(sig)
+        return hit
+
     def kill_all(self, reason: str) -> list[ProcessHandle]:
         """SIGKILL every live process of the case; return those the harness killed."""
         killed = []
@@ -582,6 +605,13 @@ def _cmdline(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline())
     except psutil.Error:
         return ""
+
+
+def process_group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def _status(pid: int) -> dict[str, str] | None:

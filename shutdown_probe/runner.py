@@ -371,8 +371,9 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         elif path.needs_trigger:
             trigger_thread = _fire_trigger(resolved.triggers[path.name], result, resolved.cwd, trigger_env)
         elif path.target == "group":
-            os.killpg(tree.root.pid, path.signal)
-            result.trigger = {"signal": path.signal.name, "to": "process group", "pgid": tree.root.pid}
+            delivered = tree.signal_group(path.signal)
+            result.trigger = {"signal": path.signal.name, "to": "process group", "pgid": tree.started.pid,
+                              "delivered": delivered}
         else:
             assert target is not None and path.signal is not None
             delivered = target.send(path.signal)

@@ -23,7 +23,7 @@ from typing import Callable
 from .actions import perform
 from .paths import Path, StopProfile, signal_name
 from .probe import _short, read_events
-from .processes import CaseProcesses, ProcessHandle, signal_accepted, signal_is_fatal
+from .processes import CaseProcesses, ProcessHandle, process_group, signal_accepted, signal_is_fatal
 from .readiness import Interrupted
 from .results import CaseResult, StopRecord
 from .scenario import ProfileSettings, TriggerSpec
@@ -125,12 +125,9 @@ class StopSequence:
             self._note(self.tree.root, self.tree.root.send(sig))
         elif to == "group":
             pgid = self.tree.started.pid
-            self._doomed = [h for h in self._members() if _pgid(h.pid) == pgid and signal_is_fatal(h.pid, sig)]
-            try:
-                os.killpg(pgid, sig)
-                delivered = True
-            except ProcessLookupError:
-                delivered = False
+            self._doomed = [h for h in self._members()
+                            if process_group(h.pid) == pgid and signal_is_fatal(h.pid, sig)]
+            delivered = self.tree.signal_group(sig)
             self.rec.signalled.append({"pgid": pgid, "role": "process group", "delivered": delivered})
         else:  # every process, as a cgroup walk does: until a pass finds no one new
             done: set[int] = set()
@@ -156,7 +153,7 @@ class StopSequence:
         if kill == "root":
             hit = [self.tree.root] if self.tree.root.alive else []
         elif kill == "group":  # not those that left the group (setsid daemons)
-            hit = [h for h in self._members() if _pgid(h.pid) == self.tree.started.pid]
+            hit = [h for h in self._members() if process_group(h.pid) == self.tree.started.pid]
         else:
             hit = self._members()
         self.rec.killed = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]} for h in hit]
@@ -165,10 +162,7 @@ class StopSequence:
             h.exit_note = note
             h.killed_by_stop = True
         if kill == "group":
-            try:
-                os.killpg(self.tree.started.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.tree.signal_group(signal.SIGKILL)
         elif self.tree.pid1 is not None and kill == "all":
             # As the container runtime does: PID 1 dies, the kernel kills the rest.
             self.tree.pid1.send(signal.SIGKILL)
@@ -247,19 +241,8 @@ class StopSequence:
                                        "why": "every process had ended" if gone else f"not sent: {why}"}
             return
         at = self._since()
-        try:
-            os.killpg(self.tree.started.pid, self.sig)
-            delivered = True
-        except ProcessLookupError:
-            delivered = False
+        delivered = self.tree.signal_group(self.sig)
         self.rec.second_signal = {"sent": delivered, "at_s": at, "why": why}
-
-
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
 
 
 def cleanup_watch(settings: ProfileSettings, detectors: dict, events: str | None) -> Callable[[], str | None] | None:
