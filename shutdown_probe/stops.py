@@ -14,7 +14,6 @@ the app really ignores the signal.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from dataclasses import dataclass
