@@ -312,6 +312,8 @@ def _cmd_run(args) -> int:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+        if not worker.is_alive():  # a case still ending may yet look at it
+            cancel.close()
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     results = box["results"]

@@ -601,10 +601,14 @@ def _created(proc: psutil.Process) -> float:
 
 
 def _cmdline(proc: psutil.Process) -> str:
+    """The command line as text. An argument that is not UTF-8 comes from psutil with
+    lone surrogates (surrogateescape), which no report could encode: such bytes
+    become U+FFFD here, as they do in the output tail."""
     try:
-        return " ".join(proc.cmdline())
+        text = " ".join(proc.cmdline())
     except psutil.Error:
         return ""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def process_group(pid: int) -> int | None:

@@ -320,7 +320,10 @@ class Results:
         holds the whole document in memory. The text is json.dumps(to_dict(), indent=2)."""
 
         def value(obj: Any, depth: int) -> str:
-            return json.dumps(obj, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
+            text = json.dumps(obj, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
+            # A lone surrogate (undecodable bytes that slipped through) cannot be
+            # written as UTF-8; its JSON escape, \udcff, can, and reads back the same.
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
         out.write("{\n")
         for key in ("version", "tool", "environment", "scenarios"):

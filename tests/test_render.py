@@ -535,3 +535,14 @@ def test_a_heading_or_list_marker_at_a_bullet_start_stays_text():
     res.cases[1].error = "# boom\n- not a list"
     text = format_markdown(res)
     assert "- \\# boom - not a list" in text
+
+
+def test_undecodable_bytes_that_slipped_through_still_make_valid_utf8_json():
+    # a lone surrogate is how Python carries a byte that is not UTF-8 (surrogateescape)
+    text = "arg-\udcff\udcfe and \u20ac"
+    case = CaseResult(scenario="s", path="sigterm", outcome="exited", error=text,
+                      orphans=[Orphan(pid=1, cmdline=text, role="child", listening=[], killed_by_harness=True)])
+    written = Results(cases=[case]).to_json()
+    written.encode("utf-8")  # no UnicodeEncodeError
+    back = json.loads(written)["cases"][0]
+    assert back["error"] == text and back["orphans"][0]["cmdline"] == text  # lossless

@@ -450,9 +450,12 @@ def _argv():
         data = b"".join(chunks)
         if data.endswith(b"\0"):
             data = data[:-1]
-        return [os.fsdecode(arg) for arg in data.split(b"\0")]
+        # bytes that are not UTF-8 become U+FFFD: the events are JSON, read into
+        # reports that must stay valid UTF-8
+        return [arg.decode("utf-8", "replace") for arg in data.split(b"\0")]
     except Exception:
-        return list(getattr(sys, "orig_argv", []))
+        return [a.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                for a in getattr(sys, "orig_argv", [])]
 
 
 def _after_fork_in_child():
