@@ -496,12 +496,18 @@ class CaseProcesses:
     def kill_all(self, reason: str) -> list[ProcessHandle]:
         """SIGKILL every live process of the case; return those the harness killed."""
         killed = []
-        self.discover(full_scan=True)
-        for h in self.live():
-            if h.send(signal.SIGKILL):
-                h.killed_by_harness = True
-                h.exit_note = reason
-                killed.append(h)
+        # The known processes first, then a machine-wide look for the tag: that scan
+        # reads every process's environment, which can take long on a busy machine
+        # (each read waits for that process's memory map lock), and must not delay
+        # the SIGKILLs it cannot add to.
+        for scan in (False, True):
+            if scan:
+                self.discover(full_scan=True)
+            for h in self.live():
+                if h not in killed and h.send(signal.SIGKILL):
+                    h.killed_by_harness = True
+                    h.exit_note = reason
+                    killed.append(h)
         return killed
 
     def wait_gone(self, timeout: float = 5.0) -> bool:

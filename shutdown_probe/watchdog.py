@@ -25,10 +25,15 @@ _pipe: int | None = None  # the write end of its stdin
 _problem: str | None = None
 
 
+# What _watchdog.py names itself (/proc/PID/comm).
+NAME = "sp-watchdog"
+
+
 def ensure(run_id: str) -> str | None:
     """Have a live watchdog for this harness; None when there is one, else why not."""
     global _pid, _pipe, _problem
     with _lock:
+        _reap_adopted()
         if _pid is not None and _alive():
             return None
         _forget()
@@ -54,6 +59,31 @@ def ensure(run_id: str) -> str | None:
                 os.close(err)
         _pid, _pipe, _problem = pid, w, None
         return None
+
+
+def _reap_adopted() -> None:
+    """Reap the ended watchdogs of harnesses this one started (a CLI run from a test).
+
+    When such a harness exits, its watchdog is re-parented to this process, a
+    subreaper; when the watchdog then ends, only this process can reap it. Its name,
+    which a zombie keeps, says it is one: no other child of ours is called that.
+    """
+    from .procnet import child_pids
+
+    for child in child_pids(os.getpid()):
+        if child == _pid:
+            continue
+        try:
+            with open(f"/proc/{child}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.find(b"(") + 1:stat.rfind(b")")]
+        if name == NAME.encode() and stat[stat.rfind(b")") + 2:].startswith(b"Z"):
+            try:
+                os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def _alive() -> bool:

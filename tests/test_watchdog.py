@@ -280,3 +280,49 @@ def test_the_watchdog_spares_the_session_the_harness_runs_in(tmp_path):
         os.killpg(leader.pid, signal.SIGKILL)
         leader.wait()
         leader.stdout.close()
+
+
+def _watchdog_children() -> dict[int, str]:
+    """This process's children named like a watchdog -> their state letter."""
+    from shutdown_probe.procnet import child_pids
+    from shutdown_probe.watchdog import NAME
+
+    out = {}
+    for child in child_pids(os.getpid()):
+        try:
+            with open(f"/proc/{child}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        if stat[stat.find(b"(") + 1:stat.rfind(b")")] == NAME.encode():
+            out[child] = stat[stat.rfind(b")") + 2:][:1].decode()
+    return out
+
+
+@pytest.mark.timeout(60)
+def test_the_watchdog_of_a_harness_we_started_is_reaped_when_it_ends(tmp_path):
+    from conftest import TARGETS
+    from shutdown_probe import watchdog
+    from shutdown_probe.processes import capabilities
+    from shutdown_probe.runner import RUN_ID
+
+    assert capabilities().subreaper is None, "the test needs a subreaper"
+    watchdog.ensure(RUN_ID)
+    mine = watchdog.pid()
+    path = write_scenario(tmp_path, f'''
+paths = ["sigkill"]
+[app]
+command = ["{{python}}", "{TARGETS / 'plain.py'}", "{{workdir}}"]
+ready = {{ file = "{{workdir}}/ready" }}
+''')
+    done = subprocess.run([sys.executable, "-m", "shutdown_probe", "run", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    # the CLI's watchdog is ours now (we are its nearest subreaper); it ends on its own
+    deadline = time.monotonic() + 10
+    while not any(pid != mine and state == "Z" for pid, state in _watchdog_children().items()):
+        assert time.monotonic() < deadline, f"the CLI's watchdog never ended: {_watchdog_children()}"
+        time.sleep(0.02)
+    watchdog.ensure(RUN_ID)
+    assert {pid: s for pid, s in _watchdog_children().items() if pid != mine} == {}
+    assert watchdog.pid() == mine  # our own watchdog was left alone
