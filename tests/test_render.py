@@ -546,3 +546,14 @@ def test_undecodable_bytes_that_slipped_through_still_make_valid_utf8_json():
     written.encode("utf-8")  # no UnicodeEncodeError
     back = json.loads(written)["cases"][0]
     assert back["error"] == text and back["orphans"][0]["cmdline"] == text  # lossless
+
+
+def test_a_failure_report_shows_the_apps_control_bytes_as_pictures():
+    from shutdown_probe.render.failure import format_case_failure
+
+    case = CaseResult(scenario="s", path="sigterm", outcome="exited",
+                      output_tail="\x1b]0;title\x07plain \x1b[31mred\x1b[0m nul\x00 bell\x07\n",
+                      hooks={"h": HookResult(ran=True, evidence="line \x1b[2J\x00")})
+    text = format_case_failure(case)
+    assert not any(ord(ch) < 32 and ch != "\n" for ch in text), repr(text)
+    assert "plain red nul␀ bell␇" in text

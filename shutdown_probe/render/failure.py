@@ -43,7 +43,7 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         lines.append("  evidence:")
         width = max(len(n) for n in case.hooks)
         for name, hook in case.hooks.items():
-            lines.append(f"    {name:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
+            lines.append(f"    {name:<{width}}  {common.hook_cell(case, name):<5}  {common.clean(hook.evidence)}")
     lines += [f"  {line}" for line in common.started_after_lines(case)]
     traffic = common.traffic_lines(case)
     if traffic:
@@ -54,7 +54,8 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
     tail = case.output_tail.rstrip("\n").splitlines()[-tail_lines:]
     if tail:
         lines.append(f"  output tail (last {len(tail)} lines):")
-        lines += [f"    | {line}" for line in tail]
+        # the app's own bytes: no escape sequence or NUL reaches the test report
+        lines += [f"    | {common.clean(line)}" for line in tail]
     else:
         lines.append("  output tail: (the app wrote nothing)")
     return "\n".join(lines)
