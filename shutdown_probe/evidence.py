@@ -6,6 +6,11 @@ work). "Before" is decided by byte position in the stream, not by when the harne
 read the line, so a reader that lags behind cannot turn a startup line into evidence. A
 file hook is proven by a sentinel that exists after the case and was created or
 modified after the trigger.
+
+A log regex that takes longer than ``REGEX_TIMEOUT`` on a line is turned off for the
+rest of the case: the hook is then unobserved from that line on, and its result says so
+(its evidence starts with :data:`UNOBSERVED`; :attr:`LogHookDetector.note` has the line
+for the case).
 """
 
 from __future__ import annotations
@@ -15,12 +20,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from .output import Line
 from .results import HookResult
-from .scenario import HookSpec
+from .scenario import HookSpec, line_matcher, regex_timeout_note
 
 MAX_MATCHES = 50
+# How the evidence of a hook that could not be watched to the end begins: "ran": false
+# then means "not seen", not "did not run".
+UNOBSERVED = "unobserved"
 
 
 @dataclass
@@ -39,15 +48,32 @@ class LogHookDetector:
     # Before arming, the latest matches: at arm time those past the mark move to after.
     before: deque[_Match] = field(default_factory=lambda: deque(maxlen=MAX_MATCHES))
     after: list[_Match] = field(default_factory=list)
+    # set when the regex took too long on a line and was turned off: one line that says
+    # so, for the case (the runner adds it to the case's error)
+    note: str | None = None
+    gave_up_on: Line | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _match: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        assert self.spec.log is not None
+        self._match = line_matcher(self.spec.log)
 
     def __call__(self, line: Line) -> None:
-        assert self.spec.log is not None
-        # Every match, not just the first: print() writes the text and the newline in
-        # two calls, so two processes printing at once can share one line.
-        for m in self.spec.log.finditer(line.text):
+        if self.note is not None:
+            return
+        try:
+            # Every match, not just the first: print() writes the text and the newline
+            # in two calls, so two processes printing at once can share one line.
+            matches = self._match(line.text)
+        except TimeoutError:
+            with self._lock:
+                self.gave_up_on = line
+                self.note = regex_timeout_note(f"hooks.{self.spec.name}.log", self.spec.log, line)
+            return
+        for m in matches:
             pid = None
-            if "pid" in self.spec.log.groupindex and m.group("pid"):
+            if "pid" in self.spec.log.groupindex and m.group("pid"):  # type: ignore[union-attr]
                 try:
                     pid = int(m.group("pid"))
                 except ValueError:
@@ -76,7 +102,10 @@ class LogHookDetector:
     def result(self, roles: dict[int, str], pid_map: dict[int, int] | None = None) -> HookResult:
         """``pid_map`` turns the pids an app prints inside a PID namespace into ours."""
         with self._lock:
-            after, before = list(self.after), list(self.before)
+            after, before, note, gave_up_on = list(self.after), list(self.before), self.note, self.gave_up_on
+        if note is not None and not after:
+            # ran is false for want of evidence, not because the hook did not run
+            return HookResult(False, f"{UNOBSERVED}: {note}")
         if not after:
             if before:
                 first = before[-1].line
@@ -85,9 +114,13 @@ class LogHookDetector:
             return HookResult(False, f"no output line matched {self.spec.log.pattern!r}")
         first = after[0].line
         pids = sorted({(pid_map or {}).get(m.pid, m.pid) for m in after if m.pid is not None})
+        later = ""
+        if gave_up_on is not None:  # it ran; which processes and how often may be incomplete
+            later = (f" (lines from {gave_up_on.stream} line {gave_up_on.number} on were not checked: "
+                     "the regex took too long)")
         return HookResult(
             True,
-            f"{first.stream} line {first.number}: {first.text.strip()[:200]}",
+            f"{first.stream} line {first.number}: {first.text.strip()[:200]}{later}",
             pids=pids,
             roles=[roles.get(p, "unknown") for p in pids],
             # when the harness read it: late by the reader's lag, if any

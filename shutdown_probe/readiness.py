@@ -9,17 +9,17 @@ user's explicit choice and still ends early if the app dies.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
+import weakref
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
-from .scenario import ReadyCheck
+from .scenario import ReadyCheck, compile_regex, line_matcher, regex_timeout_note
 from .waiting import Backoff, Flag, wait_readable
 
 if TYPE_CHECKING:  # requests costs 50 ms to import: only apps checked over HTTP pay it
@@ -74,6 +74,9 @@ def wait_ready(
         assert log_flag is not None
         while True:
             if log_flag.is_set():
+                gave_up = _gave_up.get(log_flag)
+                if gave_up is not None:  # the regex was turned off: it can never match now
+                    return ReadyOutcome(False, gave_up, time.monotonic() - start)
                 return ReadyOutcome(True, f"log matched {check.value!r}", time.monotonic() - start)
             failed = gone()
             if failed:
@@ -104,17 +107,34 @@ def wait_ready(
             wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
 
 
-def log_watcher(pattern: str, flag: Flag, count: int = 1):
-    """A capture subscriber that sets ``flag`` once ``count`` lines matched ``pattern``."""
-    regex = re.compile(pattern)
+# flag -> why the ready regex was turned off (it took too long on a line); the flag is
+# set as well, so wait_ready wakes and reports it at once instead of at the timeout
+_gave_up: "weakref.WeakKeyDictionary[Flag, str]" = weakref.WeakKeyDictionary()
+
+
+def log_watcher(pattern: Any, flag: Flag, count: int = 1):
+    """A capture subscriber that sets ``flag`` once ``count`` lines matched ``pattern``.
+
+    ``pattern`` is the compiled regex (``ReadyCheck.regex``) or its text, which gets
+    the object compiled when the scenario loaded (:func:`compile_regex` keeps it). A
+    match that takes longer than ``REGEX_TIMEOUT`` turns the regex off for the case:
+    the flag is set and :func:`wait_ready` reports the app not ready, with the reason.
+    """
+    regex = compile_regex(pattern) if isinstance(pattern, str) else pattern
+    match = line_matcher(regex)
     seen = 0
 
     def watch(line: Line) -> None:
         nonlocal seen
         if flag.is_set():
             return
-        # two processes printing at once can share a line: count every match
-        seen += sum(1 for _ in regex.finditer(line.text))
+        try:
+            # two processes printing at once can share a line: count every match
+            seen += len(match(line.text))
+        except TimeoutError:
+            _gave_up[flag] = regex_timeout_note("app.ready.log", regex, line)
+            flag.set()
+            return
         if seen >= count:
             flag.set()
 
@@ -139,19 +159,23 @@ def _http_ok(session: requests.Session, url: str, timeout: float) -> tuple[bool,
 
     # While nothing listens, a bare connect says so in microseconds; building and
     # sending a request through requests costs a millisecond.
-    parts = urlsplit(url)
-    if parts.scheme == "http" and parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # the loader checks URLs; never let one end the harness
+        return False, f"invalid URL: {exc}"
+    if parts.scheme == "http" and host:
         try:
-            socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout).close()
+            socket.create_connection((host, port or 80), timeout=timeout).close()
         except ConnectionRefusedError:
             return False, "ConnectionError"
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a host name IDNA cannot encode
             pass  # let requests try and name the problem
     try:
         # Any HTTP answer means the server accepts and serves requests; a 404 on "/"
         # is still a server that is up.
         resp = session.get(url, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
+    except (requests.RequestException, ValueError) as exc:  # ValueError: a URL it cannot encode
         return False, type(exc).__name__
     return True, f"HTTP {resp.status_code}"
 
@@ -164,6 +188,8 @@ def _tcp_ok(spec: str, timeout: float) -> tuple[bool, str]:
             return True, "connected"
     except OSError as exc:
         return False, exc.strerror or type(exc).__name__
+    except (ValueError, OverflowError) as exc:  # a host IDNA cannot encode, a port out of range
+        return False, f"{type(exc).__name__}: {exc}"
 
 
 def _file_ok(path: str, timeout: float) -> tuple[bool, str]:

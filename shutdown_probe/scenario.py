@@ -8,6 +8,11 @@ Placeholders (``{python}``, ``{port}``, ``{workdir}``, ``{scenario_dir}``) stay 
 loaded strings; :meth:`Scenario.resolve` fills them per case, because ``{port}`` and
 ``{workdir}`` differ between cases. Log regexes are never templated, so ``\\d{3}`` in a
 regex means what it says.
+
+Log regexes (``app.ready.log``, ``hooks.*.log``) are Python ``re`` syntax, checked by
+``re`` when the file loads and compiled once, there; they run on every output line on
+the ``regex`` module (see :func:`compile_regex`), which stops a match that takes longer
+than :data:`REGEX_TIMEOUT` and does not hold the GIL while it matches.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import functools
 import math
 import os
 import re
@@ -22,13 +28,19 @@ import shlex
 import shutil
 import signal
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import regex
 
 if sys.version_info >= (3, 11):
     import tomllib
+    from re import _parser as _re_parser  # re's own parser, to size a pattern (below)
 else:  # pragma: no cover - exercised on 3.10 only
+    import sre_parse as _re_parser
     import tomli as tomllib
 
 from .errors import ScenarioError
@@ -41,6 +53,17 @@ OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "interrupted", "
 DEFAULT_READY_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 5.0
 DEFAULT_SURVIVE_AFTER = 1.0
+# Every duration in a scenario is at most this: longer ones are mistakes, and past
+# about 24 days they no longer fit the poll() and socket timeouts the harness uses.
+MAX_SECONDS = 86400.0
+
+# A log regex runs on each output line with this budget; past it, the match is stopped
+# and that regex is turned off for the rest of the case (a note says so). Catastrophic
+# backtracking, e.g. (a+)+$ on a long line of "a"s, is the usual cause.
+REGEX_TIMEOUT = 1.0
+# The regex module expands counted repeats when it compiles (a{1000000} is a million
+# nodes, seconds and hundreds of MB): a pattern is at most this many nodes, expanded.
+REGEX_MAX_SIZE = 20_000
 
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -64,6 +87,150 @@ def _unknown_placeholder(template: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- log regexes
+
+
+class RegexProblem(ValueError):
+    """Why a log regex cannot be used; the message is one phrase."""
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_regex(text: str) -> regex.Pattern[str]:
+    """A scenario's log regex, checked and compiled once; raises :class:`RegexProblem`.
+
+    The syntax is Python's ``re``: ``re`` checks it, so the errors and what is accepted
+    are ``re``'s, and a pattern ``re`` only warns about (``[[``, ``--``, ``&&`` in a set,
+    whose meaning Python says will change) is refused, since the engines disagree on
+    it. It then runs on the ``regex`` module (VERSION0, ``re``'s semantics), which can
+    stop a match (:func:`line_matcher`); ``re`` holds the GIL for a whole match, so a
+    catastrophic one would freeze every thread of the harness, timeouts included.
+    Cached: the runner's detectors get the object compiled when the file loaded.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            tree = _re_parser.parse(text)
+            re.compile(text)  # what only compiling finds (e.g. a look-behind's width)
+        except re.error as exc:
+            raise RegexProblem(str(exc)) from None
+        except FutureWarning as exc:
+            raise RegexProblem(f"{exc}: Python's re warns that the meaning of this will change, and the "
+                               "engines read it differently; escape the character (e.g. \\[ or \\-)") from None
+        except Warning as exc:  # pragma: no cover - re warns with FutureWarning only today
+            raise RegexProblem(f"{type(exc).__name__}: {exc}") from None
+        except OverflowError:  # a{4294967296}
+            raise RegexProblem("a repeat count is too large") from None
+        except RecursionError:
+            raise RegexProblem("groups nested too deeply") from None
+    try:
+        size = _expanded_size(tree, REGEX_MAX_SIZE)
+    except RecursionError:
+        raise RegexProblem("groups nested too deeply") from None
+    if size > REGEX_MAX_SIZE:
+        raise RegexProblem(f"too large: it compiles to more than {REGEX_MAX_SIZE} elements, a counted repeat "
+                           "counting as its minimum number of copies (a{30000} is 30000); a log line "
+                           "pattern needs far fewer")
+    try:
+        return regex.compile(text, regex.VERSION0)
+    except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+        raise RegexProblem(str(exc)) from None
+
+
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+
+
+def _expanded_size(items, limit: int) -> int:
+    """How many nodes re's parse tree ``items`` is with every counted repeat written out
+    as the regex module compiles it (its minimum count times); stops once past ``limit``."""
+    total = 0
+    for op, av in items:
+        if getattr(op, "name", None) in _REPEATS:
+            low, _high, sub = av
+            total += max(low, 1) * _expanded_size(sub, limit)
+        else:
+            total += 1 + sum(_expanded_size(sub, limit) for sub in _subpatterns(av))
+        if total > limit:
+            break
+    return total
+
+
+def _subpatterns(av):
+    if isinstance(av, _re_parser.SubPattern):
+        yield av
+    elif isinstance(av, (tuple, list)):
+        for item in av:
+            yield from _subpatterns(item)
+
+
+def line_matcher(pattern: regex.Pattern[str]) -> Callable[[str], list[regex.Match[str]]]:
+    """A function giving every match of log regex ``pattern`` in one output line.
+
+    It raises TimeoutError when matching takes longer than :data:`REGEX_TIMEOUT`; the
+    GIL is released meanwhile, so the harness's other threads keep time. A line that
+    lacks text every match contains is not searched at all: a timed match costs about
+    a microsecond more than ``re``'s, and most lines of a flood match no hook. Make
+    one per detector: it is called for every line.
+    """
+    need = _required_text(pattern.pattern) if not pattern.flags & regex.IGNORECASE else ""
+    finditer = pattern.finditer
+
+    def match(text: str) -> list[regex.Match[str]]:
+        if need and need not in text:
+            return []
+        return list(finditer(text, timeout=REGEX_TIMEOUT, concurrent=True))
+
+    return match
+
+
+@functools.lru_cache(maxsize=1024)
+def _required_text(text: str) -> str:
+    """The longest run of plain characters that every match of regex ``text`` contains,
+    or "" when there is none (or the pattern ignores case): from re's parse tree, its
+    top-level literals and those of the plain groups among them."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = _re_parser.parse(text)
+    except (re.error, OverflowError, RecursionError):  # compile_regex says what is wrong
+        return ""
+    if tree.state.flags & re.IGNORECASE:
+        return ""
+    best, run = "", []
+
+    def walk(items) -> None:
+        nonlocal best
+        for op, av in items:
+            name = getattr(op, "name", None)
+            if name == "LITERAL":
+                run.append(chr(av))
+            elif name == "SUBPATTERN" and not av[1] and not av[2]:  # a group without flags
+                walk(av[3])  # matched exactly once, in place: the run goes on through it
+            else:
+                best = max(best, "".join(run), key=len)
+                run.clear()
+
+    try:
+        walk(tree)
+    except RecursionError:
+        return ""
+    return max(best, "".join(run), key=len)
+
+
+def regex_timeout_note(key: str, pattern: regex.Pattern[str], line: Any) -> str:
+    """The one line a case records when ``key``'s regex gave up on output ``line``."""
+    return (f"{key}: the regex {_shown(pattern.pattern)} took longer than {REGEX_TIMEOUT:g} s on "
+            f"{line.stream} line {line.number} ({len(line.text)} characters) and was turned off for the rest "
+            "of the case (catastrophic backtracking? nested repeats such as (a+)+ cause it; make the "
+            "regex more specific)")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``repr(text)``, cut to about ``limit`` characters: a message stays readable."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -74,6 +241,8 @@ class ReadyCheck:
     kind: str
     value: Any  # a template string, or seconds for "delay"
     count: int = 1  # log only: ready once this many lines matched (one per worker...)
+    # log only: ``value`` compiled once, when the file loaded (see compile_regex)
+    regex: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +307,7 @@ class HookSpec:
     """
 
     name: str
-    log: re.Pattern[str] | None = None
+    log: regex.Pattern[str] | None = None  # compiled by compile_regex; match with line_matcher
     file: str | None = None  # template
 
 
@@ -357,7 +526,7 @@ class _Checker:
     def keys(self, table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
-                full = f"{where}.{key}" if where else key
+                full = f"{where}.{_seg(key)}" if where else _seg(key)
                 hint = _did_you_mean(key, allowed)
                 if where and key in TOP_KEYS:
                     # `paths = [...]` written below `[app]` lands in the app table.
@@ -379,6 +548,8 @@ class _Checker:
 
     def template(self, value: Any, key: str) -> str:
         text = self.string(value, key)
+        if "\0" in text:  # argv, environment, paths and URLs cannot hold one
+            raise self.fail(key, "contains a NUL character")
         bad = _unknown_placeholder(text)
         if bad is not None:
             hint = _did_you_mean(bad[1:-1], PLACEHOLDERS, form="{{{}}}")
@@ -393,11 +564,13 @@ class _Checker:
     def seconds(self, value: Any, key: str, *, zero_ok: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number of seconds, got {_kind(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(key, f"expected a finite number of seconds, got {value}")
         if value < 0 or (value == 0 and not zero_ok):
             wanted = "zero or more seconds" if zero_ok else "a positive number of seconds"
-            raise self.fail(key, f"expected {wanted}, got {value}")
+            raise self.fail(key, f"expected {wanted}, got {_number(value)}")
+        if value > MAX_SECONDS:
+            raise self.fail(key, f"expected at most {MAX_SECONDS:g} seconds (a day), got {_number(value)}")
         return float(value)
 
     def boolean(self, value: Any, key: str) -> bool:
@@ -413,12 +586,12 @@ class _Checker:
                 raise self.fail(key, f"expected a list of strings, but item {i + 1} is {_kind(item)}")
         return value
 
-    def regex(self, value: Any, key: str) -> re.Pattern[str]:
+    def regex(self, value: Any, key: str) -> regex.Pattern[str]:
         text = self.string(value, key)
         try:
-            return re.compile(text)
-        except re.error as exc:
-            raise self.fail(key, f"invalid regex {text!r}: {exc}") from None
+            return compile_regex(text)
+        except RegexProblem as exc:
+            raise self.fail(key, f"invalid regex {_shown(text)}: {exc}") from None
 
     def name_in(self, value: str, known: Any, key: str, what: str) -> None:
         if value not in known:
@@ -441,13 +614,27 @@ def _kind(value: Any) -> str:
             if typ is bool:
                 return f"{name} ({str(value).lower()})"
             if typ in (int, float):
-                return f"{name} ({value!r})"
+                return f"{name} ({_number(value)})"
             if typ is str and len(value) <= 40:
                 return f"{name} ({value!r})"
             return name
     if isinstance(value, (datetime.date, datetime.time)):
         return f"a date/time ({value.isoformat()})"
     return type(value).__name__
+
+
+def _number(value: int | float) -> str:
+    """A number from the file for a message; an integer too long to be useful (or,
+    past 4300 digits, to be turned into text at all) is described instead."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return f"{'-' if value < 0 else ''}an integer of {value.bit_length()} bits"
+    return repr(value)
+
+
+def _seg(name: str) -> str:
+    """A user's key name as one segment of a dotted key in a message: "" is shown as
+    TOML writes it, so an empty name still names something."""
+    return name if name else '""'
 
 
 def _one_line(text: str) -> str:
@@ -507,6 +694,12 @@ def read_toml(path: FsPath, shown: str) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(shown, None, f"TOML syntax error: {_toml_message(exc, text)}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ScenarioError(shown, None, "TOML: arrays or inline tables nested too deeply") from None
+    except ValueError as exc:  # int() refuses a decimal integer of more than 4300 digits
+        what = ("an integer has too many digits" if "integer string conversion" in str(exc)
+                else _one_line(str(exc)))
+        raise ScenarioError(shown, None, f"TOML: {what}") from None
     return data
 
 
@@ -601,14 +794,16 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
         raise c.fail("app.command", "missing: expected the app's argv, e.g. [\"{python}\", \"app.py\"]")
     raw_cmd = app["command"]
     raw_cwd = c.template(app.get("cwd", "."), "app.cwd")
-    if "\0" in raw_cwd:
-        raise c.fail("app.cwd", "contains a NUL character")
-    cwd = (base / raw_cwd).resolve()
-    if "{" not in raw_cwd:
-        if not cwd.exists():
-            raise c.fail("app.cwd", f"folder {cwd} does not exist")
-        if not cwd.is_dir():
-            raise c.fail("app.cwd", f"{cwd} is not a folder")
+    try:
+        cwd = (base / raw_cwd).resolve()
+        if "{" not in raw_cwd:
+            if not cwd.exists():
+                raise c.fail("app.cwd", f"folder {cwd} does not exist")
+            if not cwd.is_dir():
+                raise c.fail("app.cwd", f"{cwd} is not a folder")
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop...
+        raise c.fail("app.cwd", f"cannot use folder {_shown(raw_cwd)}: "
+                                f"{getattr(exc, 'strerror', None) or exc}") from None
 
     command: tuple[str, ...] | str
     if shell:
@@ -629,9 +824,13 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     env_table = c.table(app.get("env", {}), "app.env")
     env: dict[str, str] = {}
     for key, value in env_table.items():
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise c.fail(f"app.env.{key}", f"expected a string, got {_kind(value)}")
-        env[key] = c.template(str(value), f"app.env.{key}")
+        where = f"app.env.{_seg(key)}"
+        if not key or "=" in key or "\0" in key:
+            raise c.fail(where, "expected an environment variable name: not empty, with no '=' or NUL in it")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (
+                isinstance(value, int) and not -(2**63) <= value < 2**63):
+            raise c.fail(where, f"expected a string, got {_kind(value)}")
+        env[key] = c.template(str(value), where)
 
     ready = None
     if "ready" in app:
@@ -699,26 +898,55 @@ def _parse_ready(c: _Checker, value: Any) -> ReadyCheck:
     if kind == "delay":
         return ReadyCheck(kind, c.seconds(raw, key, zero_ok=True))
     if kind == "tcp" and isinstance(raw, int) and not isinstance(raw, bool):
+        if not 1 <= raw <= 65535:
+            raise c.fail(key, f"expected a port from 1 to 65535, got {_number(raw)}")
         raw = str(raw)
     if kind == "log":
-        c.regex(raw, key)
-        return ReadyCheck(kind, raw, count or 1)
+        return ReadyCheck(kind, raw, count or 1, regex=c.regex(raw, key))
     text = c.template(raw, key)
     if kind == "http" and not re.match(r"https?://", text):
-        raise c.fail(key, f"expected an http:// or https:// URL, got {text!r}")
-    if kind == "tcp" and not re.fullmatch(r"(?:\[?[\w.:-]+\]?:)?(?:\d+|\{port\})", text):
-        raise c.fail(key, f"expected a port or host:port, got {text!r}")
-    if kind == "tcp" and not text.endswith("{port}"):
-        port = int(re.search(r"\d+$", text).group(0))  # type: ignore[union-attr]
-        if not 1 <= port <= 65535:
-            raise c.fail(key, f"expected a port from 1 to 65535, got {port}")
+        raise c.fail(key, f"expected an http:// or https:// URL, got {_shown(text)}")
+    if kind == "http":
+        _check_url(c, text, key)
+    m = re.fullmatch(r"(?a)(?:\[?([\w.:-]+)\]?:)?(\d+|\{port\})", text) if kind == "tcp" else None
+    if kind == "tcp" and m is None:
+        raise c.fail(key, f"expected a port or host:port, got {_shown(text)}")
+    if m is not None:
+        if m.group(1) is not None:
+            _check_host(c, m.group(1), key)
+        port = m.group(2)
+        if port != "{port}" and not (len(port) <= 5 and 1 <= int(port) <= 65535):
+            shown = port if len(port) <= 20 else _shown(port, 20)
+            raise c.fail(key, f"expected a port from 1 to 65535, got {shown}")
     return ReadyCheck(kind, text)
+
+
+def _check_url(c: _Checker, text: str, key: str) -> None:
+    """A URL template the harness can take apart, whatever its placeholders become."""
+    probe = substitute(text, {"python": "python", "port": "1", "workdir": "/w", "scenario_dir": "/s"})
+    try:
+        parts = urlsplit(probe)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise c.fail(key, f"not a usable URL {_shown(text)}: {exc}") from None
+    if not parts.hostname:
+        raise c.fail(key, f"expected a host name after the scheme, got {_shown(text)}")
+    _check_host(c, parts.hostname, key)
+
+
+def _check_host(c: _Checker, host: str, key: str) -> None:
+    """A host name the socket layer accepts (it encodes names with IDNA)."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise c.fail(key, f"invalid host name {_shown(host)} (each dot-separated part 1 to 63 characters, "
+                          "no empty part)") from None
 
 
 def _parse_hooks(c: _Checker, hooks: dict[str, Any]) -> dict[str, HookSpec]:
     out: dict[str, HookSpec] = {}
     for name, raw in hooks.items():
-        where = f"hooks.{name}"
+        where = f"hooks.{_seg(name)}"
         table = c.table(raw, where)
         c.keys(table, HOOK_KEYS, where)
         if len(table) != 1:
@@ -733,7 +961,10 @@ def _parse_hooks(c: _Checker, hooks: dict[str, Any]) -> dict[str, HookSpec]:
 def _parse_triggers(c: _Checker, triggers: dict[str, Any]) -> dict[str, TriggerSpec]:
     out: dict[str, TriggerSpec] = {}
     for name, raw in triggers.items():
-        where = f"triggers.{name}"
+        where = f"triggers.{_seg(name)}"
+        if not name or "/" in name or not name.isprintable() or len(name.encode("utf-8", "replace")) > 100:
+            # the name of a path: a case's private folder is named after it
+            raise c.fail(where, "expected a trigger name of 1 to 100 bytes of printable characters, without '/'")
         if name in BUILTIN_PATHS and not BUILTIN_PATHS[name].needs_trigger:
             # The built-in signal path would win and the trigger would never fire.
             raise c.fail(where, f"'{name}' is a built-in signal path; give the trigger another name "
@@ -754,7 +985,8 @@ def _parse_action(c: _Checker, table: dict[str, Any], where: str, name: str, *,
     if "http" in table:
         url = c.template(table["http"], f"{where}.http")
         if not re.match(r"https?://", url):
-            raise c.fail(f"{where}.http", f"expected an http:// or https:// URL, got {url!r}")
+            raise c.fail(f"{where}.http", f"expected an http:// or https:// URL, got {_shown(url)}")
+        _check_url(c, url, f"{where}.http")
         return TriggerSpec(name, http=url, method=method, timeout=timeout)
     argv = tuple(c.template(a, f"{where}.command")
                  for a in c.string_list(table["command"], f"{where}.command"))
@@ -815,7 +1047,7 @@ def _parse_profiles(
     for key in profiles:
         if key == "grace" or key in PROFILE_PATHS:
             continue
-        full = f"profiles.{key}"
+        full = f"profiles.{_seg(key)}"
         if key in PROFILE_COMMON_KEYS or key in own_keys:
             hint = (f"; '{key}' is set per profile: write it under [profiles.NAME], e.g. "
                     f"[profiles.{own_keys.get(key, 'docker-stop')}]")
@@ -840,7 +1072,7 @@ def _parse_profiles(
     for name, raw in profiles.items():
         if name == "grace":
             continue
-        where = f"profiles.{name}"
+        where = f"profiles.{_seg(name)}"
         if isinstance(raw, dict) and any(k in TOP_KEYS for k in raw):
             # `paths = [...]` written below [profiles.NAME] lands in that table (and is
             # then missing from the top level): say so before anything else.
@@ -868,7 +1100,7 @@ def _parse_profile(
     for key in table:
         if key in allowed:
             continue
-        full = f"{where}.{key}"
+        full = f"{where}.{_seg(key)}"
         if key == "grace" and not has_grace:
             raise c.fail(full, f"{name} never kills, so it has no grace period; how long the harness "
                                "waits for the app to end is app.stop_timeout")
@@ -967,7 +1199,9 @@ def _parse_traffic(c: _Checker, table: dict[str, Any], paths: tuple[Path, ...]) 
     def url(key: str) -> str:
         text = c.template(table[key], f"traffic.{key}")
         if not re.match(r"http://", text):
-            raise c.fail(f"traffic.{key}", f"expected an http:// URL (the traffic speaks plain HTTP), got {text!r}")
+            raise c.fail(f"traffic.{key}",
+                         f"expected an http:// URL (the traffic speaks plain HTTP), got {_shown(text)}")
+        _check_url(c, text, f"traffic.{key}")
         return text
 
     defaults = TrafficSpec(url="")  # the field defaults, stated once, in TrafficSpec
@@ -977,7 +1211,7 @@ def _parse_traffic(c: _Checker, table: dict[str, Any], paths: tuple[Path, ...]) 
         if isinstance(value, bool) or not isinstance(value, int):
             raise c.fail(f"traffic.{key}", f"expected a whole number, got {_kind(value)}")
         if not 0 <= value <= 1000:
-            raise c.fail(f"traffic.{key}", f"expected a whole number from 0 to 1000, got {value}")
+            raise c.fail(f"traffic.{key}", f"expected a whole number from 0 to 1000, got {_number(value)}")
         return value
 
     new_url: str | None = None
@@ -1013,7 +1247,7 @@ def _parse_expect(
     names = [p.name for p in paths]
     out: dict[str, Expectation] = {}
     for path_name, raw in expect.items():
-        where = f"expect.{path_name}"
+        where = f"expect.{_seg(path_name)}"
         if path_name not in names:
             if path_name in BUILTIN_PATHS or path_name in triggers:
                 hint = f"; add it to paths, or remove [{where}]"
@@ -1064,7 +1298,7 @@ def parse_expectation(
             raise c.fail(f"{where}.exit", f"unknown signal name {exit_!r}{_signal_hint(exit_)} "
                                           "(expected a return code, or a signal name such as 'SIGKILL')")
         if isinstance(exit_, int) and not 0 <= exit_ <= 255:
-            raise c.fail(f"{where}.exit", f"expected a return code from 0 to 255, got {exit_} "
+            raise c.fail(f"{where}.exit", f"expected a return code from 0 to 255, got {_number(exit_)} "
                                           "(for a death by signal write its name, e.g. 'SIGKILL')")
     orphans = None
     if "orphans" in table:
@@ -1083,7 +1317,7 @@ def parse_expectation(
         grace_kill = c.boolean(table["grace_kill"], key)
     ran_in: dict[str, tuple[str, ...]] = {}
     for hook, raw_roles in c.table(table.get("ran_in", {}), f"{where}.ran_in").items():
-        key = f"{where}.ran_in.{hook}"
+        key = f"{where}.ran_in.{_seg(hook)}"
         hook_name(hook, key)
         if hook in not_ran:
             raise c.fail(key, f"hook '{hook}' is also in not_ran")
