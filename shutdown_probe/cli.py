@@ -245,8 +245,10 @@ def _cmd_run(args) -> int:
             raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
                          f"(they have: {', '.join(sorted(known))})")
     if args.grace is not None:
-        if not (args.grace >= 0 and args.grace != float("inf")):
-            raise _Usage(f"--grace: expected zero or more seconds, got {args.grace:g}")
+        from .scenario import MAX_SECONDS
+
+        if not 0 <= args.grace <= MAX_SECONDS:  # also refuses nan; past ~24 days poll() overflows
+            raise _Usage(f"--grace: expected 0 to {MAX_SECONDS:g} seconds, got {args.grace:g}")
         scenarios = [s.with_grace(args.grace, "command line") for s in scenarios]
     jobs = args.jobs
     cases = expand_cases(scenarios, args.path, repeat=args.repeat)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .evidence import UNOBSERVED
 from .results import CaseResult, ExpectResult, HookResult
 from .scenario import Expectation
 
@@ -36,6 +37,8 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         h = result.hooks.get(hook)
         if h is not None and h.ran:
             checks.failed(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
+        elif h is not None and h.evidence.startswith(UNOBSERVED):  # not seen is not "did not run"
+            checks.failed(f"expected hook '{hook}' not to run; it could not be watched to the end ({h.evidence})")
         else:
             checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
     for hook, want in expectation.ran_in.items():

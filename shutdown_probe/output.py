@@ -30,6 +30,9 @@ from collections import deque
 from itertools import accumulate
 from typing import Callable, Iterable, NamedTuple
 
+import regex as regexmod
+
+from . import scenario
 from .waiting import Flag, wait_readable
 
 # A "line" longer than this is cut into pieces (at a UTF-8 character boundary, so
@@ -99,8 +102,11 @@ def _chunk_regex(pattern: re.Pattern[str] | None) -> re.Pattern[str] | None:
     if pattern is None or not isinstance(pattern.pattern, str) or _NOT_PREFILTERABLE.search(pattern.pattern):
         return None
     try:
-        return re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
-    except re.error:  # pragma: no cover - it compiled once already
+        # the regex module, as the subscriber's own matching: re holds the GIL for a
+        # whole search, and a catastrophic pattern over a chunk would freeze the harness
+        flags = pattern.flags & (re.IGNORECASE | re.DOTALL | re.VERBOSE | re.ASCII)
+        return regexmod.compile(pattern.pattern, flags | regexmod.VERSION0 | regexmod.MULTILINE)
+    except (regexmod.error, ValueError):  # pragma: no cover - it compiled once already
         return None
 
 
@@ -109,7 +115,7 @@ def _matching_lines(regex: re.Pattern[str], text: str) -> set[int]:
     touches. Counting newlines from one match to the next keeps this linear."""
     out: set[int] = set()
     index, pos = 0, 0
-    for m in regex.finditer(text):
+    for m in regex.finditer(text, timeout=scenario.REGEX_TIMEOUT, concurrent=True):
         start, end = m.span()
         index += text.count("\n", pos, start)
         last = index + text.count("\n", start, max(start, end - 1))
@@ -181,6 +187,19 @@ class OutputCapture:
         return eof
 
     # -- the reader thread
+
+    def _wanted(self, i: int, regex, text: str) -> set[int] | None:
+        """The lines of ``text`` subscriber ``i`` is given (None: all of them)."""
+        if regex is None:
+            return None
+        try:
+            return _matching_lines(regex, text)
+        except TimeoutError:
+            # too slow over a chunk: this subscriber gets every line from now on; its own
+            # matching times out on the culprit line and turns its regex off
+            with self._lock:
+                self._subscribers[i] = (self._subscribers[i][0], None)
+            return None
 
     def _run(self) -> None:
         open_fds = dict(self._fds)
@@ -255,7 +274,7 @@ class OutputCapture:
         if many_short and any(regex is not None for _, regex in subscribers):
             # the text Line.text would give, lines still joined by "\n"
             text = _drop_end_crs(block.decode("utf-8", errors="replace"))
-            wanted = [None if regex is None else _matching_lines(regex, text) for _, regex in subscribers]
+            wanted = [self._wanted(i, regex, text) for i, (_, regex) in enumerate(subscribers)]
         tail_from = max(0, len(raws) - TAIL_LINES)
         if None in wanted:
             indexes: Iterable[int] = range(len(raws))

@@ -279,11 +279,11 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         _active.add(tree)
     capture = OutputCapture({"stdout": out_r, "stderr": err_r})
     for det in log_hooks.values():
-        capture.subscribe(det)
+        capture.subscribe(det, det.spec.log)  # the regex: lines it cannot match are skipped
     ready_flag = None
     if app.ready is not None and app.ready.kind == "log":
         ready_flag = Flag()
-        capture.subscribe(log_watcher(str(app.ready.value), ready_flag, app.ready.count))
+        capture.subscribe(log_watcher(app.ready.regex, ready_flag, app.ready.count), app.ready.regex)
     capture.start()
 
     trigger_thread: threading.Thread | None = None
@@ -465,6 +465,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 hooks[n].source = "log" if n in log_hooks else "file"
             result.hooks = {n: hooks[n] for n in scenario.hooks}
             result.hook_order = hook_order({**log_hooks, **file_hooks})
+            # a hook regex that took too long on a line was turned off: say so on the case
+            notes = [d.note for d in log_hooks.values() if d.note]
+            if notes:
+                result.error = "; ".join([result.error, *notes] if result.error else notes)
             if report is not None:
                 result.hooks.update(report.hook_results(t0, roles))
                 result.probe_order = report.probe_order()

@@ -412,8 +412,6 @@ def test_a_long_line_of_multibyte_characters_is_not_cut_inside_a_character():
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason="runner.py subscribes its log hooks without their regex, so every "
-                   "line costs microseconds of Python (see OutputCapture.subscribe)")
 def test_a_flood_of_short_lines_is_not_made_to_look_hung():
     """2 MB of bare newlines on each stream (4 million lines) take the target a few
     milliseconds; the harness, which holds it back until it has read them, must not
