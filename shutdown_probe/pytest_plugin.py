@@ -316,6 +316,10 @@ class _Interruption:
                 os.setpgid(0, 0)  # out of the controller's group: signals come from it
             except OSError:
                 pass  # a session leader already: a group signal cannot reach it anyway
+            # A controller killed outright cannot pass anything on: its death is the
+            # signal then (SIGTERM, so the running case ends as interrupted and its
+            # processes are killed, rather than running to its stop timeout).
+            _parent_death_signal(signal.SIGTERM)
         self.cancel  # made now: the handler must not allocate it
         for sig in (signal.SIGINT, signal.SIGTERM):
             current = signal.getsignal(sig)
@@ -367,6 +371,19 @@ class _Interruption:
             self.running -= 1
             if self.signum is not None:
                 session.shouldstop = f"interrupted by {self.name}"
+
+
+def _parent_death_signal(sig: int) -> None:
+    """prctl(PR_SET_PDEATHSIG): ``sig`` when our parent (the xdist controller) dies."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took hold
+        os.kill(os.getpid(), sig)
 
 
 _STOP = pytest.StashKey[_Interruption]()

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SESSION, TARGETS, run_cli, write_scenario
+from conftest import ROOT, SESSION, TARGETS, run_cli, wait_while_running, write_scenario
 from shutdown_probe.paths import BUILTIN_PATHS
 from shutdown_probe.processes import tagged_processes
 
@@ -202,11 +202,8 @@ stop_timeout = 60
                              "--markdown", str(out_md)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while not mark.exists():  # the target is up; the harness is now waiting on it
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "target never started"
-            time.sleep(0.02)
+        # the target is up; the harness is now waiting on it
+        wait_while_running(proc, mark.exists, "the target started", timeout=20)
         assert [p for p in tagged_processes(f"{SESSION}/")], "the target should be running"
         for _ in range(times):  # a second Ctrl-C at once: no waiting, the same cleanup
             proc.send_signal(sig)

@@ -16,12 +16,12 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 
+import psutil
 import pytest
 
-from conftest import SESSION, TARGETS, run_cli
+from conftest import SESSION, TARGETS, run_cli, wait_while_running
 from shutdown_probe.processes import tagged_processes
 
 PLAIN = TARGETS / "plain.py"
@@ -537,8 +537,9 @@ def stubborn_toml(mark) -> str:
 
 @pytest.mark.parametrize(("sig", "times", "xdist"), [
     (signal.SIGINT, 1, False), (signal.SIGTERM, 1, False), (signal.SIGTERM, 2, False),
-    (signal.SIGINT, 1, True), (signal.SIGTERM, 1, True),
-], ids=["SIGINT", "SIGTERM", "SIGTERM-twice", "xdist-Ctrl-C-to-the-group", "xdist-SIGTERM-to-the-controller"])
+    (signal.SIGINT, 1, True), (signal.SIGTERM, 1, True), (signal.SIGKILL, 1, True),
+], ids=["SIGINT", "SIGTERM", "SIGTERM-twice", "xdist-Ctrl-C-to-the-group", "xdist-SIGTERM-to-the-controller",
+        "xdist-controller-SIGKILLed"])
 @pytest.mark.timeout(60)
 def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_plus_signal(
         pytester, sig, times, xdist):
@@ -557,24 +558,30 @@ def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", *dist, "--shutdown-probe-json",
          "out.json", "--shutdown-probe-markdown", "out.md", *files],
         cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)  # its own group, as a terminal gives a foreground job
+        start_new_session=True,  # its own group, as a terminal gives a foreground job
+        # and SIGINT as a terminal gives it, even where this run inherited SIG_IGN (a
+        # job started with & from a script), which pytest and the plugin respect
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        deadline = time.monotonic() + 30
-        while not all(m.exists() for m in marks):
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "the targets never started"
-            time.sleep(0.02)
+        wait_while_running(proc, lambda: all(m.exists() for m in marks), "the targets started")
         assert len(tagged_processes(f"{SESSION}/")) == len(marks), "the targets should be running"
         for _ in range(times):
             if xdist and sig == signal.SIGINT:
                 os.killpg(proc.pid, sig)  # Ctrl-C: the whole foreground group
             else:
                 proc.send_signal(sig)
+        if sig == signal.SIGKILL:  # no reports: the workers end their cases, at once
+            proc.wait(timeout=10)
+            wait_while_running(None, lambda: not tagged_processes(f"{SESSION}/"), "the cases ended", timeout=3)
+            return
         out, _ = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # the xdist workers too: they have groups of their own
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
             proc.kill()
             proc.wait()
+        proc.stdout.close()
     assert proc.returncode == 128 + sig, out
     assert tagged_processes(f"{SESSION}/") == []
     assert "c_plain.toml::sigterm" not in out  # scheduling stopped

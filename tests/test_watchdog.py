@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SESSION, write_scenario
+from conftest import ROOT, SESSION, wait_while_running, write_scenario
 from shutdown_probe.processes import tagged_processes
 from shutdown_probe.waiting import wait_readable
 
@@ -168,14 +168,6 @@ def _running(pid: int) -> bool:
         return False
 
 
-def wait_for(what, condition, proc, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, f"the harness ended before {what}: {proc.stderr.read().decode()}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("moment", ["launching", "ready", "stopping"])
 def test_a_harness_killed_by_sigkill_leaves_no_process_behind(tmp_path, moment):
@@ -183,11 +175,11 @@ def test_a_harness_killed_by_sigkill_leaves_no_process_behind(tmp_path, moment):
     proc = start_harness(scenario)
     try:
         if moment == "launching":  # a case's root runs; its children may not yet
-            wait_for("a target", lambda: logged(tmp_path, "root"), proc)
+            wait_while_running(proc, lambda: logged(tmp_path, "root"), "a target")
         elif moment == "ready":  # every app has spread itself; no stop signal yet
-            wait_for("every app spread", lambda: len(logged(tmp_path, "untagged")) == 3, proc)
+            wait_while_running(proc, lambda: len(logged(tmp_path, "untagged")) == 3, "every app spread")
         else:  # every root got its stop signal (and ignored it)
-            wait_for("every stop", lambda: len(set(logged(tmp_path, "stopping"))) == 3, proc)
+            wait_while_running(proc, lambda: len(set(logged(tmp_path, "stopping"))) == 3, "every stop")
         kill_harness_and_check(tmp_path, proc)
     finally:
         if proc.poll() is None:
