@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import weakref
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
-from .scenario import ReadyCheck, compile_regex, line_matcher, regex_timeout_note
+from .scenario import ReadyCheck, line_matcher, regex_timeout_note
 from .waiting import Backoff, Flag, wait_readable
 
 if TYPE_CHECKING:  # requests costs 50 ms to import: only apps checked over HTTP pay it
@@ -44,13 +43,13 @@ def wait_ready(
     root_fd: int | None,
     root_alive,
     capture: OutputCapture,
-    log_flag: Flag | None,
+    log_watch: LogWatcher | None,
     cancel: Flag | None = None,
 ) -> ReadyOutcome:
     """Wait until ``check`` passes, the root exits, or ``timeout`` runs out.
 
-    ``log_flag`` must have been subscribed to the capture before the app started
-    (see :func:`log_watcher`), so no line can slip past.
+    ``log_watch`` must have been subscribed to the capture before the app started,
+    so no line can slip past.
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -71,12 +70,11 @@ def wait_ready(
         return gone() or ReadyOutcome(True, f"after a {check.value} s delay", time.monotonic() - start)
 
     if check.kind == "log":
-        assert log_flag is not None
+        assert log_watch is not None
         while True:
-            if log_flag.is_set():
-                gave_up = _gave_up.get(log_flag)
-                if gave_up is not None:  # the regex was turned off: it can never match now
-                    return ReadyOutcome(False, gave_up, time.monotonic() - start)
+            if log_watch.flag.is_set():
+                if log_watch.note is not None:  # the regex was turned off: it can never match now
+                    return ReadyOutcome(False, log_watch.note, time.monotonic() - start)
                 return ReadyOutcome(True, f"log matched {check.value!r}", time.monotonic() - start)
             failed = gone()
             if failed:
@@ -85,7 +83,7 @@ def wait_ready(
             if left <= 0:
                 return ReadyOutcome(False, f"no output line matched {check.value!r} within {timeout:g} s",
                                     time.monotonic() - start)
-            wait_readable(wake + [log_flag.fileno()], left)
+            wait_readable(wake + [log_watch.flag.fileno()], left)
 
     # A refused connect or a missing file costs microseconds: try again after about a
     # millisecond, backing off to a quarter second for an app that takes its time.
@@ -107,38 +105,38 @@ def wait_ready(
             wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
 
 
-# flag -> why the ready regex was turned off (it took too long on a line); the flag is
-# set as well, so wait_ready wakes and reports it at once instead of at the timeout
-_gave_up: "weakref.WeakKeyDictionary[Flag, str]" = weakref.WeakKeyDictionary()
+class LogWatcher:
+    """A capture subscriber that sets ``flag`` once ``count`` lines matched ``regex``
+    (the compiled ``ReadyCheck.regex``; two processes printing at once can share a
+    line, so every match counts).
 
-
-def log_watcher(pattern: Any, flag: Flag, count: int = 1):
-    """A capture subscriber that sets ``flag`` once ``count`` lines matched ``pattern``.
-
-    ``pattern`` is the compiled regex (``ReadyCheck.regex``) or its text, which gets
-    the object compiled when the scenario loaded (:func:`compile_regex` keeps it). A
-    match that takes longer than ``REGEX_TIMEOUT`` turns the regex off for the case:
-    the flag is set and :func:`wait_ready` reports the app not ready, with the reason.
+    A match that takes longer than ``REGEX_TIMEOUT`` turns the regex off for the case:
+    ``note`` says why and the flag is set, so :func:`wait_ready` reports the app not
+    ready at once rather than at the timeout. :meth:`close` releases the flag's pipe.
     """
-    regex = compile_regex(pattern) if isinstance(pattern, str) else pattern
-    match = line_matcher(regex)
-    seen = 0
 
-    def watch(line: Line) -> None:
-        nonlocal seen
-        if flag.is_set():
+    def __init__(self, regex: Any, count: int = 1) -> None:
+        self.regex = regex
+        self.count = count
+        self.flag = Flag()
+        self.note: str | None = None
+        self._match = line_matcher(regex)
+        self._seen = 0
+
+    def __call__(self, line: Line) -> None:
+        if self.flag.is_set():
             return
         try:
-            # two processes printing at once can share a line: count every match
-            seen += len(match(line.text))
+            self._seen += len(self._match(line.text))
         except TimeoutError:
-            _gave_up[flag] = regex_timeout_note("app.ready.log", regex, line)
-            flag.set()
+            self.note = regex_timeout_note("app.ready.log", self.regex, line)
+            self.flag.set()
             return
-        if seen >= count:
-            flag.set()
+        if self._seen >= self.count:
+            self.flag.set()
 
-    return watch
+    def close(self) -> None:
+        self.flag.close()
 
 
 def direct_session() -> requests.Session:

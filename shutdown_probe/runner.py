@@ -45,7 +45,7 @@ from .processes import (
     describe_status,
     signal_dispositions,
 )
-from .readiness import Interrupted, log_watcher, wait_ready
+from .readiness import Interrupted, LogWatcher, wait_ready
 from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord, environment_info
 from .scenario import Scenario
 from .stops import StopContext, StopSequence, cleanup_watch, new_record
@@ -280,10 +280,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     capture = OutputCapture({"stdout": out_r, "stderr": err_r})
     for det in log_hooks.values():
         capture.subscribe(det, det.spec.log)  # the regex: lines it cannot match are skipped
-    ready_flag = None
+    ready_watch = None
     if app.ready is not None and app.ready.kind == "log":
-        ready_flag = Flag()
-        capture.subscribe(log_watcher(app.ready.regex, ready_flag, app.ready.count), app.ready.regex)
+        ready_watch = LogWatcher(app.ready.regex, app.ready.count)
+        capture.subscribe(ready_watch, app.ready.regex)
     capture.start()
 
     trigger_thread: threading.Thread | None = None
@@ -299,7 +299,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     try:
         ready = wait_ready(resolved.ready, timeout=app.ready_timeout, root_fd=tree.root.pidfd,
                            root_alive=lambda: tree.root.alive, capture=capture,
-                           log_flag=ready_flag, cancel=cancel)
+                           log_watch=ready_watch, cancel=cancel)
         result.ready_s = round(ready.elapsed, 4)
         if not ready.ready:
             result.outcome = "not-ready"
@@ -444,6 +444,8 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         if traffic is not None:
             result.traffic = traffic.close()
         capture.finish(OUTPUT_GRACE)
+        if ready_watch is not None:  # the capture has stopped calling it
+            ready_watch.close()
         if trigger_thread is not None:
             trigger_thread.join(10)
         tree.finish()

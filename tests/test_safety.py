@@ -148,3 +148,22 @@ ready = { file = "{workdir}/ready" }
     [root] = [p for p in gone.processes if p.role == "root"]
     folder = root.cmdline.split()[-1]
     assert folder.startswith("/") and "shutdown-probe-" in folder and not os.path.exists(folder)
+
+
+def test_a_case_gives_back_every_descriptor_it_opened(tmp_path):
+    # a log ready check and a log hook: the kinds that open pipes of their own
+    text = '''
+paths = ["sigterm"]
+[app]
+command = ["{python}", "-c", "import signal; print('up', flush=True); signal.pause()"]
+ready = { log = '^up$' }
+[hooks.up]
+log = 'up'
+'''
+    sc = load_scenario(write_scenario(tmp_path, text))
+    run_case(expand_cases([sc])[0])  # the first case opens what the harness keeps (the watchdog's pipe)
+    before = sorted(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        result = run_case(expand_cases([sc])[0])
+        assert result.outcome == "exited", result.error
+    assert sorted(os.listdir("/proc/self/fd")) == before
