@@ -61,6 +61,22 @@ def ensure(run_id: str) -> str | None:
         return None
 
 
+def watchdog_children() -> dict[int, str]:
+    """This process's children named like a watchdog -> their state letter ("S", "Z"...)."""
+    from .procnet import child_pids
+
+    out = {}
+    for child in child_pids(os.getpid()):
+        try:
+            with open(f"/proc/{child}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        if stat[stat.find(b"(") + 1:stat.rfind(b")")] == NAME.encode():
+            out[child] = stat[stat.rfind(b")") + 2:][:1].decode()
+    return out
+
+
 def _reap_adopted() -> None:
     """Reap the ended watchdogs of harnesses this one started (a CLI run from a test).
 
@@ -68,18 +84,8 @@ def _reap_adopted() -> None:
     subreaper; when the watchdog then ends, only this process can reap it. Its name,
     which a zombie keeps, says it is one: no other child of ours is called that.
     """
-    from .procnet import child_pids
-
-    for child in child_pids(os.getpid()):
-        if child == _pid:
-            continue
-        try:
-            with open(f"/proc/{child}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        name = stat[stat.find(b"(") + 1:stat.rfind(b")")]
-        if name == NAME.encode() and stat[stat.rfind(b")") + 2:].startswith(b"Z"):
+    for child, state in watchdog_children().items():
+        if child != _pid and state == "Z":
             try:
                 os.waitpid(child, os.WNOHANG)
             except ChildProcessError:

@@ -103,16 +103,6 @@ def start_harness(scenario):
                             start_new_session=True)
 
 
-def open_pidfds(pids) -> dict[int, int]:
-    out = {}
-    for pid in pids:
-        try:
-            out[pid] = os.pidfd_open(pid)
-        except ProcessLookupError:
-            pass
-    return out
-
-
 def case_pids(tmp_path) -> set[int]:
     """Every live process of the harness's cases: tagged, or written down by the apps."""
     pids = {p.pid for p in tagged_processes(f"{SESSION}/")}
@@ -274,23 +264,6 @@ def test_the_watchdog_spares_the_session_the_harness_runs_in(tmp_path):
         leader.stdout.close()
 
 
-def _watchdog_children() -> dict[int, str]:
-    """This process's children named like a watchdog -> their state letter."""
-    from shutdown_probe.procnet import child_pids
-    from shutdown_probe.watchdog import NAME
-
-    out = {}
-    for child in child_pids(os.getpid()):
-        try:
-            with open(f"/proc/{child}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        if stat[stat.find(b"(") + 1:stat.rfind(b")")] == NAME.encode():
-            out[child] = stat[stat.rfind(b")") + 2:][:1].decode()
-    return out
-
-
 @pytest.mark.timeout(60)
 def test_the_watchdog_of_a_harness_we_started_is_reaped_when_it_ends(tmp_path):
     from conftest import TARGETS
@@ -312,9 +285,9 @@ ready = {{ file = "{{workdir}}/ready" }}
     assert done.returncode == 0, done.stderr
     # the CLI's watchdog is ours now (we are its nearest subreaper); it ends on its own
     deadline = time.monotonic() + 10
-    while not any(pid != mine and state == "Z" for pid, state in _watchdog_children().items()):
-        assert time.monotonic() < deadline, f"the CLI's watchdog never ended: {_watchdog_children()}"
+    while not any(pid != mine and state == "Z" for pid, state in watchdog.watchdog_children().items()):
+        assert time.monotonic() < deadline, f"the CLI's watchdog never ended: {watchdog.watchdog_children()}"
         time.sleep(0.02)
     watchdog.ensure(RUN_ID)
-    assert {pid: s for pid, s in _watchdog_children().items() if pid != mine} == {}
+    assert {pid: s for pid, s in watchdog.watchdog_children().items() if pid != mine} == {}
     assert watchdog.pid() == mine  # our own watchdog was left alone
