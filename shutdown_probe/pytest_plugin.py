@@ -34,8 +34,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .scenario import Expectation, Scenario
 
 MARKER = "shutdown_probe"
-# Results recorded while an item runs, waiting to be attached to its next report.
+# Results recorded while an item runs: each goes out on the item's next report, and
+# the list is emptied once all its reports are logged (until then a session cut short
+# still finds them on the item).
 _PENDING = pytest.StashKey[list]()
+_ATTACHED = pytest.StashKey[int]()  # how many of _PENDING have gone out on a report
 _INDEX = pytest.StashKey[int]()
 _SEQ = pytest.StashKey[int]()
 _MATRIX_PLUGIN = "shutdown_probe_matrix"
@@ -205,9 +208,9 @@ class ScenarioItem(pytest.Item):
         from .runner import Case, run_case
 
         keep = self.config.getoption("shutdown_probe_keep_workdirs")
-        result = _stop(self.config).run(self.session, lambda cancel: run_case(Case(self.scenario, self.case_path),
-                                                                  cancel=cancel, keep_workdir=keep))
-        record(self, result, self.scenario.description)
+        result = _stop(self.config).run(
+            self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep),
+            lambda result: record(self, result, self.scenario.description))
         if result.outcome == "skipped":
             reason = (result.error or "").removeprefix("skipped: ") or "skipped"
             try:  # point -rs at the scenario file rather than at this line
@@ -276,8 +279,14 @@ class _Interruption:
     * during a case, the first one sets the cases' cancel flag: the case kills its
       processes, ends as ``interrupted`` and is recorded like any other, and the
       session stops after it (``session.shouldstop``);
-    * between cases, or a second signal, is a KeyboardInterrupt at once: pytest
-      stops, the running case (if any) still kills its processes on the way out;
+    * between cases it is a KeyboardInterrupt, as pytest would make it (what the
+      item had recorded is still gathered, from the item);
+    * a second one changes nothing: the stop the first began kills at once, so there
+      is nothing left to hurry, and a KeyboardInterrupt now could lose the case being
+      recorded. A third is a KeyboardInterrupt wherever it lands, for a harness that
+      does not stop: the case it cuts may be missing from the reports;
+    * once the session is finishing, signals are only counted: the reports are
+      being written;
     * the session ends with status 128 + the first signal's number (130, 143), after
       writing every requested report with what was gathered.
 
@@ -291,7 +300,9 @@ class _Interruption:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.count = 0  # signals taken
         self.running = 0  # cases running in this process now
+        self.finishing = False  # pytest_sessionfinish has begun
         self._cancel = None
         self._old: dict[int, Any] = {}
         self.workers: dict[str, int] = {}  # xdist controller: worker id -> its pidfd
@@ -349,24 +360,32 @@ class _Interruption:
         first = self.signum is None
         if first:
             self.signum = signum
-        if self.workers:  # an xdist controller: the workers stop, reporting as they go
-            for fd in self.workers.values():
-                try:
-                    signal.pidfd_send_signal(fd, signum)
-                except OSError:
-                    pass  # that worker has ended
-            if first:
-                return
-        if first and self.running:
+        self.count += 1
+        for fd in self.workers.values():  # an xdist controller: each worker gets each one once
+            try:
+                signal.pidfd_send_signal(fd, signum)
+            except OSError:
+                pass  # that worker has ended
+        if self.finishing:
+            return
+        if self.count >= 3:
+            raise KeyboardInterrupt  # insisted on: out now, whatever it costs
+        if self.running:
             self.cancel.set()  # the running case ends as interrupted and says so
             return
-        raise KeyboardInterrupt
+        if first and not self.workers:
+            raise KeyboardInterrupt  # between cases: pytest's own way out
+        # a second signal: the first one's stop is under way, and kills at once
 
-    def run(self, session: pytest.Session, call):
-        """``call(cancel)`` runs cases; an interruption stops the session after it."""
+    def run(self, session: pytest.Session, call, keep):
+        """``call(cancel)`` runs cases and ``keep(result)`` records what it returned, both
+        as "a case running" (a signal cancels it, never raises there); an interruption
+        stops the session after it."""
         self.running += 1
         try:
-            return call(self.cancel)
+            result = call(self.cancel)
+            keep(result)
+            return result
         finally:
             self.running -= 1
             if self.signum is not None:
@@ -429,12 +448,31 @@ def record(item: pytest.Item, result: CaseResult, description: str = "") -> None
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
-    pending = item.stash.get(_PENDING, None)
-    if pending:
+    pending = item.stash.get(_PENDING, [])
+    attached = item.stash.get(_ATTACHED, 0)
+    if len(pending) > attached:
         # Plain data on the report: pytest-xdist serialises report attributes, which
         # is how a worker's cases reach the controller.
-        outcome.get_result().shutdown_probe = list(pending)
-        pending.clear()
+        outcome.get_result().shutdown_probe = pending[attached:]
+        item.stash[_ATTACHED] = len(pending)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    outcome = yield
+    if outcome.excinfo is None:  # every report of the item is logged: delivered
+        item.stash[_PENDING] = []
+        item.stash[_ATTACHED] = 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _stop(session.config).finishing = True  # signals from now on wait for the reports
+
+
+def _undelivered(session: pytest.Session) -> list[dict[str, Any]]:
+    """What an item cut short (a KeyboardInterrupt) recorded but never logged."""
+    return [entry for item in session.items for entry in item.stash.get(_PENDING, [])]
 
 
 class SessionMatrix:
@@ -452,7 +490,10 @@ class SessionMatrix:
         return hasattr(self.config, "workerinput")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for entry in getattr(report, "shutdown_probe", None) or ():
+        self.gather(getattr(report, "shutdown_probe", None) or ())
+
+    def gather(self, entries) -> None:
+        for entry in entries:
             # keyed by position: a rerun of the same test replaces its earlier result
             self.entries[tuple(entry["order"])] = entry
 
@@ -480,7 +521,7 @@ class SessionMatrix:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         stop = _stop(self.config)
-        stop.uninstall()
+        # the handlers stay (pytest_unconfigure restores them): a signal now is counted
         self.leaked |= _sweep_leftovers(self.messages)
         if self.leaked and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -492,9 +533,11 @@ class SessionMatrix:
             # The controller prints; xdist hands it this dict when the worker ends.
             self.config.workeroutput["shutdown_probe_messages"] = list(self.messages)
             self.config.workeroutput["shutdown_probe_leaked"] = self.leaked
+            self.config.workeroutput["shutdown_probe_undelivered"] = _undelivered(session)
             return
-        if not self.entries:
-            return
+        self.gather(_undelivered(session))
+        if not self.entries and stop.signum is None:
+            return  # no case ran (an interrupted session still writes what it has: nothing)
         for option, fmt in REPORT_OPTIONS.items():
             target = self.config.getoption(option)
             if not target:
@@ -520,6 +563,7 @@ class SessionMatrix:
         worker = node.workerinput.get("workerid", "?")
         output = getattr(node, "workeroutput", {})
         self.leaked |= bool(output.get("shutdown_probe_leaked"))
+        self.gather(output.get("shutdown_probe_undelivered", []))
         for line in output.get("shutdown_probe_messages", []):
             self.messages.append(f"[{worker}] {line}")
 
@@ -615,9 +659,9 @@ class ShutdownProbe:
 
         scenario = self._scenario(scenario)
         case = Case(scenario, _pick_path(scenario, path))
-        result = _stop(self._node.config).run(self._node.session,
-                           lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir))
-        self._keep(result, scenario)
+        result = _stop(self._node.config).run(
+            self._node.session, lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir),
+            lambda result: self._keep(result, scenario))
         self._check_interrupted()
         return result
 
@@ -629,10 +673,12 @@ class ShutdownProbe:
         scenario = self._scenario(scenario)
         chosen = list(scenario.paths) if paths is None else [_pick_path(scenario, p) for p in paths]
         cases = [Case(scenario, p) for p in chosen]
+        def keep(results: Results) -> None:
+            for result in results.cases:
+                self._keep(result, scenario)
+
         results = _stop(self._node.config).run(self._node.session, lambda cancel: run_cases(
-            cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs))
-        for result in results.cases:
-            self._keep(result, scenario)
+            cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs), keep)
         self._check_interrupted()
         return {r.path: r for r in results.cases}
 

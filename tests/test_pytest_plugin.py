@@ -535,14 +535,21 @@ def stubborn_toml(mark) -> str:
         """)
 
 
-@pytest.mark.parametrize(("sig", "times", "xdist"), [
-    (signal.SIGINT, 1, False), (signal.SIGTERM, 1, False), (signal.SIGTERM, 2, False),
-    (signal.SIGINT, 1, True), (signal.SIGTERM, 1, True), (signal.SIGKILL, 1, True),
-], ids=["SIGINT", "SIGTERM", "SIGTERM-twice", "xdist-Ctrl-C-to-the-group", "xdist-SIGTERM-to-the-controller",
-        "xdist-controller-SIGKILLed"])
+AGAIN = "again"  # the same signal once more, when the first one's kills are done
+
+# SIGINT then SIGTERM: two distinct signals are never merged into one (the same one
+# twice may be, if it is still pending), and Python runs pending handlers lowest
+# number first, so the first taken is SIGINT either way.
+@pytest.mark.parametrize(("signals", "xdist"), [
+    ([signal.SIGINT], False), ([signal.SIGTERM], False),
+    ([signal.SIGINT, signal.SIGTERM], False), ([signal.SIGTERM, AGAIN], False),
+    ([signal.SIGINT], True), ([signal.SIGTERM], True), ([signal.SIGKILL], True),
+], ids=["SIGINT", "SIGTERM", "SIGINT-then-SIGTERM-during-the-case", "SIGTERM-again-as-the-case-ends",
+        "xdist-Ctrl-C-to-the-group", "xdist-SIGTERM-to-the-controller", "xdist-controller-SIGKILLed"])
 @pytest.mark.timeout(60)
 def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_plus_signal(
-        pytester, sig, times, xdist):
+        pytester, signals, xdist):
+    sig = signals[0]
     # The stubborn targets ignore SIGTERM and the stop timeout is long: the session is
     # inside those cases when the signal comes. The plain item must never start.
     pytester.makepyfile(stubborn=STUBBORN)
@@ -565,11 +572,14 @@ def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_
     try:
         wait_while_running(proc, lambda: all(m.exists() for m in marks), "the targets started")
         assert len(tagged_processes(f"{SESSION}/")) == len(marks), "the targets should be running"
-        for _ in range(times):
-            if xdist and sig == signal.SIGINT:
-                os.killpg(proc.pid, sig)  # Ctrl-C: the whole foreground group
+        for send in signals:
+            if send == AGAIN:  # the case is ending, or recorded, or the session finishing
+                wait_while_running(proc, lambda: not tagged_processes(f"{SESSION}/"), "the targets killed")
+                send = sig
+            if xdist and send == signal.SIGINT:
+                os.killpg(proc.pid, send)  # Ctrl-C: the whole foreground group
             else:
-                proc.send_signal(sig)
+                proc.send_signal(send)
         if sig == signal.SIGKILL:  # no reports: the workers end their cases, at once
             proc.wait(timeout=10)
             wait_while_running(None, lambda: not tagged_processes(f"{SESSION}/"), "the cases ended", timeout=3)
@@ -588,11 +598,90 @@ def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_
     assert f"shutdown-probe: interrupted by {signal.Signals(sig).name}" in out
     data = json.loads((pytester.path / "out.json").read_text())
     got = sorted((c["scenario"], c["path"], c["outcome"]) for c in data["cases"])
-    cut = [(name, "sigterm", "interrupted") for name in stubborn]
-    if times == 1:  # a single signal: every cut case is recorded as such
-        assert got == cut, got
-        assert "interrupted" in (pytester.path / "out.md").read_text()
-    else:  # a second one does not wait for the case to report
-        assert got in ([], cut), got
-    if got:
-        assert data["environment"]["interrupted_by"] == signal.Signals(sig).name
+    # every cut case is recorded as such, however many signals came
+    assert got == [(name, "sigterm", "interrupted") for name in stubborn], got
+    assert "interrupted" in (pytester.path / "out.md").read_text()
+    assert data["environment"]["interrupted_by"] == signal.Signals(sig).name
+
+
+@pytest.mark.timeout(60)
+def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ran(pytester):
+    # Between cases the signal is pytest's KeyboardInterrupt: the test stops where it
+    # is, before its reports are made. What it recorded must still reach the reports.
+    mark = pytester.path / "mark-waiting"
+    never = pytester.path / "mark-never"
+    pytester.makefile(".toml", c_plain=plain_toml(["sigterm"]))
+    pytester.makepyfile(test_waits=f"""
+        import pathlib, time
+
+        def test_runs_a_case_then_waits(shutdown_probe):
+            result = shutdown_probe.run("c_plain.toml", path="sigterm")
+            assert result.outcome == "exited"
+            pathlib.Path({str(mark)!r}).touch()
+            time.sleep(60)  # the signal comes here
+
+        def test_never_starts():
+            pathlib.Path({str(never)!r}).touch()
+        """)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "--shutdown-probe-json", "out.json",
+         "test_waits.py"], cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    try:
+        wait_while_running(proc, mark.exists, "the test past its case")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert not never.exists(), out
+    assert "shutdown-probe: interrupted by SIGTERM" in out
+    data = json.loads((pytester.path / "out.json").read_text())
+    assert [(c["scenario"], c["path"], c["outcome"]) for c in data["cases"]] == [("c_plain", "sigterm", "exited")]
+    assert tagged_processes(f"{SESSION}/") == []
+
+
+def test_signals_during_a_case_cancel_it_a_third_raises_and_a_finishing_session_only_counts():
+    from shutdown_probe.pytest_plugin import _Interruption
+
+    before = signal.getsignal(signal.SIGTERM)
+    if before in (signal.SIG_IGN, None):
+        pytest.skip("SIGTERM is ignored in this test process: the plugin would leave it so")
+    stop = _Interruption()
+    stop.install()
+    try:
+        stop.running = 1  # as _Interruption.run has it while a case runs
+        signal.raise_signal(signal.SIGTERM)
+        assert (stop.signum, stop.cancel.is_set()) == (signal.SIGTERM, True)
+        signal.raise_signal(signal.SIGTERM)  # the stop is under way: nothing to hurry
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)  # insisted on
+        stop.running = 0
+        stop.finishing = True
+        signal.raise_signal(signal.SIGTERM)  # the reports are being written
+        assert stop.count == 4
+    finally:
+        stop.running = 0
+        stop.uninstall()
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_first_signal_between_cases_is_a_keyboard_interrupt():
+    from shutdown_probe.pytest_plugin import _Interruption
+
+    before = signal.getsignal(signal.SIGTERM)
+    if before in (signal.SIG_IGN, None):
+        pytest.skip("SIGTERM is ignored in this test process: the plugin would leave it so")
+    stop = _Interruption()
+    stop.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        assert stop.signum == signal.SIGTERM and not stop.cancel.is_set()
+        signal.raise_signal(signal.SIGTERM)  # pytest is on its way out already
+    finally:
+        stop.uninstall()
+    assert signal.getsignal(signal.SIGTERM) is before
