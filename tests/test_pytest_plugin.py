@@ -604,8 +604,9 @@ def test_an_interrupted_session_kills_the_case_writes_the_reports_and_exits_128_
     assert data["environment"]["interrupted_by"] == signal.Signals(sig).name
 
 
+@pytest.mark.parametrize("xdist", [False, True], ids=["plain", "xdist"])
 @pytest.mark.timeout(60)
-def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ran(pytester):
+def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ran(pytester, xdist):
     # Between cases the signal is pytest's KeyboardInterrupt: the test stops where it
     # is, before its reports are made. What it recorded must still reach the reports.
     mark = pytester.path / "mark-waiting"
@@ -625,7 +626,7 @@ def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ra
         """)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "--shutdown-probe-json", "out.json",
-         "test_waits.py"], cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+         *(["-n", "1"] if xdist else []), "test_waits.py"], cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
     try:
         wait_while_running(proc, mark.exists, "the test past its case")
