@@ -132,7 +132,11 @@ class OutputCapture:
         self._counts = {name: 0 for name in streams}
         self._consumed = {name: 0 for name in streams}  # bytes turned into lines so far
         self.bytes_read = {name: 0 for name in streams}
-        self._tail: deque[Line] = deque(maxlen=TAIL_LINES)
+        # Each stream keeps its own last lines, numbered across streams to merge them
+        # back in the order read: a flood on stdout must not push out the traceback
+        # on stderr.
+        self._tails: dict[str, deque[tuple[int, Line]]] = {name: deque(maxlen=TAIL_LINES) for name in streams}
+        self._tail_seq = 0
         # (fn, chunk regex or None: every line)
         self._subscribers: list[tuple[Subscriber, re.Pattern[str] | None]] = []
         self._lock = threading.Lock()
@@ -155,10 +159,12 @@ class OutputCapture:
             self._subscribers.append((fn, _chunk_regex(pattern)))
 
     def tail(self, limit: int = TAIL_LINES) -> str:
+        """The last ``limit`` lines of each stream, in the order they were read; stderr
+        lines marked ``[stderr]``, long lines shortened."""
         with self._lock:
-            lines = list(self._tail)[-limit:]
+            kept = sorted(entry for tail in self._tails.values() for entry in list(tail)[-limit:])
         out = []
-        for line in lines:
+        for _, line in kept:
             text = line.text
             if len(text) > TAIL_LINE_CHARS:
                 text = text[:TAIL_LINE_CHARS] + f"... [{len(line.text) - TAIL_LINE_CHARS} more chars]"
@@ -291,4 +297,6 @@ class OutputCapture:
         self._counts[name] += len(raws)
         self._consumed[name] = before + ends[-1] + nl * len(raws)
         with self._lock:
-            self._tail.extend(tail)
+            seq = self._tail_seq
+            self._tails[name].extend(zip(range(seq, seq + len(tail)), tail))
+            self._tail_seq = seq + len(tail)

@@ -29,7 +29,7 @@ import pytest
 from conftest import TARGETS
 from shutdown_probe import BUILTIN_PATHS, CaseResult, expand_cases, run_case
 from shutdown_probe.files import write_atomically
-from shutdown_probe.output import MAX_LINE, OutputCapture
+from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture
 from shutdown_probe.processes import TAG_ENV
 from shutdown_probe.render import format_case_failure, format_compat, format_html, format_markdown, format_terminal
 from shutdown_probe.results import Results
@@ -376,7 +376,10 @@ def test_floods_of_both_streams_end_cleanly_in_bounded_memory(mode):
             number = (stream == "stdout") + total // 100 + 1 + 1
             assert evidence.startswith(f"{stream} line {number}:"), evidence
     lines = tail_lines(result)
-    assert len(lines) <= 60 and len(result.output_tail) < 64 * 1024  # a tail, not the flood
+    # a tail, not the flood: each stream's last lines, neither pushed out by the other
+    errs = sum(line.startswith("[stderr] ") for line in lines)
+    assert 0 < errs <= TAIL_LINES and 0 < len(lines) - errs <= TAIL_LINES, lines
+    assert len(result.output_tail) < 2 * TAIL_LINES * 500
     assert figures["growth_mb"] * MB < MEMORY_BOUND, figures
     assert result.wall_s - result.ready_s < 60 + MARGIN
 

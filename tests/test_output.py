@@ -64,7 +64,36 @@ def test_lines_are_numbered_per_stream_and_the_tail_is_bounded():
     assert ("stdout", 200, "o200") in got
     assert ("stderr", 3, "partial") in got  # a last line without newline is kept
     tail = cap.tail().splitlines()
-    assert len(tail) == TAIL_LINES
+    # each stream's last TAIL_LINES: all three of stderr's, stdout's last ones
+    assert len(tail) == TAIL_LINES + 3
+    assert [t for t in tail if t.startswith("o")] == [f"o{i}" for i in range(201 - TAIL_LINES, 201)]
+    assert [t for t in tail if t.startswith("[stderr]")] == ["[stderr] e1", "[stderr] e2", "[stderr] partial"]
+
+
+def test_a_flood_on_stdout_does_not_push_the_stderr_traceback_out_of_the_tail():
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    cap = OutputCapture({"stdout": out_r, "stderr": err_r})
+    seen = threading.Event()
+    cap.subscribe(lambda line: seen.set() if line.text == "ValueError: boom" else None)
+    cap.start()
+    os.write(out_w, b"before\n")
+    os.write(err_w, b"Traceback (most recent call last):\nValueError: boom\n")
+    assert seen.wait(5), "the capture never read stderr"
+
+    def flood():
+        for i in range(0, 50_000, 1000):
+            os.write(out_w, b"".join(b"flood %d\n" % n for n in range(i, i + 1000)))
+        os.close(out_w)
+
+    writer = threading.Thread(target=flood)
+    writer.start()
+    os.close(err_w)
+    writer.join(10)
+    assert cap.finish(5.0)
+    tail = cap.tail().splitlines()
+    assert tail[:2] == ["[stderr] Traceback (most recent call last):", "[stderr] ValueError: boom"]
+    assert tail[2:] == [f"flood {n}" for n in range(50_000 - TAIL_LINES, 50_000)]
 
 
 def test_a_line_without_newlines_is_cut_into_bounded_pieces():

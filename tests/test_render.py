@@ -557,3 +557,16 @@ def test_a_failure_report_shows_the_apps_control_bytes_as_pictures():
     text = format_case_failure(case)
     assert not any(ord(ch) < 32 and ch != "\n" for ch in text), repr(text)
     assert "plain red nul␀ bell␇" in text
+
+
+def test_a_failure_report_keeps_the_end_of_each_stream():
+    from shutdown_probe.render.failure import format_case_failure
+
+    flood = [f"request {i}" for i in range(100)]
+    tail = "\n".join(["[stderr] Traceback (most recent call last):", "[stderr] KeyError: 'db'", *flood]) + "\n"
+    text = format_case_failure(CaseResult(scenario="s", path="sigterm", outcome="exited", output_tail=tail),
+                               tail_lines=5)
+    shown = [line.removeprefix("    | ") for line in text.splitlines() if line.startswith("    | ")]
+    assert shown == ["[stderr] Traceback (most recent call last):", "[stderr] KeyError: 'db'",
+                     *flood[-5:]], text
+    assert "output tail (last 7 lines):" in text

@@ -51,7 +51,7 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         lines += [f"    {line}" for line in traffic[1:]]
     for esc in case.escalations:
         lines.append(f"  harness sent {esc.signal} to the {esc.role} (pid {esc.pid}): {esc.reason}")
-    tail = case.output_tail.rstrip("\n").splitlines()[-tail_lines:]
+    tail = _last_of_each_stream(case.output_tail.rstrip("\n").splitlines(), tail_lines)
     if tail:
         lines.append(f"  output tail (last {len(tail)} lines):")
         # the app's own bytes: no escape sequence or NUL reaches the test report
@@ -59,6 +59,15 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
     else:
         lines.append("  output tail: (the app wrote nothing)")
     return "\n".join(lines)
+
+
+def _last_of_each_stream(lines: list[str], n: int) -> list[str]:
+    """The last ``n`` stdout lines and the last ``n`` stderr lines (marked ``[stderr]``
+    in the tail), in their order: a flood on one stream leaves the other's end."""
+    err = [i for i, line in enumerate(lines) if line.startswith("[stderr] ")]
+    out = [i for i, line in enumerate(lines) if not line.startswith("[stderr] ")]
+    keep = sorted(err[-n:] + out[-n:]) if n > 0 else []
+    return [lines[i] for i in keep]
 
 
 def row_summary(case: CaseResult) -> str:
