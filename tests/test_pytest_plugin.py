@@ -645,7 +645,9 @@ def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ra
     assert tagged_processes(f"{SESSION}/") == []
 
 
-def test_signals_during_a_case_cancel_it_a_third_raises_and_a_finishing_session_only_counts():
+@pytest.fixture
+def interruption():
+    """The plugin's signal handling installed in this process, and taken back after."""
     from shutdown_probe.pytest_plugin import _Interruption
 
     before = signal.getsignal(signal.SIGTERM)
@@ -654,35 +656,29 @@ def test_signals_during_a_case_cancel_it_a_third_raises_and_a_finishing_session_
     stop = _Interruption()
     stop.install()
     try:
-        stop.running = 1  # as _Interruption.run has it while a case runs
+        yield stop
+    finally:
+        stop.running = 0
+        stop.uninstall()
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_signals_during_a_case_cancel_it_a_third_raises_and_a_finishing_session_only_counts(interruption):
+    stop = interruption
+    stop.running = 1  # as _Interruption.run has it while a case runs
+    signal.raise_signal(signal.SIGTERM)
+    assert (stop.signum, stop.cancel.is_set()) == (signal.SIGTERM, True)
+    signal.raise_signal(signal.SIGTERM)  # the stop is under way: nothing to hurry
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGTERM)  # insisted on
+    stop.running = 0
+    stop.finishing = True
+    signal.raise_signal(signal.SIGTERM)  # the reports are being written
+    assert stop.count == 4
+
+
+def test_a_first_signal_between_cases_is_a_keyboard_interrupt(interruption):
+    with pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGTERM)
-        assert (stop.signum, stop.cancel.is_set()) == (signal.SIGTERM, True)
-        signal.raise_signal(signal.SIGTERM)  # the stop is under way: nothing to hurry
-        with pytest.raises(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGTERM)  # insisted on
-        stop.running = 0
-        stop.finishing = True
-        signal.raise_signal(signal.SIGTERM)  # the reports are being written
-        assert stop.count == 4
-    finally:
-        stop.running = 0
-        stop.uninstall()
-    assert signal.getsignal(signal.SIGTERM) is before
-
-
-def test_a_first_signal_between_cases_is_a_keyboard_interrupt():
-    from shutdown_probe.pytest_plugin import _Interruption
-
-    before = signal.getsignal(signal.SIGTERM)
-    if before in (signal.SIG_IGN, None):
-        pytest.skip("SIGTERM is ignored in this test process: the plugin would leave it so")
-    stop = _Interruption()
-    stop.install()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGTERM)
-        assert stop.signum == signal.SIGTERM and not stop.cancel.is_set()
-        signal.raise_signal(signal.SIGTERM)  # pytest is on its way out already
-    finally:
-        stop.uninstall()
-    assert signal.getsignal(signal.SIGTERM) is before
+    assert interruption.signum == signal.SIGTERM and not interruption.cancel.is_set()
+    signal.raise_signal(signal.SIGTERM)  # pytest is on its way out already
