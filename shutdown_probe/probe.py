@@ -33,6 +33,7 @@ PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site"
 EVENTS_ENV = "SHUTDOWN_PROBE_EVENTS"
 INJECT_ENV = "SHUTDOWN_PROBE_INJECT"
 INJECT_SIGNAL_ENV = "SHUTDOWN_PROBE_INJECT_SIGNAL"
+INJECTED_MESSAGE = "shutdown-probe injected exception"  # the probe's RuntimeError (sitecustomize)
 
 _PYTHON_NAME = re.compile(r"^(python|pypy)[0-9.]*$")
 
@@ -188,9 +189,19 @@ class ProbeReport:
         # multiprocessing calls threading._shutdown itself in its children; only a
         # call from the interpreter (no Python caller) is the real finalization
         finalized = sorted({e["pid"] for e in self.events if e["ev"] == "finalize" and not e.get("caller")})
-        injected = [{"pid": e["pid"], "action": e.get("action")} for e in self.events if e["ev"] == "inject"]
+        injected = [self._injected(e, unhandled) for e in self.events if e["ev"] == "inject"]
         return {"processes": processes, "atexit_registered": registered, "signal_handlers": signals,
                 "unhandled_exceptions": unhandled, "finalized": finalized, "injected": injected}
+
+    @staticmethod
+    def _injected(event: dict[str, Any], unhandled: list[dict[str, Any]]) -> dict[str, Any]:
+        """The probe's injected exit: where it landed and, for an exception, whether it
+        got away (reached ``sys.excepthook``) or the app caught it."""
+        out = {"pid": event["pid"], "action": event.get("action"), "stack": event.get("stack") or []}
+        if out["action"] == "exception":
+            out["caught"] = not any(u["pid"] == event["pid"] and u["type"] == "RuntimeError"
+                                    and u["message"] == INJECTED_MESSAGE for u in unhandled)
+        return out
 
     # ------------------------------------------------------------ hooks
 

@@ -49,8 +49,22 @@ def proc(case, role):
     return next(p for p in case.processes if p.role == role)
 
 
+def caught_by_socketserver(case) -> bool:
+    """Whether the probe's injected RuntimeError lost a race real code can lose too:
+    raised while the main thread was handing a request (here the harness's readiness
+    GET) to a thread, inside socketserver's ``except Exception``, which prints it and
+    serves on. About 1 run in 10 on a loaded 2-core machine; then the case is hung."""
+    caught = [i for i in case.probe.get("injected", []) if i.get("caught")]
+    return any(frame.endswith(" _handle_request_noblock") and "socketserver.py:" in frame
+               for i in caught for frame in i["stack"])
+
+
 def test_every_path_ran_and_every_declared_expectation_held(reloader, noreload):
     for case in [*reloader.values(), *noreload.values()]:
+        if case.path == "inject-exception" and caught_by_socketserver(case):
+            assert case.outcome == "hung" and case.exit["signal"] == "SIGKILL", (case.outcome, case.exit)
+            assert "Exception occurred during processing of request" in case.output_tail
+            continue
         assert case.outcome in ("exited", "skipped"), (case.path, case.outcome, case.error)
         assert case.expect.passed, (case.scenario, case.path, case.expect.failures)
     assert len(reloader) == 16 and len(noreload) == 17  # noreload adds double-ctrl-c
@@ -146,6 +160,9 @@ def test_injected_exits_in_the_serving_child(reloader, path, child_runs_hooks, e
     case = reloader[path]
     child = proc(case, "child")
     assert case.trigger["pid"] == child.pid and case.trigger["to"] == "child"
+    if path == "inject-exception" and caught_by_socketserver(case):  # the child served on
+        assert case.outcome == "hung" and (child.signal == "SIGKILL" or not child.exit_known)
+        return
     assert case.exit == {"returncode": exit, "signal": None}  # the parent's sys.exit(child status)
     for name in PROBED:
         assert (child.pid in case.hooks[name].pids) is child_runs_hooks

@@ -23,6 +23,7 @@ import pytest
 from conftest import SCENARIOS, TARGETS, write_scenario
 from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario, run_case
 from shutdown_probe.paths import PROFILE_PATHS
+from shutdown_probe.render.common import explain
 
 # ----------------------------------------------------------------------- helpers
 
@@ -169,11 +170,32 @@ def test_injected_exit_in_a_plain_python_script(tmp_path, path):
     assert ran(result) & ALL_PLAIN == expected_hooks
     target_pid = printed_pid(result, "ready")
     assert result.trigger["pid"] == target_pid and result.trigger["inject"] == path.removeprefix("inject-")
-    assert result.probe["injected"] == [{"pid": target_pid, "action": path.removeprefix("inject-")}]
+    [injected] = result.probe["injected"]
+    assert (injected["pid"], injected["action"]) == (target_pid, path.removeprefix("inject-"))
+    # the main thread was in plain.py's signal.pause() when the signal came
+    assert injected["stack"] and injected["stack"][-1].startswith(f"{TARGETS / 'plain.py'}:")
+    # an exception says whether it got away (it did: plain.py catches nothing)
+    assert injected.get("caught") is (False if path == "inject-exception" else None)
     # the probe saw plain.py's own atexit lambda whatever the path, and agrees with the log
     probe_hook = result.hooks["atexit:<lambda>"]
     assert probe_hook.source == "probe" and probe_hook.registered_pids == [target_pid]
     assert probe_hook.ran is ("atexit" in expected_hooks)
+
+
+@pytest.mark.timeout(60)
+def test_an_injected_exception_the_app_catches_is_reported_with_where_it_landed(tmp_path):
+    # probe_inject.py catch: every step of its loop runs under an `except Exception`
+    sc = scenario(tmp_path, "probe_inject.py", "catch", paths=["inject-exception"], ready="log = '^ready \\d+$'",
+                  stop_timeout=1)
+    result = run_path(sc, "inject-exception")
+
+    assert result.outcome == "hung" and result.exit == exit_of(signal.SIGKILL)
+    assert re.search(r"^caught: shutdown-probe injected exception$", result.output_tail, re.M), result.output_tail
+    [injected] = result.probe["injected"]
+    assert injected["caught"] is True
+    innermost = [frame.rsplit(" ", 1)[-1] for frame in injected["stack"][:2]]
+    assert innermost == ["wait_a_little", "<module>"], injected["stack"]
+    assert "which the app caught (raised in probe_inject.py:" in explain(result), explain(result)
 
 
 def test_inject_path_refused_when_the_scenario_turns_the_probe_off(tmp_path):

@@ -14,7 +14,8 @@ written just before a SIGKILL survives and concurrent processes never interleave
 * ``atexit-done`` the probe's own atexit callable, registered first so it runs last;
 * ``atexit-clear`` ``atexit._clear()`` dropped every registration (3.13's fork children);
 * ``excepthook``  an unhandled exception reached ``sys.excepthook``;
-* ``inject``      the inject signal arrived (only with ``SHUTDOWN_PROBE_INJECT``).
+* ``inject``      the inject signal arrived (only with ``SHUTDOWN_PROBE_INJECT``);
+                  ``stack``: where the main thread was, innermost frame first.
 
 Rules: stdlib only; nothing is ever printed; no thread is started; no signal
 disposition changes unless ``SHUTDOWN_PROBE_INJECT`` asks for one; any failure of the
@@ -465,9 +466,24 @@ def _after_fork_in_child():
         pass
 
 
+def _stack(frame, limit=12):
+    """``file:line function`` of ``frame`` and its callers, innermost first."""
+    out = []
+    try:
+        while frame is not None and len(out) < limit:
+            code = frame.f_code
+            out.append("%s:%d %s" % (code.co_filename, frame.f_lineno, code.co_name))
+            frame = frame.f_back
+    except Exception:
+        pass
+    return out
+
+
 def _inject(signum, frame):
     action = _inject_action
-    _emit("inject", (("action", action), ("signum", signum)))
+    # An exception raised here surfaces wherever the main thread was; an
+    # ``except Exception`` around that point may catch it, and the report says where.
+    _emit("inject", (("action", action), ("signum", signum), ("stack", _stack(frame))))
     if action == "os-exit":
         os._exit(0)
     elif action == "sys-exit":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -458,13 +459,25 @@ def _stop_phrase(case: CaseResult) -> str:
     return f"{stop.stopper}: " + ", then ".join(parts)
 
 
+def injection_caught(case: CaseResult, frames: int = 6) -> str:
+    """For an injected exception the app caught (it never reached ``sys.excepthook``):
+    that, and where the main thread was when it was raised, innermost frame first."""
+    for injected in case.probe.get("injected", []):
+        if injected.get("caught"):
+            stack = [os.path.basename(frame) for frame in injected.get("stack", [])[:frames]]
+            where = f" (raised in {' ← '.join(stack)})" if stack else ""
+            return f"which the app caught{where}"
+    return ""
+
+
 def _trigger_phrase(case: CaseResult) -> str:
     if case.stop is not None:
         return _stop_phrase(case)
     t = case.trigger
     to = "parent" if t.get("to") == "root" else t.get("to")
     if t.get("inject"):
-        return f"the probe's injected {t['inject']} in the {to}"
+        caught = injection_caught(case)
+        return f"the probe's injected {t['inject']} in the {to}" + (f", {caught}" if caught else "")
     if to == "process group":
         return f"{t.get('signal')} to the whole process group"
     if t.get("signal"):
