@@ -33,6 +33,7 @@ from typing import Callable, Iterable, NamedTuple
 import regex as regexmod
 
 from . import scenario
+from .results import STDERR_MARK
 from .waiting import Flag, wait_readable
 
 # A "line" longer than this is cut into pieces (at a UTF-8 character boundary, so
@@ -168,7 +169,7 @@ class OutputCapture:
             text = line.text
             if len(text) > TAIL_LINE_CHARS:
                 text = text[:TAIL_LINE_CHARS] + f"... [{len(line.text) - TAIL_LINE_CHARS} more chars]"
-            out.append(f"[{line.stream}] {text}" if line.stream == "stderr" else text)
+            out.append(STDERR_MARK + text if line.stream == "stderr" else text)
         return "\n".join(out)
 
     def position(self) -> dict[str, int]:

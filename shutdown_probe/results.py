@@ -190,6 +190,8 @@ class TrafficRecord:
         return {k: out[k] for k in REQUEST_OUTCOMES if k in out}
 
 
+STDERR_MARK = "[stderr] "  # starts each stderr line of CaseResult.output_tail
+
 # outcomes of a case that did not run to the end: it says nothing about the app's
 # shutdown (never ready, the harness failed, or the harness was asked to stop)
 UNFINISHED = ("not-ready", "error", "interrupted")
@@ -237,6 +239,7 @@ class CaseResult:
     trigger: dict[str, Any] = field(default_factory=dict)
     expect: ExpectResult = field(default_factory=ExpectResult)
     error: str | None = None
+    # the last lines of each stream in the order read, stderr's after STDERR_MARK
     output_tail: str = ""
     scenario_file: str = ""
     workdir: str | None = None  # the case's private folder, when it was kept

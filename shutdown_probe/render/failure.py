@@ -7,7 +7,7 @@ observed, then the evidence behind every hook and the end of the app's output.
 
 from __future__ import annotations
 
-from ..results import NOT_OBSERVED, CaseResult
+from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
 from ..scenario import Expectation
 from . import common
 
@@ -64,8 +64,8 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
 def _last_of_each_stream(lines: list[str], n: int) -> list[str]:
     """The last ``n`` stdout lines and the last ``n`` stderr lines (marked ``[stderr]``
     in the tail), in their order: a flood on one stream leaves the other's end."""
-    err = [i for i, line in enumerate(lines) if line.startswith("[stderr] ")]
-    out = [i for i, line in enumerate(lines) if not line.startswith("[stderr] ")]
+    err = [i for i, line in enumerate(lines) if line.startswith(STDERR_MARK)]
+    out = [i for i, line in enumerate(lines) if not line.startswith(STDERR_MARK)]
     keep = sorted(err[-n:] + out[-n:]) if n > 0 else []
     return [lines[i] for i in keep]
 
