@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from conftest import TARGETS, run_cli
+from test_html import stop_case, traffic_case
 from shutdown_probe.render import (build_tables, format_case_failure, format_compat, format_html, format_junit,
                                    format_markdown, format_terminal, row_properties)
 from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookResult, Orphan, ProcessRecord,
@@ -75,7 +76,19 @@ def hostile_results() -> Results:
                          output_tail=EVIL, scenario_file=f"/tmp/{EVIL}.toml", wall_s=2.0)
     skipped = CaseResult(scenario=f"s{EVIL}", path="sigkill-child", outcome="skipped",
                          error=f"skipped: {EVIL}", scenario_file=f"/tmp/{EVIL}.toml")
-    return Results(cases=[failed, errored, skipped], scenarios={f"s{EVIL}": f"uses [/] in prose {EVIL}"},
+    stopped = stop_case()  # a stop profile's words, and traffic's, from the target too
+    stopped.scenario, stopped.scenario_file = f"s{EVIL}", f"/tmp/{EVIL}.toml"
+    stop = stopped.stop
+    stop.stopper, stop.to, stop.source, stop.namespace, stop.init = (f"{w} {EVIL}" for w in ("by", "to", "src", "ns",
+                                                                                               "init"))
+    stop.pre_stop = {"http": f"http://e/{EVIL}", "error": EVIL, "duration_s": 0.5}
+    stop.second_signal = {"sent": True, "at_s": 1.25, "why": EVIL}
+    stop.killed = stop.left_running = [{"pid": 21, "role": "root", "cmdline": EVIL}]
+    stopped.traffic = traffic_case().traffic
+    stopped.traffic.url, stopped.traffic.new_url, stopped.traffic.notes = f"http://e/{EVIL}", EVIL, [EVIL]
+    for request in stopped.traffic.requests:
+        request.detail, request.role = EVIL, EVIL
+    return Results(cases=[failed, errored, skipped, stopped], scenarios={f"s{EVIL}": f"uses [/] in prose {EVIL}"},
                    environment={"python": EVIL, "packages": {"flask": EVIL}}, tool=f"tool {EVIL}")
 
 
@@ -224,6 +237,24 @@ def test_a_report_that_cannot_be_written_costs_only_itself(tmp_path):
     json.loads(good["json"].read_text())
     ET.parse(good["junit"])
     ET.fromstring(good["html"].read_text())
+
+
+@pytest.mark.timeout(90)
+def test_the_error_line_quoting_an_apps_last_output_holds_no_escape(tmp_path):
+    # an app that never gets ready: the one error line quotes what it printed last
+    path = tmp_path / "early.toml"
+    path.write_text(r'''
+paths = ["sigterm"]
+[app]
+command = ["{python}", "-c", "print('\\x1b]0;pwned\\x07 [/] \\x1b[2J bye')"]
+ready = { file = "{workdir}/ready" }
+ready_timeout = 30
+''')
+    done = run_cli("run", str(path), "-q")
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.endswith("its last output: \u241b]0;pwned\u2407 [/]  bye"), line
+    assert illegal(done.stderr) == []
 
 
 # ---------------------------------------------------------------- pytest, a real target
