@@ -173,9 +173,8 @@ def _load_all(files: list[str]):
 
 
 def _cmd_check(args) -> int:
-    from .scenario import describe
-
     from .render.common import clean
+    from .scenario import describe
 
     for scenario in _load_all(args.scenarios):
         print(clean("\n".join(describe(scenario))))
