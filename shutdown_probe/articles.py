@@ -251,13 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     judgements = judge_all(writeup, results)
     for j in judgements:
         print(f"{j.experiment.title}: {j.verdict}")
-    try:
-        if args.markdown:
-            cli._write(args.markdown, format_articles_markdown(writeup, judgements, results))
-        if args.html:
-            cli._write(args.html, format_articles_html(writeup, judgements, results))
-    except cli._Usage as exc:  # a file that cannot be written: one line, status 2
-        cli._err(str(exc))
+    from .reports import write_each
+
+    # each on its own: one that cannot be written is one line, status 2, and the other is still written
+    written = write_each([(kind, target, make) for kind, target, make in (
+        ("markdown", args.markdown, lambda: format_articles_markdown(writeup, judgements, results)),
+        ("html", args.html, lambda: format_articles_html(writeup, judgements, results))) if target])
+    for report in written:
+        if not report.ok:
+            cli._err(f"--{report.kind} {report.target}: {report.error}")
+    if not all(report.ok for report in written):
         return cli.EXIT_USAGE
     return cli.EXIT_OK if all(j.verdict != UNTESTED for j in judgements) else cli.EXIT_FAILED
 

@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(quick runs; the results say the grace came from the command line)")
     run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
     run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
+    run.add_argument("--junit", metavar="FILE",
+                     help="write JUnit XML for CI: a testcase per case, a failure for each that did not hold")
     run.add_argument("--html", metavar="FILE",
                      help="write a self-contained HTML report: the matrix and a timeline per case")
     run.add_argument("--keep-workdirs", action="store_true",
@@ -97,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
                              "(one environment) or environments (a table per scenario)")
     report.add_argument("--details", action="store_true",
                         help="with --markdown: write the full per-case report that `run --markdown` writes")
+    report.add_argument("--junit", metavar="FILE", help="write JUnit XML (as `run --junit` does)")
     report.add_argument("--html", metavar="FILE")
     report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
     return p
@@ -120,7 +123,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _err(line: str) -> None:
+    """One error line on stderr. It may quote a scenario's values or an app's last
+    output: made printable first, so no escape sequence reaches the terminal."""
+    from .render.common import clean
+
+    line = clean(line)
     print(f"shutdown-probe: {line}" if not line.startswith("shutdown-probe") else line, file=sys.stderr)
+
+
+def _text(line: str, style: str = ""):
+    """``line`` as inert rich text for a console: never read as markup or emoji
+    codes, control characters shown as pictures (the matrix's own rule)."""
+    from rich.text import Text
+
+    from .render.common import clean
+
+    return Text(clean(line), style=style)
 
 
 def _console(stderr: bool = False, width: int | None = None):
@@ -155,10 +173,11 @@ def _load_all(files: list[str]):
 
 
 def _cmd_check(args) -> int:
+    from .render.common import clean
     from .scenario import describe
 
     for scenario in _load_all(args.scenarios):
-        print("\n".join(describe(scenario)))
+        print(clean("\n".join(describe(scenario))))
     return EXIT_OK
 
 
@@ -185,31 +204,25 @@ def _cmd_report(args) -> int:
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
     _print_matrix(merged, args.width)
-    _write_reports(args, merged, parts=None if args.details else parts)
+    if not _write_reports(args, merged, parts=None if args.details else parts):
+        return EXIT_USAGE
     return EXIT_FAILED if merged.failed else EXIT_OK
 
 
-def _write_reports(args, results, parts=None) -> None:
-    """The --markdown and --html files, when asked for. ``parts``: each results file
-    on its own, for ``report``: its --markdown is the compatibility tables for docs
-    (without ``parts``, the per-case report that ``run`` writes)."""
-    from . import render
+def _write_reports(args, results, parts=None) -> bool:
+    """The report files asked for (--json, --markdown, --junit, --html), each on its
+    own: one that cannot be written is one line on stderr, and the others are still
+    written. False when one could not be. ``parts``: each results file on its own,
+    for ``report``: its --markdown is the compatibility tables for docs (without
+    ``parts``, the per-case report that ``run`` writes)."""
+    from .reports import KINDS, write_reports
 
-    if args.markdown:
-        _write(args.markdown, render.format_markdown(results) if parts is None else render.format_compat(parts))
-    if args.html:
-        _write(args.html, render.format_html(results))
-
-
-def _write(name: str, text) -> None:
-    """Write ``text`` (a string, or a function that writes to a file) to ``name``,
-    whole or not at all."""
-    from .files import write_atomically
-
-    try:
-        write_atomically(name, text)
-    except OSError as exc:
-        raise _Usage(f"{name}: cannot write: {exc.strerror}") from None
+    targets = {kind: getattr(args, kind, None) for kind in KINDS}
+    written = write_reports(results, targets, compat=parts)
+    for report in written:
+        if not report.ok:
+            _err(f"--{report.kind} {report.target}: {report.error}")
+    return all(report.ok for report in written)
 
 
 def _print_matrix(results, width: int | None) -> None:
@@ -307,8 +320,6 @@ def _cmd_run(args) -> int:
         partial = Results(cases=gathered,  # type: ignore[arg-type]
                           environment=environment_info(jobs=jobs, interrupted_by=name),
                           scenarios={c.scenario.name: c.scenario.description for c in cases})
-        if args.json:
-            _write(args.json, partial.write_json)
         _write_reports(args, partial)
         return 128 + stop.signum
     finally:
@@ -319,9 +330,7 @@ def _cmd_run(args) -> int:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     results = box["results"]
-    if args.json:
-        _write(args.json, results.write_json)
-    _write_reports(args, results)
+    reports_ok = _write_reports(args, results)
     broken = _never_started(results)
     shown = type(results)(cases=[c for c in results.cases if c.scenario not in broken],
                           environment=results.environment, scenarios=results.scenarios)
@@ -329,10 +338,10 @@ def _cmd_run(args) -> int:
         _print_matrix(shown, args.width)
         for what, how in results.environment.get("capabilities", {}).items():
             if how != "yes" and not args.quiet:  # the machine lacks it: say what that costs
-                progress.console.print(f"note: {what}: {how}", style="dim", markup=False)
+                progress.console.print(_text(f"note: {what}: {how}", style="dim"))
     for line in broken.values():
         _err(line)
-    if broken:
+    if broken or not reports_ok:
         return EXIT_USAGE
     return EXIT_FAILED if results.failed else EXIT_OK
 
@@ -389,5 +398,4 @@ class _Progress:
             exit_text = exit_cell(result)
             parts = [result.outcome] + ([exit_text] if exit_text != result.outcome else []) + [time_cell(result)]
             counts = f"{self.n}/{self.total} done, {self.running} running, {self.total - self.n - self.running} left"
-            self.console.print(f"[{counts}] {mark} {case.id}: {', '.join(parts)}{kept}",
-                               markup=False, soft_wrap=True)
+            self.console.print(_text(f"[{counts}] {mark} {case.id}: {', '.join(parts)}{kept}"), soft_wrap=True)

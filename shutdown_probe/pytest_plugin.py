@@ -519,8 +519,12 @@ class SessionMatrix:
             results.scenarios.setdefault(case.scenario, entry["description"])
         return results
 
+    # Before other plugins' (pytest's own --junitxml): one of them failing to write its
+    # file must not cost these reports.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         stop = _stop(self.config)
+        stop.finishing = True  # this may run before the module's hook that says so
         # the handlers stay (pytest_unconfigure restores them): a signal now is counted
         self.leaked |= _sweep_leftovers(self.messages)
         if self.leaked and session.exitstatus == pytest.ExitCode.OK:
@@ -538,25 +542,16 @@ class SessionMatrix:
         self.gather(_undelivered(session))
         if not self.entries and stop.signum is None:
             return  # no case ran (an interrupted session still writes what it has: nothing)
-        for option, fmt in REPORT_OPTIONS.items():
-            target = self.config.getoption(option)
-            if not target:
-                continue
-            results = self.results()
-            if fmt == "json":
-                text = results.to_json()
-            else:
-                from . import render
+        targets = {fmt: self.config.getoption(option) for option, fmt in REPORT_OPTIONS.items()}
+        if any(targets.values()):
+            from .reports import write_reports  # the CLI's: each report on its own
 
-                text = render.format_markdown(results) if fmt == "markdown" else render.format_html(results)
-            try:
-                from .files import write_atomically
-
-                write_atomically(target, text)
-                self.messages.append(f"wrote {len(results.cases)} cases to {target}")
-            except OSError as exc:
-                self.messages.append(f"could not write {target}: {exc.strerror}")
-                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            for report in write_reports(self.results(), targets):
+                if report.ok:
+                    self.messages.append(f"wrote {len(self.results().cases)} cases to {report.target}")
+                else:
+                    self.messages.append(f"--shutdown-probe-{report.kind} {report.target}: {report.error}")
+                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
     def pytest_testnodedown(self, node, error) -> None:

@@ -1,8 +1,14 @@
 """One case, explained: why it failed, as plain text for a test report.
 
-Used by the pytest plugin for a failed item, and for the matrix row each item carries
-in JUnit XML. The text reads like a diff: what the scenario expected next to what was
-observed, then the evidence behind every hook and the end of the app's output.
+Used by the pytest plugin for a failed item, by the JUnit report for a failed case, and
+for the matrix row each item carries in JUnit XML. The text reads like a diff: what the
+scenario expected next to what was observed, then the evidence behind every hook and
+the end of the app's output.
+
+Hook names, evidence, errors and the output tail are the target's to choose, so both
+functions make their whole text printable at the end (:func:`common.clean`): no
+escape sequence, NUL or lone surrogate reaches a test report, whose XML could not
+hold them.
 """
 
 from __future__ import annotations
@@ -35,15 +41,17 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
                      ("observed not ran:", _names(observed_not))]
         width = max(len(label) for label, _ in rows)
         lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+    if not case.errored:  # with or without the expectation at hand (a JUnit report has only the results)
         lines += [f"  ✗ {failure}" for failure in case.expect.failures]
     lines.append(f"  outcome: {row_summary(case)}")
     if case.stop is not None and not case.errored:
         lines.append(f"  stop: {common.explain(case)}")
     if case.hooks:
         lines.append("  evidence:")
-        width = max(len(n) for n in case.hooks)
+        shown = {name: common.clean(name) for name in case.hooks}  # as wide as it will be printed
+        width = max(len(n) for n in shown.values())
         for name, hook in case.hooks.items():
-            lines.append(f"    {name:<{width}}  {common.hook_cell(case, name):<5}  {common.clean(hook.evidence)}")
+            lines.append(f"    {shown[name]:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
     lines += [f"  {line}" for line in common.started_after_lines(case)]
     traffic = common.traffic_lines(case)
     if traffic:
@@ -54,11 +62,10 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
     tail = _last_of_each_stream(case.output_tail.rstrip("\n").splitlines(), tail_lines)
     if tail:
         lines.append(f"  output tail (last {len(tail)} lines):")
-        # the app's own bytes: no escape sequence or NUL reaches the test report
-        lines += [f"    | {common.clean(line)}" for line in tail]
+        lines += [f"    | {line}" for line in tail]
     else:
         lines.append("  output tail: (the app wrote nothing)")
-    return "\n".join(lines)
+    return common.clean("\n".join(lines))
 
 
 def _last_of_each_stream(lines: list[str], n: int) -> list[str]:
@@ -107,4 +114,4 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
         props += [("claim", case.expect.claim), ("claim.verdict", case.expect.verdict or "untested")]
     if case.error:
         props.append(("error", case.error))
-    return [(f"{prefix}.{name}", value) for name, value in props]
+    return [(common.clean(f"{prefix}.{name}"), common.clean(value)) for name, value in props]

@@ -1,4 +1,11 @@
-"""The terminal matrix, built with rich: one table per scenario."""
+"""The terminal matrix, built with rich: one table per scenario.
+
+Every string here becomes a rich ``Text`` through :func:`_text`, never a str that rich
+would read as markup: a hook named ``[/]`` (an atexit callable's qualified name is the
+target's to choose) would otherwise raise MarkupError, and ``[link=...]`` would become
+a live link. :func:`_text` also makes the string printable (:func:`common.clean`), so
+no escape sequence the target wrote reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,11 @@ from rich.text import Text
 
 from ..results import Results
 from . import common
+
+
+def _text(value: object, style: str = "") -> Text:
+    """``value`` as inert, printable rich text: the one way a string enters the matrix."""
+    return Text(common.clean(value), style=style)
 
 
 def _mark_style(text: str) -> str:
@@ -26,45 +38,45 @@ def build_tables(results: Results) -> list[RenderableType]:
         hooks = common.hook_names(cases)
         description = results.scenarios.get(cases[0].scenario, "")
         title = f"{scenario} — {description}" if description else scenario
-        table = Table(title=title, title_justify="left", show_lines=False)
-        table.add_column("path", no_wrap=True)
+        table = Table(title=_text(title), title_justify="left", show_lines=False)
+        table.add_column(_text("path"), no_wrap=True)
         for name in hooks:
-            table.add_column(name, justify="center", overflow="fold")
+            table.add_column(_text(name), justify="center", overflow="fold")
         traffic = common.has_traffic(cases)
         if traffic:
-            table.add_column("drained", justify="center")
-            table.add_column("new requests")
-            table.add_column("port")
-        table.add_column("exit", no_wrap=True)
-        table.add_column("time", justify="right", no_wrap=True)
-        table.add_column("orphans")
+            table.add_column(_text("drained"), justify="center")
+            table.add_column(_text("new requests"))
+            table.add_column(_text("port"))
+        table.add_column(_text("exit"), no_wrap=True)
+        table.add_column(_text("time"), justify="right", no_wrap=True)
+        table.add_column(_text("orphans"))
         for row in common.rows(cases, hooks, traffic):
-            cells = [Text(row.label, style="red" if row.failed else "")]
+            cells = [_text(row.label, style="red" if row.failed else "")]
             for text in row.hooks:
-                cells.append(Text(text, style=_mark_style(text)))
+                cells.append(_text(text, style=_mark_style(text)))
             if traffic:
                 drained, new_requests, port = row.traffic
-                cells.append(Text(drained, style=_mark_style(drained)))
-                cells.append(Text(new_requests, style="dim" if new_requests == "-" else ""))
-                cells.append(Text(port, style="dim" if port == "-" else ""))
-            cells.append(Text(row.exit))
-            cells.append(Text(row.time))
-            cells.append(Text(row.orphans, style="yellow" if row.orphans != "-" else ""))
+                cells.append(_text(drained, style=_mark_style(drained)))
+                cells.append(_text(new_requests, style="dim" if new_requests == "-" else ""))
+                cells.append(_text(port, style="dim" if port == "-" else ""))
+            cells.append(_text(row.exit))
+            cells.append(_text(row.time))
+            cells.append(_text(row.orphans, style="yellow" if row.orphans != "-" else ""))
             table.add_row(*cells)
         parts: list[RenderableType] = [table]
         for legend in (common.legend(cases), common.traffic_legend(cases)):
             if legend:
-                parts.append(Text(legend, style="dim"))
+                parts.append(_text(legend, style="dim"))
         for line in common.order_lines(cases):
-            parts.append(Text(line, style="dim"))
+            parts.append(_text(line, style="dim"))
         for line in common.repeat_lines(cases):
-            parts.append(Text(line, style="yellow" if " differ: " in line else "dim"))
+            parts.append(_text(line, style="yellow" if " differ: " in line else "dim"))
         for line in common.failure_lines(cases):
-            parts.append(Text(f"✗ {line}", style="red"))
+            parts.append(_text(f"✗ {line}", style="red"))
         for claim in common.claims(cases):
             style = {"confirmed": "green", "refuted": "red"}.get(claim.verdict, "dim")
-            parts.append(Text(f"claim {common.claim_line(claim)}", style=style))
-        parts.append(Text(common.summary_line(cases)))
+            parts.append(_text(f"claim {common.claim_line(claim)}", style=style))
+        parts.append(_text(common.summary_line(cases)))
         out.append(Group(*parts))
     return out
 

@@ -59,6 +59,12 @@ own-pgid
     default signals and block forever. A group signal reaches root and stayer only.
     (The root itself cannot leave its group: the harness starts it as a session
     leader, and setpgid/setsid on a session leader fail with EPERM.)
+names
+    Registers one atexit callable per HOSTILE_NAMES, each with that ``__qualname__``
+    (rich markup, an OSC 8 hyperlink, a colour code, a lone surrogate: text a report
+    must show as text), in that order; the probe names its hooks after them. Its stop
+    signal handler calls sys.exit(0), so they all run (in reverse order); SIGKILL
+    runs none.
 exit-255 [now]
     Default signals but a stop signal handler that calls sys.exit(255). With "now"
     it exits 255 at once, before it is ready.
@@ -74,6 +80,7 @@ sigstop [child]
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import signal
@@ -99,6 +106,9 @@ BAD_LINES = (
     b"html </pre><script>alert(1)</script> & ``` | a | b |",
 )
 BYE = b"BYE \xff\xfe no newline"
+# names: the qualified names of its atexit callables.
+HOSTILE_NAMES = ("[/]", "[link=https://example.invalid]x[/link]", "\x1b]8;;http://x\x07evil\x1b]8;;\x07",
+                 "\x1b[31mred", "\udcff")
 ARGV_BYTES = b"arg-\xff\xfe-\xed\xa0\x80"
 
 MB = 1024 * 1024
@@ -344,6 +354,18 @@ def own_pgid(workdir: str) -> None:
     block_forever()
 
 
+def names(workdir: str) -> None:
+    for name in HOSTILE_NAMES:
+        def hook() -> None:
+            pass
+
+        hook.__qualname__ = name
+        atexit.register(hook)
+    on_stop(lambda signum, frame: sys.exit(0))
+    ready(workdir, "names", [])
+    block_forever()
+
+
 def exit_255(workdir: str, when: str = "") -> None:
     if when == "now":
         print(f"[pid {os.getpid()}] exiting 255 before ready", flush=True)
@@ -385,6 +407,7 @@ MODES = {
     "bad-utf8": bad_utf8,
     "child-argv": child_argv,
     "own-pgid": own_pgid,
+    "names": names,
     "exit-255": exit_255,
     "sigstop": sigstop,
 }
