@@ -1,10 +1,12 @@
 """The pytest plugin's working part: scenario items, the fixture, and the session's matrix.
 
 :mod:`shutdown_probe.pytest_plugin` (the ``pytest11`` entry point) decides which files
-are scenarios and imports this module only when a session has something to run: a
-scenario file is collected, a test uses the ``shutdown_probe`` fixture, or pytest-xdist's
-controller starts (its workers may send it cases). A project without scenarios never
-imports it. It is a thin layer over the library, like pytest-xdist over execnet:
+are scenarios and imports this module only when a session may have cases: a scenario
+file is collected, a test uses the ``shutdown_probe`` fixture, pytest-xdist's controller
+starts (its workers may send it cases), or a session that imported the runner finishes
+(the leftover sweep). Its hooks are registered then (:func:`activate`). A project
+without scenarios never imports it. It is a thin layer over the library, like
+pytest-xdist over execnet:
 
 * collection: every case (scenario x path) of a scenario file is one item,
   ``scenarios/flask_atexit.toml::sigterm``;

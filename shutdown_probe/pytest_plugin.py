@@ -101,8 +101,8 @@ def pytest_collect_file(file_path: FsPath, parent: pytest.Collector) -> pytest.C
 def is_scenario_file(session: pytest.Session, file_path: FsPath) -> bool:
     """Whether pytest should collect the ``.toml`` file ``file_path`` as a scenario.
 
-    The cheap tests come first; only the marker test touches the file, and it reads
-    at most :data:`_HEAD_BYTES` bytes.
+    The cheap tests come first; only the marker test reads the file, and no more than
+    its first :data:`_HEAD_BYTES` bytes.
     """
     return session.isinitpath(file_path) or _listed(session.config, file_path) or has_scenario_line(file_path)
 

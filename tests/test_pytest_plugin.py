@@ -542,6 +542,38 @@ def test_fixture_runs_an_in_code_scenario_and_reports_it(pytester):
     assert matrix_headers(result) == 1
 
 
+def test_fixture_asked_for_at_run_time_still_reports_its_cases(pytester):
+    # getfixturevalue: no item carries the marker when collection ends, so the plugin's
+    # working part starts only when the fixture is first asked for, inside the test
+    pytester.makepyfile(test_late=f'''
+        PLAIN = {str(PLAIN)!r}
+
+        def test_first_plain():
+            pass
+
+        def test_asks_late(request):
+            sp = request.getfixturevalue("shutdown_probe")
+            s = sp.scenario(command=["{{python}}", PLAIN, "{{workdir}}"], ready={{"file": "{{workdir}}/ready"}},
+                            hooks={{"atexit": "atexit ran"}}, paths=["sigint"])
+            assert sp.run(s, path="sigint").hooks["atexit"].ran
+
+        def test_asks_late_again(request):
+            sp = request.getfixturevalue("shutdown_probe")
+            s = sp.scenario(command=["{{python}}", PLAIN, "{{workdir}}"], ready={{"file": "{{workdir}}/ready"}},
+                            hooks={{"atexit": "atexit ran"}}, paths=["sigterm"])
+            assert not sp.run(s, path="sigterm").hooks["atexit"].ran
+        ''')
+
+    result = pytester.runpytest("--shutdown-probe-json", "out.json", "--junitxml", "out.xml")
+
+    result.assert_outcomes(passed=3)
+    data = json.loads((pytester.path / "out.json").read_text())
+    assert [(c["scenario"], c["path"]) for c in data["cases"]] == [
+        ("test_late::test_asks_late", "sigint"), ("test_late::test_asks_late_again", "sigterm")]
+    assert call_reports(result)["test_late.py::test_asks_late"].shutdown_probe  # on the report, as usual
+    assert matrix_headers(result) == 1
+
+
 def test_fixture_loads_scenario_files_by_relative_path(pytester):
     # "data/plain.toml" exists only next to the test file; "sub/data/plain.toml" only
     # from the working folder.
