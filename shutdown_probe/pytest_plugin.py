@@ -1,47 +1,48 @@
-"""The pytest plugin: scenario files as test items, a fixture, and the session's matrix.
+"""The pytest plugin's entry point: options, and which files are scenarios.
 
-Installing the package registers it (the ``pytest11`` entry point); ``-p
-no:shutdown_probe`` turns it off. It is a thin layer over the library, like
-pytest-xdist over execnet:
+Installing the package registers this module (the ``pytest11`` entry point), so it
+loads into every pytest session of every project on the machine, most of which have
+no scenario at all; ``-p no:shutdown_probe`` turns it off. It therefore does only what
+every session needs: declare the options, the ini settings, the marker and the
+fixture, and recognise scenario files without parsing anything. The working part
+(items, the fixture's object, interruption, the matrix and the reports) is
+:mod:`shutdown_probe.pytest_cases`, imported and registered only when a session has
+something to run.
 
-* collection: a ``.toml`` file with an ``[app]`` table is a scenario file, and every
-  case (scenario x path) is one item, ``scenarios/flask_atexit.toml::sigterm``;
-* running: an item is :func:`~shutdown_probe.runner.run_case` and the scenario's
-  expectations; the fixture ``shutdown_probe`` gives tests the same call;
-* reporting: every case's :class:`~shutdown_probe.results.CaseResult` rides on its
-  test report. That is how results from pytest-xdist workers reach the controller,
-  which alone prints the matrix and writes the JSON and Markdown. Nothing is rerun.
+A ``.toml`` file is a scenario, and its cases are test items, when
 
-Heavy modules (the runner pulls in requests and psutil, the renderers rich) are
-imported inside the functions that need them: a session that never meets a scenario
-pays for this module and nothing else.
+* its first line is :data:`SCENARIO_LINE` (the first bytes are read, nothing is
+  parsed), or
+* it matches the ini setting ``shutdown_probe_scenarios``, or
+* it was named on the command line (``pytest path/to/app.toml``).
+
+Nothing else: a TOML file's contents never make it a scenario, so an application's
+own ``config.toml`` with an ``[app]`` table is left alone.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import threading
+import sys
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
+from .reading import read_regular
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .paths import Path
-    from .results import CaseResult, Results
-    from .scenario import Expectation, Scenario
+    from .pytest_cases import ShutdownProbe
 
 MARKER = "shutdown_probe"
-# Results recorded while an item runs: each goes out on the item's next report, and
-# the list is emptied once all its reports are logged (until then a session cut short
-# still finds them on the item).
-_PENDING = pytest.StashKey[list]()
-_ATTACHED = pytest.StashKey[int]()  # how many of _PENDING have gone out on a report
-_INDEX = pytest.StashKey[int]()
-_SEQ = pytest.StashKey[int]()
-_MATRIX_PLUGIN = "shutdown_probe_matrix"
+
+# The first line that makes a .toml file a scenario for pytest, e.g.
+# "# shutdown-probe scenario" or "# shutdown-probe scenario: see README.md".
+SCENARIO_LINE = b"# shutdown-probe scenario"
+# A UTF-8 byte order mark may come first (the loader accepts one), and enough of
+# what follows the line to see where its first word ends.
+_HEAD_BYTES = 64
 
 
 # ------------------------------------------------------------------ registration
@@ -65,8 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--shutdown-probe-keep-workdirs", action="store_true", default=False,
                     help="keep each case's private folder ({workdir}) and name it in the results")
     parser.addini("shutdown_probe_scenarios", type="linelist", default=[],
-                  help="collect scenario files only from these folders or globs (relative to the "
-                       "rootdir); empty: any .toml file with an [app] table")
+                  help="folders or globs (relative to the rootdir) whose .toml files are scenarios "
+                       "even without the first line '# shutdown-probe scenario'")
     parser.addini("shutdown_probe_matrix", type="bool", default=True,
                   help="print the matrix in the terminal summary (default: true)")
 
@@ -82,7 +83,6 @@ def pytest_configure(config: pytest.Config) -> None:
         if value is not None and (value == "" or FsPath(value).is_dir()):
             flag = "--" + option.replace("_", "-")
             raise pytest.UsageError(f"{flag}: expected a file to write, got {value!r}")
-    config.pluginmanager.register(SessionMatrix(config), _MATRIX_PLUGIN)
 
 
 # ------------------------------------------------------------------ collection
@@ -91,34 +91,75 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: FsPath, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".toml":
         return None
-    if not _selected(parent.config, file_path) or not _is_scenario_file(file_path):
+    if not is_scenario_file(parent.session, file_path):
         return None
+    from .pytest_cases import ScenarioFile
+
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
-def _selected(config: pytest.Config, file_path: FsPath) -> bool:
-    """Whether the ini option ``shutdown_probe_scenarios`` lets this file be collected.
+def is_scenario_file(session: pytest.Session, file_path: FsPath) -> bool:
+    """Whether pytest should collect the ``.toml`` file ``file_path`` as a scenario.
+
+    The cheap tests come first; only the marker test reads the file, and no more than
+    its first :data:`_HEAD_BYTES` bytes.
+    """
+    return session.isinitpath(file_path) or _listed(session.config, file_path) or has_scenario_line(file_path)
+
+
+def has_scenario_line(file_path: str | os.PathLike[str]) -> bool:
+    """Whether the file's first line is :data:`SCENARIO_LINE`, optionally followed by
+    more text (after a space or punctuation: ``# shutdown-probe scenarios`` is not it).
+
+    Anything unreadable (missing, not permitted, a FIFO or a device that happens to be
+    called ``*.toml``) is simply not a scenario: the file is never waited on and never
+    read past its first bytes.
+    """
+    try:
+        head, _ = read_regular(file_path, _HEAD_BYTES, truncate=True)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    if not head.startswith(SCENARIO_LINE):
+        return False
+    after = head[len(SCENARIO_LINE):len(SCENARIO_LINE) + 1]
+    return not after or not (after.isalnum() or after in b"-_")
+
+
+_PATTERNS = pytest.StashKey[list]()  # (folder, glob) per entry of the ini setting
+
+
+def _listed(config: pytest.Config, file_path: FsPath) -> bool:
+    """Whether the ini setting ``shutdown_probe_scenarios`` names this file.
 
     Each entry is a folder (everything below it) or a glob: ``*`` stays inside one
     folder, ``**`` crosses any number of them.
     """
-    patterns = config.getini("shutdown_probe_scenarios")
+    patterns = config.stash.get(_PATTERNS, None)
+    if patterns is None:
+        patterns = config.stash[_PATTERNS] = _patterns(config.getini("shutdown_probe_scenarios"))
     if not patterns:
-        return True
-    try:
-        rel = file_path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+        return False
+    try:  # pytest's paths are absolute and so is the rootdir: usually no need to resolve
+        rel = file_path.relative_to(config.rootpath).as_posix()
     except ValueError:
-        rel = file_path.resolve().as_posix()
-    for pattern in patterns:
+        try:
+            rel = file_path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+        except ValueError:
+            rel = file_path.resolve().as_posix()
+    return any(rel.startswith(folder + "/") or glob.fullmatch(rel) for folder, glob in patterns)
+
+
+def _patterns(entries: list[str]) -> list[tuple[str, re.Pattern[str]]]:
+    patterns = []
+    for pattern in entries:
         pattern = pattern.strip()
         while pattern.startswith("./"):
             pattern = pattern[2:]
         pattern = pattern.rstrip("/")
-        if not pattern:
-            continue
-        if rel.startswith(pattern + "/") or _glob(pattern).fullmatch(rel):
-            return True
-    return False
+        if pattern:
+            patterns.append((pattern, _glob(pattern)))
+    return patterns
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -143,577 +184,45 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-# A top-level [app] or [app.env] header: how a file that is not valid TOML still
-# shows that it meant to be a scenario (and so deserves a collection error).
-_APP_HEADER = re.compile(r"^\s*\[\s*app\s*[\].]", re.MULTILINE)
-
-
-def _is_scenario_file(file_path: FsPath) -> bool:
-    """A TOML file is a scenario when it has an ``[app]`` table; pyproject.toml has none."""
-    from .scenario import tomllib
-
-    try:
-        text = file_path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return False
-    try:
-        return "app" in tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return bool(_APP_HEADER.search(text))
-
-
-class ScenarioFile(pytest.File):
-    """One scenario file; its items are its paths."""
-
-    def collect(self):
-        from .scenario import load_scenario
-
-        scenario = load_scenario(self.path, shown=_shown(self.config, self.path))
-        for path in scenario.paths:
-            yield ScenarioItem.from_parent(self, name=path.name, scenario=scenario, case_path=path)
-
-    def repr_failure(self, excinfo):  # a bad file: the CLI's one line, no traceback
-        from .errors import ProbeError
-
-        if isinstance(excinfo.value, ProbeError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-
-def _shown(config: pytest.Config, file_path: FsPath) -> str:
-    """The file as the user would type it from where pytest was started."""
-    rel = os.path.relpath(file_path, config.invocation_params.dir)
-    return str(file_path) if rel.startswith("..") else rel
-
-
-class CaseFailed(Exception):
-    """A case errored or its expectations did not hold; the report explains."""
-
-    def __init__(self, result: CaseResult, expectation: Expectation | None) -> None:
-        super().__init__(f"{result.scenario}::{result.path}: {result.outcome}")
-        self.result = result
-        self.expectation = expectation
-
-
-class ScenarioItem(pytest.Item):
-    """One case: a scenario along one termination path."""
-
-    def __init__(self, *, scenario: Scenario, case_path: Path, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.scenario = scenario
-        self.case_path = case_path
-        self.add_marker(MARKER)
-
-    def runtest(self) -> None:
-        from .runner import Case, run_case
-
-        keep = self.config.getoption("shutdown_probe_keep_workdirs")
-        result = _stop(self.config).run(
-            self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep),
-            lambda result: record(self, result, self.scenario.description))
-        if result.outcome == "skipped":
-            reason = (result.error or "").removeprefix("skipped: ") or "skipped"
-            try:  # point -rs at the scenario file rather than at this line
-                raise pytest.skip.Exception(reason, _use_item_location=True)
-            except TypeError:  # a pytest without that (private) argument
-                pytest.skip(reason)
-        if result.failed:
-            raise CaseFailed(result, self.scenario.expect.get(self.case_path.name))
-
-    def repr_failure(self, excinfo, style=None):
-        from .errors import ProbeError
-
-        if isinstance(excinfo.value, CaseFailed):
-            from .render.failure import format_case_failure
-
-            return format_case_failure(excinfo.value.result, excinfo.value.expectation)
-        if isinstance(excinfo.value, ProbeError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self):
-        return self.path, 0, f"{self.scenario.name}::{self.case_path.name}"
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "shutdown_probe" in getattr(item, "fixturenames", ()):
             item.add_marker(MARKER)
 
 
+# ------------------------------------------------------------------ the working part, on demand
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    # Every xdist worker collects the same items in the same order, so an item's
-    # index orders the final matrix the same way whichever worker ran it.
-    for i, item in enumerate(session.items):
-        item.stash[_INDEX] = i
     if any(item.get_closest_marker(MARKER) for item in session.items):
-        _stop(session.config).install(worker=hasattr(session.config, "workerinput"))
+        from .pytest_cases import start_cases
+
+        start_cases(session)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    # An xdist controller collects nothing itself: it takes the signals for its workers.
+    # An xdist controller collects nothing itself, so it cannot tell whether its workers
+    # will run cases: it gathers their results and takes the signals for them anyway.
     if session.config.pluginmanager.has_plugin("dsession"):
-        _stop(session.config).install()
+        from .pytest_cases import start_controller
 
-
-@pytest.hookimpl(optionalhook=True)  # pytest-xdist's
-def pytest_testnodeready(node) -> None:
-    # execnet keeps the worker's Popen on the gateway's IO (not a public attribute)
-    popen = getattr(getattr(node.gateway, "_io", None), "popen", None)
-    pid = getattr(popen, "pid", None)
-    if pid is not None:
-        _stop(node.config).add_worker(node.gateway.id, pid)
-
-
-# ------------------------------------------------------------------ an interrupted session
-
-
-class _Interruption:
-    """SIGINT and SIGTERM in a session that runs cases.
-
-    pytest turns SIGINT into KeyboardInterrupt wherever the main thread is, and dies
-    of SIGTERM on the spot; either way a running case would lose its result, and
-    SIGTERM would leave its targets running. Once the session has items that run
-    cases, both signals come here instead:
-
-    * during a case, the first one sets the cases' cancel flag: the case kills its
-      processes, ends as ``interrupted`` and is recorded like any other, and the
-      session stops after it (``session.shouldstop``);
-    * between cases it is a KeyboardInterrupt, as pytest would make it (what the
-      item had recorded is still gathered, from the item);
-    * a second one changes nothing: the stop the first began kills at once, so there
-      is nothing left to hurry, and a KeyboardInterrupt now could lose the case being
-      recorded. A third is a KeyboardInterrupt wherever it lands, for a harness that
-      does not stop: the case it cuts may be missing from the reports;
-    * once the session is finishing, signals are only counted: the reports are
-      being written;
-    * the session ends with status 128 + the first signal's number (130, 143), after
-      writing every requested report with what was gathered.
-
-    Under pytest-xdist the cases run in the workers. Each worker that has cases
-    moves to a process group of its own, so a Ctrl-C (sent to the terminal's whole
-    group) or a ``kill -TERM -PGID`` reaches the controller alone, and the controller
-    passes every signal on to each worker exactly once. A worker then stops as
-    above; xdist stops the session when a worker reports ``shouldstop``, and the
-    controller, which gathers every report, writes them and exits 128 + N.
-    """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.count = 0  # signals taken
-        self.running = 0  # cases running in this process now
-        self.finishing = False  # pytest_sessionfinish has begun
-        self._cancel = None
-        self._old: dict[int, Any] = {}
-        self.workers: dict[str, int] = {}  # xdist controller: worker id -> its pidfd
-
-    @property
-    def cancel(self):
-        if self._cancel is None:
-            from .waiting import Flag
-
-            self._cancel = Flag()
-        return self._cancel
-
-    @property
-    def name(self) -> str | None:
-        return signal.Signals(self.signum).name if self.signum is not None else None
-
-    def install(self, *, worker: bool = False) -> None:
-        if self._old or threading.current_thread() is not threading.main_thread():
-            return
-        if worker:
-            try:
-                os.setpgid(0, 0)  # out of the controller's group: signals come from it
-            except OSError:
-                pass  # a session leader already: a group signal cannot reach it anyway
-            # A controller killed outright cannot pass anything on: its death is the
-            # signal then (SIGTERM, so the running case ends as interrupted and its
-            # processes are killed, rather than running to its stop timeout).
-            _parent_death_signal(signal.SIGTERM)
-        self.cancel  # made now: the handler must not allocate it
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            current = signal.getsignal(sig)
-            if current in (signal.SIG_IGN, None):
-                continue  # ignored on purpose (``nohup``, ``cmd &``) or not ours to replace
-            self._old[sig] = current
-            signal.signal(sig, self._on_signal)
-
-    def uninstall(self) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-        self._old.clear()
-        if self._cancel is not None and not self.running:
-            self._cancel.close()
-            self._cancel = None
-        for fd in self.workers.values():
-            os.close(fd)
-        self.workers.clear()
-
-    def add_worker(self, worker_id: str, pid: int) -> None:
-        try:
-            self.workers[worker_id] = os.pidfd_open(pid)
-        except OSError:
-            pass  # gone already, or no pidfds here: it shares our group, signals reach it
-
-    def _on_signal(self, signum: int, frame) -> None:
-        first = self.signum is None
-        if first:
-            self.signum = signum
-        self.count += 1
-        for fd in self.workers.values():  # an xdist controller: each worker gets each one once
-            try:
-                signal.pidfd_send_signal(fd, signum)
-            except OSError:
-                pass  # that worker has ended
-        if self.finishing:
-            return
-        if self.count >= 3:
-            raise KeyboardInterrupt  # insisted on: out now, whatever it costs
-        if self.running:
-            self.cancel.set()  # the running case ends as interrupted and says so
-            return
-        if first and not self.workers:
-            raise KeyboardInterrupt  # between cases: pytest's own way out
-        # a second signal: the first one's stop is under way, and kills at once
-
-    def run(self, session: pytest.Session, call, keep):
-        """``call(cancel)`` runs cases and ``keep(result)`` records what it returned, both
-        as "a case running" (a signal cancels it, never raises there); an interruption
-        stops the session after it."""
-        self.running += 1
-        try:
-            result = call(self.cancel)
-            keep(result)
-            return result
-        finally:
-            self.running -= 1
-            if self.signum is not None:
-                session.shouldstop = f"interrupted by {self.name}"
-
-
-def _parent_death_signal(sig: int) -> None:
-    """prctl(PR_SET_PDEATHSIG): ``sig`` when our parent (the xdist controller) dies."""
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it died before the request took hold
-        os.kill(os.getpid(), sig)
-
-
-_STOP = pytest.StashKey[_Interruption]()
-
-
-def _stop(config: pytest.Config) -> _Interruption:
-    """The session's interruption state (an inner pytester session has its own)."""
-    if _STOP not in config.stash:
-        config.stash[_STOP] = _Interruption()
-    return config.stash[_STOP]
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    _stop(config).uninstall()
-
-
-class CaseInterrupted(Exception):
-    """The session was interrupted while a test was running cases."""
-
-
-# ------------------------------------------------------------------ results on reports
-
-
-def record(item: pytest.Item, result: CaseResult, description: str = "") -> None:
-    """Keep ``result`` for the session's reports and the item's JUnit properties."""
-    from .render.failure import row_properties
-
-    seq = item.stash.get(_SEQ, 0)
-    item.stash[_SEQ] = seq + 1
-    item.stash.setdefault(_PENDING, []).append({
-        "order": [item.stash.get(_INDEX, -1), seq],
-        "worker": os.environ.get("PYTEST_XDIST_WORKER"),
-        "description": description,
-        "case": result.to_dict(),
-    })
-    # A scenario item is one row; a test using the fixture may run several, so each
-    # of its rows is named.
-    prefix = "shutdown_probe" if isinstance(item, ScenarioItem) else \
-        f"shutdown_probe[{result.scenario}::{result.path}]"
-    item.user_properties.extend(row_properties(result, prefix=prefix))
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
-    pending = item.stash.get(_PENDING, [])
-    attached = item.stash.get(_ATTACHED, 0)
-    if len(pending) > attached:
-        # Plain data on the report: pytest-xdist serialises report attributes, which
-        # is how a worker's cases reach the controller.
-        outcome.get_result().shutdown_probe = pending[attached:]
-        item.stash[_ATTACHED] = len(pending)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    outcome = yield
-    if outcome.excinfo is None:  # every report of the item is logged: delivered
-        item.stash[_PENDING] = []
-        item.stash[_ATTACHED] = 0
+        start_controller(session)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    _stop(session.config).finishing = True  # signals from now on wait for the reports
+    # A test may run cases through the library itself (shutdown_probe.run_case), with
+    # neither a scenario item nor the fixture: the leftover sweep still applies then.
+    # Only a session that imported the runner can have started a case.
+    if "shutdown_probe.runner" in sys.modules:
+        from .pytest_cases import finish_unstarted
 
-
-def _undelivered(session: pytest.Session) -> list[dict[str, Any]]:
-    """What an item cut short (a KeyboardInterrupt) recorded but never logged."""
-    return [entry for item in session.items for entry in item.stash.get(_PENDING, [])]
-
-
-class SessionMatrix:
-    """Gathers every case from the reports; on the controller, writes and prints them."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.entries: dict[tuple[int, int], dict[str, Any]] = {}
-        self.messages: list[str] = []
-        self.leaked = False  # a process of this session (or of a worker) was left behind
-        self._results: Results | None = None
-
-    @property
-    def is_worker(self) -> bool:
-        return hasattr(self.config, "workerinput")
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.gather(getattr(report, "shutdown_probe", None) or ())
-
-    def gather(self, entries) -> None:
-        for entry in entries:
-            # keyed by position: a rerun of the same test replaces its earlier result
-            self.entries[tuple(entry["order"])] = entry
-
-    def results(self) -> Results:
-        """Every gathered case, in collection order (built once: entries are final by then)."""
-        if self._results is None:
-            self._results = self._build()
-        return self._results
-
-    def _build(self) -> Results:
-        from .processes import capabilities
-        from .results import CaseResult, Results, environment_info
-
-        ordered = [self.entries[k] for k in sorted(self.entries)]
-        workers = sorted({e["worker"] for e in ordered if e["worker"]})
-        stop = _stop(self.config)
-        extra = {"interrupted_by": stop.name} if stop.signum is not None else {}
-        results = Results(environment=environment_info(
-            runner="pytest", workers=len(workers) or None, capabilities=capabilities().as_dict(), **extra))
-        for entry in ordered:
-            case = CaseResult.from_dict(entry["case"])
-            results.cases.append(case)
-            results.scenarios.setdefault(case.scenario, entry["description"])
-        return results
-
-    # Before other plugins' (pytest's own --junitxml): one of them failing to write its
-    # file must not cost these reports.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        stop = _stop(self.config)
-        stop.finishing = True  # this may run before the module's hook that says so
-        # the handlers stay (pytest_unconfigure restores them): a signal now is counted
-        self.leaked |= _sweep_leftovers(self.messages)
-        if self.leaked and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if stop.signum is not None:
-            session.exitstatus = 128 + stop.signum
-            self.messages.append(f"interrupted by {stop.name}: the cases still running were stopped "
-                                 "and their processes killed")
-        if self.is_worker:
-            # The controller prints; xdist hands it this dict when the worker ends.
-            self.config.workeroutput["shutdown_probe_messages"] = list(self.messages)
-            self.config.workeroutput["shutdown_probe_leaked"] = self.leaked
-            self.config.workeroutput["shutdown_probe_undelivered"] = _undelivered(session)
-            return
-        self.gather(_undelivered(session))
-        if not self.entries and stop.signum is None:
-            return  # no case ran (an interrupted session still writes what it has: nothing)
-        targets = {fmt: self.config.getoption(option) for option, fmt in REPORT_OPTIONS.items()}
-        if any(targets.values()):
-            from .reports import write_reports  # the CLI's: each report on its own
-
-            for report in write_reports(self.results(), targets):
-                if report.ok:
-                    self.messages.append(f"wrote {len(self.results().cases)} cases to {report.target}")
-                else:
-                    self.messages.append(f"--shutdown-probe-{report.kind} {report.target}: {report.error}")
-                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-
-    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
-    def pytest_testnodedown(self, node, error) -> None:
-        worker = node.workerinput.get("workerid", "?")
-        output = getattr(node, "workeroutput", {})
-        self.leaked |= bool(output.get("shutdown_probe_leaked"))
-        self.gather(output.get("shutdown_probe_undelivered", []))
-        for line in output.get("shutdown_probe_messages", []):
-            self.messages.append(f"[{worker}] {line}")
-
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        show = self.entries and not self.config.getoption("shutdown_probe_no_matrix") and \
-            self.config.getini("shutdown_probe_matrix")
-        if show:
-            from .render import format_terminal
-
-            # A CI log is not a terminal: wide tables read better there than folded ones.
-            width = terminalreporter._tw.fullwidth if terminalreporter.isatty else 140
-            terminalreporter.write_sep("=", "shutdown-probe matrix")
-            terminalreporter.write(format_terminal(self.results(), width=width))
-        for line in self.messages:
-            terminalreporter.write_line(f"shutdown-probe: {line}")
-
-
-def _sweep_leftovers(messages: list[str]) -> bool:
-    """Backstop: kill anything this process's cases left behind, and say so.
-
-    run_case already never returns with a process alive; this catches a bug in that
-    promise instead of leaving it to the CI machine.
-    """
-    import sys
-
-    if "shutdown_probe.runner" not in sys.modules:
-        return False  # no case ran in this process
-    import psutil
-
-    from .processes import tagged_processes
-    from .runner import tag_prefix
-
-    left = tagged_processes(tag_prefix())
-    for proc in left:
-        try:
-            proc.kill()
-        except psutil.Error:  # already gone
-            pass
-    if left:
-        messages.append("killed processes a case left behind (a shutdown-probe bug, please report it): pids "
-                        + ", ".join(str(p.pid) for p in left))
-    return bool(left)
-
-
-# ------------------------------------------------------------------ the fixture
-
-
-class ShutdownProbe:
-    """The ``shutdown_probe`` fixture: run scenarios from a test, get their results.
-
-    >>> result = shutdown_probe.run("scenarios/flask_atexit.toml", path="sigterm")
-    >>> assert result.hooks["atexit"].ran
-
-    Every case run here also appears in the session's matrix, JSON and Markdown.
-    """
-
-    def __init__(self, node: pytest.Item) -> None:
-        self._node = node
-        self.results: list[CaseResult] = []  # every case this test ran, in order
-
-    def scenario(self, name: str | None = None, **fields: Any) -> Scenario:
-        """A scenario built in code; keywords as :func:`~shutdown_probe.make_scenario`.
-
-        ``name`` defaults to the test's name; ``cwd`` and ``{scenario_dir}`` are the
-        test file's folder unless ``base_dir`` says otherwise.
-        """
-        from .scenario import make_scenario
-
-        # the module's name too: two test files may well both have a test_sigterm
-        name = name or f"{self._node.path.stem}::{self._node.name}"
-        fields.setdefault("base_dir", self._node.path.parent)
-        return make_scenario(name, shown=f"{self._node.nodeid}: scenario {name!r}", **fields)
-
-    def load(self, file: str | os.PathLike[str]) -> Scenario:
-        """Load a scenario file: absolute, or relative to the working folder, the rootdir
-        or the test file's folder (the first that exists)."""
-        from .scenario import load_scenario
-
-        given = FsPath(file)
-        found = given
-        if not given.is_absolute():
-            for base in (FsPath.cwd(), self._node.config.rootpath, self._node.path.parent):
-                if (base / given).exists():
-                    found = base / given
-                    break
-        return load_scenario(found, shown=str(file))
-
-    def run(self, scenario: Scenario | str | os.PathLike[str], path: str | None = None, *,
-            keep_workdir: bool = False) -> CaseResult:
-        """Run one case and return what it observed (expectations are evaluated, not
-        asserted: check ``result.expect.passed`` or the hooks yourself)."""
-        from .runner import Case, run_case
-
-        scenario = self._scenario(scenario)
-        case = Case(scenario, _pick_path(scenario, path))
-        result = _stop(self._node.config).run(
-            self._node.session, lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir),
-            lambda result: self._keep(result, scenario))
-        self._check_interrupted()
-        return result
-
-    def run_paths(self, scenario: Scenario | str | os.PathLike[str], paths: list[str] | None = None, *,
-                  jobs: int = 1, keep_workdirs: bool = False) -> dict[str, CaseResult]:
-        """Run several paths (default: all the scenario's) and return path -> result."""
-        from .runner import Case, run_cases
-
-        scenario = self._scenario(scenario)
-        chosen = list(scenario.paths) if paths is None else [_pick_path(scenario, p) for p in paths]
-        cases = [Case(scenario, p) for p in chosen]
-        def keep(results: Results) -> None:
-            for result in results.cases:
-                self._keep(result, scenario)
-
-        results = _stop(self._node.config).run(self._node.session, lambda cancel: run_cases(
-            cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs), keep)
-        self._check_interrupted()
-        return {r.path: r for r in results.cases}
-
-    def _check_interrupted(self) -> None:
-        stop = _stop(self._node.config)
-        if stop.signum is not None:  # the results are kept; the test goes no further
-            raise CaseInterrupted(f"interrupted by {stop.name}: the session stops here")
-
-    def _scenario(self, scenario: Scenario | str | os.PathLike[str]) -> Scenario:
-        if isinstance(scenario, (str, os.PathLike)):
-            return self.load(scenario)
-        return scenario
-
-    def _keep(self, result: CaseResult, scenario: Scenario) -> None:
-        self.results.append(result)
-        record(self._node, result, scenario.description)
-
-
-def _pick_path(scenario: Scenario, name: str | None) -> Path:
-    from .paths import BUILTIN_PATHS
-    from .scenario import _did_you_mean
-
-    names = [p.name for p in scenario.paths]
-    if name is None:
-        if len(scenario.paths) == 1:
-            return scenario.paths[0]
-        raise ValueError(f"scenario {scenario.name!r} has {len(names)} paths ({', '.join(names)}); "
-                         "say which one: run(..., path='sigterm'), or use run_paths()")
-    for p in scenario.paths:
-        if p.name == name:
-            return p
-    builtin = BUILTIN_PATHS.get(name)
-    if builtin is not None and not builtin.needs_trigger:
-        return builtin  # any signal path works on any scenario, listed or not
-    known = names + [n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and n not in names]
-    raise ValueError(f"scenario {scenario.name!r} has no path {name!r}{_did_you_mean(name, known)} "
-                     f"(its paths: {', '.join(names)})")
+        finish_unstarted(session)
 
 
 @pytest.fixture
 def shutdown_probe(request: pytest.FixtureRequest) -> ShutdownProbe:
     """Run shutdown-probe scenarios from a test: ``shutdown_probe.run(file_or_scenario, path=...)``."""
-    return ShutdownProbe(request.node)
+    from .pytest_cases import fixture_value
+
+    return fixture_value(request)

@@ -102,3 +102,20 @@ def test_every_command_is_printed_and_nothing_is_written(quick_run):
     assert printed == [c["command"] for c in figures["commands"]]
     assert all(c["wall_s"] > 0 for c in figures["commands"])
     assert _contents() == before  # only --write touches the committed figures
+
+
+STARTUP = ROOT / "benchmarks" / "pytest_startup.py"
+
+
+@pytest.mark.timeout(120)
+def test_pytest_startup_benchmark_runs_and_the_plugin_imports_nothing_heavy():
+    # One pair per project: a smoke test of the script, not a measurement.
+    proc = subprocess.run([sys.executable, str(STARTUP), "--runs", "1", "--unrelated", "10"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=100, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "one trivial test and a pyproject.toml" in out and "the same with 10 unrelated .toml files" in out
+    assert len(re.findall(r"^    on - off, paired: median -?\d+\.\d ms", out, re.M)) == 4  # wall and CPU, twice
+    session = out.split("-X importtime, plugin on", 1)[1].split("\n\n", 1)[0]
+    for heavy in ("regex", "requests", "psutil", "rich", "shutdown_probe.scenario", "shutdown_probe.pytest_cases"):
+        assert not re.search(rf"\| +{re.escape(heavy)}$", session, re.M), session

@@ -21,14 +21,17 @@ import xml.etree.ElementTree as ET
 import psutil
 import pytest
 
-from conftest import SESSION, TARGETS, run_cli, wait_while_running
+from conftest import SCENARIOS, SESSION, TARGETS, run_cli, wait_while_running
 from shutdown_probe.processes import tagged_processes
+from shutdown_probe.pytest_plugin import has_scenario_line
 
 PLAIN = TARGETS / "plain.py"
 EXIT_EARLY = TARGETS / "exit_early.py"
 DOUBLE_FORK = TARGETS / "double_fork.py"
 
 MATRIX_HEADER = "shutdown-probe matrix"
+# The first line that makes a .toml file a scenario for pytest.
+MARK = "# shutdown-probe scenario\n"
 
 
 def q(value) -> str:
@@ -38,8 +41,9 @@ def q(value) -> str:
 
 def plain_toml(paths: list[str], expect: str = "", *, ready: str = "{workdir}/ready",
                extra_app: str = "") -> str:
-    """plain.py, ready on its ready file, with atexit and finally hooks."""
-    return textwrap.dedent(f"""\
+    """plain.py, ready on its ready file, with atexit and finally hooks; marked as a
+    scenario for pytest."""
+    return MARK + textwrap.dedent(f"""\
         paths = {json.dumps(paths)}
         [app]
         command = ["{{python}}", {q(PLAIN)}, "{{workdir}}"]
@@ -131,13 +135,19 @@ def test_deselect_and_exitfirst_work_on_scenario_items(pytester):
     result.assert_outcomes(failed=1, deselected=1)
 
 
+def unmarked(paths: list[str]) -> str:
+    """plain_toml without the marker line: a scenario only where the ini or the
+    command line says so."""
+    return plain_toml(paths).removeprefix(MARK)
+
+
 @pytest.mark.parametrize("setting", ["wanted", "wanted/", "./wanted", "wanted/*.toml", "**/w.toml", "wanted/**"])
-def test_ini_scenarios_option_restricts_collection(pytester, setting):
+def test_ini_scenarios_option_names_scenario_files_without_the_marker(pytester, setting):
     pytester.mkdir("wanted")
     pytester.mkdir("unwanted")
-    (pytester.path / "wanted" / "w.toml").write_text(plain_toml(["sigterm"]))
-    (pytester.path / "unwanted" / "u.toml").write_text(plain_toml(["sigint"]))
-    (pytester.path / "top.toml").write_text(plain_toml(["sigkill"]))
+    (pytester.path / "wanted" / "w.toml").write_text(unmarked(["sigterm"]))
+    (pytester.path / "unwanted" / "u.toml").write_text(unmarked(["sigint"]))
+    (pytester.path / "top.toml").write_text(unmarked(["sigkill"]))
     pytester.makeini(f"[pytest]\nshutdown_probe_scenarios = {setting}\n")
 
     result = pytester.runpytest("--collect-only", "-q")
@@ -148,8 +158,8 @@ def test_ini_scenarios_option_restricts_collection(pytester, setting):
 def test_ini_globs_star_stays_in_one_folder_double_star_crosses(pytester):
     pytester.mkdir("wanted")
     (pytester.path / "wanted" / "deep").mkdir()
-    (pytester.path / "wanted" / "w.toml").write_text(plain_toml(["sigterm"]))
-    (pytester.path / "wanted" / "deep" / "d.toml").write_text(plain_toml(["sigint"]))
+    (pytester.path / "wanted" / "w.toml").write_text(unmarked(["sigterm"]))
+    (pytester.path / "wanted" / "deep" / "d.toml").write_text(unmarked(["sigint"]))
     pytester.makeini("[pytest]\nshutdown_probe_scenarios = wanted/*.toml\n")
     assert collected_ids(pytester.runpytest("--collect-only", "-q")) == ["wanted/w.toml::sigterm"]
     pytester.makeini("[pytest]\nshutdown_probe_scenarios = wanted/**/*.toml\n")
@@ -157,13 +167,139 @@ def test_ini_globs_star_stays_in_one_folder_double_star_crosses(pytester):
         "wanted/deep/d.toml::sigint", "wanted/w.toml::sigterm"]
 
 
-def test_without_the_ini_option_every_folder_is_collected(pytester):
+@pytest.mark.parametrize("ini", [None, "elsewhere/*.toml"], ids=["no-ini-setting", "ini-names-another-folder"])
+def test_a_marked_file_is_collected_in_any_folder(pytester, ini):
     pytester.mkdir("wanted")
     pytester.mkdir("unwanted")
     (pytester.path / "wanted" / "w.toml").write_text(plain_toml(["sigterm"]))
     (pytester.path / "unwanted" / "u.toml").write_text(plain_toml(["sigint"]))
+    if ini:
+        pytester.makeini(f"[pytest]\nshutdown_probe_scenarios = {ini}\n")
     result = pytester.runpytest("--collect-only", "-q")
     assert sorted(collected_ids(result)) == ["unwanted/u.toml::sigint", "wanted/w.toml::sigterm"]
+
+
+@pytest.mark.parametrize(("first_line", "is_scenario"), [
+    ("# shutdown-probe scenario", True),
+    ("# shutdown-probe scenario: see README.md", True),
+    ("# shutdown-probe scenario (Flask, reloader on)", True),
+    ("\ufeff# shutdown-probe scenario", True),  # a byte order mark, as the loader accepts
+    ("# shutdown-probe scenario\r", True),  # CRLF line ends
+    ("# shutdown-probe scenarios live in ./scenarios", False),  # another word
+    ("# shutdown-probe scenario-runner settings", False),
+    ("#shutdown-probe scenario", False),
+    (" # shutdown-probe scenario", False),
+    ("# Shutdown-probe scenario", False),
+    ("# a comment first", False),  # the marker on the second line (below) does not count
+])
+def test_the_first_line_marks_a_scenario_file(pytester, first_line, is_scenario):
+    body = unmarked(["sigterm"])
+    if first_line == "# a comment first":
+        body = MARK + body
+    (pytester.path / "s.toml").write_text(first_line + "\n" + body, encoding="utf-8")
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert collected_ids(result) == (["s.toml::sigterm"] if is_scenario else [])
+    assert has_scenario_line(pytester.path / "s.toml") is is_scenario
+
+
+def test_a_toml_named_on_the_command_line_is_a_scenario_without_the_marker(pytester):
+    pytester.makefile(".toml", named=unmarked(["sigterm", "sigint"]), other=unmarked(["sigkill"]))
+
+    assert collected_ids(pytester.runpytest("--collect-only", "-q")) == []
+    assert collected_ids(pytester.runpytest("--collect-only", "-q", "named.toml")) == [
+        "named.toml::sigterm", "named.toml::sigint"]
+    result = pytester.runpytest("named.toml::sigint")
+    result.assert_outcomes(passed=1)
+
+
+def test_an_application_config_with_an_app_table_is_left_alone(pytester):
+    # The README's first complaint: an ordinary config.toml with an [app] table made
+    # plain `pytest` exit 2 once shutdown-probe was installed.
+    pytester.makefile(".toml", config='[app]\nname = "shop"\nport = 8080\n\n[app.db]\nurl = "sqlite://"\n')
+    pytester.makepyprojecttoml('[project]\nname = "shop"\nversion = "1.0"\n[tool.shop.app]\ndebug = true\n')
+    pytester.makepyfile(test_shop="def test_ok():\n    assert True\n")
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    assert "config.toml" not in result.stdout.str()
+
+
+def test_has_scenario_line_never_waits_on_a_fifo_or_reads_a_device(tmp_path):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # no writer: a plain open() for reading would block for good
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")  # never ends
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    assert [has_scenario_line(p) for p in (fifo, zero, folder, tmp_path / "missing.toml")] == [False] * 4
+    # a scenario behind a link to a regular file is still one
+    (tmp_path / "real.toml").write_text(plain_toml(["sigterm"]))
+    (tmp_path / "link.toml").symlink_to(tmp_path / "real.toml")
+    assert has_scenario_line(tmp_path / "link.toml")
+
+
+# Inline tables nested 5,000 deep make tomllib recurse past Python's limit; a decimal
+# integer of 5,000 digits is past int()'s limit (sys.get_int_max_str_digits(), 4,300).
+DEEP_TOML = "x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n"
+LONG_INT_TOML = "x = " + "7" * 5000 + "\n"
+
+
+def test_a_hostile_toml_that_is_no_scenario_is_never_parsed(pytester):
+    pytester.makefile(".toml", deep="[app]\n" + DEEP_TOML, long_int="[app]\n" + LONG_INT_TOML)
+    pytester.makepyfile(test_ok="def test_ok():\n    assert True\n")
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_hostile_scenario_file_is_one_collection_error_and_the_rest_still_runs(pytester):
+    pytester.makefile(".toml", deep=MARK + "[app]\n" + DEEP_TOML, long_int=MARK + "[app]\n" + LONG_INT_TOML,
+                      good=plain_toml(["sigkill"]))
+    pytester.makepyfile(test_ok="def test_ok():\n    assert True\n")
+    # the CLI's one line for each file, in its own process
+    expected = {}
+    for name in ("deep.toml", "long_int.toml"):
+        cli = run_cli("check", name, cwd=pytester.path)
+        assert cli.returncode == 2, cli.stderr
+        [line] = cli.stderr.splitlines()
+        expected[name] = line.removeprefix("shutdown-probe: ")
+        assert expected[name].startswith(f"{name}: "), line
+
+    # pytest's rule for any broken file: collection goes on, the session stops before
+    # running anything (unless told to go on); every other file is collected either way
+    stopped = pytester.runpytest()
+    result = pytester.runpytest("--continue-on-collection-errors")
+
+    assert stopped.ret == pytest.ExitCode.INTERRUPTED
+    stopped.assert_outcomes(errors=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, errors=2)
+    assert set(call_reports(result)) == {"good.toml::sigkill", "test_ok.py::test_ok"}
+    for run in (stopped, result):
+        for name, message in expected.items():
+            assert section(run, f"ERROR collecting {name}") == [message]
+        assert "Traceback" not in run.stdout.str()
+        assert "RecursionError" not in run.stdout.str()
+
+
+def test_the_bundled_scenarios_are_collected(pytester):
+    from shutdown_probe.scenario import load_scenario
+
+    files = sorted(SCENARIOS.glob("*.toml"))
+    assert files and all(has_scenario_line(f) for f in files)
+    expected = [f"{f.name}::{p.name}" for f in files for p in load_scenario(f).paths]
+
+    result = pytester.runpytest("--collect-only", "-q", "--rootdir", str(SCENARIOS), "-p", "no:cacheprovider",
+                                str(SCENARIOS))
+
+    assert collected_ids(result) == expected
 
 
 # ------------------------------------------------------------------ running items
@@ -190,7 +326,7 @@ def test_an_expectation_that_does_not_hold_fails_with_a_readable_diff(pytester):
     assert "✗ expected hook 'atexit' to run, it did not" in text
     tail = lines.index(next(line for line in lines if line.startswith("  output tail")))
     assert re.fullmatch(r" +\| \[pid \d+\] ready", lines[tail + 1]), text
-    for word in ("Traceback", "pytest_plugin.py"):
+    for word in ("Traceback", "pytest_plugin.py", "pytest_cases.py"):
         assert word not in text
         assert word not in result.stdout.str()
     # the terminal shows the same block under the item's header
@@ -201,7 +337,7 @@ def test_an_expectation_that_does_not_hold_fails_with_a_readable_diff(pytester):
 @pytest.mark.parametrize("kind", ["exits-at-once", "never-ready"])
 def test_a_case_that_cannot_run_fails_with_its_reason_in_one_block(pytester, kind):
     if kind == "exits-at-once":
-        toml = textwrap.dedent(f"""\
+        toml = MARK + textwrap.dedent(f"""\
             paths = ["sigterm"]
             [app]
             command = ["{{python}}", {q(EXIT_EARLY)}, "{{workdir}}"]
@@ -232,16 +368,16 @@ def test_a_case_that_cannot_run_fails_with_its_reason_in_one_block(pytester, kin
         assert any(re.fullmatch(r"  harness sent SIGKILL to the root \(pid \d+\): the app never got ready", b)
                    for b in block), block
     assert "Traceback" not in result.stdout.str()
-    assert "pytest_plugin.py" not in result.stdout.str()
+    assert "pytest_plugin.py" not in result.stdout.str() and "pytest_cases.py" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("kind", ["unknown-key", "toml-syntax"])
 def test_a_broken_scenario_file_is_one_collection_error_worded_like_the_cli(pytester, kind):
     if kind == "unknown-key":
-        text = f'paths = ["sigterm"]\n[app]\ncomand = ["{{python}}", {q(PLAIN)}, "{{workdir}}"]\n'
+        text = MARK + f'paths = ["sigterm"]\n[app]\ncomand = ["{{python}}", {q(PLAIN)}, "{{workdir}}"]\n'
         starts = "bad.toml: app.comand: unknown key; did you mean 'command'?"
     else:
-        text = f'paths = ["sigterm"]\n[app]\ncommand = ["{{python}}", {q(PLAIN)}\n'
+        text = MARK + f'paths = ["sigterm"]\n[app]\ncommand = ["{{python}}", {q(PLAIN)}\n'
         starts = "bad.toml: TOML syntax error: "
     pytester.makefile(".toml", bad=text, good=plain_toml(["sigkill"]))
 
@@ -406,6 +542,38 @@ def test_fixture_runs_an_in_code_scenario_and_reports_it(pytester):
     assert matrix_headers(result) == 1
 
 
+def test_fixture_asked_for_at_run_time_still_reports_its_cases(pytester):
+    # getfixturevalue: no item carries the marker when collection ends, so the plugin's
+    # working part starts only when the fixture is first asked for, inside the test
+    pytester.makepyfile(test_late=f'''
+        PLAIN = {str(PLAIN)!r}
+
+        def test_first_plain():
+            pass
+
+        def test_asks_late(request):
+            sp = request.getfixturevalue("shutdown_probe")
+            s = sp.scenario(command=["{{python}}", PLAIN, "{{workdir}}"], ready={{"file": "{{workdir}}/ready"}},
+                            hooks={{"atexit": "atexit ran"}}, paths=["sigint"])
+            assert sp.run(s, path="sigint").hooks["atexit"].ran
+
+        def test_asks_late_again(request):
+            sp = request.getfixturevalue("shutdown_probe")
+            s = sp.scenario(command=["{{python}}", PLAIN, "{{workdir}}"], ready={{"file": "{{workdir}}/ready"}},
+                            hooks={{"atexit": "atexit ran"}}, paths=["sigterm"])
+            assert not sp.run(s, path="sigterm").hooks["atexit"].ran
+        ''')
+
+    result = pytester.runpytest("--shutdown-probe-json", "out.json", "--junitxml", "out.xml")
+
+    result.assert_outcomes(passed=3)
+    data = json.loads((pytester.path / "out.json").read_text())
+    assert [(c["scenario"], c["path"]) for c in data["cases"]] == [
+        ("test_late::test_asks_late", "sigint"), ("test_late::test_asks_late_again", "sigterm")]
+    assert call_reports(result)["test_late.py::test_asks_late"].shutdown_probe  # on the report, as usual
+    assert matrix_headers(result) == 1
+
+
 def test_fixture_loads_scenario_files_by_relative_path(pytester):
     # "data/plain.toml" exists only next to the test file; "sub/data/plain.toml" only
     # from the working folder.
@@ -431,24 +599,32 @@ def test_fixture_loads_scenario_files_by_relative_path(pytester):
 # ------------------------------------------------------------------ imports
 
 
+# What a session without scenarios must never import: the runner and what it pulls in
+# (requests, psutil), the renderers (rich), the scenario loader (regex), the results
+# model, and the plugin's working part.
+HEAVY = ["requests", "psutil", "rich", "regex", "shutdown_probe.runner", "shutdown_probe.scenario",
+         "shutdown_probe.results", "shutdown_probe.render", "shutdown_probe.pytest_cases"]
+
+
 @pytest.mark.parametrize("module", ["shutdown_probe.pytest_plugin", "shutdown_probe"])
 def test_importing_the_plugin_or_package_stays_light(module):
-    heavy = ["requests", "psutil", "rich", "shutdown_probe.runner"]
     code = (f"import sys, json, {module}\n"
-            f"print(json.dumps([{module!r} in sys.modules, [m for m in {heavy!r} if m in sys.modules]]))")
+            f"print(json.dumps([{module!r} in sys.modules, [m for m in {HEAVY!r} if m in sys.modules]]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [True, []]
 
 
 def test_a_session_without_scenarios_imports_nothing_heavy(pytester):
-    pytester.makepyfile(test_light='''
+    # TOML files of every kind, none of them a scenario: not one is parsed
+    pytester.makepyprojecttoml('[project]\nname = "shop"\nversion = "1.0"\n')
+    pytester.makefile(".toml", config='[app]\nname = "shop"\n', other='[server]\nport = 8080\n')
+    pytester.makepyfile(test_light=f'''
         import sys
 
         def test_light():
             assert "shutdown_probe.pytest_plugin" in sys.modules  # the plugin is loaded...
-            heavy = ["requests", "psutil", "rich", "shutdown_probe.runner"]
-            assert [m for m in heavy if m in sys.modules] == []  # ...and nothing heavy
+            assert [m for m in {HEAVY!r} if m in sys.modules] == []  # ...and nothing heavy
         ''')
     # pytest-xprocess (the benchmarks' extra) imports psutil itself: keep it out
     result = pytester.runpytest_subprocess("-p", "no:xprocess", timeout=60)
@@ -467,7 +643,7 @@ def test_public_names_are_sorted_and_resolve():
 
 
 def test_a_double_forked_daemon_is_killed_and_nothing_is_left(pytester):
-    pytester.makefile(".toml", daemon=textwrap.dedent(f"""\
+    pytester.makefile(".toml", daemon=MARK + textwrap.dedent(f"""\
         paths = ["sigterm"]
         [app]
         command = ["{{python}}", {q(DOUBLE_FORK)}, "{{workdir}}", "{{port}}"]
@@ -525,7 +701,7 @@ STUBBORN = textwrap.dedent("""\
 
 
 def stubborn_toml(mark) -> str:
-    return textwrap.dedent(f"""\
+    return MARK + textwrap.dedent(f"""\
         paths = ["sigterm"]
         [app]
         command = ["{{python}}", "stubborn.py"]
@@ -648,7 +824,7 @@ def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ra
 @pytest.fixture
 def interruption():
     """The plugin's signal handling installed in this process, and taken back after."""
-    from shutdown_probe.pytest_plugin import _Interruption
+    from shutdown_probe.pytest_cases import _Interruption
 
     before = signal.getsignal(signal.SIGTERM)
     if before in (signal.SIG_IGN, None):
