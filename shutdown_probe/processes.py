@@ -270,8 +270,12 @@ class CaseProcesses:
         self.tag = tag
         self.handles: dict[int, ProcessHandle] = {}
         ps = psutil.Process(popen.pid)
+        # Popen returns as soon as execve has begun, before the kernel has copied the
+        # new argv (/proc/PID/cmdline reads empty 9 times in 10 here): the argv the
+        # harness gave is the one the kernel is setting up.
+        argv = popen.args if isinstance(popen.args, (list, tuple)) else [popen.args]
         self.started = ProcessHandle(popen.pid, "launcher" if launcher else "root", ps, _open(ps),
-                                     _cmdline(ps), is_popen=True)
+                                     _cmdline(ps) or _text_of(argv), is_popen=True)
         self.handles[popen.pid] = self.started
         watchdog.watch(popen.pid)
         self.root = self.started
@@ -312,6 +316,12 @@ class CaseProcesses:
         their descendants. With ``full_scan``, or when the harness is not a
         subreaper, every process on the machine is checked for the tag.
         """
+        for h in self.handles.values():
+            if not h.cmdline and h.ended_at is None:
+                # Read while the process was still in execve: the kernel lets a vfork
+                # parent (Popen) run on before it has set up the new argv, and
+                # /proc/PID/cmdline is empty until then (seen under load).
+                h.cmdline = _cmdline(h.ps)
         live = [h.pid for h in self.handles.values() if h.ended_at is None]
         found = [pid for pid in descendant_pids(live) if pid not in self.handles]
         seen = set(found) | set(self.handles)
@@ -607,13 +617,18 @@ def _created(proc: psutil.Process) -> float:
 
 
 def _cmdline(proc: psutil.Process) -> str:
-    """The command line as text. An argument that is not UTF-8 comes from psutil with
-    lone surrogates (surrogateescape), which no report could encode: such bytes
-    become U+FFFD here, as they do in the output tail."""
+    """The command line as text ("" while the process is still in execve, or gone)."""
     try:
-        text = " ".join(proc.cmdline())
+        return _text_of(proc.cmdline())
     except psutil.Error:
         return ""
+
+
+def _text_of(argv) -> str:
+    """An argv as one line. An argument that is not UTF-8 comes with lone surrogates
+    (surrogateescape), which no report could encode: such bytes become U+FFFD here,
+    as they do in the output tail."""
+    text = " ".join(os.fsdecode(a) for a in argv)
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
