@@ -23,13 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .output import Line
-from .results import HookResult
+from .results import UNOBSERVED, HookResult
 from .scenario import HookSpec, line_matcher, regex_timeout_note
 
 MAX_MATCHES = 50
-# How the evidence of a hook that could not be watched to the end begins: "ran": false
-# then means "not seen", not "did not run".
-UNOBSERVED = "unobserved"
 
 
 @dataclass

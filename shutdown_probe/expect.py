@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .evidence import UNOBSERVED
-from .results import CaseResult, ExpectResult, HookResult
-from .scenario import Expectation
+from .results import INCOMPLETE, UNOBSERVED, CaseResult, ExpectResult, HookResult
+from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
 def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResult:
@@ -39,6 +38,11 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
             checks.failed(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
         elif h is not None and h.evidence.startswith(UNOBSERVED):  # not seen is not "did not run"
             checks.failed(f"expected hook '{hook}' not to run; it could not be watched to the end ({h.evidence})")
+        elif h is None and hook.startswith(PROBE_HOOK_PREFIX) and result.probe_notes:
+            # its registration may be among the events the probe's file lost
+            details = "; ".join(n.detail for n in result.probe_notes)
+            checks.failed(f"expected hook '{hook}' not to run; it could not be watched to the end "
+                          f"({INCOMPLETE}: {details})")
         else:
             checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
     for hook, want in expectation.ran_in.items():

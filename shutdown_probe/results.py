@@ -21,6 +21,11 @@ from . import __version__
 RESULTS_VERSION = 1
 
 
+# How the evidence of a hook that could not be watched to the end begins: "ran": false
+# then means "not seen", not "did not run".
+UNOBSERVED = "unobserved"
+
+
 @dataclass
 class HookResult:
     ran: bool
@@ -41,6 +46,21 @@ class HookResult:
     duration_s: float | None = None  # the longest finished run
     errors: list[str] = field(default_factory=list)  # what it raised, per pid
     where: str = ""  # file:line of the atexit.register call
+
+
+# how reports introduce the probe notes of a case
+INCOMPLETE = "the probe's evidence is incomplete"
+
+
+@dataclass
+class ProbeNote:
+    """Why the Python probe's evidence for a case is incomplete: its events file could
+    not be read whole, or some of its lines were not events. A hook the probe did not
+    see run may then have run all the same."""
+
+    kind: str  # "unreadable" | "truncated" | "malformed"
+    detail: str  # in words: "is a FIFO, not a regular file", "line 3: 'pid' is a list..."
+    lines: int = 0  # "malformed": how many lines were dropped
 
 
 @dataclass
@@ -245,6 +265,8 @@ class CaseResult:
     workdir: str | None = None  # the case's private folder, when it was kept
     # the Python probe: {"enabled": bool, "why": str, ...what it saw (probe.summary)}
     probe: dict[str, Any] = field(default_factory=dict)
+    # why the probe's evidence is incomplete, when it is (empty: nothing was lost)
+    probe_notes: list[ProbeNote] = field(default_factory=list)
     # a deployment stop profile's sequence and grace accounting; None for other paths
     stop: StopRecord | None = None
     # requests in flight and new requests during the shutdown; None without [traffic]
@@ -282,6 +304,7 @@ class CaseResult:
         data["orphans"] = [Orphan(**o) for o in data.get("orphans", [])]
         data["escalations"] = [Escalation(**e) for e in data.get("escalations", [])]
         data["expect"] = ExpectResult(**data.get("expect", {}))
+        data["probe_notes"] = [ProbeNote(**n) for n in data.get("probe_notes", [])]
         if data.get("stop") is not None:
             data["stop"] = StopRecord(**data["stop"])
         if data.get("traffic") is not None:

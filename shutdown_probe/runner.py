@@ -457,6 +457,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         report = ProbeReport.load(events, pid_map) if events is not None else None
         if report is not None:
             result.probe.update(report.summary())
+            result.probe_notes = report.notes
             kinds = report.kinds
             for rec in result.processes:
                 rec.kind = kinds.get(rec.pid)

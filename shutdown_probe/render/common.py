@@ -8,11 +8,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..results import (NOT_OBSERVED, REQUEST_OUTCOMES, UNFINISHED, CaseResult, HookResult, ProcessRecord,
-                       RequestRecord, Results, TrafficRecord)
+from ..results import (INCOMPLETE, NOT_OBSERVED, REQUEST_OUTCOMES, UNFINISHED, UNOBSERVED, CaseResult,
+                       HookResult, ProcessRecord, RequestRecord, Results, TrafficRecord)
 
 RAN = "✓"
 NOT_RAN = "✗"
+UNKNOWN = "?"  # the hook could not be watched to the end: whether it ran is not known
 
 # ---------------------------------------------------------------- text from the target
 
@@ -89,6 +90,13 @@ def where(roles: list[str], case: CaseResult) -> str:
     return "+".join("parent" if r == "root" else r for r in distinct)
 
 
+def hook_mark(hook: HookResult) -> str:
+    """✓ ran, ✗ did not run, ? could not be watched to the end."""
+    if hook.ran:
+        return RAN
+    return UNKNOWN if hook.evidence.startswith(UNOBSERVED) else NOT_RAN
+
+
 def hook_cell(case: CaseResult, name: str) -> str:
     """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere."""
     if case.outcome in NOT_OBSERVED:
@@ -96,6 +104,8 @@ def hook_cell(case: CaseResult, name: str) -> str:
     hook: HookResult | None = case.hooks.get(name)
     if hook is None:
         return "?"
+    if not hook.ran and not hook.interrupted_pids and hook.evidence.startswith(UNOBSERVED):
+        return UNKNOWN  # not seen is not "did not run"
     parts = []
     if hook.ran:
         parts.append(f"{RAN} {where(hook.roles, case)}".rstrip())
@@ -116,6 +126,8 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"{RAISED} = the hook ended by raising an exception (cut short, see the details)")
     if any(CUT in t for t in cells):
         notes.append(f"{CUT} = started but never finished (the process died inside the hook)")
+    if any(t.startswith(UNKNOWN) for t in cells):
+        notes.append(f"{UNKNOWN} = not known whether it ran (see the details)")
     return "; ".join(notes) or None
 
 
@@ -131,6 +143,12 @@ def order_lines(cases: list[CaseResult]) -> list[str]:
                 groups.setdefault(tuple(order), []).append(case)
         lines += [f"{label} in {_case_labels(group, runs)}: {' → '.join(order)}" for order, group in groups.items()]
     return lines
+
+
+def probe_note_lines(cases: list[CaseResult]) -> list[str]:
+    """For each case whose probe evidence is incomplete, one line that says why."""
+    return [f"{case.label}: {INCOMPLETE}: " + "; ".join(n.detail for n in case.probe_notes)
+            for case in cases if case.probe_notes]
 
 
 def _case_labels(group: list[CaseResult], runs: Counter[str]) -> str:

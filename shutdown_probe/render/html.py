@@ -874,6 +874,7 @@ def _notes(cases: list[CaseResult]) -> list[str]:
     items = [_tag("li", {"class": "legend"}, esc(text))
              for text in (common.legend(cases), common.traffic_legend(cases)) if text]
     items += [_tag("li", {"class": "order"}, esc(line)) for line in common.order_lines(cases)]
+    items += [_tag("li", {"class": "differ"}, esc(line)) for line in common.probe_note_lines(cases)]
     items += [_tag("li", {"class": "differ" if " differ: " in line else "repeat"}, esc(line))
               for line in common.repeat_lines(cases)]
     items += [_tag("li", {"class": "failure"}, esc(f"{common.NOT_RAN} {line}")) for line in common.failure_lines(cases)]
