@@ -16,6 +16,7 @@ for the case).
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .output import Line
+from .reading import describe_kind
 from .results import UNOBSERVED, HookResult
 from .scenario import HookSpec, line_matcher, regex_timeout_note
 
@@ -127,6 +129,11 @@ class LogHookDetector:
 
 
 class FileHookDetector:
+    """A sentinel file the app writes. Only a regular file counts: the path is never
+    followed or opened, only ``lstat``-ed, so a FIFO cannot block the harness and a
+    symbolic link to a file that existed anyway (``/etc/passwd``) proves nothing; the
+    evidence then says what the path is, with the link's own time and target."""
+
     def __init__(self, spec: HookSpec, path: str) -> None:
         self.spec = spec
         self.path = path
@@ -135,29 +142,55 @@ class FileHookDetector:
         self._trigger_t = 0.0
 
     def first_seen(self) -> tuple[float, int] | None:
-        """The sentinel's mtime on the monotonic clock, for ordering against log lines."""
+        """Whether (and about when, on the monotonic clock) the sentinel proved the hook ran."""
         st, _ = self._observe()
         if st is None or self._trigger_wall is None:
             return None
         return (self._trigger_t + (st.st_mtime - self._trigger_wall), 0)
 
-    def _observe(self) -> tuple[os.stat_result | None, str]:
-        """The sentinel's stat when it proves the hook ran, else None and why not."""
+    def _stat(self) -> os.stat_result | None:
         try:
-            st = os.stat(self.path)
+            return os.lstat(self.path)
         except OSError:
+            return None
+
+    def _untouched(self, st: os.stat_result) -> bool:
+        before = self._before
+        return (before is not None and (st.st_ino, st.st_mode, st.st_mtime_ns)
+                == (before.st_ino, before.st_mode, before.st_mtime_ns))
+
+    def _observe(self) -> tuple[os.stat_result | None, str]:
+        """The sentinel's lstat when it proves the hook ran, else None and why not."""
+        st = self._stat()
+        if st is None:
             return None, f"sentinel {self.path} does not exist"
-        if self._before is not None and st.st_mtime_ns == self._before.st_mtime_ns:
+        if not stat.S_ISREG(st.st_mode):
+            return None, self._not_regular(st)
+        if self._untouched(st):
             return None, f"sentinel {self.path} existed before the trigger and was not touched"
         return st, ""
+
+    def _not_regular(self, st: os.stat_result) -> str:
+        what = describe_kind(st.st_mode)
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                to = os.readlink(self.path)
+            except OSError:
+                to = "?"
+            what += f" to {ascii(to[:200])}"
+        if self._untouched(st):
+            return f"sentinel {self.path} is {what}, there before the trigger and not changed"
+        when = ""
+        if self._trigger_wall is not None:  # the path's own time, not what it points to
+            when = f" (itself made or changed {max(0.0, st.st_mtime - self._trigger_wall):.3f} s after the trigger)"
+        # made during the shutdown, so something ran; but not the regular file that
+        # counts as proof, so "not run" cannot be claimed either
+        return f"{UNOBSERVED}: sentinel {self.path} is {what}{when}, not a regular file, so it is not counted"
 
     def arm(self, trigger_t: float, mark: dict[str, int] | None = None) -> None:
         self._trigger_t = trigger_t
         self._trigger_wall = time.time() - (time.monotonic() - trigger_t)
-        try:
-            self._before = os.stat(self.path)
-        except OSError:
-            self._before = None
+        self._before = self._stat()
 
     def result(self, roles: dict[int, str]) -> HookResult:
         st, why_not = self._observe()
