@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .results import INCOMPLETE, UNOBSERVED, CaseResult, ExpectResult, HookResult
+from .results import INCOMPLETE, UNOBSERVED, CaseResult, ExpectResult, HookResult, OrderPair, UnknownOrder
 from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
@@ -145,7 +145,9 @@ def _order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
     """``order``: the hooks' first runs started in this order."""
     # the loader makes every hook in ``want`` one kind: the probe's, or declared ones
     probe = any(result.hooks[h].source == "probe" for h in want if h in result.hooks)
-    seen = result.probe_order if probe else result.hook_order
+    if not probe:
+        return _declared_order(want, result)
+    seen = result.probe_order
     missing = [h for h in want if h not in seen]
     if missing:
         return False, f"expected {' → '.join(want)} in this order, but {', '.join(missing)} did not run"
@@ -153,6 +155,27 @@ def _order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
     if got != list(want):
         return False, f"expected {' → '.join(want)} in this order, they started {' → '.join(got)}"
     return True, f"the hooks started in the order {' → '.join(got)}"
+
+
+def _declared_order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
+    """``order`` of declared hooks: holds only when one clock saw each pair in turn."""
+    expected = f"expected {' → '.join(want)} in this order"
+    order = result.order
+    if order is None:
+        return False, f"{expected}, but the order was not recorded"
+    missing = [h for h in want if h not in order.hooks]
+    if missing:
+        return False, f"{expected}, but {', '.join(missing)} did not run"
+    clocks = []
+    for a, b in zip(want, want[1:]):
+        seen = order.relation(a, b)
+        if isinstance(seen, UnknownOrder):
+            return False, f"{expected}; which of {a} and {b} came first is unknown ({seen.why})"
+        assert isinstance(seen, OrderPair)
+        if seen.first != a:
+            return False, f"{expected}, {b} came before {a} ({seen.clock})"
+        clocks.append(seen.clock)
+    return True, f"the hooks' evidence appeared in the order {' → '.join(want)} ({', '.join(dict.fromkeys(clocks))})"
 
 
 def _traffic(expectation: Expectation, result: CaseResult) -> list[tuple[bool, str]]:

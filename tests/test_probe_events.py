@@ -133,7 +133,7 @@ def test_results_written_before_probe_notes_existed_still_load():
     old = {"version": 1, "cases": [{"scenario": "s", "path": "sigterm", "outcome": "exited",
                                     "hook_order": ["a", "b"]}]}
     case = Results.from_dict(old).cases[0]
-    assert case.probe_notes == []
+    assert case.probe_notes == [] and case.order is None
 
 
 # ---------------------------------------------------------------- reading, piece by piece

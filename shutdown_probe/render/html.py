@@ -1036,8 +1036,8 @@ def _case(case: CaseResult, n: int) -> list[str]:
         out.append("<h4>hooks</h4>")
         out.append(_hook_table(case))
         orders = []
-        if len(case.hook_order) > 1:
-            orders.append("order: " + " → ".join(case.hook_order))
+        if common.order_text(case.order):
+            orders.append("order: " + common.order_text(case.order))
         if len(case.probe_order) > 1:
             orders.append("atexit order: " + " → ".join(case.probe_order))
         if orders:

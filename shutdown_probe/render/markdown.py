@@ -165,8 +165,8 @@ def _case_details(case: CaseResult) -> list[str]:
         mark = common.hook_mark(h)
         who = f" [{', '.join(f'{r} {p}' for r, p in zip(h.roles, h.pids))}]" if h.pids else ""
         out.append(f"- hook {code(name)} {mark}{escape(who)}: {escape(h.evidence)}")
-    if case.hook_order:
-        out.append("- order: " + " → ".join(escape(h) for h in case.hook_order))
+    if common.order_text(case.order):
+        out.append("- order: " + escape(common.order_text(case.order)))
     for e in case.escalations:
         out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
     if case.expect.claim:
