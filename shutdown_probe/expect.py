@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .evidence import UNOBSERVED
-from .results import CaseResult, ExpectResult, HookResult
-from .scenario import Expectation
+from .results import INCOMPLETE, UNOBSERVED, CaseResult, ExpectResult, HookResult, OrderPair, UnknownOrder
+from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
 def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResult:
@@ -39,6 +38,11 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
             checks.failed(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
         elif h is not None and h.evidence.startswith(UNOBSERVED):  # not seen is not "did not run"
             checks.failed(f"expected hook '{hook}' not to run; it could not be watched to the end ({h.evidence})")
+        elif h is None and hook.startswith(PROBE_HOOK_PREFIX) and result.probe_notes:
+            # its registration may be among the events the probe's file lost
+            details = "; ".join(n.detail for n in result.probe_notes)
+            checks.failed(f"expected hook '{hook}' not to run; it could not be watched to the end "
+                          f"({INCOMPLETE}: {details})")
         else:
             checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
     for hook, want in expectation.ran_in.items():
@@ -141,7 +145,9 @@ def _order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
     """``order``: the hooks' first runs started in this order."""
     # the loader makes every hook in ``want`` one kind: the probe's, or declared ones
     probe = any(result.hooks[h].source == "probe" for h in want if h in result.hooks)
-    seen = result.probe_order if probe else result.hook_order
+    if not probe:
+        return _declared_order(want, result)
+    seen = result.probe_order
     missing = [h for h in want if h not in seen]
     if missing:
         return False, f"expected {' → '.join(want)} in this order, but {', '.join(missing)} did not run"
@@ -149,6 +155,27 @@ def _order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
     if got != list(want):
         return False, f"expected {' → '.join(want)} in this order, they started {' → '.join(got)}"
     return True, f"the hooks started in the order {' → '.join(got)}"
+
+
+def _declared_order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, str]:
+    """``order`` of declared hooks: holds only when one clock saw each pair in turn."""
+    expected = f"expected {' → '.join(want)} in this order"
+    order = result.order
+    if order is None:
+        return False, f"{expected}, but the order was not recorded"
+    missing = [h for h in want if h not in order.hooks]
+    if missing:
+        return False, f"{expected}, but {', '.join(missing)} did not run"
+    clocks = []
+    for a, b in zip(want, want[1:]):
+        seen = order.relation(a, b)
+        if isinstance(seen, UnknownOrder):
+            return False, f"{expected}; which of {a} and {b} came first is unknown ({seen.why})"
+        assert isinstance(seen, OrderPair)
+        if seen.first != a:
+            return False, f"{expected}, {b} came before {a} ({seen.clock})"
+        clocks.append(seen.clock)
+    return True, f"the hooks' evidence appeared in the order {' → '.join(want)} ({', '.join(dict.fromkeys(clocks))})"
 
 
 def _traffic(expectation: Expectation, result: CaseResult) -> list[tuple[bool, str]]:

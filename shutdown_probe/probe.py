@@ -17,6 +17,7 @@ Every timestamp is CLOCK_MONOTONIC, which the harness's ``time.monotonic`` reads
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -26,7 +27,8 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
-from .results import HookResult
+from .reading import Unreadable, read_regular, size_words
+from .results import INCOMPLETE, UNOBSERVED, HookResult, ProbeNote
 from .scenario import PROBE_HOOK_PREFIX
 
 PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site"
@@ -53,10 +55,11 @@ def runs_python(argv: list[str], env: dict[str, str], cwd: str) -> bool:
     else:
         full = shutil.which(program, path=env.get("PATH", os.defpath)) or ""
     try:
-        with open(full, "rb") as fh:
-            first = fh.readline(256)
+        # the command is followed like exec follows it; a FIFO or device is not read
+        head, _ = read_regular(full, 256, truncate=True)
     except OSError:
         return False
+    first = head.split(b"\n", 1)[0]
     return first.startswith(b"#!") and b"python" in first
 
 
@@ -74,24 +77,147 @@ def probe_env(env: dict[str, str], events: str, inject: str | None) -> dict[str,
     return out
 
 
-def read_events(path: str) -> list[dict[str, Any]]:
-    """Every complete JSON line of the events file (a torn last line is skipped)."""
+# The events file lies in the case's folder, where the app can replace it (a FIFO, a
+# link to /dev/zero) or append to it without end. 8 MiB is 550 times what a gunicorn
+# case with four workers writes (15 KB, about 3 KB per Python process) and 1,500 times
+# a Flask reloader case with an injected exit (5.6 KB); reading that much takes about
+# a second and 100 MB. Beyond it nothing is read, and the case says its evidence is
+# incomplete.
+EVENTS_LIMIT = 8 << 20
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int  # not bool, which JSON's true would give
+
+
+def _is_pid(v: Any) -> bool:
+    return type(v) is int and v > 0
+
+
+def _is_ppid(v: Any) -> bool:
+    return type(v) is int and v >= 0  # 0: the parent of PID 1 is outside its namespace
+
+
+def _is_time(v: Any) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _is_str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _is_strs(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _or_null(check: Any) -> Any:
+    def either(v: Any) -> bool:
+        return v is None or check(v)
+
+    either.__name__ = check.__name__
+    return either
+
+
+_WORDS = {"_is_int": "an integer", "_is_pid": "a positive integer", "_is_ppid": "an integer >= 0",
+          "_is_time": "a finite number", "_is_str": "a string", "_is_bool": "true or false",
+          "_is_strs": "a list of strings"}
+
+# Each kind of event the probe writes (sitecustomize.py), with the keys the harness
+# reads from it and what each must be. One place: every reader of the file gets only
+# events of these shapes, so no code downstream meets a list where it wants a pid.
+_COMMON = {"pid": _is_pid, "t": _is_time}
+EVENT_SCHEMA: dict[str, dict[str, Any]] = {
+    "start": {"ppid": _is_ppid, "argv": _or_null(_is_strs), "how": _or_null(_is_str),
+              "werkzeug_run_main": _or_null(_is_str), "executable": _or_null(_is_str)},
+    "register": {"id": _is_int, "name": _is_str, "where": _or_null(_is_str), "stdlib": _is_bool},
+    "unregister": {"id": _is_int, "name": _is_str, "where": _or_null(_is_str)},
+    "hook-start": {"id": _is_int, "name": _is_str},
+    "hook-end": {"id": _is_int, "name": _is_str, "error": _or_null(_is_str), "dur": _is_time},
+    "signal": {"signum": _is_int, "signal": _or_null(_is_str), "handler": _or_null(_is_str),
+               "where": _or_null(_is_str), "stdlib": _is_bool, "error": _or_null(_is_str)},
+    "finalize": {"caller": _or_null(_is_str)},
+    "atexit-done": {},
+    "atexit-clear": {"where": _or_null(_is_str), "stdlib": _is_bool},
+    "excepthook": {"type": _is_str, "message": _is_str},
+    "inject": {"action": _is_str, "signum": _is_int, "stack": _is_strs},
+}
+
+
+def _problem(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The event on one line, or None and what is wrong with it (never the line's own
+    text: it is the app's to choose)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return []
+        event = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        return None, "not JSON"
+    if type(event) is not dict:
+        return None, "not a JSON object"
+    ev = event.get("ev")
+    schema = EVENT_SCHEMA.get(ev) if type(ev) is str else None
+    if schema is None:
+        return None, "no known event kind in 'ev'"
+    for key, check in (*_COMMON.items(), *schema.items()):
+        if key not in event:
+            return None, f"a {ev} event without '{key}'"
+        if not check(event[key]):
+            return None, f"'{key}' of a {ev} event is not {_WORDS[check.__name__]}"
+    return event, ""
+
+
+@dataclass
+class EventsRead:
+    """The valid events of the file, and why the probe's evidence is incomplete, if it is."""
+
+    events: list[dict[str, Any]]
+    notes: list[ProbeNote]
+
+
+def load_events(path: str, *, finished: bool = True) -> EventsRead:
+    """Every valid event of the events file, read without following a link, without
+    blocking and up to :data:`EVENTS_LIMIT`; every line that is not one becomes a count
+    in a note. ``finished``: every process of the case has ended, so a last line
+    without its newline was cut short (while they run, it is still being written)."""
+    try:
+        data, cut = read_regular(path, EVENTS_LIMIT, follow_links=False, truncate=True)
+    except Unreadable as exc:
+        return EventsRead([], [ProbeNote("unreadable", f"its events file {exc.reason}")])
+    except FileNotFoundError:
+        return EventsRead([], [])  # no Python process of the case loaded the probe
+    except OSError as exc:
+        return EventsRead([], [ProbeNote("unreadable", f"its events file cannot be read: {exc.strerror or exc}")])
+    notes = []
+    lines = data.split(b"\n")
+    last = lines.pop()  # after the last newline: b"" when the file ends with one
+    if cut:
+        notes.append(ProbeNote("truncated", f"its events file is larger than {size_words(EVENTS_LIMIT)}; "
+                                            "the events after that were not read"))
+    elif last.strip() and finished:
+        lines.append(last)  # a write cut short (or garbage): reported below
     events = []
-    for raw in data.split(b"\n"):
+    bad, first = 0, ""
+    for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            continue  # a write cut short by SIGKILL
-        if isinstance(event, dict) and "ev" in event and "pid" in event:
+        event, problem = _problem(raw)
+        if event is None:
+            bad += 1
+            first = first or f"line {number}: {problem}"
+        else:
             events.append(event)
-    return events
+    if bad:
+        lines_word = "line was" if bad == 1 else "lines were"
+        notes.append(ProbeNote("malformed", f"{bad} {lines_word} not an event of the probe's and "
+                                            f"dropped (the first, {first})", bad))
+    return EventsRead(events, notes)
+
+
+def read_events(path: str) -> list[dict[str, Any]]:
+    """The valid events written so far, while the case runs (see :func:`load_events`)."""
+    return load_events(path, finished=False).events
 
 
 def loaded_in(path: str, pid: int) -> bool:
@@ -117,18 +243,22 @@ class _Run:
 @dataclass
 class ProbeReport:
     events: list[dict[str, Any]] = field(default_factory=list)
+    # why the evidence is incomplete (lines dropped, the file unreadable or cut)
+    notes: list[ProbeNote] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str, pid_map: dict[int, int] | None = None) -> "ProbeReport":
-        """``pid_map``: in a PID namespace the probe sees its own numbers (1, 2...);
-        the map turns them into the harness's."""
-        events = read_events(path)
+        """Read once every process of the case has ended. ``pid_map``: in a PID
+        namespace the probe sees its own numbers (1, 2...); the map turns them into
+        the harness's."""
+        read = load_events(path)
+        events = read.events
         if pid_map:
             for e in events:
                 for key in ("pid", "ppid"):
                     if e.get(key) in pid_map:
                         e[key] = pid_map[e[key]]
-        return cls(events)
+        return cls(events, read.notes)
 
     # ------------------------------------------------------------ processes
 
@@ -252,9 +382,13 @@ class ProbeReport:
             cut = [r for r in runs if r.started_t is not None and r.ended_t is None]
             started = [r for r in runs if r.started_t is not None]
             first = min((r.started_t for r in started), default=None)
+            evidence = _evidence(runs, done, cut, roles)
+            if not done and self.notes:
+                # the line that would show it ran may be one of those lost
+                evidence = f"{UNOBSERVED}: {INCOMPLETE} ({'; '.join(n.detail for n in self.notes)}); {evidence}"
             hook = HookResult(
                 ran=bool(done),
-                evidence=_evidence(runs, done, cut, roles),
+                evidence=evidence,
                 pids=[r.pid for r in done],
                 roles=[roles.get(r.pid, "descendant") for r in done],
                 at_s=round(first - t0, 4) if first is not None and t0 is not None else None,

@@ -21,6 +21,11 @@ from . import __version__
 RESULTS_VERSION = 1
 
 
+# How the evidence of a hook that could not be watched to the end begins: "ran": false
+# then means "not seen", not "did not run".
+UNOBSERVED = "unobserved"
+
+
 @dataclass
 class HookResult:
     ran: bool
@@ -41,6 +46,68 @@ class HookResult:
     duration_s: float | None = None  # the longest finished run
     errors: list[str] = field(default_factory=list)  # what it raised, per pid
     where: str = ""  # file:line of the atexit.register call
+
+
+@dataclass
+class OrderPair:
+    """Two hooks whose first evidence one clock saw in this order."""
+
+    first: str
+    then: str
+    # the clock that saw both: "stdout" or "stderr" (places in one pipe, which keeps
+    # the order of writes) or "file times" (modification times on one file system)
+    clock: str
+
+
+@dataclass
+class UnknownOrder:
+    """Two hooks whose order no single clock saw, and why (in words, for people)."""
+
+    hooks: list[str]
+    why: str
+
+
+@dataclass
+class HookOrder:
+    """The declared hooks' order, as far as it was observed: a partial order.
+
+    Every pair of hooks that ran is in ``known`` or in ``unknown``. A line's place in a
+    pipe and a file's modification time are different clocks (a pipe is read late, a
+    file time is coarse), so a line and a sentinel are never ordered against each
+    other, nor are lines of stdout against lines of stderr.
+    """
+
+    # the hooks that ran: every known pair in its order, the rest in declaration order
+    # (that part of the listing is not an observation)
+    hooks: list[str] = field(default_factory=list)
+    known: list[OrderPair] = field(default_factory=list)
+    unknown: list[UnknownOrder] = field(default_factory=list)
+
+    def relation(self, a: str, b: str) -> OrderPair | UnknownOrder | None:
+        """What is known of ``a`` and ``b``: the pair in whichever order was seen, the
+        unknown pair, or None when one of them did not run."""
+        for pair in self.known:
+            if {pair.first, pair.then} == {a, b}:
+                return pair
+        for unknown in self.unknown:
+            if set(unknown.hooks) == {a, b}:
+                return unknown
+        return None
+
+
+# how reports introduce the probe notes of a case
+INCOMPLETE = "the probe's evidence is incomplete"
+
+
+@dataclass
+class ProbeNote:
+    """Why the Python probe's evidence for a case is incomplete: its events file could
+    not be read whole, or some of its lines were not events. A hook the probe did not
+    see run may then have run all the same."""
+
+    kind: str  # "unreadable" | "truncated" | "malformed"
+    detail: str  # in words: "is a FIFO, not a regular file", "line 3: 'pid' is a list..."
+    lines: int = 0  # "malformed": how many lines were dropped
 
 
 @dataclass
@@ -227,12 +294,16 @@ class CaseResult:
     root_exit_s: float | None = None  # trigger -> the root process ended
     ready_s: float | None = None  # launch -> ready
     hooks: dict[str, HookResult] = field(default_factory=dict)
-    # the declared hooks in the order their evidence appeared (pipe reads and file
-    # times), and the probe's atexit:* hooks in the order they started (its own clock,
-    # exact across processes). Two lists: a pipe is read a little late, so mixing the
-    # two clocks would misplace a line printed just before a hook started.
+    # the declared hooks that ran, listed as ``order.hooks`` (only the pairs in
+    # ``order.known`` are observations), and the probe's atexit:* hooks in the order
+    # they started (its own clock, CLOCK_MONOTONIC, exact across processes). Kept
+    # apart: a pipe is read a little late, so mixing the clocks would misplace a line
+    # printed just before a hook started.
     hook_order: list[str] = field(default_factory=list)
     probe_order: list[str] = field(default_factory=list)
+    # what is known of the declared hooks' order, pair by pair; None in results
+    # written before it existed (their hook_order may mix clocks, and is not shown)
+    order: HookOrder | None = None
     processes: list[ProcessRecord] = field(default_factory=list)
     orphans: list[Orphan] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
@@ -245,6 +316,8 @@ class CaseResult:
     workdir: str | None = None  # the case's private folder, when it was kept
     # the Python probe: {"enabled": bool, "why": str, ...what it saw (probe.summary)}
     probe: dict[str, Any] = field(default_factory=dict)
+    # why the probe's evidence is incomplete, when it is (empty: nothing was lost)
+    probe_notes: list[ProbeNote] = field(default_factory=list)
     # a deployment stop profile's sequence and grace accounting; None for other paths
     stop: StopRecord | None = None
     # requests in flight and new requests during the shutdown; None without [traffic]
@@ -282,6 +355,11 @@ class CaseResult:
         data["orphans"] = [Orphan(**o) for o in data.get("orphans", [])]
         data["escalations"] = [Escalation(**e) for e in data.get("escalations", [])]
         data["expect"] = ExpectResult(**data.get("expect", {}))
+        if data.get("order") is not None:
+            order = data["order"]
+            data["order"] = HookOrder(order.get("hooks", []), [OrderPair(**p) for p in order.get("known", [])],
+                                      [UnknownOrder(**u) for u in order.get("unknown", [])])
+        data["probe_notes"] = [ProbeNote(**n) for n in data.get("probe_notes", [])]
         if data.get("stop") is not None:
             data["stop"] = StopRecord(**data["stop"])
         if data.get("traffic") is not None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import HarnessError
 from .actions import perform
-from .evidence import FileHookDetector, LogHookDetector, hook_order
+from .evidence import FileHookDetector, LogHookDetector, observed_order
 from .expect import evaluate
 from .output import OutputCapture
 from . import namespaces, watchdog
@@ -457,6 +457,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         report = ProbeReport.load(events, pid_map) if events is not None else None
         if report is not None:
             result.probe.update(report.summary())
+            result.probe_notes = report.notes
             kinds = report.kinds
             for rec in result.processes:
                 rec.kind = kinds.get(rec.pid)
@@ -466,7 +467,9 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             for n in hooks:
                 hooks[n].source = "log" if n in log_hooks else "file"
             result.hooks = {n: hooks[n] for n in scenario.hooks}
-            result.hook_order = hook_order({**log_hooks, **file_hooks})
+            detectors = {**log_hooks, **file_hooks}
+            result.order = observed_order({n: detectors[n] for n in scenario.hooks if n in detectors})
+            result.hook_order = result.order.hooks
             # a hook regex that took too long on a line was turned off: say so on the case
             notes = [d.note for d in log_hooks.values() if d.note]
             if notes:

@@ -11,7 +11,8 @@ from shutdown_probe.expect import evaluate
 from shutdown_probe.render import format_case_failure, format_html, format_markdown, format_terminal, row_properties
 from shutdown_probe.render.common import claims
 from shutdown_probe.render.markdown import claim_lines
-from shutdown_probe.results import CaseResult, HookResult, Orphan, ProcessRecord, Results
+from shutdown_probe.results import (CaseResult, HookOrder, HookResult, OrderPair, Orphan, ProcessRecord, Results,
+                                    UnknownOrder)
 from shutdown_probe.scenario import Expectation
 
 CLAIM = "atexit does not run when the parent is killed, and the child is left serving"
@@ -189,11 +190,16 @@ def test_order_holds_only_when_every_hook_started_in_that_order():
     case.probe_order = ["atexit:s3", "atexit:s1"]
     assert evaluate(lifo, case).failures == [
         "expected atexit:s3 → atexit:s2 → atexit:s1 in this order, but atexit:s2 did not run"]
-    # declared hooks: the order their evidence appeared in
+    # declared hooks: the order one clock saw their evidence appear in
     case.hooks = {"a": HookResult(True, "x", source="log"), "b": HookResult(True, "y", source="log")}
-    case.hook_order = ["b", "a"]
+    case.order = HookOrder(["b", "a"], [OrderPair("b", "a", "stdout")], [])
     assert evaluate(Expectation(order=("b", "a")), case).passed
     assert not evaluate(Expectation(order=("a", "b")), case).passed
+    # no clock saw the two: the order cannot be claimed either way
+    case.order = HookOrder(["a", "b"], [], [UnknownOrder(["a", "b"], "different clocks")])
+    assert evaluate(Expectation(order=("a", "b")), case).failures == [
+        "expected a → b in this order; which of a and b came first is unknown (different clocks)"]
+    assert not evaluate(Expectation(order=("b", "a")), case).passed
 
 
 def test_ran_in_names_a_declared_hook_s_process_by_the_probe_s_framework_role():

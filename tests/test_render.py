@@ -7,8 +7,8 @@ import re
 
 from shutdown_probe.render import format_markdown, format_terminal
 from shutdown_probe.render.common import explain, hook_cell
-from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookResult, Orphan,
-                                    ProcessRecord, Results)
+from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookOrder, HookResult, OrderPair,
+                                    Orphan, ProcessRecord, Results)
 
 
 def sample() -> Results:
@@ -39,7 +39,7 @@ def sample() -> Results:
             scenario="demo", path="sigint-child", outcome="exited",
             exit={"returncode": 0, "signal": None}, duration_s=1.5, root_exit_s=1.5,
             hooks={"atexit": ran_both, "flush": HookResult(True, "x", pids=[11], roles=["child"], at_s=0.2)},
-            hook_order=["atexit", "flush"],
+            hook_order=["atexit", "flush"], order=HookOrder(["atexit", "flush"], [OrderPair("atexit", "flush", "stdout")]),
         ),
         CaseResult(scenario="demo", path="os-exit", outcome="skipped",
                    error="skipped: the root has no child process to signal"),

@@ -300,8 +300,10 @@ def test_sigterm_handler_writes_sentinel(tmp_path, path, ends_with, released, fi
     assert sentinel.exists() is released
     if released:
         assert sentinel.read_text() == f"released by pid {proc(result, 'root').pid}\n"
-        # The handler writes the sentinel before sys.exit() reaches finally.
-        assert result.hook_order == ["released", "finally"]
+        # The handler writes the sentinel before sys.exit() reaches finally, but a file's
+        # time and a line's place in a pipe are two clocks: the order is not claimed.
+        assert [u.hooks for u in result.order.unknown] == [["finally", "released"]]
+        assert result.order.known == []
 
 
 def test_file_hook_touched_before_the_trigger_does_not_count(tmp_path):

@@ -123,12 +123,18 @@ def _write(data):
 
 def _open(path):
     global _fd, _ident
+    # The app can replace the file: opening a FIFO to write blocks until a reader
+    # comes (O_NONBLOCK fails at once instead), and a link may point anywhere
+    # (O_NOFOLLOW). Anything but a regular file switches the probe off.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, flags, 0o644)
     except OSError:
         return False
     try:
         st = os.fstat(fd)
+        if st.st_mode & 0o170000 != 0o100000:  # S_ISREG without importing stat
+            raise OSError("not a regular file")
     except OSError:
         os.close(fd)
         return False

@@ -8,11 +8,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..results import (NOT_OBSERVED, REQUEST_OUTCOMES, UNFINISHED, CaseResult, HookResult, ProcessRecord,
-                       RequestRecord, Results, TrafficRecord)
+from ..results import (INCOMPLETE, NOT_OBSERVED, REQUEST_OUTCOMES, UNFINISHED, UNOBSERVED, CaseResult,
+                       HookOrder, HookResult, ProcessRecord, RequestRecord, Results, TrafficRecord)
 
 RAN = "✓"
 NOT_RAN = "✗"
+UNKNOWN = "?"  # the hook could not be watched to the end: whether it ran is not known
 
 # ---------------------------------------------------------------- text from the target
 
@@ -89,6 +90,13 @@ def where(roles: list[str], case: CaseResult) -> str:
     return "+".join("parent" if r == "root" else r for r in distinct)
 
 
+def hook_mark(hook: HookResult) -> str:
+    """✓ ran, ✗ did not run, ? could not be watched to the end."""
+    if hook.ran:
+        return RAN
+    return UNKNOWN if hook.evidence.startswith(UNOBSERVED) else NOT_RAN
+
+
 def hook_cell(case: CaseResult, name: str) -> str:
     """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere."""
     if case.outcome in NOT_OBSERVED:
@@ -96,6 +104,8 @@ def hook_cell(case: CaseResult, name: str) -> str:
     hook: HookResult | None = case.hooks.get(name)
     if hook is None:
         return "?"
+    if not hook.ran and not hook.interrupted_pids and hook.evidence.startswith(UNOBSERVED):
+        return UNKNOWN  # not seen is not "did not run"
     parts = []
     if hook.ran:
         parts.append(f"{RAN} {where(hook.roles, case)}".rstrip())
@@ -116,21 +126,94 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"{RAISED} = the hook ended by raising an exception (cut short, see the details)")
     if any(CUT in t for t in cells):
         notes.append(f"{CUT} = started but never finished (the process died inside the hook)")
+    if any(t.startswith(UNKNOWN) for t in cells):
+        notes.append(f"{UNKNOWN} = not known whether it ran (see the details)")
     return "; ".join(notes) or None
 
 
+def order_text(order: HookOrder | None) -> str:
+    """What is known of the declared hooks' order, in one phrase ("" when fewer than
+    two ran, or for results that did not record it): the chains one clock saw, then
+    the pairs no clock saw, with why."""
+    if order is None or len(order.hooks) < 2:
+        return ""
+    if not order.unknown:
+        return " → ".join(order.hooks)
+    parts = [_chain(group, order) for group in _ordered_groups(order)]
+    by_why: dict[str, list[list[str]]] = {}
+    for u in order.unknown:
+        by_why.setdefault(u.why, []).append(u.hooks)
+    parts += [f"unknown: {_pairs(pairs, order.hooks)} ({why})" for why, pairs in by_why.items()]
+    return "; ".join(parts)
+
+
+def _ordered_groups(order: HookOrder) -> list[list[str]]:
+    """The hooks linked by known pairs, group by group, each in listing order."""
+    group_of = {h: {h} for h in order.hooks}
+    for p in order.known:
+        merged = group_of[p.first] | group_of[p.then]
+        for h in merged:
+            group_of[h] = merged
+    groups: list[list[str]] = []
+    for h in order.hooks:
+        members = [m for m in order.hooks if m in group_of[h]]
+        if len(members) > 1 and members not in groups:
+            groups.append(members)
+    return groups
+
+
+def _chain(group: list[str], order: HookOrder) -> str:
+    """``a → {b, c} → d (stdout)``: hooks in braces have no known order between them.
+    A group that is not layered that way is given pair by pair."""
+    pairs = [p for p in order.known if p.first in group]
+    before = {h: sum(1 for p in pairs if p.then == h) for h in group}
+    layers: dict[int, list[str]] = {}
+    for h in group:
+        layers.setdefault(before[h], []).append(h)
+    levels = sorted(layers)
+    known = {(p.first, p.then) for p in pairs}
+    layered = all((a, b) in known for i, lo in enumerate(levels) for hi in levels[i + 1:]
+                  for a in layers[lo] for b in layers[hi])
+    layered = layered and all((a, b) not in known for hs in layers.values() for a in hs for b in hs)
+    clocks = ", ".join(dict.fromkeys(p.clock for p in pairs))
+    if layered:
+        text = " → ".join(layers[n][0] if len(layers[n]) == 1 else "{" + ", ".join(layers[n]) + "}" for n in levels)
+    else:
+        text = ", ".join(f"{p.first} → {p.then}" for p in pairs)
+    return f"{text} ({clocks})"
+
+
+def _pairs(pairs: list[list[str]], listing: list[str]) -> str:
+    """``finally vs flushed and atexit``: the pairs, gathered on the hook most of them share."""
+    count = Counter(h for pair in pairs for h in pair)
+    rank = {h: (-count[h], listing.index(h) if h in listing else 0) for h in count}
+    hubs: dict[str, list[str]] = {}
+    for a, b in pairs:
+        hub, other = (a, b) if rank[a] <= rank[b] else (b, a)
+        hubs.setdefault(hub, []).append(other)
+    return "; ".join(f"{hub} vs {_names(others)}" for hub, others in hubs.items())
+
+
 def order_lines(cases: list[CaseResult]) -> list[str]:
-    """The order hooks' evidence appeared in, once per distinct order, with its paths."""
+    """The order hooks' evidence appeared in, as far as it is known, once per distinct
+    text, with its paths; then the probe's atexit order (one clock: CLOCK_MONOTONIC)."""
     lines = []
     runs = Counter(case.path for case in cases)
-    for label, attr in (("order", "hook_order"), ("atexit order", "probe_order")):
-        groups: dict[tuple[str, ...], list[CaseResult]] = {}
+    for label, text_of in (("order", lambda c: order_text(c.order)),
+                           ("atexit order", lambda c: " → ".join(c.probe_order) if len(c.probe_order) > 1 else "")):
+        groups: dict[str, list[CaseResult]] = {}
         for case in cases:
-            order = getattr(case, attr)
-            if len(order) > 1:
-                groups.setdefault(tuple(order), []).append(case)
-        lines += [f"{label} in {_case_labels(group, runs)}: {' → '.join(order)}" for order, group in groups.items()]
+            text = text_of(case)
+            if text:
+                groups.setdefault(text, []).append(case)
+        lines += [f"{label} in {_case_labels(group, runs)}: {text}" for text, group in groups.items()]
     return lines
+
+
+def probe_note_lines(cases: list[CaseResult]) -> list[str]:
+    """For each case whose probe evidence is incomplete, one line that says why."""
+    return [f"{case.label}: {INCOMPLETE}: " + "; ".join(n.detail for n in case.probe_notes)
+            for case in cases if case.probe_notes]
 
 
 def _case_labels(group: list[CaseResult], runs: Counter[str]) -> str:
@@ -369,9 +452,14 @@ def repeat_lines(cases: list[CaseResult]) -> list[str]:
         kinds: dict[tuple[str, ...], list[int]] = {}
         for case in group:
             row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
+            # what is known of the order: runs that saw opposite orders differ
+            row += (f"order {order_text(case.order)}" if order_text(case.order) else "no order",)
             kinds.setdefault(row, []).append(case.attempt or 0)
         if len(kinds) == 1:
-            lines.append(f"{path}: the {len(group)} runs agree")
+            # they agree on what was seen; where no clock saw an order, not on that
+            partial = any(case.order is not None and case.order.unknown for case in group)
+            lines.append(f"{path}: the {len(group)} runs agree" + (" (the order of some hooks is unknown in each)"
+                                                                   if partial else ""))
             continue
         # what differs between the kinds of run, not what they share
         differing = [i for i in range(len(next(iter(kinds)))) if len({row[i] for row in kinds}) > 1]

@@ -53,6 +53,7 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         for name, hook in case.hooks.items():
             lines.append(f"    {shown[name]:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
     lines += [f"  {line}" for line in common.started_after_lines(case)]
+    lines += [f"  {line}" for line in common.probe_note_lines([case])]
     traffic = common.traffic_lines(case)
     if traffic:
         lines.append(f"  {traffic[0]}")

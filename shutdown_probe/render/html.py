@@ -874,6 +874,7 @@ def _notes(cases: list[CaseResult]) -> list[str]:
     items = [_tag("li", {"class": "legend"}, esc(text))
              for text in (common.legend(cases), common.traffic_legend(cases)) if text]
     items += [_tag("li", {"class": "order"}, esc(line)) for line in common.order_lines(cases)]
+    items += [_tag("li", {"class": "differ"}, esc(line)) for line in common.probe_note_lines(cases)]
     items += [_tag("li", {"class": "differ" if " differ: " in line else "repeat"}, esc(line))
               for line in common.repeat_lines(cases)]
     items += [_tag("li", {"class": "failure"}, esc(f"{common.NOT_RAN} {line}")) for line in common.failure_lines(cases)]
@@ -1035,8 +1036,8 @@ def _case(case: CaseResult, n: int) -> list[str]:
         out.append("<h4>hooks</h4>")
         out.append(_hook_table(case))
         orders = []
-        if len(case.hook_order) > 1:
-            orders.append("order: " + " → ".join(case.hook_order))
+        if common.order_text(case.order):
+            orders.append("order: " + common.order_text(case.order))
         if len(case.probe_order) > 1:
             orders.append("atexit order: " + " → ".join(case.probe_order))
         if orders:

@@ -83,6 +83,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         legends = (common.legend(cases), common.traffic_legend(cases))
         bullets = [f"- {escape(legend, start=True)}" for legend in legends if legend]
         bullets += [f"- {escape(line, start=True)}" for line in common.order_lines(cases)]
+        bullets += [f"- {escape(line, start=True)}" for line in common.probe_note_lines(cases)]
         bullets += [f"- {escape(line, start=True)}" for line in common.repeat_lines(cases)]
         bullets += [f"- ✗ {escape(f)}" for f in common.failure_lines(cases)]
         if bullets:
@@ -161,11 +162,11 @@ def _case_details(case: CaseResult) -> list[str]:
         out.append(f"- {escape(traffic[0], start=True)}")
         out += [f"  - {escape(line, start=True)}" for line in traffic[1:]]
     for name, h in case.hooks.items():
-        mark = common.RAN if h.ran else common.NOT_RAN
+        mark = common.hook_mark(h)
         who = f" [{', '.join(f'{r} {p}' for r, p in zip(h.roles, h.pids))}]" if h.pids else ""
         out.append(f"- hook {code(name)} {mark}{escape(who)}: {escape(h.evidence)}")
-    if case.hook_order:
-        out.append("- order: " + " → ".join(escape(h) for h in case.hook_order))
+    if common.order_text(case.order):
+        out.append("- order: " + escape(common.order_text(case.order)))
     for e in case.escalations:
         out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
     if case.expect.claim:

@@ -69,6 +69,8 @@ def build_tables(results: Results) -> list[RenderableType]:
                 parts.append(_text(legend, style="dim"))
         for line in common.order_lines(cases):
             parts.append(_text(line, style="dim"))
+        for line in common.probe_note_lines(cases):
+            parts.append(_text(line, style="yellow"))
         for line in common.repeat_lines(cases):
             parts.append(_text(line, style="yellow" if " differ: " in line else "dim"))
         for line in common.failure_lines(cases):
