@@ -150,10 +150,10 @@ _APP_HEADER = re.compile(r"^\s*\[\s*app\s*[\].]", re.MULTILINE)
 
 def _is_scenario_file(file_path: FsPath) -> bool:
     """A TOML file is a scenario when it has an ``[app]`` table; pyproject.toml has none."""
-    from .scenario import tomllib
+    from .scenario import read_scenario_bytes, tomllib
 
     try:
-        text = file_path.read_text(encoding="utf-8-sig")
+        text = read_scenario_bytes(file_path).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return False
     try:

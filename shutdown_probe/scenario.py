@@ -45,6 +45,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from .errors import ScenarioError
 from .paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS, Path, signal_name, trigger_path
+from .reading import Unreadable, read_regular, size_words
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
@@ -64,6 +65,10 @@ REGEX_TIMEOUT = 1.0
 # The regex module expands counted repeats when it compiles (a{1000000} is a million
 # nodes, seconds and hundreds of MB): a pattern is at most this many nodes, expanded.
 REGEX_MAX_SIZE = 20_000
+
+# A scenario file is at most this big: the bundled ones are under 8 KiB, and a file of
+# megabytes is a mistake (the wrong file, or /dev/zero behind a link), not a scenario.
+MAX_FILE_BYTES = 1 << 20
 
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -676,14 +681,24 @@ def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> 
     return parse_scenario(read_toml(path, shown), file=path.resolve(), shown=shown)
 
 
+def read_scenario_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a scenario (or write-up) file, read the one safe way
+    (:func:`~shutdown_probe.reading.read_regular`): a FIFO would block ``open`` until a
+    writer came, ``/dev/zero`` would never end. A symlink to a regular file is followed:
+    a scenario linked from another folder is an ordinary thing to have. Raises
+    :class:`~shutdown_probe.reading.Unreadable` (an OSError) for anything else."""
+    return read_regular(path, MAX_FILE_BYTES)[0]
+
+
 def read_toml(path: FsPath, shown: str) -> dict[str, Any]:
     """A TOML file's tables; every way of failing is one :class:`ScenarioError` line."""
     try:
-        raw = path.read_bytes()
+        raw = read_scenario_bytes(path)
     except FileNotFoundError:
         raise ScenarioError(shown, None, "no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(shown, None, "is a directory, expected a .toml file") from None
+    except Unreadable as exc:  # a FIFO, a device, a folder, a file over the bound
+        raise ScenarioError(shown, None, f"{exc} (a scenario file is a regular file of at most "
+                                         f"{size_words(MAX_FILE_BYTES)})") from None
     except OSError as exc:
         raise ScenarioError(shown, None, f"cannot read: {exc.strerror}") from None
     try:
