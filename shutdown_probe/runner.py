@@ -13,11 +13,9 @@ that an interrupted harness can kill everything it started (:func:`abort_all`).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from .errors import HarnessError
 from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, hook_order
 from .expect import evaluate
@@ -35,6 +32,7 @@ from .output import OutputCapture
 from . import namespaces, watchdog
 from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
+from .ports import lease_port
 from .procnet import listening_ports
 from .probe import ProbeReport, loaded_in, probe_env, runs_python
 from .processes import (
@@ -118,58 +116,6 @@ def abort_all() -> int:
     for tree in trees:
         tree.wait_gone(KILL_GRACE)
     return n
-
-
-# Ports are leased, not just picked. Binding port 0 and closing the socket finds a
-# free port, but two harnesses (pytest-xdist workers, two CLI runs) can be handed the
-# same one before either app binds it. A lease is an flock on a per-port file: held
-# for the whole case, visible to every process on the machine, and released by the
-# kernel even if the harness is SIGKILLed, so a stale lease cannot exist.
-_PORT_LEASES = os.path.join(tempfile.gettempdir(), "shutdown-probe-ports")
-_ports_lock = threading.Lock()
-
-
-class PortLease:
-    """A TCP port on 127.0.0.1 that no other case on this machine holds."""
-
-    def __init__(self, port: int, fd: int | None) -> None:
-        self.port = port
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-    def __repr__(self) -> str:
-        return f"<PortLease {self.port} {'held' if self._fd is not None else 'released'}>"
-
-
-def lease_port() -> PortLease:
-    """Find a free port and lease it; raise :class:`HarnessError` if none can be had."""
-    try:
-        os.makedirs(_PORT_LEASES, mode=0o1777, exist_ok=True)
-        lock_dir: str | None = _PORT_LEASES
-    except OSError:
-        lock_dir = None  # read-only /tmp: fall back to the kernel's choice alone
-    with _ports_lock:
-        for _ in range(50):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            if lock_dir is None:
-                return PortLease(port, None)
-            try:
-                fd = os.open(os.path.join(lock_dir, str(port)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-            except OSError:
-                return PortLease(port, None)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)  # another case holds it; its app may not have bound it yet
-                continue
-            return PortLease(port, fd)
-    raise HarnessError("could not find a free TCP port on 127.0.0.1 after 50 tries")
 
 
 # ------------------------------------------------------------------ one case
