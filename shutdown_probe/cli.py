@@ -9,12 +9,10 @@ killed everything it had started.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-from pathlib import Path as FsPath
 
 from . import __version__
 from .errors import ProbeError
@@ -171,7 +169,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .results import Results
+    from .results import Results, load_results
 
     if args.details and not args.markdown:
         raise _Usage("report: --details changes what --markdown FILE writes; give --markdown FILE too")
@@ -180,13 +178,7 @@ def _cmd_report(args) -> int:
     parts: list[Results] = []
     merged = Results()
     for name in args.results:
-        try:
-            data = json.loads(FsPath(name).read_text())
-            part = Results.from_dict(data)
-        except OSError as exc:
-            raise _Usage(f"{name}: cannot read: {exc.strerror}") from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise _Usage(f"{name}: not shutdown-probe results JSON: {exc}") from None
+        part = load_results(name)  # a ResultsError is one line naming the file and the key
         parts.append(part)
         merged.cases.extend(part.cases)
         merged.scenarios.update(part.scenarios)
