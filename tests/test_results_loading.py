@@ -31,13 +31,13 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, run_cli
 from shutdown_probe import cli
 from shutdown_probe.errors import ResultsError
-from shutdown_probe.results import CaseResult, Results, load_results
+from shutdown_probe.results import CaseResult, load_results
 
 FIXTURE = ROOT / "tests" / "data" / "results.json"
 BASE = json.loads(FIXTURE.read_text())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from shutdown_probe.errors import ScenarioError
 from shutdown_probe.scenario import load_scenario, substitute_shell
 
