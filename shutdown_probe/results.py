@@ -29,8 +29,9 @@ RESULTS_VERSION = 1
 MAX_RESULTS_BYTES = 1 << 30
 
 
-# The free-form tables of a case, with the keys the reports read and their types. A
-# file may hold other keys in them too (a newer harness's); those are kept as they are.
+# The free-form tables of a case, with the keys the reports read back and their types
+# (and only those: the rest can hold what a target wrote). Other keys, such as a newer
+# harness's, are kept as they are.
 
 
 class ExitInfo(TypedDict, total=False):
@@ -100,20 +101,12 @@ class InjectedInfo(TypedDict, total=False):
     caught: bool | None
 
 
-class ProbeProcessInfo(TypedDict, total=False):
-    pid: int | None
-    ppid: int | None
-    how: str | None
-    kind: str | None
-    argv: list[str]
-
-
 class ProbeInfo(TypedDict, total=False):
-    """The Python probe: whether it ran and why, and what it saw (probe.summary)."""
+    """The Python probe: whether it ran and why, and what it saw (probe.summary; the
+    rest of it, e.g. ``processes``, is kept as written: no report reads it back)."""
 
     enabled: bool | None
     why: str | None
-    processes: list[ProbeProcessInfo]
     injected: list[InjectedInfo]
 
 
@@ -617,8 +610,6 @@ class _Reader:
         """Any JSON value, nested at most :data:`_MAX_DEPTH` deep."""
         if depth > _MAX_DEPTH:
             raise self.fail(where, f"nested more than {_MAX_DEPTH} deep")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(where, f"expected a finite number, got {value}")
         if isinstance(value, list):
             for i, v in enumerate(value):
                 self._any(v, f"{where}[{i}]", depth + 1)
