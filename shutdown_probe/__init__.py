@@ -22,9 +22,11 @@ _EXPORTS = {
     "Path": ".paths",
     "ProbeError": ".errors",
     "Results": ".results",
+    "ResultsError": ".errors",
     "Scenario": ".scenario",
     "ScenarioError": ".errors",
     "expand_cases": ".runner",
+    "load_results": ".results",
     "load_scenario": ".scenario",
     "make_scenario": ".scenario",
     "parse_scenario": ".scenario",
@@ -41,10 +43,12 @@ __all__ = [
     "Path",
     "ProbeError",
     "Results",
+    "ResultsError",
     "Scenario",
     "ScenarioError",
     "__version__",
     "expand_cases",
+    "load_results",
     "load_scenario",
     "make_scenario",
     "parse_scenario",
@@ -68,8 +72,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .errors import HarnessError, ProbeError, ScenarioError
+    from .errors import HarnessError, ProbeError, ResultsError, ScenarioError
     from .paths import BUILTIN_PATHS, Path
-    from .results import CaseResult, HookResult, Results
+    from .results import CaseResult, HookResult, Results, load_results
     from .runner import Case, expand_cases, run_case, run_cases
     from .scenario import Scenario, load_scenario, make_scenario, parse_scenario

@@ -18,7 +18,6 @@ a claim goes. ``--results FILE.json`` renders from a saved run instead of runnin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from .errors import ScenarioError
-from .results import CaseResult, ExpectResult, Results
+from .errors import ResultsError, ScenarioError
+from .results import CaseResult, ExpectResult, Results, load_results
 from .scenario import Expectation, Scenario, _Checker, _did_you_mean, load_scenario, parse_expectation, read_toml
 
 TOP_KEYS = ("title", "intro", "articles", "experiments")
@@ -244,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         if status not in (cli.EXIT_OK, cli.EXIT_FAILED):
             return status
     try:
-        results = Results.from_dict(json.loads(FsPath(saved).read_text()))
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        cli._err(f"{saved}: not shutdown-probe results JSON: {exc}")
+        results = load_results(saved)
+    except ResultsError as exc:
+        cli._err(str(exc))
         return cli.EXIT_USAGE
     judgements = judge_all(writeup, results)
     for j in judgements:

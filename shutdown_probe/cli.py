@@ -9,12 +9,10 @@ killed everything it had started.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-from pathlib import Path as FsPath
 
 from . import __version__
 from .errors import ProbeError
@@ -39,24 +37,32 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _count(text: str, what: str) -> int:
+# Cases running at once, at most: each is an app's processes and a few harness
+# threads, and a thread per case past this is a typo, not a plan.
+MAX_JOBS = 1024
+
+
+def _count(text: str, what: str, most: int) -> int:
     try:
-        n = int(text)
+        n = int(text) if len(text) <= 20 else 0
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    if not 1 <= n <= most:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise argparse.ArgumentTypeError(f"expected {what} (1 to {most}), got {shown!r}")
     return n
 
 
 def _jobs(text: str) -> int:
     if text == "auto":
         return cpu_count()
-    return _count(text, "a number of cases to run at once (1 or more) or auto")
+    return _count(text, "a number of cases to run at once, or auto", MAX_JOBS)
 
 
 def _repeat(text: str) -> int:
-    return _count(text, "how many times to run each case (1 or more)")
+    from .runner import MAX_CASES
+
+    return _count(text, "how many times to run each case", MAX_CASES)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -182,7 +188,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .results import Results
+    from .results import Results, load_results
 
     if args.details and not args.markdown:
         raise _Usage("report: --details changes what --markdown FILE writes; give --markdown FILE too")
@@ -191,13 +197,7 @@ def _cmd_report(args) -> int:
     parts: list[Results] = []
     merged = Results()
     for name in args.results:
-        try:
-            data = json.loads(FsPath(name).read_text())
-            part = Results.from_dict(data)
-        except OSError as exc:
-            raise _Usage(f"{name}: cannot read: {exc.strerror}") from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise _Usage(f"{name}: not shutdown-probe results JSON: {exc}") from None
+        part = load_results(name)  # a ResultsError is one line naming the file and the key
         parts.append(part)
         merged.cases.extend(part.cases)
         merged.scenarios.update(part.scenarios)
@@ -245,7 +245,7 @@ class _Stopped(BaseException):
 
 def _cmd_run(args) -> int:
     scenarios = _load_all(args.scenarios)
-    from .runner import abort_all, expand_cases, run_cases
+    from .runner import TooManyCases, abort_all, expand_cases, run_cases
     from .waiting import Flag
 
     known = {p.name for s in scenarios for p in s.paths}
@@ -264,19 +264,21 @@ def _cmd_run(args) -> int:
             raise _Usage(f"--grace: expected 0 to {MAX_SECONDS:g} seconds, got {args.grace:g}")
         scenarios = [s.with_grace(args.grace, "command line") for s in scenarios]
     jobs = args.jobs
-    cases = expand_cases(scenarios, args.path, repeat=args.repeat)
+    try:
+        cases = expand_cases(scenarios, args.path, repeat=args.repeat)
+    except TooManyCases as exc:
+        raise _Usage(f"--repeat {args.repeat}: {exc}") from None
     progress = _Progress(len(cases), quiet=args.quiet)
 
     cancel = Flag()
     box: dict[str, object] = {}
     finished: dict[int, object] = {}  # case index -> its result, as each case ends
     finished_lock = threading.Lock()
-    index = {id(case): i for i, case in enumerate(cases)}
     over = threading.Event()  # the run ended, or a second signal said not to wait
 
     def done(case, result) -> None:
         with finished_lock:
-            finished[index[id(case)]] = result
+            finished[cases.index(case)] = result
         progress.done(case, result)
 
     def work() -> None:
@@ -319,7 +321,7 @@ def _cmd_run(args) -> int:
             gathered = [finished[i] for i in sorted(finished)]
         partial = Results(cases=gathered,  # type: ignore[arg-type]
                           environment=environment_info(jobs=jobs, interrupted_by=name),
-                          scenarios={c.scenario.name: c.scenario.description for c in cases})
+                          scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
         _write_reports(args, partial)
         return 128 + stop.signum
     finally:

@@ -2,6 +2,7 @@
 
     ProbeError                  base: everything below
     ├── ScenarioError           the user's scenario file is wrong (exit status 2)
+    ├── ResultsError            a results JSON file is not one the harness wrote (exit status 2)
     └── HarnessError            the harness itself could not do its job
 
 A user's mistake is a ScenarioError whose ``str`` is one line naming the file, the
@@ -19,6 +20,19 @@ class ProbeError(Exception):
 
 class ScenarioError(ProbeError):
     """A scenario file is malformed; the message is one line, ready to print."""
+
+    def __init__(self, file: str, key: str | None, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.message = message
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + message)
+
+
+class ResultsError(ProbeError, ValueError):
+    """A results JSON file is malformed; the message is one line naming the file and
+    the key path (e.g. ``cases[3].hooks``), ready to print. A ValueError too, as
+    ``Results.from_dict`` raised before it existed."""
 
     def __init__(self, file: str, key: str | None, message: str) -> None:
         self.file = file

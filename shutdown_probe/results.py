@@ -7,18 +7,120 @@ JSON exactly as ``run`` rendered it live.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import math
 import os
 import platform
 import re
 import sys
-from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import IO, Any, TypedDict, Union
 
 from . import __version__
+from .errors import ResultsError
 
 RESULTS_VERSION = 1
+# A results file is at most this big: 100,000 cases (the most a run may have) of the
+# bundled scenarios are about 0.9 GB.
+MAX_RESULTS_BYTES = 1 << 30
+
+
+# The free-form tables of a case, with the keys the reports read back and their types
+# (and only those: the rest can hold what a target wrote). Other keys, such as a newer
+# harness's, are kept as they are.
+
+
+class ExitInfo(TypedDict, total=False):
+    returncode: int | None
+    signal: str | None
+
+
+class TriggerInfo(TypedDict, total=False):
+    """How the path fired: a signal (``signal``, ``to``, ``pid``/``pgid``,
+    ``delivered``, ``inject``), a stop profile (``profile``), or a trigger action
+    (``trigger`` and what :func:`~shutdown_probe.actions.perform` records)."""
+
+    signal: str | None
+    to: str | None
+    pid: int | None
+    pgid: int | None
+    delivered: bool | None
+    inject: str | None
+    profile: str | None
+    trigger: str | None
+    http: str | None
+    method: str | None
+    status: int | None
+    error: str | None
+    command: list[str]
+    returncode: int | None
+
+
+class ActionInfo(TypedDict, total=False):
+    """A preStop action, as :func:`~shutdown_probe.actions.perform` records it."""
+
+    http: str | None
+    method: str | None
+    status: int | None
+    error: str | None
+    command: list[str]
+    returncode: int | None
+    duration_s: float | None
+    overran: bool | None
+
+
+class SecondSignalInfo(TypedDict, total=False):
+    sent: bool | None
+    at_s: float | None
+    why: str | None
+
+
+class SignalledInfo(TypedDict, total=False):
+    pid: int | None
+    pgid: int | None
+    role: str | None
+    delivered: bool | None
+
+
+class ProcessInfo(TypedDict, total=False):
+    """A process a stopper killed or left running."""
+
+    pid: int | None
+    role: str | None
+    cmdline: str | None
+
+
+class InjectedInfo(TypedDict, total=False):
+    pid: int | None
+    action: str | None
+    stack: list[str]
+    caught: bool | None
+
+
+class ProbeInfo(TypedDict, total=False):
+    """The Python probe: whether it ran and why, and what it saw (probe.summary; the
+    rest of it, e.g. ``processes``, is kept as written: no report reads it back)."""
+
+    enabled: bool | None
+    why: str | None
+    injected: list[InjectedInfo]
+
+
+class EnvironmentInfo(TypedDict, total=False):
+    python: str | None
+    implementation: str | None
+    platform: str | None
+    kernel: str | None
+    packages: dict[str, str]
+    capabilities: dict[str, str]
+    jobs: int | None
+    runner: str | None
+    workers: int | None
+    interrupted_by: str | None
 
 
 # How the evidence of a hook that could not be watched to the end begins: "ran": false
@@ -170,23 +272,23 @@ class StopRecord:
     grace_s: float | None  # None: the stopper never kills (double-ctrl-c)
     grace_from: str = "default"  # "default" or "scenario"
     source: str = ""  # where the profile's behaviour is documented
-    signalled: list[dict[str, Any]] = field(default_factory=list)  # [{pid, role, delivered}]
+    signalled: list[SignalledInfo] = field(default_factory=list)  # [{pid, role, delivered}]
     signal_at_s: float = 0.0  # after the preStop action, else 0
     # PID 1: how the namespace was made ("unshare --pid ..."), which init ran
     namespace: str | None = None
     init: str | None = None
     # whether PID 1 had a handler for the signal (the kernel drops it otherwise)
     pid1_handles_signal: bool | None = None
-    pre_stop: dict[str, Any] | None = None  # the action, its result, duration_s
-    second_signal: dict[str, Any] | None = None  # double-ctrl-c: {sent, at_s, why}
+    pre_stop: ActionInfo | None = None  # the action, its result, duration_s
+    second_signal: SecondSignalInfo | None = None  # double-ctrl-c: {sent, at_s, why}
     # stop start -> the stopper's processes all gone, when they went by themselves
     cleanup_s: float | None = None
     final_kill: bool = False  # the grace ran out and the stopper sent SIGKILL
     kill_at_s: float | None = None
-    killed: list[dict[str, Any]] = field(default_factory=list)  # [{pid, role, cmdline}]
+    killed: list[ProcessInfo] = field(default_factory=list)  # [{pid, role, cmdline}]
     # processes still running when the stopper considered the stop done
     # (supervisord waits for its own process only)
-    left_running: list[dict[str, Any]] = field(default_factory=list)
+    left_running: list[ProcessInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -289,7 +391,7 @@ class CaseResult:
     # ended a child (a worker) and the root lived on (a master respawns workers);
     # the harness then ended the case.
     outcome: str
-    exit: dict[str, Any] = field(default_factory=lambda: {"returncode": None, "signal": None})
+    exit: ExitInfo = field(default_factory=lambda: {"returncode": None, "signal": None})
     duration_s: float | None = None  # trigger -> every process gone by itself
     root_exit_s: float | None = None  # trigger -> the root process ended
     ready_s: float | None = None  # launch -> ready
@@ -307,7 +409,7 @@ class CaseResult:
     processes: list[ProcessRecord] = field(default_factory=list)
     orphans: list[Orphan] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
-    trigger: dict[str, Any] = field(default_factory=dict)
+    trigger: TriggerInfo = field(default_factory=dict)  # type: ignore[assignment]
     expect: ExpectResult = field(default_factory=ExpectResult)
     error: str | None = None
     # the last lines of each stream in the order read, stderr's after STDERR_MARK
@@ -315,7 +417,7 @@ class CaseResult:
     scenario_file: str = ""
     workdir: str | None = None  # the case's private folder, when it was kept
     # the Python probe: {"enabled": bool, "why": str, ...what it saw (probe.summary)}
-    probe: dict[str, Any] = field(default_factory=dict)
+    probe: ProbeInfo = field(default_factory=dict)  # type: ignore[assignment]
     # why the probe's evidence is incomplete, when it is (empty: nothing was lost)
     probe_notes: list[ProbeNote] = field(default_factory=list)
     # a deployment stop profile's sequence and grace accounting; None for other paths
@@ -348,31 +450,16 @@ class CaseResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CaseResult":
-        data = dict(data)
-        data["hooks"] = {k: HookResult(**v) for k, v in data.get("hooks", {}).items()}
-        data["processes"] = [ProcessRecord(**p) for p in data.get("processes", [])]
-        data["orphans"] = [Orphan(**o) for o in data.get("orphans", [])]
-        data["escalations"] = [Escalation(**e) for e in data.get("escalations", [])]
-        data["expect"] = ExpectResult(**data.get("expect", {}))
-        if data.get("order") is not None:
-            order = data["order"]
-            data["order"] = HookOrder(order.get("hooks", []), [OrderPair(**p) for p in order.get("known", [])],
-                                      [UnknownOrder(**u) for u in order.get("unknown", [])])
-        data["probe_notes"] = [ProbeNote(**n) for n in data.get("probe_notes", [])]
-        if data.get("stop") is not None:
-            data["stop"] = StopRecord(**data["stop"])
-        if data.get("traffic") is not None:
-            traffic = dict(data["traffic"])
-            traffic["requests"] = [RequestRecord(**r) for r in traffic.get("requests", [])]
-            data["traffic"] = TrafficRecord(**traffic)
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], *, file: str = "results", key: str = "case") -> "CaseResult":
+        """A case from its JSON form, every value's type checked (see :func:`load_results`);
+        raises :class:`ResultsError` naming ``file`` and the key, under ``key``."""
+        return _Reader(file).record(cls, data, key)
 
 
 @dataclass
 class Results:
     cases: list[CaseResult] = field(default_factory=list)
-    environment: dict[str, Any] = field(default_factory=dict)
+    environment: EnvironmentInfo = field(default_factory=dict)  # type: ignore[assignment]
     tool: str = f"shutdown-probe {__version__}"
     version: int = RESULTS_VERSION
     # scenario name -> its description, for report titles
@@ -418,16 +505,190 @@ class Results:
         out.write("\n  ]\n}\n")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Results":
-        if data.get("version") != RESULTS_VERSION:
-            raise ValueError(f"unsupported results version {data.get('version')!r}, expected {RESULTS_VERSION}")
-        return cls(
-            cases=[CaseResult.from_dict(c) for c in data.get("cases", [])],
-            environment=data.get("environment", {}),
-            tool=data.get("tool", ""),
-            version=data["version"],
-            scenarios=data.get("scenarios", {}),
-        )
+    def from_dict(cls, data: Any, *, file: str = "results") -> "Results":
+        """Results from their JSON form, every value's type checked as it is read; keys
+        this version does not know are ignored. Raises :class:`ResultsError` naming
+        ``file`` and the key path (``cases[3].hooks``)."""
+        reader = _Reader(file)
+        if not isinstance(data, dict):
+            raise reader.fail(None, f"expected a JSON object at the top, got {_json_kind(data)}")
+        if "version" not in data:
+            raise reader.fail("version", "missing: not shutdown-probe results JSON")
+        if data["version"] != RESULTS_VERSION:
+            raise reader.fail("version", f"not shutdown-probe results JSON version {RESULTS_VERSION} "
+                                         f"(unsupported results version {_shown(data['version'])})")
+        return reader.record(cls, data, "")
+
+
+def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> Results:
+    """Read and check one results JSON file; every way of failing is one
+    :class:`ResultsError` line naming the file (``shown``, default ``file``) and,
+    where there is one, the key.
+
+    The file is read the one safe way (:func:`~shutdown_probe.reading.read_regular`:
+    no FIFO, no device, at most :data:`MAX_RESULTS_BYTES`); a link to a regular file
+    is followed.
+    """
+    from .reading import Unreadable, read_regular
+
+    name = _one_line(str(file) if shown is None else shown)
+    try:
+        raw, _ = read_regular(file, MAX_RESULTS_BYTES)
+    except FileNotFoundError:
+        raise ResultsError(name, None, "no such file") from None
+    except Unreadable as exc:
+        raise ResultsError(name, None, str(exc)) from None
+    except OSError as exc:
+        raise ResultsError(name, None, f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsError(name, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(name, None, f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ResultsError(name, None, "not shutdown-probe results JSON: arrays or objects nested too deeply") from None
+    except ValueError as exc:  # int() refuses a number of more than 4300 digits
+        raise ResultsError(name, None, f"not JSON: {_one_line(str(exc))}") from None
+    return Results.from_dict(data, file=name)
+
+
+# --------------------------------------------------------------------------- reading JSON back
+
+# Bounds on what a results file may hold: the harness writes nothing near them, and past
+# them a report would only be slow or wrong (a duration of 1e300 s, a pid of 400 digits).
+_MAX_NUMBER = 1e15
+_MAX_DEPTH = 32  # nesting of a value in a free-form table (a newer harness's key)
+
+
+def _json_kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+             dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value[:40] + ("..." if len(value) > 40 else ""))
+    if isinstance(value, (int, float, bool)) or value is None:
+        return json.dumps(value)[:40]
+    return _json_kind(value)
+
+
+def _one_line(text: str) -> str:
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+class _Reader:
+    """Builds the results model from parsed JSON, checking each value against the
+    field's annotation as it goes: a dataclass or TypedDict is an object, ``list[X]``
+    an array, ``dict[str, X]`` an object of X, ``X | None`` X or null. ``Any`` (and a
+    key of a TypedDict it does not list) is any JSON value nested at most
+    :data:`_MAX_DEPTH` deep."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, key: str | None, message: str) -> ResultsError:
+        return ResultsError(self.file, _one_line(key) if key else None, _one_line(message))
+
+    @staticmethod
+    def _at(where: str, name: str) -> str:
+        return f"{where}.{name}" if where else name
+
+    def record(self, cls: type, data: Any, where: str) -> Any:
+        """A dataclass ``cls`` from object ``data``; keys it does not have are ignored."""
+        if not isinstance(data, dict):
+            raise self.fail(where or None, f"expected an object, got {_json_kind(data)}")
+        hints = _hints(cls)
+        values = {}
+        for f in fields(cls):
+            key = self._at(where, f.name)
+            if f.name in data:
+                values[f.name] = self.value(hints[f.name], data[f.name], key)
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise self.fail(key, "missing")
+        return cls(**values)
+
+    def value(self, hint: Any, value: Any, where: str) -> Any:
+        origin = typing.get_origin(hint)
+        if origin in (Union, types.UnionType):
+            options = typing.get_args(hint)
+            if value is None and type(None) in options:
+                return None
+            (inner,) = [o for o in options if o is not type(None)]
+            return self.value(inner, value, where)
+        if hint is Any:
+            self._any(value, where, 0)
+            return value
+        if is_dataclass(hint):
+            return self.record(hint, value, where)
+        if typing.is_typeddict(hint):
+            return self._table(hint, value, where)
+        if origin is list:
+            if not isinstance(value, (list, tuple)):  # a tuple: a case sent by an xdist worker
+                raise self.fail(where, f"expected an array, got {_json_kind(value)}")
+            (item,) = typing.get_args(hint)
+            return [self.value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise self.fail(where, f"expected an object, got {_json_kind(value)}")
+            _, item = typing.get_args(hint)
+            return {k: self.value(item, v, self._at(where, k)) for k, v in value.items()}
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise self.fail(where, f"expected true or false, got {_shown(value)}")
+            return value
+        if hint is int:
+            if isinstance(value, bool) or not isinstance(value, int) or abs(value) > _MAX_NUMBER:
+                raise self.fail(where, f"expected a whole number, got {_shown(value)}")
+            return value
+        if hint is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and abs(value) <= _MAX_NUMBER):
+                raise self.fail(where, f"expected a number, got {_shown(value)}")
+            return value
+        if hint is str:
+            if not isinstance(value, str):
+                raise self.fail(where, f"expected a string, got {_shown(value)}")
+            return value
+        raise TypeError(f"no reader for {hint!r}")  # pragma: no cover - a new field's type
+
+    def _table(self, shape: type, value: Any, where: str) -> dict[str, Any]:
+        """A free-form table: the keys ``shape`` lists are checked, the others kept."""
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected an object, got {_json_kind(value)}")
+        hints = _hints(shape)
+        out = {}
+        for k, v in value.items():
+            key = self._at(where, k)
+            if k in hints:
+                out[k] = self.value(hints[k], v, key)
+            else:
+                self._any(v, key, 1)
+                out[k] = v
+        for k in getattr(shape, "__required_keys__", ()):
+            if k not in value:
+                raise self.fail(self._at(where, k), "missing")
+        return out
+
+    def _any(self, value: Any, where: str, depth: int) -> None:
+        """Any JSON value, nested at most :data:`_MAX_DEPTH` deep."""
+        if depth > _MAX_DEPTH:
+            raise self.fail(where, f"nested more than {_MAX_DEPTH} deep")
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                self._any(v, f"{where}[{i}]", depth + 1)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self._any(v, self._at(where, k), depth + 1)
 
 
 def _platform() -> str:

@@ -13,11 +13,9 @@ that an interrupted harness can kill everything it started (:func:`abort_all`).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -25,9 +23,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from .errors import HarnessError
 from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, observed_order
 from .expect import evaluate
@@ -35,6 +32,7 @@ from .output import OutputCapture
 from . import namespaces, watchdog
 from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
+from .ports import lease_port
 from .procnet import listening_ports
 from .probe import ProbeReport, loaded_in, probe_env, runs_python
 from .processes import (
@@ -83,19 +81,82 @@ class Case:
         return f"{self.scenario.name}::{self.path.name}{run}"
 
 
-def expand_cases(scenarios: Iterable[Scenario], only: Iterable[str] = (), *, repeat: int = 1) -> list[Case]:
+# A run keeps every case's result until its reports are written (a few KB to a few
+# hundred KB each), so it has at most this many cases; `run --repeat 1000000000` is a
+# typo, not a plan. 100,000 cases of the bundled scenarios are about 0.9 GB of JSON.
+MAX_CASES = 100_000
+
+
+class TooManyCases(ValueError):
+    """More cases were asked for than :data:`MAX_CASES`; the message is one line."""
+
+
+class CaseList(Sequence[Case]):
+    """The cases of a run, made when asked for: scenario x path x attempt, in file
+    order, the runs of one path next to each other. ``--repeat`` multiplies the cases,
+    and a list would hold every one of them before the first could start."""
+
+    def __init__(self, pairs: list[tuple[Scenario, Path]], repeat: int = 1) -> None:
+        self._pairs = pairs
+        self._repeat = max(repeat, 1)
+        self._where = {(id(s), p.name): n for n, (s, p) in enumerate(pairs)}
+
+    def __len__(self) -> int:
+        return len(self._pairs) * self._repeat
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[n] for n in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("case index out of range")
+        scenario, path = self._pairs[i // self._repeat]
+        return Case(scenario, path, i % self._repeat + 1 if self._repeat > 1 else None)
+
+    def index(self, case: Case, *_: object) -> int:  # type: ignore[override]
+        """Where ``case`` stands in the run, without walking the list."""
+        n = self._where.get((id(case.scenario), case.path.name))
+        if n is None or (case.attempt or 1) > self._repeat:
+            raise ValueError(f"{case.id} is not a case of this run")
+        return n * self._repeat + (case.attempt or 1) - 1
+
+    def distinct(self) -> list[Case]:
+        """One case per scenario x path (the first run of each)."""
+        return [Case(s, p, 1 if self._repeat > 1 else None) for s, p in self._pairs]
+
+    def __repr__(self) -> str:
+        return f"<CaseList {len(self._pairs)} paths x {self._repeat} runs>"
+
+
+def expand_cases(scenarios: Iterable[Scenario], only: Iterable[str] = (), *, repeat: int = 1) -> CaseList:
     """Scenario x path, in file order; ``only`` keeps just the named paths: a path
     name (``sigkill``) for every scenario, ``SCENARIO::PATH`` for one.
 
     With ``repeat`` > 1 every case is run that many times, the runs of one path next
-    to each other (attempt 1..N): shutdown races show up as runs that disagree.
+    to each other (attempt 1..N): shutdown races show up as runs that disagree. The
+    cases are made as they are needed; more than :data:`MAX_CASES` in all raises
+    :class:`TooManyCases`.
     """
     keep = set(only)
     pairs = [(s, p) for s in scenarios for p in s.paths
              if not keep or p.name in keep or f"{s.name}::{p.name}" in keep]
-    if repeat <= 1:
-        return [Case(s, p) for s, p in pairs]
-    return [Case(s, p, n) for s, p in pairs for n in range(1, repeat + 1)]
+    total = len(pairs) * max(repeat, 1)
+    if total > MAX_CASES:
+        raise TooManyCases(f"{len(pairs)} path(s) x {repeat} run(s) = {total} cases, more than the {MAX_CASES} "
+                           "one run may have (every result is kept until the reports are written); "
+                           "ask for fewer runs or paths, or split the run")
+    return CaseList(pairs, repeat)
+
+
+def _distinct(cases: Sequence[Case]) -> list[Case]:
+    """One case per scenario x path of ``cases``, without walking a long CaseList."""
+    if isinstance(cases, CaseList):
+        return cases.distinct()
+    seen: dict[tuple[int, str], Case] = {}
+    for case in cases:
+        seen.setdefault((id(case.scenario), case.path.name), case)
+    return list(seen.values())
 
 
 # ------------------------------------------------------------------ live-case registry
@@ -118,58 +179,6 @@ def abort_all() -> int:
     for tree in trees:
         tree.wait_gone(KILL_GRACE)
     return n
-
-
-# Ports are leased, not just picked. Binding port 0 and closing the socket finds a
-# free port, but two harnesses (pytest-xdist workers, two CLI runs) can be handed the
-# same one before either app binds it. A lease is an flock on a per-port file: held
-# for the whole case, visible to every process on the machine, and released by the
-# kernel even if the harness is SIGKILLed, so a stale lease cannot exist.
-_PORT_LEASES = os.path.join(tempfile.gettempdir(), "shutdown-probe-ports")
-_ports_lock = threading.Lock()
-
-
-class PortLease:
-    """A TCP port on 127.0.0.1 that no other case on this machine holds."""
-
-    def __init__(self, port: int, fd: int | None) -> None:
-        self.port = port
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-    def __repr__(self) -> str:
-        return f"<PortLease {self.port} {'held' if self._fd is not None else 'released'}>"
-
-
-def lease_port() -> PortLease:
-    """Find a free port and lease it; raise :class:`HarnessError` if none can be had."""
-    try:
-        os.makedirs(_PORT_LEASES, mode=0o1777, exist_ok=True)
-        lock_dir: str | None = _PORT_LEASES
-    except OSError:
-        lock_dir = None  # read-only /tmp: fall back to the kernel's choice alone
-    with _ports_lock:
-        for _ in range(50):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            if lock_dir is None:
-                return PortLease(port, None)
-            try:
-                fd = os.open(os.path.join(lock_dir, str(port)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-            except OSError:
-                return PortLease(port, None)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)  # another case holds it; its app may not have bound it yet
-                continue
-            return PortLease(port, fd)
-    raise HarnessError("could not find a free TCP port on 127.0.0.1 after 50 tries")
 
 
 # ------------------------------------------------------------------ one case
@@ -614,7 +623,7 @@ def _fire_trigger(trigger, result: CaseResult, cwd: str, env: dict[str, str]) ->
 
 
 def run_cases(
-    cases: list[Case],
+    cases: Sequence[Case],
     *,
     jobs: int = 1,
     cancel: Flag | None = None,
@@ -622,16 +631,23 @@ def run_cases(
     on_done: Callable[[Case, CaseResult], None] | None = None,
     keep_workdirs: bool = False,
 ) -> Results:
-    """Run ``cases`` (``jobs`` at a time) and collect their results in case order."""
+    """Run ``cases`` (``jobs`` at a time) and collect their results in case order.
+
+    Each of ``jobs`` workers takes the next case when it is free, so a long
+    :class:`CaseList` is never turned into a list, nor into one queued task per case.
+    """
     caps = capabilities()
     watchdog.ensure(RUN_ID)
     info = caps.as_dict()
-    if any(c.path.profile is not None and c.path.profile.pid1 for c in cases):
+    distinct = _distinct(cases)
+    if any(c.path.profile is not None and c.path.profile.pid1 for c in distinct):
         info.update(namespaces.environment())  # which PID namespace and init the run had
     results = Results(environment=environment_info(jobs=jobs, capabilities=info))
-    for case in cases:
+    for case in distinct:
         results.scenarios.setdefault(case.scenario.name, case.scenario.description)
-    slots: list[CaseResult | None] = [None] * len(cases)
+    done: dict[int, CaseResult] = {}  # case index -> its result
+    taken = iter(range(len(cases)))
+    taking = threading.Lock()
 
     def one(i: int) -> None:
         case = cases[i]
@@ -640,17 +656,25 @@ def run_cases(
         if on_start:
             on_start(case)
         res = run_case(case, cancel=cancel, keep_workdir=keep_workdirs)
-        slots[i] = res
+        done[i] = res
         if on_done:
             on_done(case, res)
 
-    if jobs <= 1:
-        for i in range(len(cases)):
+    def worker() -> None:
+        while True:
+            with taking:
+                i = next(taken, None)
+            if i is None:
+                return
             one(i)
+
+    if jobs <= 1:
+        worker()
     else:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="shutdown-probe-case") as pool:
-            futures = [pool.submit(one, i) for i in range(len(cases))]
+        workers = min(jobs, len(cases))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shutdown-probe-case") as pool:
+            futures = [pool.submit(worker) for _ in range(workers)]
             for f in futures:
                 f.result()
-    results.cases = [r for r in slots if r is not None]
+    results.cases = [done[i] for i in sorted(done)]
     return results

@@ -45,6 +45,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from .errors import ScenarioError
 from .paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS, Path, signal_name, trigger_path
+from .reading import Unreadable, read_regular, size_words
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
@@ -65,6 +66,10 @@ REGEX_TIMEOUT = 1.0
 # nodes, seconds and hundreds of MB): a pattern is at most this many nodes, expanded.
 REGEX_MAX_SIZE = 20_000
 
+# A scenario file is at most this big: the bundled ones are under 8 KiB, and a file of
+# megabytes is a mistake (the wrong file, or /dev/zero behind a link), not a scenario.
+MAX_FILE_BYTES = 1 << 20
+
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -78,6 +83,127 @@ def substitute(template: str, values: dict[str, str]) -> str:
         return values[m.group(1)]
 
     return _PLACEHOLDER_RE.sub(repl, template)
+
+
+# --------------------------------------------------------------------------- shell = true
+
+# With shell = true the command is one /bin/sh script, and a placeholder's value (a
+# folder name, the interpreter's path) is text the user did not write: a scenario folder
+# named  x';touch $MARK;'y  must not run touch. Each value is quoted for the place in the
+# script where it lands: outside quotes as a single-quoted word, inside '...' by closing
+# the quote around an escaped one, inside "..." with \ before $ ` " and \. Where the
+# shell's rules are too rich to follow here (command substitution, ${...} with an
+# operator, here-documents, $'...', comments), no placeholder may follow: the file is
+# refused and says to pass the value through app.env instead.
+_SHELL_SIMPLE_PARAM = re.compile(r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])\}")
+
+
+class ShellQuoting(ValueError):
+    """Why a placeholder cannot be quoted where it stands in a shell command."""
+
+
+def _shell_pieces(template: str) -> list[tuple[str, str | None]]:
+    """``template`` as (literal shell text, placeholder name or None) pairs: the text
+    before each placeholder with {{ and }} already made single braces."""
+    out: list[tuple[str, str | None]] = []
+    text: list[str] = []
+    last = 0
+    for m in _PLACEHOLDER_RE.finditer(template):
+        text.append(template[last:m.start()])
+        last = m.end()
+        if m.group(0) in ("{{", "}}"):
+            text.append(m.group(0)[0])
+        else:
+            out.append(("".join(text), m.group(1)))
+            text = []
+    text.append(template[last:])
+    out.append(("".join(text), None))
+    return out
+
+
+def shell_contexts(template: str) -> list[str]:
+    """Where each placeholder of shell command ``template`` stands: ``"plain"``,
+    ``"single"`` (inside '...') or ``"double"`` (inside "..."), in order; raises
+    :class:`ShellQuoting` for a placeholder this cannot quote safely."""
+    state = "plain"
+    word_start = True
+    unsafe: str | None = None  # the construct after which no placeholder is safe
+    contexts: list[str] = []
+    for text, name in _shell_pieces(template):
+        i = 0
+        escaped = False
+        while i < len(text):
+            ch = text[i]
+            nxt = text[i:i + 2]
+            if state == "single":
+                if ch == "'":
+                    state = "plain"
+            elif state == "comment":
+                if ch == "\n":
+                    state, word_start = "plain", True
+            elif escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif state == "double":
+                if ch == '"':
+                    state = "plain"
+                elif ch == "`" or nxt == "$(":
+                    unsafe = unsafe or "a command substitution"
+                elif nxt == "${" and not _SHELL_SIMPLE_PARAM.match(text, i):
+                    unsafe = unsafe or "a ${...} expansion"
+            else:  # plain
+                if ch == "'":
+                    state = "single"
+                elif ch == '"':
+                    state = "double"
+                elif nxt == "$'":
+                    unsafe = unsafe or "a $'...' string"
+                elif ch == "`" or nxt == "$(":
+                    unsafe = unsafe or "a command substitution"
+                elif nxt == "${" and not _SHELL_SIMPLE_PARAM.match(text, i):
+                    unsafe = unsafe or "a ${...} expansion"
+                elif nxt == "<<":
+                    unsafe = unsafe or "a here-document"
+                elif ch == "#" and word_start:
+                    state = "comment"
+            word_start = state == "plain" and not escaped and (ch.isspace() or ch in ";&|()<>")
+            i += 1
+        if name is None:
+            break
+        where = f"{{{name}}}"
+        if state == "comment":
+            raise ShellQuoting(f"{where} stands in a shell comment")
+        if escaped:
+            raise ShellQuoting(f"{where} follows a backslash")
+        if unsafe:
+            raise ShellQuoting(f"{where} comes after {unsafe}, where the shell's quoting rules are "
+                               f"too rich to quote it safely")
+        contexts.append(state)
+        word_start = False
+    return contexts
+
+
+def shell_quote(value: str, context: str) -> str:
+    """``value`` written so that the shell reads it back exactly, in ``context``."""
+    if context == "single":
+        return value.replace("'", "'\\''")
+    if context == "double":
+        return re.sub(r'([\\$`"])', r"\\\1", value)
+    return shlex.quote(value)
+
+
+def substitute_shell(template: str, values: dict[str, str]) -> str:
+    """Fill the placeholders of shell command ``template``, each value quoted for where
+    it stands (:func:`shell_contexts`), so no value can run as shell code."""
+    pieces = _shell_pieces(template)
+    contexts = shell_contexts(template)
+    out = []
+    for (text, name), context in zip(pieces, contexts + [""]):
+        out.append(text)
+        if name is not None:
+            out.append(shell_quote(values[name], context))
+    return "".join(out)
 
 
 def _unknown_placeholder(template: str) -> str | None:
@@ -472,7 +598,7 @@ class Scenario:
         sub = lambda s: substitute(s, values)  # noqa: E731
         cwd = str(self.app.cwd)
         if isinstance(self.app.command, str):
-            argv = ["/bin/sh", "-c", sub(self.app.command)]
+            argv = ["/bin/sh", "-c", substitute_shell(self.app.command, values)]
         else:
             argv = [sub(a) for a in self.app.command]
         env = {k: sub(v) for k, v in self.app.env.items()}
@@ -676,14 +802,24 @@ def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> 
     return parse_scenario(read_toml(path, shown), file=path.resolve(), shown=shown)
 
 
+def read_scenario_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a scenario (or write-up) file, read the one safe way
+    (:func:`~shutdown_probe.reading.read_regular`): a FIFO would block ``open`` until a
+    writer came, ``/dev/zero`` would never end. A symlink to a regular file is followed:
+    a scenario linked from another folder is an ordinary thing to have. Raises
+    :class:`~shutdown_probe.reading.Unreadable` (an OSError) for anything else."""
+    return read_regular(path, MAX_FILE_BYTES)[0]
+
+
 def read_toml(path: FsPath, shown: str) -> dict[str, Any]:
     """A TOML file's tables; every way of failing is one :class:`ScenarioError` line."""
     try:
-        raw = path.read_bytes()
+        raw = read_scenario_bytes(path)
     except FileNotFoundError:
         raise ScenarioError(shown, None, "no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(shown, None, "is a directory, expected a .toml file") from None
+    except Unreadable as exc:  # a FIFO, a device, a folder, a file over the bound
+        raise ScenarioError(shown, None, f"{exc} (a scenario file is a regular file of at most "
+                                         f"{size_words(MAX_FILE_BYTES)})") from None
     except OSError as exc:
         raise ScenarioError(shown, None, f"cannot read: {exc.strerror}") from None
     try:
@@ -809,6 +945,12 @@ def _parse_app(c: _Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     if shell:
         command = c.template(raw_cmd, "app.command") if isinstance(raw_cmd, str) else shlex.join(
             c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+        try:
+            shell_contexts(command)
+        except ShellQuoting as exc:
+            raise c.fail("app.command", f"{exc}; pass the value in app.env instead, e.g. "
+                                        f"env = {{ WORKDIR = \"{{workdir}}\" }} and \"$WORKDIR\" in the "
+                                        f"command") from None
     elif isinstance(raw_cmd, str):
         try:
             command = tuple(shlex.split(c.template(raw_cmd, "app.command")))

@@ -159,7 +159,7 @@ def test_rendering_a_saved_run_and_its_mistakes(tmp_path):
     assert "kill -9 on the second PID: reproduced; the explanation is wrong" in done.stdout
     assert "kill -9 on the first PID: untested" in done.stdout
     assert "### kill -9 on the first PID — untested" in out.read_text()
-    for args, phrase in (([str(tmp_path / "missing.json")], "missing.json: not shutdown-probe results JSON"),
+    for args, phrase in (([str(tmp_path / "missing.json")], "missing.json: no such file"),
                          ([str(saved), "--markdown", "/proc/nope/a.md"], "/proc/nope/a.md: cannot write"),
                          ([str(saved), "--jobz", "2"], "unrecognized arguments: --jobz")):
         done = subprocess.run([*COMMAND, "--results", *args], cwd=ROOT, capture_output=True, text=True,

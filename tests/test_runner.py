@@ -728,52 +728,6 @@ def test_fallback_still_finds_and_kills_a_double_forked_daemon(tmp_path, without
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-# ------------------------------------------------------------------ port leases
-
-_TRY_LEASE = textwrap.dedent("""
-    import fcntl, os, sys
-    from shutdown_probe import runner
-    fd = os.open(os.path.join(runner._PORT_LEASES, sys.argv[1]), os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("held")
-    else:
-        print("free")
-""")
-
-
-def _lease_state(port: int) -> str:
-    done = subprocess.run([sys.executable, "-c", _TRY_LEASE, str(port)], capture_output=True, text=True,
-                          timeout=30)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def test_a_leased_port_is_held_for_every_process_until_released():
-    from shutdown_probe.runner import lease_port
-
-    lease = lease_port()
-    try:
-        assert _lease_state(lease.port) == "held"
-        # the same process never gets it twice either (xdist-free parallel cases)
-        others = [lease_port() for _ in range(20)]
-        assert lease.port not in {o.port for o in others}
-        for o in others:
-            o.release()
-    finally:
-        lease.release()
-    assert _lease_state(lease.port) == "free"
-
-
-def test_a_lease_dies_with_the_process_that_held_it():
-    # A harness killed by SIGKILL cannot release anything; the kernel must.
-    code = "from shutdown_probe.runner import lease_port; import os; print(lease_port().port, flush=True); os._exit(9)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 9, done.stderr
-    assert _lease_state(int(done.stdout)) == "free"
-
-
 # ------------------------------------------------------------------ the probe, through the harness
 
 

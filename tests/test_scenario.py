@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -429,6 +430,42 @@ def test_file_is_a_directory(tmp_path):
     folder.mkdir()
     message = _load_bad(folder)
     assert "directory" in message or "folder" in message
+
+
+# Issue 18, item 6: a scenario path the harness cannot read safely. A FIFO blocks a
+# plain open() until a writer comes (never, here), so these run the real CLI with a
+# timeout: on a harness that blocks, the test fails instead of hanging the suite.
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-link", "too-large"])
+def test_a_file_that_is_not_a_readable_scenario_is_one_line_exit_2(tmp_path, command, kind):
+    path = tmp_path / "scenario.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+        phrase = "FIFO"
+    elif kind == "dev-zero-link":
+        path.symlink_to("/dev/zero")  # read without a bound, it never ends
+        phrase = "character device"
+    else:  # a real, valid scenario padded with a comment past the 1 MiB a scenario may be
+        path.write_text(APP + "# " + "x" * (1 << 20) + "\n")
+        phrase = "larger than 1 MiB"
+    try:
+        done = run_cli(command, str(path), timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`{command}` on a {kind} did not end within 30 s")
+    assert done.returncode == 2, done
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"shutdown-probe: {path}: ") and phrase in lines[0], lines[0]
+    assert done.stdout == ""
+
+
+def test_a_symlink_to_a_scenario_file_is_followed(tmp_path):
+    real = tmp_path / "real" / "app.toml"
+    real.parent.mkdir()
+    real.write_text('name = "linked"\n' + APP)
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    assert load_scenario(link).name == "linked"
 
 
 def test_file_with_utf8_bom_loads(tmp_path):
