@@ -62,20 +62,26 @@ def other_user(work):
             os._exit(code)
     os.close(up_w)
     os.close(hold_r)
-    reader = os.fdopen(up_r)
+    pending = bytearray()
 
     def receive():
-        ready, _, _ = select.select([reader], [], [], 60)
-        assert ready, "the other user's process said nothing for 60 s"
-        line = reader.readline()
-        assert line, "the other user's process ended early (its traceback is in the captured stderr)"
+        # Unbuffered, byte by byte after each select: a buffered readline could take two
+        # lines at once and leave select waiting for one already read (seen 1 run in 6).
+        while b"\n" not in pending:
+            ready, _, _ = select.select([up_r], [], [], 60)
+            assert ready, "the other user's process said nothing for 60 s"
+            chunk = os.read(up_r, 4096)
+            assert chunk, "the other user's process ended early (its traceback is in the captured stderr)"
+            pending.extend(chunk)
+        line, _, rest = bytes(pending).partition(b"\n")
+        pending[:] = rest
         return json.loads(line)
 
     try:
         yield receive
     finally:
         os.close(hold_w)
-        reader.close()
+        os.close(up_r)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, "the other user's process failed"
 
