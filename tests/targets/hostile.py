@@ -24,7 +24,7 @@ daemon
     group), fork again; the grandchild (role "daemon") points stdin/out/err at
     /dev/null and blocks forever. The middle process exits at once and the root
     reaps it. The root has default signals. A group signal misses the daemon.
-exec-daemon [stop] [quiet]
+exec-daemon [stop] [quiet] [meet SOCKET]
     The daemon of issue 18: fork, setsid() in the child, fork again; the grandchild
     (role "daemon") calls execve("/bin/sleep", ["sleep", "1000"], {}): an empty
     environment, so it carries no case tag; the middle process exits at once and the
@@ -33,7 +33,9 @@ exec-daemon [stop] [quiet]
     stderr at /dev/null (nothing of the case's is left open in it). Once the daemon
     has exec'd (its CLOEXEC pipe reached end of file), its line is written: to
     WORKDIR/pids with the others, or with "stop" to WORKDIR/stop-pids ("daemon PID
-    PGID SID"), before the root exits. The root has default signals otherwise.
+    PGID SID"), before the root exits. The root has default signals otherwise. With
+    "meet SOCKET" the root first connects to the Unix socket SOCKET and waits for one
+    byte from it (a test's barrier: it answers once every case's root is connected).
 fork-many N [respawn]
     The root (default signals) forks N children (default signals) that block
     forever. With "respawn", each child's stop signal handler forks one replacement
@@ -228,6 +230,13 @@ def daemon(workdir: str) -> None:
 
 def exec_daemon(workdir: str, *variants: str) -> None:
     set_default_signals()
+    if "meet" in variants:
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(variants[variants.index("meet") + 1])
+            if not sock.recv(1):
+                sys.exit("the barrier closed without a word")
 
     def start() -> tuple[int, int, int]:
         """The daemon's (pid, pgid, sid), once it runs /bin/sleep."""
