@@ -7,7 +7,8 @@ process group does not reach it), and keeps the write end of its stdin. On it, o
 line each, it writes:
 
 * ``PID``: a process of a case, as the harness finds it;
-* ``cases N``: how many cases run now;
+* ``cases N TICKS``: how many cases run now, and since when (the earliest one's
+  launch, in clock ticks since boot: the clock of /proc's start times);
 * ``dir DEV INO PATH`` / ``undir PATH``: a case's private folder was made (the device
   and inode it got) / was removed by the harness.
 
@@ -124,11 +125,11 @@ def _boot_ticks():
 
 
 class Watch:
-    def __init__(self, run_id, tempdir=None):
+    def __init__(self, run_id, tempdir=None, harness=None):
         self.needle = f"/{run_id}/".encode()
         self.known = {}  # pid -> start ticks, as the harness reported them
         self.sessions = set()
-        self.harness = os.getppid()
+        self.harness = os.getppid() if harness is None else harness
         self.harness_session = os.getsid(self.harness)
         # never the watchdog's own session, nor init's, nor the harness's
         self.spared = {0, 1, os.getsid(0), self.harness_session}
@@ -145,10 +146,12 @@ class Watch:
         word, _, rest = line.partition(b" ")
         if word.isdigit() and not rest:
             self.report(int(word))
-        elif word == b"cases" and rest.isdigit():
-            self.cases = int(rest)
+        elif word == b"cases" and rest.replace(b" ", b"").isdigit():
+            n, _, since = rest.partition(b" ")
+            self.cases = int(n)
             if self.cases and self.busy_since is None:
-                self.busy_since = _boot_ticks()
+                # when the first of them launched (this line may be read late)
+                self.busy_since = int(since) if since else _boot_ticks()
             elif not self.cases:
                 self.look()  # what came back to the harness as the last case ended
                 self.busy_since = None

@@ -125,9 +125,10 @@ def close_window(window: Window) -> None:
             _closed.append(window)
 
 
-def running() -> int:
+def running() -> tuple[int, float | None]:
+    """How many cases run, and since when (the earliest launch, CLOCK_BOOTTIME)."""
     with _lock:
-        return len(_open)
+        return len(_open), min((w.launched for w in _open), default=None)
 
 
 @dataclass

@@ -29,7 +29,7 @@ _pipe: int | None = None  # the write end of its stdin
 _problem: str | None = None
 # What a new watchdog must be told again: the folders and the number of cases.
 _folders: dict[str, bytes] = {}
-_cases = 0
+_cases = b""  # the last "cases" line
 
 
 # What _watchdog.py names itself (/proc/PID/comm).
@@ -71,8 +71,9 @@ def ensure(run_id: str) -> str | None:
             if err != 2:
                 os.close(err)
         _pid, _pipe, _problem = pid, w, None
-        for line in [*_folders.values(), *([b"cases %d\n" % _cases] if _cases else [])]:
-            _send(line)
+        for line in [*_folders.values(), _cases]:
+            if line:
+                _send(line)
         return None
 
 
@@ -134,12 +135,15 @@ def watch(pid: int) -> None:
         _send(b"%d\n" % pid)
 
 
-def cases(n: int) -> None:
-    """Tell the watchdog how many cases run now."""
+def cases(n: int, since: float | None) -> None:
+    """Tell the watchdog how many cases run now, and since when (CLOCK_BOOTTIME, the
+    clock of /proc's start times): it must not take the time it reads the line for
+    the time the cases began."""
     global _cases
+    ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0
     with _lock:
-        _cases = n
-        _send(b"cases %d\n" % n)
+        _cases = b"cases %d %d\n" % (n, ticks)
+        _send(_cases)
 
 
 def watch_dir(path: str) -> None:
