@@ -409,25 +409,24 @@ class CaseProcesses:
             ppid = proc.ppid()
         except psutil.Error:
             ppid = None
-        tag = _tag_of_pid(proc.pid) or ""
-        action = tag[len(self.tag) + 1:] if tag.startswith(self.tag + "/") else None
-        if action in ACTIONS:
-            return f"{action}-child"  # the action itself came in through spawn_action
-        if stray:
-            # tied by its session to an action's process: that action's
-            try:
-                leader = self.handles.get(os.getsid(proc.pid))
-            except OSError:
-                leader = None
-            if leader is not None and action_of(leader.role):
-                return f"{action_of(leader.role)}-child"
-            return ADOPTED
-        if ppid == self.root.pid:
-            n = sum(1 for h in self.handles.values() if h.role.startswith("child"))
-            return "child" if n == 0 else f"child-{n + 1}"
         parent = self.handles.get(ppid) if ppid is not None else None
         if parent is not None and action_of(parent.role):
             return f"{action_of(parent.role)}-child"
+        if ppid == os.getpid():  # re-parented to the harness: what it was is in its tag
+            if stray:
+                # no tag; tied by its session to an action's process: that action's
+                try:
+                    leader = self.handles.get(os.getsid(proc.pid))
+                except OSError:
+                    leader = None
+                action = action_of(leader.role) if leader is not None else None
+                return f"{action}-child" if action else ADOPTED
+            tag = _tag_of_pid(proc.pid) or ""
+            if tag.startswith(self.tag + "/") and tag[len(self.tag) + 1:] in ACTIONS:
+                return f"{tag[len(self.tag) + 1:]}-child"
+        if ppid == self.root.pid:
+            n = sum(1 for h in self.handles.values() if h.role.startswith("child"))
+            return "child" if n == 0 else f"child-{n + 1}"
         if parent is not None and parent.role.startswith("child"):
             return "grandchild"
         return "descendant"
