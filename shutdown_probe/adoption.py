@@ -27,11 +27,16 @@ So, for an untracked child of the harness outside its session, in this order:
    made by a process the case knows (and the case's window contains its start) ->
    that case ("output pipe", "session", "process group");
 3. exactly one case's window contains its start time -> that case ("start time");
-4. no window contains it -> not a case's: left alone;
-5. several do -> nobody can know which. It is killed at once and recorded, with
-   the cases that may own it, on each of them (never on one alone).
+4. no window contains it (of those remembered: every running case and the last
+   few to end) -> not a case's: left alone;
+5. several do -> nobody can know which. It is killed at once (waiting for the end of
+   every case that may own it would let it act on the others meanwhile, and still
+   could not say whose it was) and recorded, with the cases that may own it, on each
+   of them: never on one alone.
 
-A process whose case is known but already over is killed and recorded on that case.
+A process tied to one running case is left for that case's own look to take in
+(whichever case's thread saw it first). A process whose case is known but already
+over is killed and recorded on that case.
 """
 
 from __future__ import annotations
@@ -43,11 +48,13 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 # How many finished cases are remembered, for a process of one of them that is
-# found late (re-parented just as its case ended).
-_REMEMBERED = 256
+# found late: re-parented just as its case ended, after the case's last look (and
+# the sweep right after it). A process of a case cannot stay out of the harness's
+# sight longer than that: whatever it descends from is a child of the harness.
+_REMEMBERED = 16
 
 _lock = threading.RLock()
 _own: set[int] = set()  # children the harness started itself
@@ -71,9 +78,10 @@ class Window:
     tag: str  # its processes' environment tag
     launched: float  # CLOCK_BOOTTIME, taken before its root was started
     pipes: frozenset[int]  # inodes of its output pipes
-    result: Any  # the CaseResult a stray it may own is recorded on
+    strays: list  # its CaseResult's strays: where a stray it may own is recorded
     ended: float | None = None
-    # the pids the case knows, alive or not: a live view while it runs, a copy once it ended
+    # the pids the case knows, alive or not, while it runs (none once it ended: a
+    # late stray is then tied to it by its pipes or its start time only)
     known: Callable[[], set[int]] = field(default=lambda: set())
     # the pids of its processes still alive as far as it knows (while it runs)
     tracks: Callable[[], set[int]] = field(default=lambda: set())
@@ -105,10 +113,11 @@ def disown(pid: int) -> None:
         _own.discard(pid)
 
 
-def open_window(case: str, tag: str, pipes: frozenset[int], result: Any) -> Window:
-    """A case is about to launch (call inside :func:`spawning`, before the launch)."""
+def open_window(case: str, tag: str, pipes: frozenset[int], strays: list) -> Window:
+    """A case is about to launch (call inside :func:`spawning`, before the launch);
+    ``strays`` is the list its result records strays it may own in."""
     with _lock:
-        window = Window(case, tag, boottime(), pipes, result)
+        window = Window(case, tag, boottime(), pipes, strays)
         _open.append(window)
         return window
 
@@ -118,9 +127,8 @@ def close_window(window: Window) -> None:
     with _lock:
         if window in _open:
             _open.remove(window)
-            known = set(window.known())
-            window.known = lambda: known
-            window.tracks = lambda: set()
+            # nothing that holds the case's processes (or their count) stays
+            window.known = window.tracks = set
             window.ended = boottime()
             _closed.append(window)
 
@@ -247,7 +255,7 @@ def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[i
         stray = Stray(pid=pid, cmdline=cmdline, cases=[w.case for w in verdict.candidates], why=why,
                       listening=listening, killed_by_harness=killed)
         for w in verdict.candidates:
-            w.result.strays.append(stray)
+            w.strays.append(stray)
     finally:
         with _lock:
             _settling.discard(key)

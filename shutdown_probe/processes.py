@@ -631,6 +631,8 @@ class CaseProcesses:
         the harness started is waited for here, whoever noticed its end.
         """
         self._reap_ended()
+        if self.popen.returncode is not None:
+            adoption.disown(self.popen.pid)  # whoever waited for it
         for h in self.handles.values():
             if h.popen is not None and h is not self.started and not h.alive:
                 h.popen.poll()  # an action's command: normally its own thread reaped it

@@ -270,7 +270,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
     # process re-parented to the harness can then be told apart (see adoption.py).
     with adoption.spawning():
         window = adoption.open_window(case.id, tag, frozenset(os.fstat(fd).st_ino for fd in (out_r, err_r)),
-                                      result)
+                                      result.strays)
         try:
             popen = subprocess.Popen(
                 launch_argv, cwd=resolved.cwd, env=env, stdin=subprocess.DEVNULL,
