@@ -403,6 +403,11 @@ def test_the_watchdog_looks_at_the_harness_children_while_cases_run(tmp_path):
         for pid in (root, daemon):
             if pid is not None and _running(pid):
                 os.kill(pid, signal.SIGKILL)
+            if pid is not None and _wait_gone(pid, 5):
+                try:  # re-parented to this process when it is a subreaper: reap them
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
         if harness.poll() is None:
             harness.kill()
             harness.wait()
@@ -420,8 +425,9 @@ LINKER = textwrap.dedent("""\
     os.symlink(outside, os.path.join(workdir, "link-to-dir"))
     os.makedirs(os.path.join(workdir, "sub", "deeper"))
     open(os.path.join(workdir, "sub", "deeper", "data"), "w").write("x")
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # every path's: all three stay
+        signal.signal(sig, signal.SIG_IGN)
     open(os.path.join(workdir, "ready"), "w").close()
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         signal.pause()
     """)
