@@ -81,7 +81,12 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
     if expectation.orphans is not None:
         left = ", ".join(f"{o.role} pid {o.pid}" + (f" (listening {', '.join(f':{p}' for p in o.listening)})"
                                                     if o.listening else "") for o in result.orphans)
-        if expectation.orphans != bool(result.orphans):
+        if result.strays and expectation.orphans != bool(result.orphans):
+            # a process that may be this case's or another's: the check cannot be decided
+            strays = ", ".join(f"pid {s.pid} ({s.why})" for s in result.strays)
+            checks.failed(f"cannot tell whether a process was left running: re-parented to the harness, "
+                          f"{strays} may be this case's")
+        elif expectation.orphans != bool(result.orphans):
             if expectation.orphans:
                 checks.failed("expected an orphan to be left running, there was none")
             else:

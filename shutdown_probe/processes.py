@@ -10,6 +10,15 @@ misses something:
   than to init: they stay visible and the harness reaps them;
 * each process found gets a pidfd at once, so a later signal can never hit a
   recycled PID and its exit is an event the harness can wait on.
+
+A process that drops the tag and leaves its case's session reaches the harness as an
+untagged child: :mod:`~shutdown_probe.adoption` decides whose it is. The commands of
+a case's triggers and preStop actions are started here too (:meth:`CaseProcesses.spawn_action`):
+tagged as the action's, so they and everything they start are the case's processes,
+in roles that say so (``trigger``, ``trigger-child``, ``pre-stop``...).
+
+Every SIGKILL the harness sends to a case's process goes through
+:meth:`CaseProcesses.kill`, which writes it down (:attr:`CaseProcesses.sigkills`).
 """
 
 from __future__ import annotations
@@ -25,12 +34,26 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from . import watchdog
+from . import adoption, watchdog
 from .paths import signal_name
 from .procnet import child_pids, descendant_pids, listening_ports
 from .waiting import wait_readable
 
 TAG_ENV = "SHUTDOWN_PROBE_CASE"
+
+# The roles of the processes a case's actions start (the action itself; whatever it
+# starts is "<action>-child"), and the suffix of their tag: "<case tag>/<action>".
+ACTIONS = ("trigger", "pre-stop")
+# A process re-parented to the harness without a tag, tied to its case otherwise.
+ADOPTED = "adopted"
+
+
+def action_of(role: str) -> str | None:
+    """The action a role belongs to ("trigger" for "trigger-child"), None for the app's."""
+    for action in ACTIONS:
+        if role == action or role == f"{action}-child":
+            return action
+    return None
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -140,7 +163,7 @@ class ProcessHandle:
     ps: psutil.Process
     pidfd: int | None = None
     cmdline: str = ""
-    is_popen: bool = False  # the harness's own child: its Popen reaps it
+    popen: subprocess.Popen | None = None  # the harness started it: this Popen reaps it
     ns_pid: int | None = None  # its PID inside the case's PID namespace, if any
     listening: list[int] = field(default_factory=list)
     ended_at: float | None = None  # monotonic time its exit was noticed
@@ -152,6 +175,12 @@ class ProcessHandle:
     killed_by_stop: bool = False  # the stop profile's final SIGKILL hit it
     signals_ignored: list[str] = field(default_factory=list)
     signals_caught: list[str] = field(default_factory=list)
+    # for a re-parented process without a tag: what ties it to the case
+    attributed_by: str | None = None
+
+    @property
+    def is_popen(self) -> bool:
+        return self.popen is not None
 
     def __repr__(self) -> str:
         if self.ended_at is None:
@@ -254,6 +283,16 @@ def _open(ps: psutil.Process) -> int | None:
 # ------------------------------------------------------------------ the case's tree
 
 
+@dataclass
+class Kill:
+    """One SIGKILL the harness sent to a process of a case."""
+
+    handle: ProcessHandle
+    reason: str
+    at: float  # monotonic
+    record: bool  # False for a case that never ran its path (skipped): not an escalation
+
+
 class CaseProcesses:
     """Every process of one case, discovered as they appear.
 
@@ -265,7 +304,7 @@ class CaseProcesses:
     """
 
     def __init__(self, popen: subprocess.Popen[bytes], tag: str, *, launcher: bool = False,
-                 init: bool = False) -> None:
+                 init: bool = False, window: adoption.Window | None = None) -> None:
         self.popen = popen
         self.tag = tag
         self.handles: dict[int, ProcessHandle] = {}
@@ -275,7 +314,7 @@ class CaseProcesses:
         # harness gave is the one the kernel is setting up.
         argv = popen.args if isinstance(popen.args, (list, tuple)) else [popen.args]
         self.started = ProcessHandle(popen.pid, "launcher" if launcher else "root", ps, _open(ps),
-                                     _cmdline(ps) or _text_of(argv), is_popen=True)
+                                     _cmdline(ps) or _text_of(argv), popen=popen)
         self.handles[popen.pid] = self.started
         watchdog.watch(popen.pid)
         self.root = self.started
@@ -283,6 +322,15 @@ class CaseProcesses:
         self.init: ProcessHandle | None = None
         self._layers = (["init"] if init else []) + ["root"] if launcher else []
         self.worker: ProcessHandle | None = None  # the "child" that does the work
+        # Every SIGKILL the harness sent to a process of the case, in order.
+        self.sigkills: list[Kill] = []
+        # Processes started for the case by another thread (a trigger's command), for
+        # the case's own thread to take into ``handles`` (which only it changes).
+        self._incoming: list[ProcessHandle] = []
+        self.window = window
+        if window is not None:
+            window.known = lambda: set(self.handles)
+            window.tracks = lambda: {pid for pid, h in list(self.handles.items()) if h.ended_at is None}
 
     def find_root(self) -> str | None:
         """Behind a launcher: find PID 1 (and the init's child); None, or what is missing."""
@@ -311,10 +359,13 @@ class CaseProcesses:
     def discover(self, *, full_scan: bool = False) -> list[ProcessHandle]:
         """Find processes of this case not seen before; return the new handles.
 
-        Looks at the descendants of every known live process and at the harness's own
-        children carrying this case's tag (orphans adopted by the subreaper), and at
-        their descendants. With ``full_scan``, or when the harness is not a
-        subreaper, every process on the machine is checked for the tag.
+        Looks at the descendants of every known live process, at the harness's own
+        children carrying this case's tag (orphans adopted by the subreaper) and at
+        their descendants, and at the harness's untagged children (see
+        :mod:`~shutdown_probe.adoption`): one this case can be known to own is taken
+        in, one nobody can be known to own is killed and recorded. With ``full_scan``,
+        or when the harness is not a subreaper, every process on the machine is
+        checked for the tag.
         """
         for h in self.handles.values():
             if not h.cmdline and h.ended_at is None:
@@ -322,26 +373,30 @@ class CaseProcesses:
                 # parent (Popen) run on before it has set up the new argv, and
                 # /proc/PID/cmdline is empty until then (seen under load).
                 h.cmdline = _cmdline(h.ps)
+        subreaper = capabilities().subreaper is None
+        seen_now = adoption.look(lambda: child_pids(os.getpid())) if subreaper else None
+        while self._incoming:
+            h = self._incoming.pop(0)
+            self.handles[h.pid] = h
         live = [h.pid for h in self.handles.values() if h.ended_at is None]
         found = [pid for pid in descendant_pids(live) if pid not in self.handles]
         seen = set(found) | set(self.handles)
-        if full_scan or capabilities().subreaper is not None:
-            candidates = psutil.pids()
-        else:
-            candidates = child_pids(os.getpid())
-        unreadable = []
+        kids = seen_now.children if seen_now is not None else child_pids(os.getpid())
+        candidates = psutil.pids() if full_scan or not subreaper else kids
+        own = seen_now.own if seen_now is not None else set()
         adopted = []
         for pid in candidates:
-            if pid in seen:
+            if pid in seen or pid in own:
                 continue
             tag = _tag_of_pid(pid)
-            if tag == self.tag:
+            if tag is not None and (tag == self.tag or tag.startswith(self.tag + "/")):
                 adopted.append(pid)
-            elif tag is None:
-                unreadable.append(pid)
+        strays: dict[int, str] = {}
+        if seen_now is not None:
+            strays = _strays(seen_now, seen | set(adopted), self.window)
+            adopted += list(strays)
         if adopted:
             found += adopted + [p for p in descendant_pids(adopted) if p not in seen]
-        self._reap_unseen_orphans(unreadable)
         new = []
         for pid, proc in sorted(_processes(found).items(), key=lambda kv: _created(kv[1])):
             if pid in self.handles:
@@ -349,8 +404,9 @@ class CaseProcesses:
             fd = _open(proc)
             if fd is None and capabilities().pidfd is None:
                 continue  # already gone
-            handle = ProcessHandle(pid, self._role_for(proc), proc, fd, _cmdline(proc),
-                                   found_at=time.monotonic(), started_at=started_monotonic(pid))
+            handle = ProcessHandle(pid, self._role_for(proc, pid in strays), proc, fd, _cmdline(proc),
+                                   found_at=time.monotonic(), started_at=started_monotonic(pid),
+                                   attributed_by=strays.get(pid))
             if self.pid1 is not None:
                 handle.ns_pid = ns_pid_of(pid)
             self.handles[pid] = handle
@@ -358,34 +414,29 @@ class CaseProcesses:
             new.append(handle)
         return new
 
-    def _reap_unseen_orphans(self, pids: list[int]) -> None:
-        """Reap the case's orphans that ended before anyone saw them.
-
-        The harness, a subreaper, adopts them as an init would, but a zombie's tag
-        cannot be read (``pids``: the processes whose tag discovery could not read);
-        its session can, and every process of the case inherits the root's session
-        (unless it made its own). An init reaps such zombies at once, so the harness
-        must too: a zombie still answers kill(pid, 0).
-        """
-        if capabilities().subreaper is not None:
-            return
-        for pid in pids:
-            if _session_if_zombie(pid) != self.started.pid:
-                continue
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass  # not ours: its own parent reaps it
-
-    def _role_for(self, proc: psutil.Process) -> str:
+    def _role_for(self, proc: psutil.Process, stray: bool = False) -> str:
         try:
             ppid = proc.ppid()
         except psutil.Error:
             ppid = None
+        parent = self.handles.get(ppid) if ppid is not None else None
+        if parent is not None and action_of(parent.role):
+            return f"{action_of(parent.role)}-child"
+        if ppid == os.getpid():  # re-parented to the harness: what it was is in its tag
+            if stray:
+                # no tag; tied by its session to an action's process: that action's
+                try:
+                    leader = self.handles.get(os.getsid(proc.pid))
+                except OSError:
+                    leader = None
+                action = action_of(leader.role) if leader is not None else None
+                return f"{action}-child" if action else ADOPTED
+            tag = _tag_of_pid(proc.pid) or ""
+            if tag.startswith(self.tag + "/") and tag[len(self.tag) + 1:] in ACTIONS:
+                return f"{tag[len(self.tag) + 1:]}-child"
         if ppid == self.root.pid:
             n = sum(1 for h in self.handles.values() if h.role.startswith("child"))
             return "child" if n == 0 else f"child-{n + 1}"
-        parent = self.handles.get(ppid) if ppid is not None else None
         if parent is not None and parent.role.startswith("child"):
             return "grandchild"
         return "descendant"
@@ -477,6 +528,7 @@ class CaseProcesses:
                 h.reap()
         if self.popen.returncode is None and not self.started.alive:
             self.popen.wait()
+            adoption.disown(self.popen.pid)
 
     # -- ending
 
@@ -503,9 +555,23 @@ class CaseProcesses:
                 hit |= h.send(sig)
         return hit
 
-    def kill_all(self, reason: str) -> list[ProcessHandle]:
+    def kill(self, h: ProcessHandle, reason: str, *, record: bool = True) -> bool:
+        """SIGKILL one process of the case and write it down; False if it was gone.
+
+        The one way the harness kills a case's process: each kill is kept in
+        :attr:`sigkills` (the runner turns those with ``record`` into the case's
+        escalations) and marks the process ``killed_by_harness``.
+        """
+        if not h.send(signal.SIGKILL):
+            return False
+        h.killed_by_harness = True
+        h.exit_note = reason
+        self.sigkills.append(Kill(h, reason, time.monotonic(), record))
+        return True
+
+    def kill_all(self, reason: str, *, record: bool = True) -> list[ProcessHandle]:
         """SIGKILL every live process of the case; return those the harness killed."""
-        killed = []
+        killed: list[ProcessHandle] = []
         # The known processes first, then a machine-wide look for the tag: that scan
         # reads every process's environment, which can take long on a busy machine
         # (each read waits for that process's memory map lock), and must not delay
@@ -514,14 +580,17 @@ class CaseProcesses:
             if scan:
                 self.discover(full_scan=True)
             for h in self.live():
-                if h not in killed and h.send(signal.SIGKILL):
-                    h.killed_by_harness = True
-                    h.exit_note = reason
+                if h not in killed and self.kill(h, reason, record=record):
                     killed.append(h)
         return killed
 
-    def wait_gone(self, timeout: float = 5.0) -> bool:
-        """After kill_all: wait (bounded) until nothing of the case is left, reaping."""
+    def wait_gone(self, timeout: float = 5.0, reason: str = "cleanup at the end of the case", *,
+                  record: bool = True) -> bool:
+        """After kill_all: wait (bounded) until nothing of the case is left, reaping.
+
+        A process found meanwhile (forked just before the kill, or re-parented to
+        the harness just now) is killed too, for the same ``reason``.
+        """
         deadline = time.monotonic() + timeout
         while True:
             self._reap_ended()
@@ -533,13 +602,37 @@ class CaseProcesses:
                 return False
             fds = [h.pidfd for h in live if h.pidfd is not None]
             self._note_exits(wait_readable(fds, min(left, 0.05)))
-            # A process forked just before the kill could have escaped it.
             for h in self.discover(full_scan=True):
-                if h.send(signal.SIGKILL):
-                    h.killed_by_harness = True
+                self.kill(h, reason, record=record)
         if self.popen.returncode is None:
             self.popen.wait()
+            adoption.disown(self.popen.pid)
         return True
+
+    def spawn_action(self, argv: list[str], action: str, cwd: str, env: dict[str, str]) -> ProcessHandle:
+        """Start an action's command (``action``: "trigger" or "pre-stop") as a process
+        of the case: in a session of its own, tagged ``<case tag>/<action>`` so that
+        whatever it starts is the case's too, and known to the watchdog. Any thread
+        may call it; the case's own thread takes the handle in. Raises OSError when
+        the command cannot start."""
+        env = {**env, TAG_ENV: f"{self.tag}/{action}"}
+        with adoption.spawning():
+            popen = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+            adoption.own(popen.pid)
+            # Not yet reaped (its Popen is the only waiter), so these always work.
+            ps = psutil.Process(popen.pid)
+            handle = ProcessHandle(popen.pid, action, ps, _open(ps), " ".join(argv), popen=popen,
+                                   found_at=time.monotonic(), started_at=started_monotonic(popen.pid))
+            self._incoming.append(handle)
+        watchdog.watch(popen.pid)
+        return handle
+
+    def reaped(self, h: ProcessHandle) -> None:
+        """The Popen of a process the harness started has reaped it."""
+        if h.popen is not None and h.popen.returncode is not None:
+            adoption.disown(h.pid)
 
     def finish(self) -> None:
         """Learn every exit status we can, then release the pidfds.
@@ -548,10 +641,71 @@ class CaseProcesses:
         the harness started is waited for here, whoever noticed its end.
         """
         self._reap_ended()
+        if self.popen.returncode is not None:
+            adoption.disown(self.popen.pid)  # whoever waited for it
         for h in self.handles.values():
+            if h.popen is not None and h is not self.started and not h.alive:
+                h.popen.poll()  # an action's command: normally its own thread reaped it
+                self.reaped(h)
             h.learn_exit()
         for h in self.handles.values():
             h.close()
+
+
+# ------------------------------------------------------------------ re-parented processes
+
+
+def _strays(now: adoption.Look, seen: set[int], window: adoption.Window | None) -> dict[int, str]:
+    """The harness's children no case tracks, outside its session: those the case of
+    ``window`` can be known to own (pid -> what ties them to it). Those whose case cannot be
+    known, or whose case is over, are killed and recorded here; those another
+    running case owns are left to it; those no case can own are left alone."""
+    mine: dict[int, str] = {}
+    unknown = [pid for pid in now.children if pid not in seen and pid not in now.own]
+    if not unknown:
+        return mine
+    harness_session = os.getsid(0)
+    tracked = set().union(*(w.tracks() for w in now.windows if w.ended is None and w is not window))
+    watchdog_pid = watchdog.pid()
+    for pid in unknown:
+        if pid in tracked or pid == watchdog_pid:
+            continue
+        st = adoption.stat(pid)
+        if st is None or st.sid == harness_session:
+            continue  # gone, or someone else's (no case process is in our session)
+        if adoption.comm(pid) == watchdog.NAME.encode():
+            continue  # the watchdog of a harness we started, which ended before it
+        zombie = st.state in (b"Z", b"X")
+        tag = None if zombie else _tag_of_pid(pid)
+        verdict = adoption.attribute(pid, st, tag, now.windows)
+        if verdict is None:
+            continue
+        if zombie:
+            # Ended before anyone saw it: nothing to kill, but the harness adopted it
+            # as an init would, and must reap it as an init would (a zombie still
+            # answers kill(pid, 0)). Its tag cannot be read, its session can.
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            continue
+        owner = verdict.owner
+        if owner is not None and owner is window:
+            mine[pid] = verdict.how
+        elif owner is None or owner.ended is not None:
+            proc = _processes([pid]).get(pid)
+            ports = listening_ports([pid]).get(pid, [])
+            adoption.settle(pid, st, verdict, _cmdline(proc) if proc else "", ports,
+                            lambda: adoption.kill_and_reap(pid, st.start))
+        # else: a running case owns it and takes it in on its own next look
+    return mine
+
+
+def sweep_strays() -> None:
+    """After a case: kill and record a process of a finished case (or of no case that
+    can be known) that was re-parented to the harness after that case's last look."""
+    if capabilities().subreaper is None:
+        _strays(adoption.look(lambda: child_pids(os.getpid())), set(), None)
 
 
 # ------------------------------------------------------------------ psutil helpers
@@ -562,19 +716,6 @@ def _env_of(proc: psutil.Process) -> dict[str, str]:
         return proc.environ()
     except psutil.Error:
         return {}
-
-
-def _session_if_zombie(pid: int) -> int | None:
-    """The session id of ``pid`` when it is a zombie, else None (from /proc/PID/stat)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
-    if len(fields) < 4 or fields[0] != b"Z":
-        return None
-    return int(fields[3])
 
 
 def _tag_of_pid(pid: int) -> str | None:

@@ -55,6 +55,7 @@ class TriggerInfo(TypedDict, total=False):
     http: str | None
     method: str | None
     status: int | None
+    location: str | None  # a 3xx's Location (never followed)
     error: str | None
     command: list[str]
     returncode: int | None
@@ -66,9 +67,11 @@ class ActionInfo(TypedDict, total=False):
     http: str | None
     method: str | None
     status: int | None
+    location: str | None
     error: str | None
     command: list[str]
     returncode: int | None
+    pid: int | None
     duration_s: float | None
     overran: bool | None
 
@@ -235,6 +238,9 @@ class ProcessRecord:
     listening: list[int] = field(default_factory=list)  # TCP ports when it was ready
     signals_ignored: list[str] = field(default_factory=list)
     signals_caught: list[str] = field(default_factory=list)
+    # a process re-parented to the harness without the case's tag (role "adopted"):
+    # what tied it to this case ("session", "output pipe", "start time: ...")
+    attributed_by: str | None = None
 
 
 @dataclass
@@ -244,6 +250,21 @@ class Orphan:
     role: str
     listening: list[int]
     killed_by_harness: bool
+
+
+@dataclass
+class Stray:
+    """A process re-parented to the harness whose case could not be known (several
+    cases were running when it started), or whose case had already ended when it was
+    found. The harness killed it at once; it is listed on every case in ``cases``,
+    one of which started it."""
+
+    pid: int
+    cmdline: str
+    cases: list[str]  # the ids of the cases that may have started it
+    why: str  # why no single running case could take it
+    listening: list[int] = field(default_factory=list)
+    killed_by_harness: bool = False
 
 
 @dataclass
@@ -409,6 +430,8 @@ class CaseResult:
     processes: list[ProcessRecord] = field(default_factory=list)
     orphans: list[Orphan] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
+    # processes that may be this case's, as they may be another's (see Stray)
+    strays: list[Stray] = field(default_factory=list)
     trigger: TriggerInfo = field(default_factory=dict)  # type: ignore[assignment]
     expect: ExpectResult = field(default_factory=ExpectResult)
     error: str | None = None

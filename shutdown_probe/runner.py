@@ -29,7 +29,7 @@ from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, observed_order
 from .expect import evaluate
 from .output import OutputCapture
-from . import namespaces, watchdog
+from . import adoption, namespaces, watchdog
 from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
 from .ports import lease_port
@@ -39,9 +39,11 @@ from .processes import (
     TAG_ENV,
     CaseProcesses,
     ProcessHandle,
+    action_of,
     capabilities,
     describe_status,
     signal_dispositions,
+    sweep_strays,
 )
 from .readiness import Interrupted, LogWatcher, wait_ready
 from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord, environment_info
@@ -174,10 +176,11 @@ def abort_all() -> int:
     with _active_lock:
         trees = list(_active)
     n = 0
+    reason = "the harness was interrupted"
     for tree in trees:
-        n += len(tree.kill_all("the harness was interrupted"))
+        n += len(tree.kill_all(reason))
     for tree in trees:
-        tree.wait_gone(KILL_GRACE)
+        tree.wait_gone(KILL_GRACE, reason)
     return n
 
 
@@ -215,7 +218,11 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
     began = time.monotonic()
     result = CaseResult(scenario=scenario.name, path=path.name, outcome="error",
                         scenario_file=str(scenario.file), attempt=case.attempt)
+    capabilities()  # become a subreaper before the first child exists
+    watchdog.ensure(RUN_ID)  # and have someone who outlives a SIGKILLed harness
     workdir = tempfile.mkdtemp(prefix=f"shutdown-probe-{path.name}-")
+    if not keep_workdir:  # a harness killed by SIGKILL leaves it to the watchdog
+        watchdog.watch_dir(workdir)
     try:
         _run(case, result, workdir, cancel)
     finally:
@@ -223,13 +230,12 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
             result.workdir = workdir
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+            watchdog.forget_dir(workdir)
         result.wall_s = round(time.monotonic() - began, 4)
     return result
 
 
 def _run(case: Case, result: CaseResult, workdir: str, cancel: Flag | None) -> None:
-    capabilities()  # become a subreaper before the first child exists
-    watchdog.ensure(RUN_ID)  # and have someone who outlives a SIGKILLed harness
     lease = lease_port()
     try:
         _run_leased(case, result, workdir, cancel, lease.port)
@@ -268,22 +274,31 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         for s in ignores:
             signal.signal(s, signal.SIG_DFL)
 
-    try:
-        popen = subprocess.Popen(
-            launch_argv, cwd=resolved.cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=out_w, stderr=err_w, start_new_session=True,
-            preexec_fn=reset_signals if ignores else None,
-        )
-    except OSError as exc:
-        for fd in (out_r, out_w, err_r, err_w):
-            os.close(fd)
-        result.error = f"cannot start {resolved.argv[0]!r}: {exc.strerror or exc}"
-        return
+    # The case's window opens before its root exists, and the root is registered as
+    # the harness's own child before anyone can list the harness's children: a
+    # process re-parented to the harness can then be told apart (see adoption.py).
+    with adoption.spawning():
+        window = adoption.open_window(case.id, tag, frozenset(os.fstat(fd).st_ino for fd in (out_r, err_r)),
+                                      result.strays)
+        try:
+            popen = subprocess.Popen(
+                launch_argv, cwd=resolved.cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=out_w, stderr=err_w, start_new_session=True,
+                preexec_fn=reset_signals if ignores else None,
+            )
+        except OSError as exc:
+            adoption.close_window(window)
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            result.error = f"cannot start {resolved.argv[0]!r}: {exc.strerror or exc}"
+            return
+        adoption.own(popen.pid)
+    watchdog.cases(*adoption.running())
     os.close(out_w)
     os.close(err_w)
 
     pid1 = path.profile.pid1 if path.profile is not None else None
-    tree = CaseProcesses(popen, tag, launcher=pid1 is not None, init=pid1 == "init")
+    tree = CaseProcesses(popen, tag, launcher=pid1 is not None, init=pid1 == "init", window=window)
     with _active_lock:
         _active.add(tree)
     capture = OutputCapture({"stdout": out_r, "stderr": err_r})
@@ -369,6 +384,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             det.arm(t0, mark)
         if traffic is not None:
             traffic.fire(t0)
+        # the app's environment, without the probe's events file; spawn_action tags it
         trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
         if path.profile is not None:
             assert settings is not None and result.stop is not None
@@ -378,7 +394,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                               if path.profile.repeat else None)
             StopSequence(ctx, result.stop).run()
         elif path.needs_trigger:
-            trigger_thread = _fire_trigger(resolved.triggers[path.name], result, resolved.cwd, trigger_env)
+            trigger_thread = _fire_trigger(resolved.triggers[path.name], result, resolved.cwd, trigger_env, tree)
         elif path.target == "group":
             delivered = tree.signal_group(path.signal)
             result.trigger = {"signal": path.signal.name, "to": "process group", "pgid": tree.started.pid,
@@ -433,8 +449,11 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                     o.killed_by_harness = o.pid in killed
             elif traffic is not None:
                 traffic.case_over()
-        ended = [h.ended_at for h in tree.handles.values() if h.ended_at is not None]
-        if ended and not any(h.killed_by_harness or h.killed_by_stop for h in tree.handles.values()):
+        # the app's processes: a trigger's command is the harness acting, and what it
+        # left running is reported (an orphan), not counted in the app's shutdown
+        app_procs = [h for h in tree.handles.values() if not action_of(h.role)]
+        ended = [h.ended_at for h in app_procs if h.ended_at is not None]
+        if ended and not any(h.killed_by_harness or h.killed_by_stop for h in app_procs):
             result.duration_s = round(max(ended) - t0, 4)
             if result.stop is not None and result.stop.cleanup_s is None:
                 result.stop.cleanup_s = result.duration_s  # a stopper that never kills
@@ -446,6 +465,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         escalate("the harness failed while running the case")
         raise
     finally:
+        tree.discover()  # a process re-parented to the harness just now is the case's too
         if tree.live():  # belt and braces: nothing of a case outlives it
             escalate("cleanup at the end of the case")
         with _active_lock:
@@ -458,6 +478,14 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         if trigger_thread is not None:
             trigger_thread.join(10)
         tree.finish()
+        adoption.close_window(window)
+        watchdog.cases(*adoption.running())
+        sweep_strays()  # one of this case's re-parented too late for its last look
+        t0_kill = result.trigger_clock
+        result.escalations = [
+            Escalation(k.handle.pid, k.handle.role, "SIGKILL", k.reason,
+                       round(k.at - t0_kill, 4) if t0_kill is not None and k.at >= t0_kill else None)
+            for k in tree.sigkills if k.record]
         result.output_tail = capture.tail()
         _record(result, tree, t0, popen)
         roles = {h.pid: h.role for h in tree.handles.values()}
@@ -557,13 +585,11 @@ def _switch_probe(case: Case, result: CaseResult, argv: list[str], cwd: str, env
 
 
 def _escalate(tree: CaseProcesses, result: CaseResult, reason: str, *, record: bool = True) -> None:
-    t0 = result.trigger_clock
-    at = round(time.monotonic() - t0, 4) if t0 is not None else None
-    killed = tree.kill_all(reason)
-    gone = tree.wait_gone(KILL_GRACE)
-    if record:
-        for h in killed:
-            result.escalations.append(Escalation(h.pid, h.role, "SIGKILL", reason, at))
+    """SIGKILL what is left of the case and wait until it is gone; every kill is kept
+    by the tree (``tree.sigkills``) and becomes one of the case's escalations, unless
+    ``record`` is False (a case that never ran its path)."""
+    tree.kill_all(reason, record=record)
+    gone = tree.wait_gone(KILL_GRACE, reason, record=record)
     if not gone:
         left = ", ".join(str(h.pid) for h in tree.live())
         result.error = (result.error + "; " if result.error else "") + f"processes survived SIGKILL: {left}"
@@ -575,10 +601,10 @@ def _record(result: CaseResult, tree: CaseProcesses, t0: float | None, popen: su
         rec = ProcessRecord(pid=h.pid, role=h.role, cmdline=h.cmdline, listening=list(h.listening),
                             signals_ignored=h.signals_ignored, signals_caught=h.signals_caught,
                             killed_by_harness=h.killed_by_harness, killed_by_stop=h.killed_by_stop,
-                            ns_pid=h.ns_pid)
+                            ns_pid=h.ns_pid, attributed_by=h.attributed_by)
         status = h.status
-        if h.is_popen and popen.returncode is not None:
-            status = _wait_status(popen.returncode)
+        if h.popen is not None and h.popen.returncode is not None:
+            status = _wait_status(h.popen.returncode)
         elif h is tree.root and status is None and launcher_only and popen.returncode is not None:
             # The PID-1 launcher ends exactly as PID 1 did (same code, same signal).
             status = _wait_status(popen.returncode)
@@ -602,17 +628,19 @@ def _wait_status(returncode: int) -> int:
     return -returncode & 0x7F if returncode < 0 else (returncode & 0xFF) << 8
 
 
-def _fire_trigger(trigger, result: CaseResult, cwd: str, env: dict[str, str]) -> threading.Thread:
+def _fire_trigger(trigger, result: CaseResult, cwd: str, env: dict[str, str],
+                  tree: CaseProcesses) -> threading.Thread:
     """Fire an app trigger in the background, so the stop wait starts at once.
 
     A command trigger runs in the app's folder with the app's environment, so the
-    same relative paths and variables work in both; it is not tagged as part of the
-    case (it is the harness acting, not the app).
+    same relative paths and variables work in both. Its processes are the case's
+    (role ``trigger``, and ``trigger-child`` for what it starts): tracked, reported
+    and killed like the app's, but not counted in the app's shutdown time.
     """
     result.trigger = {"trigger": trigger.name}
 
     def fire() -> None:
-        perform(trigger, result.trigger, cwd, env)
+        perform(trigger, result.trigger, cwd, env, tree=tree, action="trigger")
 
     thread = threading.Thread(target=fire, name="shutdown-probe-trigger", daemon=True)
     thread.start()

@@ -22,7 +22,14 @@ from typing import Callable
 from .actions import perform
 from .paths import Path, StopProfile, signal_name
 from .probe import _short, read_events
-from .processes import CaseProcesses, ProcessHandle, process_group, signal_accepted, signal_is_fatal
+from .processes import (
+    CaseProcesses,
+    ProcessHandle,
+    action_of,
+    process_group,
+    signal_accepted,
+    signal_is_fatal,
+)
 from .readiness import Interrupted
 from .results import CaseResult, StopRecord
 from .scenario import ProfileSettings, TriggerSpec
@@ -92,8 +99,9 @@ class StopSequence:
         return round(time.monotonic() - self.ctx.t0, 4)
 
     def _members(self) -> list[ProcessHandle]:
-        """The stopper's processes: everything but the harness's launcher."""
-        return [h for h in self.tree.live() if h.role != "launcher"]
+        """The stopper's processes: the app's, not the harness's launcher nor what the
+        preStop action started (those are the case's, ended with it)."""
+        return [h for h in self.tree.live() if h.role != "launcher" and not action_of(h.role)]
 
     def _scope_done(self) -> bool:
         if self.profile.waits_for == "root":
@@ -182,7 +190,8 @@ class StopSequence:
         if self.profile.pre_stop and ctx.pre_stop is not None:
             assert rec.grace_s is not None
             info: dict = {"action": "preStop"}
-            perform(ctx.pre_stop, info, ctx.cwd, ctx.env, timeout=rec.grace_s + PRESTOP_EXTENSION)
+            perform(ctx.pre_stop, info, ctx.cwd, ctx.env, timeout=rec.grace_s + PRESTOP_EXTENSION,
+                    tree=self.tree, action="pre-stop")
             info["duration_s"] = self._since()
             if info["duration_s"] > rec.grace_s:
                 info["overran"] = True

@@ -3,8 +3,11 @@
 A harness that is interrupted ends its cases itself; a harness that is SIGKILLed
 cannot. The watchdog is one small process per harness, started before the first
 case, that waits for the harness's end of a pipe to close and then kills whatever of
-the harness's cases is still running. :func:`ensure` starts it (again, if it was
-killed); :func:`watch` tells it about each process a case has.
+the harness's cases is still running, and removes the case folders the harness
+left. :func:`ensure` starts it (again, if it was killed); :func:`watch` tells it
+about each process a case has, :func:`cases` how many cases run (while any does, it
+looks at the harness's children itself), :func:`watch_dir` and :func:`forget_dir`
+about each case folder.
 
 It is started with ``os.posix_spawn`` rather than ``subprocess.Popen``: it is meant
 to outlive this process, and a ``Popen`` still running at interpreter exit is
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_watchdog.py")
@@ -23,6 +27,9 @@ _lock = threading.Lock()
 _pid: int | None = None
 _pipe: int | None = None  # the write end of its stdin
 _problem: str | None = None
+# What a new watchdog must be told again: the folders and the number of cases.
+_folders: dict[str, bytes] = {}
+_cases = b""  # the last "cases" line
 
 
 # What _watchdog.py names itself (/proc/PID/comm).
@@ -46,8 +53,14 @@ def ensure(run_id: str) -> str | None:
             actions = [(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, err, 2),
                        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
             env = {k: v for k, v in os.environ.items() if k != "SHUTDOWN_PROBE_CASE"}
-            pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", SCRIPT, run_id], env,
-                                 file_actions=actions, setsid=True)
+            from . import adoption
+
+            # registered as the harness's own child, so it is never taken for a stray
+            with adoption.spawning():
+                pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", SCRIPT, run_id,
+                                                      tempfile.gettempdir()],
+                                     env, file_actions=actions, setsid=True)
+                adoption.own(pid)
         except OSError as exc:
             os.close(w)
             _problem = f"the watchdog could not start ({exc.strerror or exc}): a harness killed by SIGKILL " \
@@ -58,6 +71,9 @@ def ensure(run_id: str) -> str | None:
             if err != 2:
                 os.close(err)
         _pid, _pipe, _problem = pid, w, None
+        for line in [*_folders.values(), _cases]:
+            if line:
+                _send(line)
         return None
 
 
@@ -98,7 +114,11 @@ def _alive() -> bool:
     try:
         done, _ = os.waitpid(_pid, os.WNOHANG)
     except ChildProcessError:
-        return False
+        done = _pid
+    if done:
+        from . import adoption
+
+        adoption.disown(_pid)
     return done == 0
 
 
@@ -111,17 +131,56 @@ def _forget() -> None:
 
 def watch(pid: int) -> None:
     """Tell the watchdog that ``pid`` belongs to a case (kept if the tag is lost)."""
-    global _pipe
     with _lock:
-        if _pipe is None:
-            return
-        try:
-            os.write(_pipe, b"%d\n" % pid)
-        except BlockingIOError:
-            pass  # it is not reading: the case tag still finds the process
-        except OSError:  # it is gone: the next case starts another
-            os.close(_pipe)
-            _pipe = None
+        _send(b"%d\n" % pid)
+
+
+def cases(n: int, since: float | None) -> None:
+    """Tell the watchdog how many cases run now, and since when (CLOCK_BOOTTIME, the
+    clock of /proc's start times): it must not take the time it reads the line for
+    the time the cases began."""
+    global _cases
+    ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0
+    with _lock:
+        _cases = b"cases %d %d\n" % (n, ticks)
+        _send(_cases)
+
+
+def watch_dir(path: str) -> None:
+    """Tell the watchdog of a case folder the harness just made, to remove if the
+    harness dies before it does. A path it could not parse back is not sent."""
+    raw = os.fsencode(path)
+    if b"\n" in raw or b"\r" in raw:
+        return
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    line = b"dir %d %d %s\n" % (st.st_dev, st.st_ino, raw)
+    with _lock:
+        _folders[path] = line
+        _send(line)
+
+
+def forget_dir(path: str) -> None:
+    """The harness removed (or keeps) the folder: the watchdog must not touch it."""
+    with _lock:
+        if _folders.pop(path, None) is not None:
+            _send(b"undir %s\n" % os.fsencode(path))
+
+
+def _send(line: bytes) -> None:
+    """Write one line to the watchdog (with ``_lock`` held); never blocks."""
+    global _pipe
+    if _pipe is None:
+        return
+    try:
+        os.write(_pipe, line)
+    except BlockingIOError:
+        pass  # it is not reading: the case tag still finds the process
+    except OSError:  # it is gone: the next case starts another
+        os.close(_pipe)
+        _pipe = None
 
 
 def state() -> str:

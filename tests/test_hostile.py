@@ -85,12 +85,13 @@ def run(sc, path: str) -> Ran:
     try:
         workdir = FsPath(result.workdir)
         ran.files = {p.name for p in workdir.iterdir()}
-        if (workdir / "pids").exists():
-            for line in (workdir / "pids").read_text().splitlines():
-                role, pid, pgid, sid = line.split()
-                ran.pids.setdefault(role, []).append(int(pid))
-                if pgid != "-":
-                    ran.groups[int(pid)] = (int(pgid), int(sid))
+        for name in ("pids", "stop-pids"):  # stop-pids: what a stop handler started
+            if (workdir / name).exists():
+                for line in (workdir / name).read_text().splitlines():
+                    role, pid, pgid, sid = line.split()
+                    ran.pids.setdefault(role, []).append(int(pid))
+                    if pgid != "-":
+                        ran.groups[int(pid)] = (int(pgid), int(sid))
     finally:
         shutil.rmtree(result.workdir, ignore_errors=True)
     assert_nothing_left(ran)
@@ -230,6 +231,53 @@ def test_daemon_is_an_orphan_and_is_killed(path):
     assert ran.groups[daemon][0] != ran.groups[ran.root][0]
     assert ran.result.exit == exit_of(signal_of(path))  # the root has default signals
     assert_orphans_killed(ran, {daemon})
+
+
+# ----------------------------------------------------------------------- exec-daemon
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is not); straight from /proc, for a
+    process no tag can find."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("quiet", [False, True], ids=["output-kept", "quiet"])
+@pytest.mark.parametrize("path", ["sigterm", "ctrl-c", "sigkill"])
+def test_an_untagged_daemon_started_before_ready_is_an_orphan_and_is_killed(path, quiet):
+    """Issue 18, item 1: setsid, then execve with an empty environment (no tag), the
+    middle process gone at once. The harness, its subreaper, adopts it: it is the
+    case's (no other case ran), an orphan once the root is gone, and killed."""
+    ran = run(scenario("exec-daemon", *(["quiet"] if quiet else []), paths=[path]), path)
+
+    [daemon] = ran.role("daemon")
+    assert not running(daemon), "the daemon outlived its case"
+    assert ran.groups[daemon][1] != ran.groups[ran.root][1]  # it left the root's session
+    assert _tag(daemon) is None
+    assert ran.result.exit == exit_of(signal_of(path))
+    assert_orphans_killed(ran, {daemon})
+    rec = record(ran.result, daemon)
+    assert rec.role == "adopted" and rec.cmdline == "sleep 1000"
+    # it holds the case's stdout unless it let go of it; then only the time says whose it is
+    assert rec.attributed_by == "output pipe" if not quiet else rec.attributed_by.startswith("start time")
+    assert ran.result.strays == []
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("quiet", [False, True], ids=["output-kept", "quiet"])
+def test_an_untagged_daemon_started_in_a_sigterm_handler_is_an_orphan_and_is_killed(quiet):
+    ran = run(scenario("exec-daemon", "stop", *(["quiet"] if quiet else []), paths=["sigterm"]), "sigterm")
+
+    [daemon] = ran.role("daemon")
+    assert not running(daemon), "the daemon outlived its case"
+    assert ran.result.exit == exit_of(0)  # the handler exits 0 once the daemon runs
+    assert_orphans_killed(ran, {daemon})
+    assert ran.result.strays == []
 
 
 # ----------------------------------------------------------------------- fork-many

@@ -28,6 +28,13 @@ SIGNAL_SENDERS = {
     ("processes.py", "send"): {"signal.pidfd_send_signal", "self.ps.send_signal"},  # pidfd; else psutil,
     # which compares the start time first, so a reused PID is refused
     ("processes.py", "signal_group"): {"os.killpg"},  # only while the group leader is unreaped
+    # CaseProcesses.kill: a case's process, through send (above), written down
+    ("processes.py", "kill_all"): {"self.kill"},
+    ("processes.py", "wait_gone"): {"self.kill"},
+    ("actions.py", "perform"): {"tree.kill"},  # the action's own command, a process of the case
+    # a child of the harness (its number cannot be reused before the harness reaps it),
+    # start time checked; by pidfd where there are pidfds
+    ("adoption.py", "kill_and_reap"): {"signal.pidfd_send_signal", "os.kill"},
     ("_watchdog.py", "send"): {"signal.pidfd_send_signal"},  # pidfd opened, then start time checked
     ("pytest_cases.py", "_on_signal"): {"signal.pidfd_send_signal"},  # xdist workers, by pidfd
     ("pytest_cases.py", "_sweep_leftovers"): {"proc.kill"},  # psutil: start time checked

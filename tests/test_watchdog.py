@@ -291,3 +291,241 @@ ready = {{ file = "{{workdir}}/ready" }}
     watchdog.ensure(RUN_ID)
     assert {pid: s for pid, s in watchdog.watchdog_children().items() if pid != mine} == {}
     assert watchdog.pid() == mine  # our own watchdog was left alone
+
+
+# ----------------------------------------------------------------------- re-parented, untagged
+
+
+def _pids_file(folder) -> dict[str, int]:
+    """Role -> pid from a hostile.py target's pids file (written once all are in place)."""
+    try:
+        lines = (folder / "pids").read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    return {role: int(pid) for role, pid, *_ in (line.split() for line in lines)}
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(wait_readable([fd], timeout)) or not _running(pid)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.timeout(90)
+def test_a_harness_killed_by_sigkill_leaves_no_untagged_daemon(tmp_path):
+    """Issue 18, item 1: a daemon with an empty environment (no tag) in a session of
+    its own, re-parented to the harness. The harness found it and told the watchdog;
+    killed by SIGKILL, it leaves the watchdog to kill it."""
+    from conftest import TARGETS
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm"]
+[app]
+command = ["{{python}}", "{TARGETS / 'hostile.py'}", "{{workdir}}", "exec-daemon", "quiet"]
+ready = {{ file = "{{workdir}}/ready" }}
+stop_timeout = 60
+''')
+    proc = subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(path), "--quiet"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(temp)})
+    daemon = None
+    try:
+        def pids() -> dict[str, int]:
+            return next((_pids_file(f) for f in temp.glob("shutdown-probe-sigterm-*") if _pids_file(f)), {})
+
+        wait_while_running(proc, lambda: "daemon" in pids(), "the daemon")
+        daemon, root = pids()["daemon"], pids()["root"]
+        # the root dies of the path's SIGTERM, which comes after the harness's look for
+        # the case's processes: by then it has adopted the daemon and told the watchdog
+        wait_while_running(proc, lambda: not _running(root), "the trigger")
+        assert _running(daemon)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        assert _wait_gone(daemon, SURVIVAL_LIMIT), "the untagged daemon outlived the SIGKILLed harness"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        if daemon is not None and _running(daemon):
+            os.kill(daemon, signal.SIGKILL)
+
+
+HARNESS_WITH_A_DAEMON = textwrap.dedent("""\
+    import ctypes, subprocess, sys
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as the harness
+    # the root stays in our session (its daemon leaves it); our stdout is the test's pipe
+    root = subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2], "exec-daemon", "quiet"],
+                            stdout=subprocess.DEVNULL)
+    print(root.pid, flush=True)
+    import signal; signal.pause()
+    """)
+
+
+@pytest.mark.timeout(60)
+def test_the_watchdog_looks_at_the_harness_children_while_cases_run(tmp_path):
+    """The harness can be killed before it has looked for a daemon re-parented to it:
+    while cases run, the watchdog looks at the harness's children itself. Here its
+    Watch runs in this process against a stand-in harness (a subreaper) whose case's
+    daemon, untagged and in a session of its own, was re-parented to it."""
+    from conftest import TARGETS
+    from shutdown_probe import _watchdog
+
+    (tmp_path / "harness.py").write_text(HARNESS_WITH_A_DAEMON)
+    # "the case" began now, in the clock of /proc's start times (as runner.py says it)
+    began = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+    harness = subprocess.Popen([sys.executable, str(tmp_path / "harness.py"), str(TARGETS / "hostile.py"),
+                                str(tmp_path)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    root = int(harness.stdout.readline())
+    daemon = None
+    try:
+        wait_while_running(harness, lambda: "daemon" in _pids_file(tmp_path), "the daemon")
+        daemon = _pids_file(tmp_path)["daemon"]
+        assert os.getsid(daemon) != os.getsid(harness.pid)
+        watch = _watchdog.Watch("no-run-of-this-test", harness=harness.pid)
+        watch.command(b"cases 1 %d" % began)
+        watch.look()
+        # the daemon, and not the root (in the harness's own session)
+        assert set(watch.adopted) == {daemon}
+        os.kill(harness.pid, signal.SIGKILL)
+        harness.wait(10)
+        watch.sweep()
+        assert _wait_gone(daemon, 5), "the watchdog did not kill the daemon"
+        assert _running(root)  # what it was not told of, and did not see, it left alone
+    finally:
+        for pid in (root, daemon):
+            if pid is not None and _running(pid):
+                os.kill(pid, signal.SIGKILL)
+            if pid is not None and _wait_gone(pid, 5):
+                try:  # re-parented to this process when it is a subreaper: reap them
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+        harness.stdout.close()
+
+
+# ----------------------------------------------------------------------- case folders
+
+
+LINKER = textwrap.dedent("""\
+    import os, signal, sys
+    workdir, outside = sys.argv[1], sys.argv[2]
+    # links out of the case folder: removing the folder must never follow them
+    os.symlink(os.path.join(outside, "precious.txt"), os.path.join(workdir, "link-to-file"))
+    os.symlink(outside, os.path.join(workdir, "link-to-dir"))
+    os.makedirs(os.path.join(workdir, "sub", "deeper"))
+    open(os.path.join(workdir, "sub", "deeper", "data"), "w").write("x")
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # every path's: all three stay
+        signal.signal(sig, signal.SIG_IGN)
+    open(os.path.join(workdir, "ready"), "w").close()
+    while True:
+        signal.pause()
+    """)
+
+
+@pytest.mark.timeout(90)
+def test_a_harness_killed_by_sigkill_leaves_no_case_folder(tmp_path):
+    """Issue 18, item 13: the watchdog removes the folders of the cases the SIGKILLed
+    harness was running, and nothing their links point to."""
+    temp, outside = tmp_path / "tmp", tmp_path / "outside"
+    temp.mkdir()
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    (tmp_path / "linker.py").write_text(LINKER)
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm", "sigint", "sighup"]
+[app]
+command = ["{{python}}", "linker.py", "{{workdir}}", "{outside}"]
+ready = {{ file = "{{workdir}}/ready" }}
+stop_timeout = 60
+''')
+    proc = subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(path), "--jobs", "3", "--quiet"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(temp)})
+
+    def case_folders() -> list:
+        return [f for p in ("sigterm", "sigint", "sighup") for f in temp.glob(f"shutdown-probe-{p}-*")]
+
+    try:
+        wait_while_running(proc, lambda: len([f for f in case_folders() if (f / "ready").exists()]) == 3,
+                           "three cases ready")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        kill_harness_check_folders = time.monotonic() + 15
+        while case_folders():
+            assert time.monotonic() < kill_harness_check_folders, f"left behind: {case_folders()}"
+            time.sleep(0.02)
+        assert (outside / "precious.txt").read_text() == "keep me"
+        assert sorted(p.name for p in outside.iterdir()) == ["precious.txt"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+def _made(folder) -> tuple[bytes, int, int]:
+    st = os.lstat(folder)
+    return os.fsencode(str(folder)), st.st_dev, st.st_ino
+
+
+def test_the_watchdog_removes_only_a_case_folder_it_was_told_of(tmp_path):
+    from shutdown_probe._watchdog import remove_folder
+
+    temp, outside = tmp_path / "tmp", tmp_path / "outside"
+    temp.mkdir()
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+
+    # the folder it was told of, with links out of it: removed, the links' targets kept
+    good = temp / "shutdown-probe-sigterm-abc"
+    good.mkdir()
+    (good / "link").symlink_to(outside)
+    (good / "sub").mkdir()
+    (good / "sub" / "link").symlink_to(outside / "precious.txt")
+    path, dev, ino = _made(good)
+    assert remove_folder(path, dev, ino, str(temp)) is True
+    assert not good.exists() and (outside / "precious.txt").read_text() == "keep me"
+
+    # replaced by a link (to a folder it must not touch) after it was reported
+    swapped = temp / "shutdown-probe-sigterm-def"
+    swapped.mkdir()
+    path, dev, ino = _made(swapped)
+    swapped.rmdir()
+    swapped.symlink_to(outside)
+    assert remove_folder(path, dev, ino, str(temp)) is False
+    assert (outside / "precious.txt").exists()
+
+    # replaced by another folder (not the inode that was reported: the first one is
+    # moved aside, so the new one cannot get its inode back)
+    again = temp / "shutdown-probe-sigterm-ghi"
+    again.mkdir()
+    path, dev, ino = _made(again)
+    again.rename(temp / "moved-aside")
+    again.mkdir()
+    assert os.lstat(again).st_ino != ino
+    assert remove_folder(path, dev, ino, str(temp)) is False and again.exists()
+
+    # paths that do not look like a case folder right in the temp folder
+    elsewhere = outside / "shutdown-probe-sigterm-jkl"
+    elsewhere.mkdir()
+    named = temp / "not-a-case"
+    named.mkdir()
+    nested = temp / "shutdown-probe-x" / "shutdown-probe-y"
+    nested.mkdir(parents=True)
+    for folder in (elsewhere, named, nested):
+        assert remove_folder(*_made(folder), str(temp)) is False and folder.exists()
+    path, dev, ino = _made(named)
+    for bad in (os.fsencode(f"{temp}/../tmp/not-a-case"), b"shutdown-probe-x", os.fsencode(f"{temp}//shutdown-probe-x")):
+        assert remove_folder(bad, dev, ino, str(temp)) is False
+    assert remove_folder(*_made(temp / "shutdown-probe-x"), None) is False  # no temp folder given

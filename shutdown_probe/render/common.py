@@ -277,14 +277,15 @@ def target_process(case: CaseResult) -> ProcessRecord | None:
 
 
 def orphans_cell(case: CaseResult) -> str:
-    if not case.orphans:
-        return "-"
+    """The orphans, then the strays: processes that may be this case's or another's."""
     parts = []
     for o in case.orphans:
         ports = ",".join(f":{p}" for p in o.listening)
         text = f"{o.role} {o.pid}" + (f" {ports}" if ports else "")
         parts.append(text + (" (killed)" if o.killed_by_harness else ""))
-    return "; ".join(parts)
+    for s in case.strays:
+        parts.append(f"stray {s.pid}?" + (" (killed)" if s.killed_by_harness else ""))
+    return "; ".join(parts) or "-"
 
 
 def failure_lines(cases: list[CaseResult]) -> list[str]:
@@ -382,9 +383,9 @@ class Row:
 
 def _orphans_shape(case: CaseResult) -> str:
     """The orphans cell without pids and ports, which differ from run to run."""
-    if not case.orphans:
-        return "-"
-    return "; ".join(o.role + (" (killed)" if o.killed_by_harness else "") for o in case.orphans)
+    parts = [o.role + (" (killed)" if o.killed_by_harness else "") for o in case.orphans]
+    parts += ["stray?" + (" (killed)" if s.killed_by_harness else "") for s in case.strays]
+    return "; ".join(parts) or "-"
 
 
 _SECONDS = re.compile(r"^(\d+\.\d+) s$")

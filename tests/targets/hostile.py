@@ -24,6 +24,18 @@ daemon
     group), fork again; the grandchild (role "daemon") points stdin/out/err at
     /dev/null and blocks forever. The middle process exits at once and the root
     reaps it. The root has default signals. A group signal misses the daemon.
+exec-daemon [stop] [quiet] [meet SOCKET]
+    The daemon of issue 18: fork, setsid() in the child, fork again; the grandchild
+    (role "daemon") calls execve("/bin/sleep", ["sleep", "1000"], {}): an empty
+    environment, so it carries no case tag; the middle process exits at once and the
+    root reaps it. Before ready by default; with "stop", in the root's stop signal
+    handler, which then exits 0. With "quiet" the daemon first points stdin, stdout and
+    stderr at /dev/null (nothing of the case's is left open in it). Once the daemon
+    has exec'd (its CLOEXEC pipe reached end of file), its line is written: to
+    WORKDIR/pids with the others, or with "stop" to WORKDIR/stop-pids ("daemon PID
+    PGID SID"), before the root exits. The root has default signals otherwise. With
+    "meet SOCKET" the root first connects to the Unix socket SOCKET and waits for one
+    byte from it (a test's barrier: it answers once every case's root is connected).
 fork-many N [respawn]
     The root (default signals) forks N children (default signals) that block
     forever. With "respawn", each child's stop signal handler forks one replacement
@@ -226,6 +238,61 @@ def daemon(workdir: str) -> None:
     block_forever()
 
 
+def exec_daemon(workdir: str, *variants: str) -> None:
+    set_default_signals()
+    if "meet" in variants:
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(variants[variants.index("meet") + 1])
+            if not sock.recv(1):
+                sys.exit("the barrier closed without a word")
+
+    def start() -> tuple[int, int, int]:
+        """The daemon's (pid, pgid, sid), once it runs /bin/sleep."""
+        r, w = os.pipe()  # CLOEXEC: its end of file says the daemon has exec'd
+
+        def middle() -> None:
+            os.setsid()
+
+            def the_daemon() -> None:
+                os.close(r)
+                if "quiet" in variants:
+                    null = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(null, fd)
+                announce(w)
+                os.execve("/bin/sleep", ["sleep", "1000"], {})
+
+            fork(the_daemon)
+
+        mid = fork(middle)
+        os.close(w)
+        os.waitpid(mid, 0)
+        data = b""
+        while chunk := os.read(r, 4096):
+            data += chunk
+        os.close(r)
+        pid = int(data.split()[0])
+        return pid, os.getpgid(pid), os.getsid(pid)
+
+    if "stop" in variants:
+        def stop(signum, frame):
+            pid, pgid, sid = start()
+            tmp = os.path.join(workdir, "stop-pids.tmp")
+            with open(tmp, "w") as fh:
+                fh.write(f"daemon {pid} {pgid} {sid}\n")
+            os.replace(tmp, os.path.join(workdir, "stop-pids"))
+            os._exit(0)
+
+        on_stop(stop)
+        ready(workdir, "exec-daemon stop", [])
+    else:
+        pid, _, _ = start()
+        ready(workdir, "exec-daemon", [("daemon", pid)])
+    block_forever()
+
+
 def fork_many(workdir: str, n: str, variant: str = "") -> None:
     set_default_signals()
     count, respawn = int(n), variant == "respawn"
@@ -400,6 +467,7 @@ def sigstop(workdir: str, variant: str = "") -> None:
 MODES = {
     "ignore-all": ignore_all,
     "daemon": daemon,
+    "exec-daemon": exec_daemon,
     "fork-many": fork_many,
     "close-output": close_output,
     "flood": flood,

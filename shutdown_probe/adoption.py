@@ -1,0 +1,301 @@
+"""Processes re-parented to the harness: which case, if any, each one belongs to.
+
+The harness is a child subreaper, so a process of a case whose parent dies becomes
+the harness's child. Most still carry their case's tag; one that called ``setsid()``
+and then ``execve`` with an empty environment carries nothing that names its case.
+This module decides, from what can be known, whose such a process is.
+
+What the decision rests on:
+
+* every child the harness starts itself (a case's root, a trigger's command, the
+  watchdog) is started inside :func:`spawning`, which registers it before any other
+  thread can list the harness's children: so a child that is not registered was
+  re-parented to the harness (or started by code outside the harness that shares
+  its process: see the next point);
+* no process of a case is in the harness's session: the root starts a session of
+  its own, and no process can join another session; a child in the harness's
+  session is someone else's (a test's subprocess, the namespaces check);
+* a process is created by a live process, and a case's processes live only while
+  the case does: its **window**, from just before its launch to the moment its last
+  process was gone. A case whose window does not contain a process's start time did
+  not make it.
+
+So, for an untracked child of the harness outside its session, in this order:
+
+1. it carries the tag of a case of this harness -> that case ("tag");
+2. it holds the case's stdout/stderr pipe, or its session or process group was
+   made by a process the case knows (and the case's window contains its start) ->
+   that case ("output pipe", "session", "process group");
+3. exactly one case's window contains its start time -> that case ("start time");
+4. no window contains it (of those remembered: every running case and the last
+   few to end) -> not a case's: left alone;
+5. several do -> nobody can know which. It is killed at once (waiting for the end of
+   every case that may own it would let it act on the others meanwhile, and still
+   could not say whose it was) and recorded, with the cases that may own it, on each
+   of them: never on one alone.
+
+A process tied to one running case is left for that case's own look to take in
+(whichever case's thread saw it first). A process whose case is known but already
+over is killed and recorded on that case.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+# How many finished cases are remembered, for a process of one of them that is
+# found late: re-parented just as its case ended, after the case's last look (and
+# the sweep right after it). A process of a case cannot stay out of the harness's
+# sight longer than that: whatever it descends from is a child of the harness.
+_REMEMBERED = 16
+
+_lock = threading.RLock()
+_own: set[int] = set()  # children the harness started itself
+_open: list["Window"] = []
+_closed: deque["Window"] = deque(maxlen=_REMEMBERED)
+_settling: set[tuple[int, int]] = set()  # (pid, start ticks) being killed by some thread
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def boottime() -> float:
+    """Now, on the clock /proc gives start times in (CLOCK_BOOTTIME)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+@dataclass(eq=False)
+class Window:
+    """One case, seen from here: when it ran and what ties a process to it."""
+
+    case: str  # the case's id, as reports name it
+    tag: str  # its processes' environment tag
+    launched: float  # CLOCK_BOOTTIME, taken before its root was started
+    pipes: frozenset[int]  # inodes of its output pipes
+    strays: list  # its CaseResult's strays: where a stray it may own is recorded
+    ended: float | None = None
+    # the pids the case knows, alive or not, while it runs (none once it ended: a
+    # late stray is then tied to it by its pipes or its start time only)
+    known: Callable[[], set[int]] = field(default=lambda: set())
+    # the pids of its processes still alive as far as it knows (while it runs)
+    tracks: Callable[[], set[int]] = field(default=lambda: set())
+
+    def contains(self, ticks: int) -> bool:
+        """Whether a process that started at ``ticks`` (a /proc start time, in clock
+        ticks since boot, truncated) may have been made while this case ran."""
+        earliest, latest = ticks / _TICK, (ticks + 1) / _TICK
+        return self.launched <= latest and (self.ended is None or self.ended >= earliest)
+
+
+@contextmanager
+def spawning() -> Iterator[None]:
+    """Hold while starting a child of the harness and until it is registered with
+    :func:`own`: no look at the harness's children happens in between."""
+    with _lock:
+        yield
+
+
+def own(pid: int) -> None:
+    """``pid`` is a child the harness started itself (call inside :func:`spawning`)."""
+    with _lock:
+        _own.add(pid)
+
+
+def disown(pid: int) -> None:
+    """``pid`` was reaped: the number may now go to a re-parented process."""
+    with _lock:
+        _own.discard(pid)
+
+
+def open_window(case: str, tag: str, pipes: frozenset[int], strays: list) -> Window:
+    """A case is about to launch (call inside :func:`spawning`, before the launch);
+    ``strays`` is the list its result records strays it may own in."""
+    with _lock:
+        window = Window(case, tag, boottime(), pipes, strays)
+        _open.append(window)
+        return window
+
+
+def close_window(window: Window) -> None:
+    """Every process of the case is gone."""
+    with _lock:
+        if window in _open:
+            _open.remove(window)
+            # nothing that holds the case's processes (or their count) stays
+            window.known = window.tracks = set
+            window.ended = boottime()
+            _closed.append(window)
+
+
+def running() -> tuple[int, float | None]:
+    """How many cases run, and since when (the earliest launch, CLOCK_BOOTTIME)."""
+    with _lock:
+        return len(_open), min((w.launched for w in _open), default=None)
+
+
+@dataclass
+class Look:
+    """The harness's children at one instant, and the cases that could own them."""
+
+    children: list[int]
+    own: set[int]
+    windows: list[Window]  # open ones first
+
+
+def look(children: Callable[[], list[int]]) -> Look:
+    """List the harness's children (``children()``) with nothing being spawned."""
+    with _lock:
+        return Look(children(), set(_own), [*_open, *_closed])
+
+
+@dataclass
+class Verdict:
+    owner: Window | None  # None: the cases in ``candidates`` may own it, nobody knows which
+    candidates: list[Window]
+    how: str  # what ties it to ``owner`` ("session", "start time"...), or why unknown
+
+
+def attribute(pid: int, stat: "Stat", tag: str | None, windows: list[Window]) -> Verdict | None:
+    """Whose is ``pid``, an untracked child of the harness outside its session?
+    None when it cannot be a case's."""
+    if tag is not None:
+        for w in windows:
+            if tag == w.tag or tag.startswith(w.tag + "/"):
+                return Verdict(w, [w], "tag")
+        return None  # another harness's case (one this harness started and lost)
+    candidates = [w for w in windows if w.contains(stat.start)]
+    if not candidates:
+        return None
+    pipes = _pipe_inodes(pid)
+    for how, tied in (("output pipe", [w for w in candidates if w.pipes & pipes]),
+                      ("session", [w for w in candidates if stat.sid in w.known()]),
+                      ("process group", [w for w in candidates if stat.pgid in w.known()])):
+        if len(tied) == 1:
+            return Verdict(tied[0], tied, how)
+    if len(candidates) == 1:
+        return Verdict(candidates[0], candidates, "start time: the only case running when it started")
+    return Verdict(None, candidates, f"{len(candidates)} cases were running when it started")
+
+
+@dataclass
+class Stat:
+    """The fields of /proc/PID/stat the attribution needs."""
+
+    state: bytes
+    pgid: int
+    sid: int
+    start: int  # clock ticks since boot
+
+
+def stat(pid: int) -> Stat | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
+    try:
+        return Stat(fields[0], int(fields[2]), int(fields[3]), int(fields[19]))
+    except (IndexError, ValueError):
+        return None
+
+
+def comm(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as fh:
+            return fh.read().rstrip(b"\n")
+    except OSError:
+        return b""
+
+
+def _pipe_inodes(pid: int) -> frozenset[int]:
+    """The inodes of the pipes ``pid`` holds open (empty when unreadable)."""
+    out = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return frozenset()
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("pipe:["):
+            try:
+                out.add(int(link[6:-1]))
+            except ValueError:
+                pass
+    return frozenset(out)
+
+
+def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[int],
+           kill: Callable[[], bool]) -> None:
+    """A stray no running case can take as its own: kill it (``kill()``, which says
+    whether the SIGKILL was delivered) and record it on every case that may own it.
+    Once per process, whichever thread finds it first."""
+    from .results import Stray
+
+    key = (pid, st.start)
+    with _lock:
+        if key in _settling:
+            return
+        _settling.add(key)
+    try:
+        killed = kill()
+        if verdict.owner is not None:
+            why = f"its case had ended ({verdict.how})"
+        else:
+            why = verdict.how
+        stray = Stray(pid=pid, cmdline=cmdline, cases=[w.case for w in verdict.candidates], why=why,
+                      listening=listening, killed_by_harness=killed)
+        for w in verdict.candidates:
+            w.strays.append(stray)
+    finally:
+        with _lock:
+            _settling.discard(key)
+
+
+def kill_and_reap(pid: int, start: int, timeout: float = 5.0) -> bool:
+    """SIGKILL a child of the harness, checking its start time first so that a reused
+    number is never hit (through a pidfd, so the check holds until the signal), wait
+    (bounded) for its end and reap it. False when it was already gone."""
+    from .waiting import Backoff, wait_readable
+
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        fd = None  # no pidfds here: by number, right after the start-time check
+    try:
+        now = stat(pid)
+        if now is None or now.start != start:
+            return False
+        try:
+            if fd is not None:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            return False
+        deadline = time.monotonic() + timeout
+        if fd is not None:
+            wait_readable([fd], timeout)
+        backoff = Backoff(first=0.001, cap=0.05)
+        while True:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() >= deadline:
+                    break
+            except ChildProcessError:
+                break
+            wait_readable([], backoff.next())
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)

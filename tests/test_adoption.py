@@ -1,0 +1,153 @@
+"""Processes re-parented to the harness without a tag, when several cases run at once.
+
+The target (tests/targets/hostile.py exec-daemon) double-forks a daemon that calls
+setsid() and execs /bin/sleep with an empty environment: no tag, not in its case's
+session, its parent gone. It writes the daemon's pid in its workdir, so every check
+here reads the pids the targets wrote and looks at /proc for them directly (the
+session's leak check only sees tagged processes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TARGETS, write_scenario
+from shutdown_probe import expand_cases, run_cases
+from shutdown_probe.render.common import orphans_cell
+from shutdown_probe.results import CaseResult, Results
+from shutdown_probe.scenario import make_scenario
+
+HOSTILE = TARGETS / "hostile.py"
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+def daemon_of(workdir: str) -> int:
+    for line in (Path(workdir) / "pids").read_text().splitlines():
+        role, pid, _pgid, _sid = line.split()
+        if role == "daemon":
+            return int(pid)
+    raise AssertionError(f"no daemon in {workdir}/pids")
+
+
+def kill_left(pids) -> list[int]:
+    """SIGKILL those of ``pids`` still running (so a failure leaks nothing); return them."""
+    left = [pid for pid in pids if running(pid)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
+@pytest.mark.timeout(120)
+def test_daemons_of_parallel_cases_holding_their_output_go_each_to_its_own_case(tmp_path):
+    """The issue's run: three cases at once (--jobs 3), each target's daemon started
+    before ready. Each daemon still holds its case's stdout: that ties it to that case
+    and to no other, whichever case's thread sees it first."""
+    path = write_scenario(tmp_path, f'''
+paths = ["sigterm", "sighup", "sigint"]
+[app]
+command = ["{{python}}", "{HOSTILE}", "{{workdir}}", "exec-daemon"]
+ready = {{ file = "{{workdir}}/ready" }}
+stop_timeout = 1
+''')
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "shutdown_probe", "run", str(path), "--jobs", "3", "--json",
+                           str(out), "--keep-workdirs", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=100, stdin=subprocess.DEVNULL)
+    results = Results.from_dict(json.loads(out.read_text()))
+    daemons = {}
+    try:
+        assert len(results.cases) == 3, done.stderr
+        daemons = {c.path: daemon_of(c.workdir) for c in results.cases}
+        assert kill_left(daemons.values()) == [], "a daemon outlived the run"
+        for case in results.cases:
+            mine = daemons[case.path]
+            adopted = [p for p in case.processes if p.role == "adopted"]
+            assert [(p.pid, p.attributed_by, p.killed_by_harness) for p in adopted] == [(mine, "output pipe", True)]
+            assert [(o.pid, o.killed_by_harness) for o in case.orphans] == [(mine, True)]
+            assert case.strays == []
+            assert orphans_cell(case) != "-"
+    finally:
+        kill_left(daemons.values())
+        for case in results.cases:
+            shutil.rmtree(case.workdir, ignore_errors=True)
+
+
+def barrier(sock_path: Path, n: int) -> threading.Thread:
+    """A Unix socket that answers every one of ``n`` connections once all are in."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock_path))
+    server.listen(n)
+
+    def serve() -> None:
+        conns = []
+        try:
+            server.settimeout(60)
+            for _ in range(n):
+                conns.append(server.accept()[0])
+            for conn in conns:
+                conn.sendall(b"!")
+        finally:
+            for conn in conns:
+                conn.close()
+            server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.timeout(120)
+def test_a_daemon_no_case_can_be_known_to_own_is_killed_and_shown_on_every_case_that_may_own_it(tmp_path):
+    """Two cases at once; each target waits at a barrier until both roots run, then
+    starts a daemon that let go of its output. Each daemon then started while both
+    cases ran, and nothing ties it to either: the harness cannot know whose it is. It
+    must kill both, claim neither for one case, and show each on both."""
+    sock = tmp_path / "barrier"
+    meet = barrier(sock, 2)
+    sc = make_scenario("meet", command=["{python}", str(HOSTILE), "{workdir}", "exec-daemon", "quiet",
+                                        "meet", str(sock)],
+                       ready={"file": "{workdir}/ready"}, paths=["sigterm"], ready_timeout=60, stop_timeout=1)
+    cases = expand_cases([sc], ["sigterm"], repeat=2)
+    results = run_cases(cases, jobs=2, keep_workdirs=True)
+    meet.join(5)
+    daemons: dict[str, int] = {}
+    try:
+        assert [c.outcome for c in results.cases] == ["exited", "exited"], [c.error for c in results.cases]
+        daemons = {f"meet::{c.label}": daemon_of(c.workdir) for c in results.cases}
+        assert kill_left(daemons.values()) == [], "a daemon outlived its cases"
+        for case in results.cases:
+            assert {s.pid for s in case.strays} == set(daemons.values())
+            for stray in case.strays:
+                assert sorted(stray.cases) == sorted(daemons)
+                assert stray.killed_by_harness and stray.cmdline == "sleep 1000"
+            # never claimed for one case: not a process, not an orphan of either
+            assert not {p.pid for p in case.processes} & set(daemons.values())
+            assert case.orphans == []
+            assert "stray" in orphans_cell(case)
+        # the record survives the JSON round trip
+        again = CaseResult.from_dict(json.loads(json.dumps(results.cases[0].to_dict())))
+        assert again.strays == results.cases[0].strays
+    finally:
+        kill_left(daemons.values())
+        for case in results.cases:
+            shutil.rmtree(case.workdir, ignore_errors=True)
