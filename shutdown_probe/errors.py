@@ -18,8 +18,8 @@ class ProbeError(Exception):
     """Base class of every error shutdown-probe raises on purpose."""
 
 
-class ScenarioError(ProbeError):
-    """A scenario file is malformed; the message is one line, ready to print."""
+class _FileError(ProbeError):
+    """A file the user gave is wrong: one line naming the file, the key and why."""
 
     def __init__(self, file: str, key: str | None, message: str) -> None:
         self.file = file
@@ -29,17 +29,14 @@ class ScenarioError(ProbeError):
         super().__init__(where + message)
 
 
-class ResultsError(ProbeError, ValueError):
+class ScenarioError(_FileError):
+    """A scenario file is malformed; the message is one line, ready to print."""
+
+
+class ResultsError(_FileError, ValueError):
     """A results JSON file is malformed; the message is one line naming the file and
     the key path (e.g. ``cases[3].hooks``), ready to print. A ValueError too, as
     ``Results.from_dict`` raised before it existed."""
-
-    def __init__(self, file: str, key: str | None, message: str) -> None:
-        self.file = file
-        self.key = key
-        self.message = message
-        where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + message)
 
 
 class HarnessError(ProbeError):
