@@ -148,8 +148,12 @@ def test_a_lease_folder_another_user_filled_with_links_makes_no_file(shared_tmp)
 def test_two_users_harnesses_both_hold_leases_and_never_share_a_port():
     mine = lease_port()
     try:
+        held = []  # the other user's lease must outlive this function: the child holds
+        # it until the test lets it go (a lease left to the garbage collector is dropped)
+
         def lease_as_other_user(send) -> None:
             theirs = lease_port()
+            held.append(theirs)
             send({"port": theirs.port, "lease": repr(theirs)})
             send(_taken(mine.port))
 
