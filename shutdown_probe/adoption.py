@@ -60,7 +60,13 @@ _lock = threading.RLock()
 _own: set[int] = set()  # children the harness started itself
 _open: list["Window"] = []
 _closed: deque["Window"] = deque(maxlen=_REMEMBERED)
-_settling: set[tuple[int, int]] = set()  # (pid, start ticks) being killed by some thread
+# (pid, start ticks) of every stray settled, kept for the whole run (the last few
+# thousand): a second thread that finds the same process, even after the first one
+# killed and reaped it, must not record it again. The start time makes the key unique
+# to one process even once its number is reused.
+_SETTLED_KEPT = 4096
+_settled: set[tuple[int, int]] = set()
+_settled_order: deque[tuple[int, int]] = deque()
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -243,22 +249,21 @@ def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[i
 
     key = (pid, st.start)
     with _lock:
-        if key in _settling:
+        if key in _settled:
             return
-        _settling.add(key)
-    try:
-        killed = kill()
-        if verdict.owner is not None:
-            why = f"its case had ended ({verdict.how})"
-        else:
-            why = verdict.how
-        stray = Stray(pid=pid, cmdline=cmdline, cases=[w.case for w in verdict.candidates], why=why,
-                      listening=listening, killed_by_harness=killed)
-        for w in verdict.candidates:
-            w.strays.append(stray)
-    finally:
-        with _lock:
-            _settling.discard(key)
+        _settled.add(key)
+        _settled_order.append(key)
+        if len(_settled_order) > _SETTLED_KEPT:
+            _settled.discard(_settled_order.popleft())
+    killed = kill()
+    if verdict.owner is not None:
+        why = f"its case had ended ({verdict.how})"
+    else:
+        why = verdict.how
+    stray = Stray(pid=pid, cmdline=cmdline, cases=[w.case for w in verdict.candidates], why=why,
+                  listening=listening, killed_by_harness=killed)
+    for w in verdict.candidates:
+        w.strays.append(stray)
 
 
 def kill_and_reap(pid: int, start: int, timeout: float = 5.0) -> bool:

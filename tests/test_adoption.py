@@ -151,3 +151,32 @@ def test_a_daemon_no_case_can_be_known_to_own_is_killed_and_shown_on_every_case_
         kill_left(daemons.values())
         for case in results.cases:
             shutil.rmtree(case.workdir, ignore_errors=True)
+
+
+def test_a_stray_is_recorded_once_even_when_a_second_thread_finds_it_after_the_kill():
+    """Issue 18 review, item 4: the same process (pid and start time) settled again
+    after the first settle finished was recorded a second time, as not killed."""
+    from shutdown_probe import adoption
+
+    child = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)
+    try:
+        st = adoption.stat(child.pid)
+        assert st is not None
+        strays: list = []
+        window = adoption.Window("case-x", "tag-x", adoption.boottime(), frozenset(), strays)
+        verdict = adoption.Verdict(None, [window], "2 cases were running when it started")
+        kills = []
+
+        def kill() -> bool:
+            kills.append(child.pid)
+            child.kill()
+            child.wait()
+            return True
+
+        adoption.settle(child.pid, st, verdict, "sleep 1000", [], kill)
+        adoption.settle(child.pid, st, verdict, "", [], kill)  # found again, later
+        assert kills == [child.pid]
+        assert [(s.pid, s.cmdline, s.killed_by_harness) for s in strays] == [(child.pid, "sleep 1000", True)]
+    finally:
+        kill_left([child.pid])
+        child.wait()
