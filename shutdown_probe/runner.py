@@ -293,7 +293,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             result.error = f"cannot start {resolved.argv[0]!r}: {exc.strerror or exc}"
             return
         adoption.own(popen.pid)
-    watchdog.cases(*adoption.running())
+    watchdog.cases()
     os.close(out_w)
     os.close(err_w)
 
@@ -479,7 +479,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             trigger_thread.join(10)
         tree.finish()
         adoption.close_window(window)
-        watchdog.cases(*adoption.running())
+        watchdog.cases()
         sweep_strays()  # one of this case's re-parented too late for its last look
         t0_kill = result.trigger_clock
         result.escalations = [

@@ -135,13 +135,20 @@ def watch(pid: int) -> None:
         _send(b"%d\n" % pid)
 
 
-def cases(n: int, since: float | None) -> None:
+def cases() -> None:
     """Tell the watchdog how many cases run now, and since when (CLOCK_BOOTTIME, the
     clock of /proc's start times): it must not take the time it reads the line for
-    the time the cases began."""
+    the time the cases began.
+
+    The count is read and the line written under one lock: read outside it, two
+    cases' threads could send their lines in the other order (the last line sent,
+    "cases 0", while a case runs), and the watchdog would stop looking."""
     global _cases
-    ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0
+    from . import adoption
+
     with _lock:
+        n, since = adoption.running()
+        ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0
         _cases = b"cases %d %d\n" % (n, ticks)
         _send(_cases)
 
