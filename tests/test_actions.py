@@ -88,14 +88,16 @@ def test_a_trigger_commands_background_process_is_the_cases(background):
 @pytest.mark.timeout(60)
 def test_a_trigger_command_past_its_timeout_is_killed_and_the_kill_recorded():
     result = run("http_app.py", "slow", "{port}", ready={"http": "http://127.0.0.1:{port}/"},
-                 triggers={"slow": {"command": ["sleep", "30"], "timeout": 0.5}}, stop_timeout=2)
+                 triggers={"slow": {"command": ["sleep", "30"], "timeout": 0.5}}, stop_timeout=10)
 
     trigger = only(result, "trigger")
     assert trigger.killed_by_harness and trigger.signal == "SIGKILL"
     assert "still running after 0.5 s" in result.trigger["error"]
     [esc] = [e for e in result.escalations if e.pid == trigger.pid]
     assert esc.role == "trigger" and esc.signal == "SIGKILL" and "0.5 s" in esc.reason
-    assert 0.5 <= esc.at_s < 2  # at the trigger's timeout, before the case's stop_timeout
+    # at the trigger's timeout (not before); stop_timeout is far enough that a loaded
+    # machine's slow thread start cannot let the case's "hung" kill come first
+    assert 0.5 <= esc.at_s < 10
 
 
 @pytest.mark.timeout(60)
