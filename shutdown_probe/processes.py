@@ -221,6 +221,11 @@ class ProcessHandle:
                 self.ps.send_signal(sig)
         except (ProcessLookupError, psutil.NoSuchProcess):
             return False
+        except (OSError, psutil.AccessDenied) as exc:
+            # Not the harness's bug: a setuid command (EPERM), a kernel that refuses.
+            # The case's cleanup must go on; the handle says why it was not signalled.
+            self.exit_note = f"the harness could not send it {signal_name(sig)}: {exc}"
+            return False
         return True
 
     def reap(self) -> None:
@@ -266,11 +271,14 @@ def _siginfo_status(info: os.waitid_result) -> int:
 
 
 def _open(ps: psutil.Process) -> int | None:
+    """A pidfd for ``ps``; None when it is gone, or when no pidfd can be had (no
+    pidfds here, or out of descriptors: EMFILE): the handle then goes by psutil,
+    which checks the start time before each signal."""
     if capabilities().pidfd is not None:
         return None
     try:
         fd = os.pidfd_open(ps.pid)
-    except ProcessLookupError:
+    except OSError:
         return None
     # The PID could have been recycled between the scan and pidfd_open: psutil's
     # is_running() compares the start time it saw with the current one.
@@ -327,6 +335,8 @@ class CaseProcesses:
         # Processes started for the case by another thread (a trigger's command), for
         # the case's own thread to take into ``handles`` (which only it changes).
         self._incoming: list[ProcessHandle] = []
+        # Set by close() once the case is ending: no action starts after its last look.
+        self.closed = False
         self.window = window
         if window is not None:
             window.known = lambda: set(self.handles)
@@ -402,7 +412,7 @@ class CaseProcesses:
             if pid in self.handles:
                 continue
             fd = _open(proc)
-            if fd is None and capabilities().pidfd is None:
+            if fd is None and not _running(proc):
                 continue  # already gone
             handle = ProcessHandle(pid, self._role_for(proc, pid in strays), proc, fd, _cmdline(proc),
                                    found_at=time.monotonic(), started_at=started_monotonic(pid),
@@ -609,14 +619,25 @@ class CaseProcesses:
             adoption.disown(self.popen.pid)
         return True
 
-    def spawn_action(self, argv: list[str], action: str, cwd: str, env: dict[str, str]) -> ProcessHandle:
+    def close(self) -> None:
+        """The case is ending: no action's command starts from now on (checked under
+        the same lock :meth:`spawn_action` starts one under, so one started before is
+        in ``_incoming`` for the next look, and none starts after)."""
+        with adoption.spawning():
+            self.closed = True
+
+    def spawn_action(self, argv: list[str], action: str, cwd: str,
+                     env: dict[str, str]) -> ProcessHandle | None:
         """Start an action's command (``action``: "trigger" or "pre-stop") as a process
         of the case: in a session of its own, tagged ``<case tag>/<action>`` so that
         whatever it starts is the case's too, and known to the watchdog. Any thread
         may call it; the case's own thread takes the handle in. Raises OSError when
-        the command cannot start."""
+        the command cannot start; returns None, starting nothing, once the case is
+        closed (:meth:`close`: its last look may be over: nothing would track the command)."""
         env = {**env, TAG_ENV: f"{self.tag}/{action}"}
         with adoption.spawning():
+            if self.closed:
+                return None
             popen = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -640,6 +661,13 @@ class CaseProcesses:
         An exit seen through ``alive`` (a pidfd poll) is not yet reaped: the process
         the harness started is waited for here, whoever noticed its end.
         """
+        with adoption.spawning():
+            self.closed = True
+            while self._incoming:  # started after the last look: still the case's
+                h = self._incoming.pop(0)
+                self.handles[h.pid] = h
+                if h.alive:  # nothing of a case outlives it
+                    self.kill(h, "cleanup at the end of the case")
         self._reap_ended()
         if self.popen.returncode is not None:
             adoption.disown(self.popen.pid)  # whoever waited for it
@@ -748,6 +776,14 @@ def _ppid(proc: psutil.Process) -> int | None:
         return proc.ppid()
     except psutil.Error:
         return None
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Whether ``proc`` (the process psutil saw, by its start time) is still there."""
+    try:
+        return proc.is_running()
+    except psutil.Error:
+        return False
 
 
 def _created(proc: psutil.Process) -> float:

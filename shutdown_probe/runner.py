@@ -465,22 +465,36 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         escalate("the harness failed while running the case")
         raise
     finally:
-        tree.discover()  # a process re-parented to the harness just now is the case's too
-        if tree.live():  # belt and braces: nothing of a case outlives it
-            escalate("cleanup at the end of the case")
-        with _active_lock:
-            _active.discard(tree)
-        if traffic is not None:
-            result.traffic = traffic.close()
-        capture.finish(OUTPUT_GRACE)
-        if ready_watch is not None:  # the capture has stopped calling it
-            ready_watch.close()
-        if trigger_thread is not None:
-            trigger_thread.join(10)
-        tree.finish()
-        adoption.close_window(window)
-        watchdog.cases()
-        sweep_strays()  # one of this case's re-parented too late for its last look
+        tree.close()  # no trigger starts from now on: the last look below sees them all
+
+        def last_look() -> None:
+            tree.discover()  # a process re-parented to the harness just now is the case's too
+            if tree.live():  # belt and braces: nothing of a case outlives it
+                escalate("cleanup at the end of the case")
+
+        def forget() -> None:
+            with _active_lock:
+                _active.discard(tree)
+
+        def close_traffic() -> None:
+            if traffic is not None:
+                result.traffic = traffic.close()
+
+        def close_capture() -> None:
+            capture.finish(OUTPUT_GRACE)
+            if ready_watch is not None:  # the capture has stopped calling it
+                ready_watch.close()
+
+        def join_trigger() -> None:
+            if trigger_thread is not None:
+                trigger_thread.join(10)
+
+        # Each step runs even if one before it failed: a window left open, or pidfds
+        # left unclosed, would outlast the case (for every later case of the run).
+        # sweep_strays: one of this case's re-parented too late for its last look;
+        # then watchdog.cases(): after the last sweep, so a "cases 0" look comes last.
+        _each(last_look, forget, close_traffic, close_capture, join_trigger, tree.finish,
+              lambda: adoption.close_window(window), sweep_strays, watchdog.cases)
         t0_kill = result.trigger_clock
         result.escalations = [
             Escalation(k.handle.pid, k.handle.role, "SIGKILL", k.reason,
@@ -515,6 +529,19 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 result.hooks.update(report.hook_results(t0, roles))
                 result.probe_order = report.probe_order()
         result.expect = evaluate(scenario.expect.get(path.name), result)
+
+
+def _each(*steps: Callable[[], object]) -> None:
+    """Run every step, whatever the ones before it raised; then raise the first error."""
+    first: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - raised again below
+            if first is None:
+                first = exc
+    if first is not None:
+        raise first
 
 
 def _survival_check(tree: CaseProcesses, target: ProcessHandle, t0: float, survive_after: float,
