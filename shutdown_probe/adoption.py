@@ -269,7 +269,10 @@ def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[i
 def kill_and_reap(pid: int, start: int, timeout: float = 5.0) -> bool:
     """SIGKILL a child of the harness, checking its start time first so that a reused
     number is never hit (through a pidfd, so the check holds until the signal), wait
-    (bounded) for its end and reap it. False when it was already gone."""
+    (bounded) for its end and reap it. False when it was already gone.
+
+    For strays only: this kill is not one of a case's escalations (no case tracks
+    the process); :func:`settle` records it as the ``Stray``'s ``killed_by_harness``."""
     from .waiting import Backoff, wait_readable
 
     try:

@@ -17,8 +17,11 @@ a case's triggers and preStop actions are started here too (:meth:`CaseProcesses
 tagged as the action's, so they and everything they start are the case's processes,
 in roles that say so (``trigger``, ``trigger-child``, ``pre-stop``...).
 
-Every SIGKILL the harness sends to a case's process goes through
-:meth:`CaseProcesses.kill`, which writes it down (:attr:`CaseProcesses.sigkills`).
+Every SIGKILL the harness sends to a process a case tracks goes through
+:meth:`CaseProcesses.kill`, which writes it down (:attr:`CaseProcesses.sigkills`, the
+case's escalations). A stray (a re-parented process no running case can take in) is
+killed by :func:`~shutdown_probe.adoption.kill_and_reap` instead, and recorded as a
+``Stray`` (``killed_by_harness``) on each case that may own it, not as an escalation.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
 from .ports import lease_port
 from .procnet import listening_ports
-from .probe import ProbeReport, loaded_in, probe_env, runs_python
+from .probe import ProbeReport, loaded_in, probe_env, runs_python, without_probe
 from .processes import (
     TAG_ENV,
     CaseProcesses,
@@ -384,8 +384,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             det.arm(t0, mark)
         if traffic is not None:
             traffic.fire(t0)
-        # the app's environment, without the probe's events file; spawn_action tags it
-        trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
+        # the app's environment without the probe (a Python trigger would load it and
+        # write its own atexit callables into the app's events) and without the case's
+        # tag: spawn_action tags it as the action's
+        trigger_env = {k: v for k, v in without_probe(env).items() if k != TAG_ENV}
         if path.profile is not None:
             assert settings is not None and result.stop is not None
             ctx = StopContext(path, settings, tree, result, t0, app.stop_timeout, cancel,
