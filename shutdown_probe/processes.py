@@ -342,8 +342,10 @@ class CaseProcesses:
         self.closed = False
         self.window = window
         if window is not None:
-            window.known = lambda: set(self.handles)
-            window.tracks = lambda: {pid for pid, h in list(self.handles.items()) if h.ended_at is None}
+            # copy() is one step under the GIL: another thread iterating the dict
+            # while this case's thread adds to it would raise
+            window.known = lambda: set(self.handles.copy())
+            window.tracks = lambda: {pid for pid, h in self.handles.copy().items() if h.ended_at is None}
 
     def find_root(self) -> str | None:
         """Behind a launcher: find PID 1 (and the init's child); None, or what is missing."""
@@ -696,7 +698,9 @@ def _strays(now: adoption.Look, seen: set[int], window: adoption.Window | None) 
     if not unknown:
         return mine
     harness_session = os.getsid(0)
-    tracked = set().union(*(w.tracks() for w in now.windows if w.ended is None and w is not window))
+    # Every process another running case knows, ended or not: one it saw end is its
+    # own to reap (its exit status is its record), and must not be reaped here.
+    tracked = set().union(*(w.known() for w in now.windows if w.ended is None and w is not window))
     watchdog_pid = watchdog.pid()
     for pid in unknown:
         if pid in tracked or pid == watchdog_pid:
@@ -711,6 +715,8 @@ def _strays(now: adoption.Look, seen: set[int], window: adoption.Window | None) 
         verdict = adoption.attribute(pid, st, tag, now.windows)
         if verdict is None:
             continue
+        if zombie and verdict.owner is not None and verdict.owner is not window and verdict.owner.ended is None:
+            continue  # another running case's: it reaps it when it takes it in
         if zombie:
             # Ended before anyone saw it: nothing to kill, but the harness adopted it
             # as an init would, and must reap it as an init would (a zombie still

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, TARGETS, write_scenario
+from shutdown_probe.waiting import wait_readable
 from shutdown_probe import expand_cases, run_cases
 from shutdown_probe.render.common import orphans_cell
 from shutdown_probe.results import CaseResult, Results
@@ -179,4 +180,27 @@ def test_a_stray_is_recorded_once_even_when_a_second_thread_finds_it_after_the_k
         assert [(s.pid, s.cmdline, s.killed_by_harness) for s in strays] == [(child.pid, "sleep 1000", True)]
     finally:
         kill_left([child.pid])
+        child.wait()
+
+
+def test_a_zombie_another_running_case_knows_is_left_for_it_to_reap():
+    """Issue 18 review, item 1: case A's look at the harness's children reaped a
+    zombie case B had seen end but not yet reaped, and B lost its exit status."""
+    from shutdown_probe import adoption, processes
+
+    child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"], start_new_session=True,
+                             stdin=subprocess.DEVNULL)
+    fd = os.pidfd_open(child.pid)
+    try:
+        assert wait_readable([fd], 60)  # it ended; nobody reaped it: a zombie
+        a = adoption.Window("case-a", "tag-a", 0.0, frozenset(), [])
+        b = adoption.Window("case-b", "tag-b", 0.0, frozenset(), [], known=lambda: {child.pid})
+        look = adoption.Look([child.pid], set(), [a, b])
+        assert processes._strays(look, set(), a) == {}
+        # still there to be reaped, with its status, by its owner
+        info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        assert info is not None and info.si_status == 7
+        assert a.strays == b.strays == []
+    finally:
+        os.close(fd)
         child.wait()
