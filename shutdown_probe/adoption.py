@@ -212,14 +212,6 @@ def stat(pid: int) -> Stat | None:
         return None
 
 
-def comm(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as fh:
-            return fh.read().rstrip(b"\n")
-    except OSError:
-        return b""
-
-
 def _pipe_inodes(pid: int) -> frozenset[int]:
     """The inodes of the pipes ``pid`` holds open (empty when unreadable)."""
     out = set()

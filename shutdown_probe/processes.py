@@ -701,15 +701,14 @@ def _strays(now: adoption.Look, seen: set[int], window: adoption.Window | None) 
     # Every process another running case knows, ended or not: one it saw end is its
     # own to reap (its exit status is its record), and must not be reaped here.
     tracked = set().union(*(w.known() for w in now.windows if w.ended is None and w is not window))
-    watchdog_pid = watchdog.pid()
     for pid in unknown:
-        if pid in tracked or pid == watchdog_pid:
+        if pid in tracked:
             continue
         st = adoption.stat(pid)
         if st is None or st.sid == harness_session:
             continue  # gone, or someone else's (no case process is in our session)
-        if adoption.comm(pid) == watchdog.NAME.encode():
-            continue  # the watchdog of a harness we started, which ended before it
+        if st.state not in (b"Z", b"X") and watchdog.is_watchdog(pid):
+            continue  # ours, or the watchdog of a harness we started, which ended before it
         zombie = st.state in (b"Z", b"X")
         tag = None if zombie else _tag_of_pid(pid)
         verdict = adoption.attribute(pid, st, tag, now.windows)

@@ -77,6 +77,24 @@ def ensure(run_id: str) -> str | None:
         return None
 
 
+def is_watchdog(pid: int) -> bool:
+    """Whether ``pid`` is a watchdog: this harness's own (the one it started), or one
+    of a harness it started, named so AND running this package's watchdog script as
+    ``python -I -S SCRIPT`` (as :func:`ensure` starts it). The name alone is anyone's
+    to take, and would let a process opt out of being tracked."""
+    if pid == _pid:
+        return True
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as fh:
+            if fh.read().rstrip(b"\n") != NAME.encode():
+                return False
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return False
+    return argv[1:4] == [b"-I", b"-S", os.fsencode(SCRIPT)]
+
+
 def watchdog_children() -> dict[int, str]:
     """This process's children named like a watchdog -> their state letter ("S", "Z"...)."""
     from .procnet import child_pids

@@ -204,3 +204,24 @@ def test_a_zombie_another_running_case_knows_is_left_for_it_to_reap():
     finally:
         os.close(fd)
         child.wait()
+
+
+def test_a_process_naming_itself_like_the_watchdog_is_still_a_cases():
+    """Issue 18 review, item 7: any process called ``sp-watchdog`` (prctl PR_SET_NAME,
+    no privilege needed) was skipped by the harness's look. A watchdog is recognised
+    by its command line too (python -I -S .../_watchdog.py), or as the harness's own."""
+    from shutdown_probe import adoption, processes
+
+    code = ("import ctypes, sys; ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'sp-watchdog'), 0, 0, 0); "
+            "print('named', flush=True); sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"named\n"
+        window = adoption.Window("case-a", "tag-a", 0.0, frozenset(), [])
+        look = adoption.Look([child.pid], set(), [window])
+        assert processes._strays(look, set(), window) == {child.pid: "start time: the only case running when it started"}
+    finally:
+        child.stdin.close()
+        child.stdout.close()
+        child.wait(timeout=60)
