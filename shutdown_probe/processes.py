@@ -406,6 +406,8 @@ class CaseProcesses:
             tag = _tag_of_pid(pid)
             if tag is not None and (tag == self.tag or tag.startswith(self.tag + "/")):
                 adopted.append(pid)
+        harness_kids = set(kids)
+        tagged_orphans = {pid for pid in adopted if pid in harness_kids}  # re-parented, found by tag
         strays: dict[int, str] = {}
         if seen_now is not None:
             strays = _strays(seen_now, seen | set(adopted), self.window)
@@ -419,9 +421,13 @@ class CaseProcesses:
             fd = _open(proc)
             if fd is None and not _running(proc):
                 continue  # already gone
-            handle = ProcessHandle(pid, self._role_for(proc, pid in strays), proc, fd, _cmdline(proc),
+            role = self._role_for(proc, pid in strays)
+            # A process re-parented to the harness that the case took in: what tied it
+            # (its tag, or what adoption.attribute found), whichever look saw it first.
+            tie = strays.get(pid) or ("tag" if pid in tagged_orphans else None)
+            handle = ProcessHandle(pid, role, proc, fd, _cmdline(proc),
                                    found_at=time.monotonic(), started_at=started_monotonic(pid),
-                                   attributed_by=strays.get(pid))
+                                   attributed_by=tie)
             if self.pid1 is not None:
                 handle.ns_pid = ns_pid_of(pid)
             self.handles[pid] = handle
@@ -449,6 +455,9 @@ class CaseProcesses:
             tag = _tag_of_pid(proc.pid) or ""
             if tag.startswith(self.tag + "/") and tag[len(self.tag) + 1:] in ACTIONS:
                 return f"{tag[len(self.tag) + 1:]}-child"
+            # The app's, re-parented: "adopted" whether the tag or something else tied
+            # it (read before or after an execve that dropped the tag: the same process)
+            return ADOPTED
         if ppid == self.root.pid:
             n = sum(1 for h in self.handles.values() if h.role.startswith("child"))
             return "child" if n == 0 else f"child-{n + 1}"

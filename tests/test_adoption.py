@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TARGETS, write_scenario
+from conftest import ROOT, TARGETS, tie_of, write_scenario
 from shutdown_probe.waiting import wait_readable
 from shutdown_probe import expand_cases, run_cases
 from shutdown_probe.render.common import orphans_cell
@@ -82,8 +82,11 @@ stop_timeout = 1
         assert kill_left(daemons.values()) == [], "a daemon outlived the run"
         for case in results.cases:
             mine = daemons[case.path]
-            adopted = [p for p in case.processes if p.role == "adopted"]
-            assert [(p.pid, p.attributed_by, p.killed_by_harness) for p in adopted] == [(mine, "output pipe", True)]
+            # its pipe ties it to its case, and to no other; a look that saw it earlier
+            # (its tag before its execve, the session of its parent) says the same case
+            [rec] = [p for p in case.processes if p.pid == mine]
+            assert rec.killed_by_harness and tie_of(rec) is not None, (rec.role, rec.attributed_by)
+            assert all(mine not in {p.pid for p in c.processes} for c in results.cases if c is not case)
             assert [(o.pid, o.killed_by_harness) for o in case.orphans] == [(mine, True)]
             assert case.strays == []
             assert orphans_cell(case) != "-"

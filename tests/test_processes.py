@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from shutdown_probe.processes import CaseProcesses
 
 
@@ -104,3 +106,26 @@ finally:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["fd", "None"]
+
+
+def test_a_tagged_process_re_parented_to_the_harness_is_adopted_by_its_tag(tmp_path):
+    """Issue 18 review, item 5: a process of the case first seen as the harness's
+    child, still carrying the tag, was a "descendant" with no tie, while the same
+    process seen after an execve that dropped the tag was "adopted". Here it is the
+    harness's child (started by the test, not registered as the harness's own) with
+    the case's tag: how a re-parented process looks."""
+    from shutdown_probe.processes import TAG_ENV, capabilities
+
+    if capabilities().subreaper is not None:
+        pytest.skip(capabilities().subreaper)
+    popen, tree = _tree("item5-tag")
+    orphan = subprocess.Popen(["sleep", "1000"], env={"PATH": "/usr/bin:/bin", TAG_ENV: "item5-tag"},
+                              start_new_session=True)
+    try:
+        tree.discover()
+        h = tree.handles[orphan.pid]
+        assert (h.role, h.attributed_by) == ("adopted", "tag")
+    finally:
+        orphan.kill()
+        orphan.wait()
+        _end(popen, tree)
