@@ -750,7 +750,17 @@ def sweep_strays() -> None:
     """After a case: kill and record a process of a finished case (or of no case that
     can be known) that was re-parented to the harness after that case's last look."""
     if capabilities().subreaper is None:
-        _strays(adoption.look(lambda: child_pids(os.getpid())), set(), None)
+        # Again while a pass settles someone: a stray's children that escaped its kill
+        # (re-parented to the harness) are found by the next pass. Bounded: a pass
+        # that still finds one after that many is left to the next case's look.
+        for _ in range(_SWEEPS):
+            before = adoption.settled_total()
+            _strays(adoption.look(lambda: child_pids(os.getpid())), set(), None)
+            if adoption.settled_total() == before:
+                break
+
+
+_SWEEPS = 10
 
 
 # ------------------------------------------------------------------ psutil helpers

@@ -228,3 +228,34 @@ def test_a_process_naming_itself_like_the_watchdog_is_still_a_cases():
         child.stdin.close()
         child.stdout.close()
         child.wait(timeout=60)
+
+
+def test_killing_a_stray_kills_what_it_started_too():
+    """Issue 18 review, item 3: only the stray itself was killed; its children were
+    re-parented to the harness after the look that found it, and nothing looked again."""
+    from shutdown_probe import adoption
+    from shutdown_probe.processes import capabilities
+
+    capabilities()  # the test process becomes a subreaper, as the harness is
+    code = ("import subprocess, sys\n"
+            "kid = subprocess.Popen(['sleep', '1000'])\n"
+            "print(kid.pid, flush=True)\n"
+            "sys.stdin.read()\n")
+    stray = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+    kid = int(stray.stdout.readline())
+    kid_fd = os.pidfd_open(kid)
+    try:
+        st = adoption.stat(stray.pid)
+        assert adoption.kill_and_reap(stray.pid, st.start)
+        assert adoption.stat(stray.pid) is None  # killed and reaped
+        # killed too, and reaped by the harness it was re-parented to (a zombie left
+        # would still have a /proc entry)
+        assert wait_readable([kid_fd], 30), "the stray's child outlived it"
+        assert adoption.stat(kid) is None
+    finally:
+        os.close(kid_fd)
+        kill_left([kid])
+        stray.stdin.close()
+        stray.stdout.close()
+        stray.wait()
