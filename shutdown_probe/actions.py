@@ -50,6 +50,10 @@ def perform(trigger: TriggerSpec, info: dict[str, Any], cwd: str, env: dict[str,
     except OSError as exc:
         info["error"] = str(exc)
         return
+    if handle is None:
+        info["started"] = False
+        info["error"] = f"not started: the case had ended before the {action} command could start"
+        return
     info["pid"] = handle.pid
     popen = handle.popen
     assert popen is not None

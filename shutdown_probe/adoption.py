@@ -60,7 +60,14 @@ _lock = threading.RLock()
 _own: set[int] = set()  # children the harness started itself
 _open: list["Window"] = []
 _closed: deque["Window"] = deque(maxlen=_REMEMBERED)
-_settling: set[tuple[int, int]] = set()  # (pid, start ticks) being killed by some thread
+# (pid, start ticks) of every stray settled, kept for the whole run (the last few
+# thousand): a second thread that finds the same process, even after the first one
+# killed and reaped it, must not record it again. The start time makes the key unique
+# to one process even once its number is reused.
+_SETTLED_KEPT = 4096
+_settled: set[tuple[int, int]] = set()
+_settled_order: deque[tuple[int, int]] = deque()
+_settled_total = 0  # how many settle() took on: a sweep repeats while it grows
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -206,14 +213,6 @@ def stat(pid: int) -> Stat | None:
         return None
 
 
-def comm(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as fh:
-            return fh.read().rstrip(b"\n")
-    except OSError:
-        return b""
-
-
 def _pipe_inodes(pid: int) -> frozenset[int]:
     """The inodes of the pipes ``pid`` holds open (empty when unreadable)."""
     out = set()
@@ -243,59 +242,132 @@ def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[i
 
     key = (pid, st.start)
     with _lock:
-        if key in _settling:
+        if key in _settled:
             return
-        _settling.add(key)
-    try:
-        killed = kill()
-        if verdict.owner is not None:
-            why = f"its case had ended ({verdict.how})"
-        else:
-            why = verdict.how
-        stray = Stray(pid=pid, cmdline=cmdline, cases=[w.case for w in verdict.candidates], why=why,
-                      listening=listening, killed_by_harness=killed)
-        for w in verdict.candidates:
-            w.strays.append(stray)
-    finally:
-        with _lock:
-            _settling.discard(key)
+        global _settled_total
+        _settled_total += 1
+        _settled.add(key)
+        _settled_order.append(key)
+        if len(_settled_order) > _SETTLED_KEPT:
+            _settled.discard(_settled_order.popleft())
+    killed = kill()
+    if verdict.owner is not None:
+        why = f"its case had ended ({verdict.how})"
+    else:
+        why = verdict.how
+    stray = Stray(pid=pid, cmdline=cmdline, cases=[w.case for w in verdict.candidates], why=why,
+                  listening=listening, killed_by_harness=killed)
+    for w in verdict.candidates:
+        w.strays.append(stray)
+
+
+def settled_total() -> int:
+    with _lock:
+        return _settled_total
 
 
 def kill_and_reap(pid: int, start: int, timeout: float = 5.0) -> bool:
-    """SIGKILL a child of the harness, checking its start time first so that a reused
-    number is never hit (through a pidfd, so the check holds until the signal), wait
-    (bounded) for its end and reap it. False when it was already gone."""
-    from .waiting import Backoff, wait_readable
+    """SIGKILL a child of the harness and every descendant of it, checking its start
+    time first so that a reused number is never hit (through pidfds, so the check
+    holds until the signal), wait (bounded) for their end and reap those that are
+    the harness's children by then. False when it was already gone.
 
+    Killing the stray alone would race its forks, and its children, re-parented to
+    the harness after the look that found it, would be seen by nobody: so, as the
+    watchdog's sweep does, each is stopped (SIGSTOP) until a look below the stopped
+    finds no one new, told to the watchdog, and only then all are killed.
+
+    For strays only: this kill is not one of a case's escalations (no case tracks
+    the process); :func:`settle` records it as the ``Stray``'s ``killed_by_harness``."""
+    from . import watchdog
+    from .procnet import descendant_pids
+
+    first = _pin(pid, start)
+    if first is None:
+        return False
+    pinned = {pid: first}  # pid -> (pidfd or None, start ticks)
+    try:
+        deadline = time.monotonic() + timeout
+        todo = [pid]
+        while todo and time.monotonic() < deadline:
+            for p in todo:
+                watchdog.watch(p)
+                _signal(p, *pinned[p], signal.SIGSTOP)
+            _wait_stopped(todo, pinned, deadline)
+            todo = []
+            for p in descendant_pids(list(pinned)):
+                if p not in pinned and (st := stat(p)) is not None and (got := _pin(p, st.start)):
+                    pinned[p] = got
+                    todo.append(p)
+        if not _signal(pid, *first, signal.SIGKILL):
+            return False
+        for p in pinned:
+            if p != pid:
+                _signal(p, *pinned[p], signal.SIGKILL)
+        from .waiting import Backoff, wait_readable
+
+        fds = [fd for fd, _ in pinned.values() if fd is not None]
+        backoff = Backoff(first=0.001, cap=0.05)
+        left = set(pinned)
+        while left:
+            for p in list(left):
+                try:
+                    if os.waitpid(p, os.WNOHANG)[0]:
+                        left.discard(p)
+                except ChildProcessError:
+                    # not ours (yet): its parent, killed too, has not ended; or gone
+                    if stat(p) is None:
+                        left.discard(p)
+            if not left or time.monotonic() >= deadline:
+                break
+            wait_readable(fds if fds else [], backoff.next())
+        return True
+    finally:
+        for fd, _ in pinned.values():
+            if fd is not None:
+                os.close(fd)
+
+
+def _pin(pid: int, start: int) -> tuple[int | None, int] | None:
+    """A pidfd on ``pid`` if it is still the process that started at ``start`` (None
+    for the pidfd where the machine has none); None when it is gone or reused."""
     try:
         fd: int | None = os.pidfd_open(pid)
     except ProcessLookupError:
-        return False
+        return None
     except OSError:
-        fd = None  # no pidfds here: by number, right after the start-time check
-    try:
-        now = stat(pid)
-        if now is None or now.start != start:
-            return False
-        try:
-            if fd is not None:
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
-            else:
-                os.kill(pid, signal.SIGKILL)
-        except OSError:
-            return False
-        deadline = time.monotonic() + timeout
-        if fd is not None:
-            wait_readable([fd], timeout)
-        backoff = Backoff(first=0.001, cap=0.05)
-        while True:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() >= deadline:
-                    break
-            except ChildProcessError:
-                break
-            wait_readable([], backoff.next())
-        return True
-    finally:
+        fd = None  # no pidfds here (or none left): by number, after the start-time check
+    now = stat(pid)
+    if now is None or now.start != start:
         if fd is not None:
             os.close(fd)
+        return None
+    return fd, start
+
+
+def _signal(pid: int, fd: int | None, start: int, sig: int) -> bool:
+    try:
+        if fd is not None:
+            signal.pidfd_send_signal(fd, sig)
+        else:
+            now = stat(pid)
+            if now is None or now.start != start:
+                return False
+            os.kill(pid, sig)
+    except OSError:
+        return False
+    return True
+
+
+def _wait_stopped(pids: list[int], pinned: dict, deadline: float) -> None:
+    """Until each of ``pids`` has stopped or ended: a SIGSTOP takes effect when the
+    process next leaves the kernel, so a fork it is in the middle of completes first,
+    and the look for its children must come after that."""
+    from .waiting import wait_readable
+
+    pending = list(pids)
+    while pending and time.monotonic() < deadline:
+        pending = [p for p in pending
+                   if (st := stat(p)) is not None and st.start == pinned[p][1] and st.state not in (b"T", b"t", b"Z", b"X")]
+        if pending:
+            wait_readable([], 0.001)

@@ -77,6 +77,20 @@ def probe_env(env: dict[str, str], events: str, inject: str | None) -> dict[str,
     return out
 
 
+def without_probe(env: dict[str, str]) -> dict[str, str]:
+    """``env`` (made by :func:`probe_env`) with the probe switched off again: for the
+    commands the harness runs itself (triggers, preStop), whose atexit callables and
+    events are not the app's."""
+    out = {k: v for k, v in env.items() if k not in (EVENTS_ENV, INJECT_ENV, INJECT_SIGNAL_ENV)}
+    if "PYTHONPATH" in out:
+        rest = [p for p in out["PYTHONPATH"].split(os.pathsep) if p != str(PROBE_DIR)]
+        if any(rest):
+            out["PYTHONPATH"] = os.pathsep.join(rest)
+        else:
+            del out["PYTHONPATH"]
+    return out
+
+
 # The events file lies in the case's folder, where the app can replace it (a FIFO, a
 # link to /dev/zero) or append to it without end. 8 MiB is 550 times what a gunicorn
 # case with four workers writes (15 KB, about 3 KB per Python process) and 1,500 times

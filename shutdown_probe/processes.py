@@ -17,8 +17,11 @@ a case's triggers and preStop actions are started here too (:meth:`CaseProcesses
 tagged as the action's, so they and everything they start are the case's processes,
 in roles that say so (``trigger``, ``trigger-child``, ``pre-stop``...).
 
-Every SIGKILL the harness sends to a case's process goes through
-:meth:`CaseProcesses.kill`, which writes it down (:attr:`CaseProcesses.sigkills`).
+Every SIGKILL the harness sends to a process a case tracks goes through
+:meth:`CaseProcesses.kill`, which writes it down (:attr:`CaseProcesses.sigkills`, the
+case's escalations). A stray (a re-parented process no running case can take in) is
+killed by :func:`~shutdown_probe.adoption.kill_and_reap` instead, and recorded as a
+``Stray`` (``killed_by_harness``) on each case that may own it, not as an escalation.
 """
 
 from __future__ import annotations
@@ -221,6 +224,11 @@ class ProcessHandle:
                 self.ps.send_signal(sig)
         except (ProcessLookupError, psutil.NoSuchProcess):
             return False
+        except (OSError, psutil.AccessDenied) as exc:
+            # Not the harness's bug: a setuid command (EPERM), a kernel that refuses.
+            # The case's cleanup must go on; the handle says why it was not signalled.
+            self.exit_note = f"the harness could not send it {signal_name(sig)}: {exc}"
+            return False
         return True
 
     def reap(self) -> None:
@@ -266,11 +274,14 @@ def _siginfo_status(info: os.waitid_result) -> int:
 
 
 def _open(ps: psutil.Process) -> int | None:
+    """A pidfd for ``ps``; None when it is gone, or when no pidfd can be had (no
+    pidfds here, or out of descriptors: EMFILE): the handle then goes by psutil,
+    which checks the start time before each signal."""
     if capabilities().pidfd is not None:
         return None
     try:
         fd = os.pidfd_open(ps.pid)
-    except ProcessLookupError:
+    except OSError:
         return None
     # The PID could have been recycled between the scan and pidfd_open: psutil's
     # is_running() compares the start time it saw with the current one.
@@ -327,10 +338,14 @@ class CaseProcesses:
         # Processes started for the case by another thread (a trigger's command), for
         # the case's own thread to take into ``handles`` (which only it changes).
         self._incoming: list[ProcessHandle] = []
+        # Set by close() once the case is ending: no action starts after its last look.
+        self.closed = False
         self.window = window
         if window is not None:
-            window.known = lambda: set(self.handles)
-            window.tracks = lambda: {pid for pid, h in list(self.handles.items()) if h.ended_at is None}
+            # copy() is one step under the GIL: another thread iterating the dict
+            # while this case's thread adds to it would raise
+            window.known = lambda: set(self.handles.copy())
+            window.tracks = lambda: {pid for pid, h in self.handles.copy().items() if h.ended_at is None}
 
     def find_root(self) -> str | None:
         """Behind a launcher: find PID 1 (and the init's child); None, or what is missing."""
@@ -391,6 +406,8 @@ class CaseProcesses:
             tag = _tag_of_pid(pid)
             if tag is not None and (tag == self.tag or tag.startswith(self.tag + "/")):
                 adopted.append(pid)
+        harness_kids = set(kids)
+        tagged_orphans = {pid for pid in adopted if pid in harness_kids}  # re-parented, found by tag
         strays: dict[int, str] = {}
         if seen_now is not None:
             strays = _strays(seen_now, seen | set(adopted), self.window)
@@ -402,11 +419,15 @@ class CaseProcesses:
             if pid in self.handles:
                 continue
             fd = _open(proc)
-            if fd is None and capabilities().pidfd is None:
+            if fd is None and not _running(proc):
                 continue  # already gone
-            handle = ProcessHandle(pid, self._role_for(proc, pid in strays), proc, fd, _cmdline(proc),
+            role = self._role_for(proc, pid in strays)
+            # A process re-parented to the harness that the case took in: what tied it
+            # (its tag, or what adoption.attribute found), whichever look saw it first.
+            tie = strays.get(pid) or ("tag" if pid in tagged_orphans else None)
+            handle = ProcessHandle(pid, role, proc, fd, _cmdline(proc),
                                    found_at=time.monotonic(), started_at=started_monotonic(pid),
-                                   attributed_by=strays.get(pid))
+                                   attributed_by=tie)
             if self.pid1 is not None:
                 handle.ns_pid = ns_pid_of(pid)
             self.handles[pid] = handle
@@ -434,6 +455,9 @@ class CaseProcesses:
             tag = _tag_of_pid(proc.pid) or ""
             if tag.startswith(self.tag + "/") and tag[len(self.tag) + 1:] in ACTIONS:
                 return f"{tag[len(self.tag) + 1:]}-child"
+            # The app's, re-parented: "adopted" whether the tag or something else tied
+            # it (read before or after an execve that dropped the tag: the same process)
+            return ADOPTED
         if ppid == self.root.pid:
             n = sum(1 for h in self.handles.values() if h.role.startswith("child"))
             return "child" if n == 0 else f"child-{n + 1}"
@@ -609,14 +633,25 @@ class CaseProcesses:
             adoption.disown(self.popen.pid)
         return True
 
-    def spawn_action(self, argv: list[str], action: str, cwd: str, env: dict[str, str]) -> ProcessHandle:
+    def close(self) -> None:
+        """The case is ending: no action's command starts from now on (checked under
+        the same lock :meth:`spawn_action` starts one under, so one started before is
+        in ``_incoming`` for the next look, and none starts after)."""
+        with adoption.spawning():
+            self.closed = True
+
+    def spawn_action(self, argv: list[str], action: str, cwd: str,
+                     env: dict[str, str]) -> ProcessHandle | None:
         """Start an action's command (``action``: "trigger" or "pre-stop") as a process
         of the case: in a session of its own, tagged ``<case tag>/<action>`` so that
         whatever it starts is the case's too, and known to the watchdog. Any thread
         may call it; the case's own thread takes the handle in. Raises OSError when
-        the command cannot start."""
+        the command cannot start; returns None, starting nothing, once the case is
+        closed (:meth:`close`: its last look may be over: nothing would track the command)."""
         env = {**env, TAG_ENV: f"{self.tag}/{action}"}
         with adoption.spawning():
+            if self.closed:
+                return None
             popen = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -640,6 +675,13 @@ class CaseProcesses:
         An exit seen through ``alive`` (a pidfd poll) is not yet reaped: the process
         the harness started is waited for here, whoever noticed its end.
         """
+        with adoption.spawning():
+            self.closed = True
+            while self._incoming:  # started after the last look: still the case's
+                h = self._incoming.pop(0)
+                self.handles[h.pid] = h
+                if h.alive:  # nothing of a case outlives it
+                    self.kill(h, "cleanup at the end of the case")
         self._reap_ended()
         if self.popen.returncode is not None:
             adoption.disown(self.popen.pid)  # whoever waited for it
@@ -665,21 +707,24 @@ def _strays(now: adoption.Look, seen: set[int], window: adoption.Window | None) 
     if not unknown:
         return mine
     harness_session = os.getsid(0)
-    tracked = set().union(*(w.tracks() for w in now.windows if w.ended is None and w is not window))
-    watchdog_pid = watchdog.pid()
+    # Every process another running case knows, ended or not: one it saw end is its
+    # own to reap (its exit status is its record), and must not be reaped here.
+    tracked = set().union(*(w.known() for w in now.windows if w.ended is None and w is not window))
     for pid in unknown:
-        if pid in tracked or pid == watchdog_pid:
+        if pid in tracked:
             continue
         st = adoption.stat(pid)
         if st is None or st.sid == harness_session:
             continue  # gone, or someone else's (no case process is in our session)
-        if adoption.comm(pid) == watchdog.NAME.encode():
-            continue  # the watchdog of a harness we started, which ended before it
+        if st.state not in (b"Z", b"X") and watchdog.is_watchdog(pid):
+            continue  # ours, or the watchdog of a harness we started, which ended before it
         zombie = st.state in (b"Z", b"X")
         tag = None if zombie else _tag_of_pid(pid)
         verdict = adoption.attribute(pid, st, tag, now.windows)
         if verdict is None:
             continue
+        if zombie and verdict.owner is not None and verdict.owner is not window and verdict.owner.ended is None:
+            continue  # another running case's: it reaps it when it takes it in
         if zombie:
             # Ended before anyone saw it: nothing to kill, but the harness adopted it
             # as an init would, and must reap it as an init would (a zombie still
@@ -705,7 +750,17 @@ def sweep_strays() -> None:
     """After a case: kill and record a process of a finished case (or of no case that
     can be known) that was re-parented to the harness after that case's last look."""
     if capabilities().subreaper is None:
-        _strays(adoption.look(lambda: child_pids(os.getpid())), set(), None)
+        # Again while a pass settles someone: a stray's children that escaped its kill
+        # (re-parented to the harness) are found by the next pass. Bounded: a pass
+        # that still finds one after that many is left to the next case's look.
+        for _ in range(_SWEEPS):
+            before = adoption.settled_total()
+            _strays(adoption.look(lambda: child_pids(os.getpid())), set(), None)
+            if adoption.settled_total() == before:
+                break
+
+
+_SWEEPS = 10
 
 
 # ------------------------------------------------------------------ psutil helpers
@@ -748,6 +803,14 @@ def _ppid(proc: psutil.Process) -> int | None:
         return proc.ppid()
     except psutil.Error:
         return None
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Whether ``proc`` (the process psutil saw, by its start time) is still there."""
+    try:
+        return proc.is_running()
+    except psutil.Error:
+        return False
 
 
 def _created(proc: psutil.Process) -> float:

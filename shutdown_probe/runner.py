@@ -34,7 +34,7 @@ from .namespaces import choose_init, pid_namespace
 from .paths import Path, signal_name
 from .ports import lease_port
 from .procnet import listening_ports
-from .probe import ProbeReport, loaded_in, probe_env, runs_python
+from .probe import ProbeReport, loaded_in, probe_env, runs_python, without_probe
 from .processes import (
     TAG_ENV,
     CaseProcesses,
@@ -293,7 +293,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             result.error = f"cannot start {resolved.argv[0]!r}: {exc.strerror or exc}"
             return
         adoption.own(popen.pid)
-    watchdog.cases(*adoption.running())
+    watchdog.cases()
     os.close(out_w)
     os.close(err_w)
 
@@ -384,8 +384,10 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             det.arm(t0, mark)
         if traffic is not None:
             traffic.fire(t0)
-        # the app's environment, without the probe's events file; spawn_action tags it
-        trigger_env = {k: v for k, v in env.items() if k != TAG_ENV}
+        # the app's environment without the probe (a Python trigger would load it and
+        # write its own atexit callables into the app's events) and without the case's
+        # tag: spawn_action tags it as the action's
+        trigger_env = {k: v for k, v in without_probe(env).items() if k != TAG_ENV}
         if path.profile is not None:
             assert settings is not None and result.stop is not None
             ctx = StopContext(path, settings, tree, result, t0, app.stop_timeout, cancel,
@@ -465,22 +467,36 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         escalate("the harness failed while running the case")
         raise
     finally:
-        tree.discover()  # a process re-parented to the harness just now is the case's too
-        if tree.live():  # belt and braces: nothing of a case outlives it
-            escalate("cleanup at the end of the case")
-        with _active_lock:
-            _active.discard(tree)
-        if traffic is not None:
-            result.traffic = traffic.close()
-        capture.finish(OUTPUT_GRACE)
-        if ready_watch is not None:  # the capture has stopped calling it
-            ready_watch.close()
-        if trigger_thread is not None:
-            trigger_thread.join(10)
-        tree.finish()
-        adoption.close_window(window)
-        watchdog.cases(*adoption.running())
-        sweep_strays()  # one of this case's re-parented too late for its last look
+        tree.close()  # no trigger starts from now on: the last look below sees them all
+
+        def last_look() -> None:
+            tree.discover()  # a process re-parented to the harness just now is the case's too
+            if tree.live():  # belt and braces: nothing of a case outlives it
+                escalate("cleanup at the end of the case")
+
+        def forget() -> None:
+            with _active_lock:
+                _active.discard(tree)
+
+        def close_traffic() -> None:
+            if traffic is not None:
+                result.traffic = traffic.close()
+
+        def close_capture() -> None:
+            capture.finish(OUTPUT_GRACE)
+            if ready_watch is not None:  # the capture has stopped calling it
+                ready_watch.close()
+
+        def join_trigger() -> None:
+            if trigger_thread is not None:
+                trigger_thread.join(10)
+
+        # Each step runs even if one before it failed: a window left open, or pidfds
+        # left unclosed, would outlast the case (for every later case of the run).
+        # sweep_strays: one of this case's re-parented too late for its last look;
+        # then watchdog.cases(): after the last sweep, so a "cases 0" look comes last.
+        _each(last_look, forget, close_traffic, close_capture, join_trigger, tree.finish,
+              lambda: adoption.close_window(window), sweep_strays, watchdog.cases)
         t0_kill = result.trigger_clock
         result.escalations = [
             Escalation(k.handle.pid, k.handle.role, "SIGKILL", k.reason,
@@ -515,6 +531,19 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
                 result.hooks.update(report.hook_results(t0, roles))
                 result.probe_order = report.probe_order()
         result.expect = evaluate(scenario.expect.get(path.name), result)
+
+
+def _each(*steps: Callable[[], object]) -> None:
+    """Run every step, whatever the ones before it raised; then raise the first error."""
+    first: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - raised again below
+            if first is None:
+                first = exc
+    if first is not None:
+        raise first
 
 
 def _survival_check(tree: CaseProcesses, target: ProcessHandle, t0: float, survive_after: float,

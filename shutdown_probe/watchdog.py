@@ -77,6 +77,24 @@ def ensure(run_id: str) -> str | None:
         return None
 
 
+def is_watchdog(pid: int) -> bool:
+    """Whether ``pid`` is a watchdog: this harness's own (the one it started), or one
+    of a harness it started, named so AND running this package's watchdog script as
+    ``python -I -S SCRIPT`` (as :func:`ensure` starts it). The name alone is anyone's
+    to take, and would let a process opt out of being tracked."""
+    if pid == _pid:
+        return True
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as fh:
+            if fh.read().rstrip(b"\n") != NAME.encode():
+                return False
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return False
+    return argv[1:4] == [b"-I", b"-S", os.fsencode(SCRIPT)]
+
+
 def watchdog_children() -> dict[int, str]:
     """This process's children named like a watchdog -> their state letter ("S", "Z"...)."""
     from .procnet import child_pids
@@ -135,13 +153,20 @@ def watch(pid: int) -> None:
         _send(b"%d\n" % pid)
 
 
-def cases(n: int, since: float | None) -> None:
+def cases() -> None:
     """Tell the watchdog how many cases run now, and since when (CLOCK_BOOTTIME, the
     clock of /proc's start times): it must not take the time it reads the line for
-    the time the cases began."""
+    the time the cases began.
+
+    The count is read and the line written under one lock: read outside it, two
+    cases' threads could send their lines in the other order (the last line sent,
+    "cases 0", while a case runs), and the watchdog would stop looking."""
     global _cases
-    ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0
+    from . import adoption
+
     with _lock:
+        n, since = adoption.running()
+        ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0
         _cases = b"cases %d %d\n" % (n, ticks)
         _send(_cases)
 

@@ -104,3 +104,14 @@ def wait_while_running(proc: subprocess.Popen | None, condition, what: str, time
             pytest.fail(f"the harness ended before {what}: {out}")
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
+
+
+def tie_of(rec) -> str | None:
+    """What tied a process to its case: ``attributed_by`` for one re-parented to the
+    harness (role "adopted"), "parent" for one first seen below a process of the case;
+    None when the record claims no tie."""
+    if rec.role == "adopted":
+        ties = ("tag", "output pipe", "session", "process group")
+        ok = rec.attributed_by in ties or (rec.attributed_by or "").startswith("start time")
+        return rec.attributed_by if ok else None
+    return "parent" if rec.role in ("grandchild", "descendant") and rec.attributed_by is None else None

@@ -31,10 +31,12 @@ SIGNAL_SENDERS = {
     # CaseProcesses.kill: a case's process, through send (above), written down
     ("processes.py", "kill_all"): {"self.kill"},
     ("processes.py", "wait_gone"): {"self.kill"},
+    ("processes.py", "finish"): {"self.kill"},  # an action's command the last look missed
     ("actions.py", "perform"): {"tree.kill"},  # the action's own command, a process of the case
-    # a child of the harness (its number cannot be reused before the harness reaps it),
-    # start time checked; by pidfd where there are pidfds
-    ("adoption.py", "kill_and_reap"): {"signal.pidfd_send_signal", "os.kill"},
+    # kill_and_reap: a stray child of the harness and its descendants, each pinned by
+    # a pidfd opened and then checked against the start time the look read (without
+    # pidfds: the start time checked right before the signal)
+    ("adoption.py", "_signal"): {"signal.pidfd_send_signal", "os.kill"},
     ("_watchdog.py", "send"): {"signal.pidfd_send_signal"},  # pidfd opened, then start time checked
     ("pytest_cases.py", "_on_signal"): {"signal.pidfd_send_signal"},  # xdist workers, by pidfd
     ("pytest_cases.py", "_sweep_leftovers"): {"proc.kill"},  # psutil: start time checked

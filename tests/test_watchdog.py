@@ -529,3 +529,26 @@ def test_the_watchdog_removes_only_a_case_folder_it_was_told_of(tmp_path):
     for bad in (os.fsencode(f"{temp}/../tmp/not-a-case"), b"shutdown-probe-x", os.fsencode(f"{temp}//shutdown-probe-x")):
         assert remove_folder(bad, dev, ino, str(temp)) is False
     assert remove_folder(*_made(temp / "shutdown-probe-x"), None) is False  # no temp folder given
+
+
+def test_the_watchdog_does_not_spare_a_child_that_only_borrows_its_name():
+    """Issue 18 review, item 7: a child of the harness named ``sp-watchdog`` (which
+    any process can call itself) was never noted, so never swept. A watchdog is
+    recognised by its command line (python -I -S .../_watchdog.py) as well."""
+    from shutdown_probe import _watchdog
+
+    began = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+    code = ("import ctypes, sys; ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'sp-watchdog'), 0, 0, 0); "
+            "print('named', flush=True); sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"named\n"
+        watch = _watchdog.Watch("no-run-of-this-test", harness=os.getpid())
+        watch.command(b"cases 1 %d" % began)
+        watch.look()
+        assert child.pid in watch.adopted
+    finally:
+        child.stdin.close()
+        child.stdout.close()
+        child.wait(timeout=60)
