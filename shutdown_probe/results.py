@@ -56,6 +56,7 @@ class TriggerInfo(TypedDict, total=False):
     method: str | None
     status: int | None
     location: str | None  # a 3xx's Location (never followed)
+    started: bool | None  # False: a command asked for after its case had ended
     error: str | None
     command: list[str]
     returncode: int | None
