@@ -28,7 +28,7 @@ from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
 from .reading import Unreadable, read_regular, size_words
-from .results import INCOMPLETE, UNOBSERVED, HookResult, ProbeNote
+from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote
 from .scenario import PROBE_HOOK_PREFIX
 
 PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site"
@@ -86,20 +86,27 @@ def probe_env(env: dict[str, str], events: str, inject: str | None) -> dict[str,
 EVENTS_LIMIT = 8 << 20
 
 
+# The bounds are the results reader's (results.MAX_NUMBER, PID_LIMIT): an event past
+# them would make a case whose results JSON does not load back. A time is a
+# CLOCK_MONOTONIC reading (seconds since boot); the harness subtracts one from another,
+# so they are held a thousand times inside the reader's bound, still 31,000 years.
+MAX_EVENT_TIME = MAX_NUMBER / 1000
+
+
 def _is_int(v: Any) -> bool:
-    return type(v) is int  # not bool, which JSON's true would give
+    return type(v) is int and abs(v) <= MAX_NUMBER  # not bool, which JSON's true would give
 
 
 def _is_pid(v: Any) -> bool:
-    return type(v) is int and v > 0
+    return type(v) is int and 0 < v <= PID_LIMIT
 
 
 def _is_ppid(v: Any) -> bool:
-    return type(v) is int and v >= 0  # 0: the parent of PID 1 is outside its namespace
+    return type(v) is int and 0 <= v <= PID_LIMIT  # 0: the parent of PID 1 is outside its namespace
 
 
 def _is_time(v: Any) -> bool:
-    return type(v) in (int, float) and math.isfinite(v)
+    return type(v) in (int, float) and math.isfinite(v) and abs(v) <= MAX_EVENT_TIME
 
 
 def _is_str(v: Any) -> bool:
@@ -122,9 +129,9 @@ def _or_null(check: Any) -> Any:
     return either
 
 
-_WORDS = {"_is_int": "an integer", "_is_pid": "a positive integer", "_is_ppid": "an integer >= 0",
-          "_is_time": "a finite number", "_is_str": "a string", "_is_bool": "true or false",
-          "_is_strs": "a list of strings"}
+_WORDS = {"_is_int": "an integer within +-1e15", "_is_pid": f"a pid (1 to {PID_LIMIT})",
+          "_is_ppid": f"a pid or 0 (0 to {PID_LIMIT})", "_is_time": "a finite number within +-1e12",
+          "_is_str": "a string", "_is_bool": "true or false", "_is_strs": "a list of strings"}
 
 # Each kind of event the probe writes (sitecustomize.py), with the keys the harness
 # reads from it and what each must be. One place: every reader of the file gets only

@@ -582,7 +582,13 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
 
 # Bounds on what a results file may hold: the harness writes nothing near them, and past
 # them a report would only be slow or wrong (a duration of 1e300 s, a pid of 400 digits).
-_MAX_NUMBER = 1e15
+# The probe's events (probe.EVENT_SCHEMA) are held to the same bounds, so that nothing
+# a target writes can make results the reader then refuses.
+MAX_NUMBER = 1e15
+_MAX_NUMBER = MAX_NUMBER
+# Linux's PID_MAX_LIMIT on 64-bit (include/linux/threads.h): /proc/sys/kernel/pid_max
+# can be raised to it and no further, so no real pid is larger.
+PID_LIMIT = 1 << 22
 _MAX_DEPTH = 32  # nesting of a value in a free-form table (a newer harness's key)
 
 

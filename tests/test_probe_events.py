@@ -65,7 +65,7 @@ def test_an_events_file_replaced_by_the_app_is_a_note_not_a_hang(tmp_path, mode,
 
 
 @pytest.mark.parametrize("kind, problem", [
-    ("pid-list", "'pid' of a start event is not a positive integer"),
+    ("pid-list", "'pid' of a start event is not a pid (1 to 4194304)"),
     ("no-t", "a register event without 't'"),
     ("argv-ints", "'argv' of a start event is not a list of strings"),
     ("nested", "not JSON"),
@@ -81,6 +81,32 @@ def test_a_malformed_line_is_dropped_and_counted_on_the_case(tmp_path, kind, pro
     # the events around the bad line are still read: the probe saw bye run
     assert result.hooks["atexit:bye"].ran is True
     assert result.processes[0].pid in result.hooks["atexit:bye"].pids
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("huge-pid", "'pid' of a register event is not a pid"),
+    ("huge-t", "'t' of a register event is not a finite number"),
+])
+def test_values_past_the_results_bounds_are_dropped_so_the_results_load_back(tmp_path, kind, problem):
+    """A pid of 10**18 or a time of 1e300 is valid JSON but past what the results
+    reader accepts (pids, |numbers| <= 1e15): taken as evidence it made a case whose
+    JSON `report` (and the pytest plugin, which reads each case back) refuses."""
+    result = run_tamper(tmp_path, "line", kind)
+    assert result.outcome == "exited", (result.outcome, result.error, result.output_tail)
+    assert [(n.kind, n.lines) for n in result.probe_notes] == [("malformed", 3)]
+    assert problem in result.probe_notes[0].detail
+    assert "atexit:forged" not in result.hooks
+    back = Results.from_dict(json.loads(Results(cases=[result]).to_json()))
+    assert back.cases[0].hooks == result.hooks
+
+
+def test_the_cli_report_reads_back_what_run_wrote_of_a_forged_time(tmp_path):
+    path = tamper_scenario(tmp_path, "line", "huge-t")
+    out = tmp_path / "out.json"
+    done = run_cli("run", str(path), "--json", str(out), "--jobs", "1", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = run_cli("report", str(out), timeout=60)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stdout + again.stderr
 
 
 def test_an_events_file_over_the_bound_is_read_up_to_it_and_says_so(tmp_path):

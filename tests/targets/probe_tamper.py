@@ -9,7 +9,9 @@ fifo        replaces it with a FIFO (a reader that opens it blocks until a write
 zero        replaces it with a symbolic link to /dev/zero (it never ends)
 line KIND   appends one line that is not an event of the probe's shape: pid-list
             ({"ev":"start","pid":[1]}), no-t (a register event without "t"), argv-ints
-            ("argv": [1, 2]), nested (arrays nested 100,000 deep), nan ("t": NaN)
+            ("argv": [1, 2]), nested (arrays nested 100,000 deep), nan ("t": NaN);
+            or three (register, hook-start, hook-end of a hook "forged") with a value
+            past the results reader's bounds: huge-pid (pid 10**18), huge-t (t 1e300)
 big         appends valid-looking events until the file holds 9 MiB (over the bound)
 
 It registers an atexit callable, ``bye``, that prints "[pid N] bye", and a SIGTERM
@@ -35,6 +37,17 @@ LINES = {
     "nested": "[" * 100_000 + "]" * 100_000,
     "nan": '{"ev":"finalize","pid":%d,"t":NaN,"caller":null}' % pid,
 }
+
+
+def forged(p, t):
+    return "\n".join(json.dumps(e) for e in (
+        {"ev": "register", "pid": p, "t": t, "id": 7, "name": "forged", "where": None, "stdlib": False},
+        {"ev": "hook-start", "pid": p, "t": t, "id": 7, "name": "forged"},
+        {"ev": "hook-end", "pid": p, "t": t, "id": 7, "name": "forged", "error": None, "dur": 0.0}))
+
+
+LINES["huge-pid"] = forged(10**18, 1.0)
+LINES["huge-t"] = forged(pid, 1e300)
 
 
 def bye():
