@@ -18,7 +18,7 @@ import sys
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from typing import IO, Any, TypedDict, Union
+from typing import IO, Any, Literal, TypedDict, Union
 
 from . import __version__
 from .errors import ResultsError
@@ -27,6 +27,16 @@ RESULTS_VERSION = 1
 # A results file is at most this big: 100,000 cases (the most a run may have) of the
 # bundled scenarios are about 0.9 GB.
 MAX_RESULTS_BYTES = 1 << 30
+
+
+# The fixed value sets of the model, as Literal types: the reader (_Reader) refuses any
+# other value, so no report meets an outcome it has no words for.
+RequestKind = Literal["in-flight", "queued", "new"]
+RequestOutcome = Literal["completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished"]
+ClaimVerdict = Literal["confirmed", "refuted", "untested"]
+# the outcomes a scenario's expectation may name (scenario.OUTCOMES, which must match)
+CaseOutcome = Literal["exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped"]
+ProbeNoteKind = Literal["unreadable", "truncated", "malformed"]
 
 
 # The free-form tables of a case, with the keys the reports read back and their types
@@ -188,6 +198,26 @@ class HookOrder:
     known: list[OrderPair] = field(default_factory=list)
     unknown: list[UnknownOrder] = field(default_factory=list)
 
+    def inconsistency(self) -> str | None:
+        """What makes this order not one the harness could have written (the reader
+        refuses it: reports index the listing by the pairs' names), or None."""
+        listed = set(self.hooks)
+        if len(listed) != len(self.hooks):
+            return "a hook is listed twice in 'hooks'"
+        for i, p in enumerate(self.known):
+            for name in (p.first, p.then):
+                if name not in listed:
+                    return f"known[{i}] names {_shown(name)}, which is not in 'hooks'"
+            if p.first == p.then:
+                return f"known[{i}] orders {_shown(p.first)} against itself"
+        for i, u in enumerate(self.unknown):
+            if len(u.hooks) != 2 or u.hooks[0] == u.hooks[1]:
+                return f"unknown[{i}].hooks is not a pair of two different hooks"
+            for name in u.hooks:
+                if name not in listed:
+                    return f"unknown[{i}] names {_shown(name)}, which is not in 'hooks'"
+        return None
+
     def relation(self, a: str, b: str) -> OrderPair | UnknownOrder | None:
         """What is known of ``a`` and ``b``: the pair in whichever order was seen, the
         unknown pair, or None when one of them did not run."""
@@ -210,7 +240,7 @@ class ProbeNote:
     not be read whole, or some of its lines were not events. A hook the probe did not
     see run may then have run all the same."""
 
-    kind: str  # "unreadable" | "truncated" | "malformed"
+    kind: ProbeNoteKind
     detail: str  # in words: "is a FIFO, not a regular file", "line 3: 'pid' is a list..."
     lines: int = 0  # "malformed": how many lines were dropped
 
@@ -327,8 +357,8 @@ class RequestRecord:
     """
 
     n: int
-    kind: str
-    outcome: str
+    kind: RequestKind
+    outcome: RequestOutcome
     detail: str = ""  # "connection reset", "closed without a response", "200"...
     status: int | None = None
     sent_s: float | None = None  # seconds from the trigger; negative before it
@@ -338,7 +368,7 @@ class RequestRecord:
 
 
 # Request outcomes, in the order reports list them.
-REQUEST_OUTCOMES = ("completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished")
+REQUEST_OUTCOMES: tuple[str, ...] = typing.get_args(RequestOutcome)
 
 
 @dataclass
@@ -388,7 +418,7 @@ UNFINISHED = ("not-ready", "error", "interrupted")
 # ...and with the cases that never started (the path did not apply): no observation
 NOT_OBSERVED = ("skipped", *UNFINISHED)
 
-CLAIM_VERDICTS = ("confirmed", "refuted", "untested")
+CLAIM_VERDICTS: tuple[str, ...] = typing.get_args(ClaimVerdict)
 
 
 @dataclass
@@ -401,7 +431,7 @@ class ExpectResult:
     # the expectation's claim, and whether this case confirmed it, refuted it, or could
     # not test it (skipped, or the case did not run to the end)
     claim: str | None = None
-    verdict: str | None = None
+    verdict: ClaimVerdict | None = None
 
 
 @dataclass
@@ -411,7 +441,7 @@ class CaseResult:
     # exited | hung | survived | not-ready | error | skipped. "survived": the path
     # ended a child (a worker) and the root lived on (a master respawns workers);
     # the harness then ended the case.
-    outcome: str
+    outcome: CaseOutcome
     exit: ExitInfo = field(default_factory=lambda: {"returncode": None, "signal": None})
     duration_s: float | None = None  # trigger -> every process gone by itself
     root_exit_s: float | None = None  # trigger -> the root process ended
@@ -644,7 +674,12 @@ class _Reader:
                 values[f.name] = self.value(hints[f.name], data[f.name], key)
             elif f.default is MISSING and f.default_factory is MISSING:
                 raise self.fail(key, "missing")
-        return cls(**values)
+        out = cls(**values)
+        # a record whose fields must agree with each other says what does not
+        problem = out.inconsistency() if hasattr(out, "inconsistency") else None
+        if problem:
+            raise self.fail(where or None, problem)
+        return out
 
     def value(self, hint: Any, value: Any, where: str) -> Any:
         origin = typing.get_origin(hint)
@@ -671,6 +706,13 @@ class _Reader:
                 raise self.fail(where, f"expected an object, got {_json_kind(value)}")
             _, item = typing.get_args(hint)
             return {k: self.value(item, v, self._at(where, k)) for k, v in value.items()}
+        if origin is Literal:
+            allowed = typing.get_args(hint)
+            if not isinstance(value, str):
+                raise self.fail(where, f"expected a string, got {_shown(value)}")
+            if value not in allowed:
+                raise self.fail(where, f"expected one of {', '.join(allowed)}, got {_shown(value)}")
+            return value
         if hint is bool:
             if not isinstance(value, bool):
                 raise self.fail(where, f"expected true or false, got {_shown(value)}")
