@@ -28,7 +28,7 @@ from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
 from .reading import Unreadable, read_regular, size_words
-from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote
+from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote, ProcessRecord
 from .scenario import PROBE_HOOK_PREFIX
 
 PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site"
@@ -372,13 +372,20 @@ class ProbeReport:
                 run.unregistered = True
         return list(runs.values())
 
-    def hook_results(self, t0: float | None, roles: dict[int, str]) -> dict[str, HookResult]:
+    def hook_results(self, t0: float | None, roles: dict[int, str],
+                     processes: list[ProcessRecord] | None = None) -> dict[str, HookResult]:
         """``atexit:<name>`` -> what happened to it, for the app's own callables.
 
         Callables registered by the standard library (logging.shutdown and the like)
         stay in the JSON's ``probe`` section but get no matrix column.
+
+        A run that started and never finished was cut short, unless the events file
+        was not read whole (``notes``): then its end may merely be lost, and it counts
+        as cut short only when ``processes`` (the case's records) show that its
+        process was ended by a signal; else it is not observed either way.
         """
         kinds = self.kinds
+        killed = {p.pid for p in processes or () if p.signal is not None}
         by_name: dict[str, list[_Run]] = {}
         for run in self._runs:
             if not run.stdlib:
@@ -387,9 +394,13 @@ class ProbeReport:
         for name, runs in by_name.items():
             done = [r for r in runs if r.ended_t is not None]
             cut = [r for r in runs if r.started_t is not None and r.ended_t is None]
+            lost: list[_Run] = []
+            if self.notes:
+                lost = [r for r in cut if r.pid not in killed]
+                cut = [r for r in cut if r.pid in killed]
             started = [r for r in runs if r.started_t is not None]
             first = min((r.started_t for r in started), default=None)
-            evidence = _evidence(runs, done, cut, roles)
+            evidence = _evidence(runs, done, cut, roles, lost)
             if not done and self.notes:
                 # the line that would show it ran may be one of those lost
                 evidence = f"{UNOBSERVED}: {INCOMPLETE} ({'; '.join(n.detail for n in self.notes)}); {evidence}"
@@ -426,7 +437,8 @@ def _short(name: str) -> str:
     return name.removeprefix("__main__.")
 
 
-def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[int, str]) -> str:
+def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[int, str],
+              lost: list[_Run] = ()) -> str:  # type: ignore[assignment]
     def who(r: _Run) -> str:
         return f"{roles.get(r.pid, 'descendant')} {r.pid}"
 
@@ -437,6 +449,8 @@ def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[i
             for r in done))
     if cut:
         parts.append("started but never finished in " + ", ".join(who(r) for r in cut))
+    if lost:
+        parts.append("started in " + ", ".join(who(r) for r in lost) + ", its end not seen")
     if not parts:
         registered = sorted({who(r) for r in runs})
         parts.append("registered in " + ", ".join(registered) + "; never called")

@@ -124,6 +124,40 @@ def test_an_events_file_over_the_bound_is_read_up_to_it_and_says_so(tmp_path):
     assert "could not be watched to the end" in result.expect.failures[0]
 
 
+def test_a_hook_whose_end_was_lost_past_the_bound_is_not_cut_short(tmp_path):
+    """padder's hook-start is read; its hook-end lies past the 8 MiB bound. The process
+    exited normally (no signal), so nothing cut the hook short: its end was lost, and
+    the case says the hook was not observed, not "cut short"."""
+    result = run_tamper(tmp_path, "pad-in-hook")
+    assert result.outcome == "exited", (result.outcome, result.error)
+    assert [n.kind for n in result.probe_notes] == ["truncated"]
+    assert result.processes[0].returncode == 0 and result.processes[0].signal is None
+    padder = result.hooks["atexit:padder"]
+    assert padder.matches == 1  # its start was seen
+    assert padder.interrupted_pids == [] and padder.ran is False
+    assert padder.evidence.startswith(f"{UNOBSERVED}: {INCOMPLETE}") and "its end not seen" in padder.evidence
+    assert "cut short" not in format_terminal(Results(cases=[result]), width=400)
+
+
+def test_with_evidence_lost_a_run_is_cut_short_only_in_a_process_a_signal_ended(tmp_path):
+    """The same truncated file, read with the process records: the run of a process
+    that a signal ended counts as cut short, the other's is not observed."""
+    from shutdown_probe.probe import ProbeReport
+    from shutdown_probe.results import ProcessRecord
+
+    events = tmp_path / "events.jsonl"
+    lines = [{"ev": "register", "pid": pid, "t": 1.0, "id": 1, "name": "bye", "where": None, "stdlib": False}
+             for pid in (101, 102)]
+    lines += [{"ev": "hook-start", "pid": pid, "t": 2.0, "id": 1, "name": "bye"} for pid in (101, 102)]
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines) + "not an event\n")
+    report = ProbeReport.load(str(events))
+    assert report.notes  # the evidence is incomplete
+    records = [ProcessRecord(101, "root", signal="SIGKILL"), ProcessRecord(102, "child", returncode=0)]
+    bye = report.hook_results(0.0, {101: "root", 102: "child"}, records)["atexit:bye"]
+    assert bye.interrupted_pids == [101] and bye.ran is False
+    assert "child 102, its end not seen" in bye.evidence
+
+
 def test_not_ran_of_a_probe_hook_fails_when_the_file_could_not_be_read(tmp_path):
     result = run_tamper(tmp_path, "fifo", expect='[expect.sigterm]\nnot_ran = ["atexit:never"]')
     assert result.expect.failures == [
