@@ -203,3 +203,19 @@ def test_results_without_a_recorded_order_state_none():
     case = run_with(1, None)
     case.attempt, case.hook_order = None, ["b", "a"]
     assert "order in" not in format_terminal(Results(cases=[case]))
+
+
+def test_runs_whose_atexit_hooks_started_in_opposite_orders_differ():
+    """probe_order is the probe's own clock (CLOCK_MONOTONIC): two runs that called
+    the app's atexit callables in opposite orders did not agree."""
+    def run(attempt: int, probe_order: list[str]) -> CaseResult:
+        case = run_with(attempt, None)
+        case.hooks = {n: HookResult(True, "probe: ran", source="probe") for n in probe_order}
+        case.probe_order = probe_order
+        return case
+
+    cases = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:b", "atexit:a"])]
+    assert repeat_lines(cases) == ["sigterm: the 2 runs differ: 1× atexit order atexit:a → atexit:b (#1); "
+                                   "1× atexit order atexit:b → atexit:a (#2)"]
+    same = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:a", "atexit:b"])]
+    assert repeat_lines(same) == ["sigterm: the 2 runs agree"]

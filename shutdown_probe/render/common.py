@@ -440,7 +440,8 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
 def repeat_lines(cases: list[CaseResult]) -> list[str]:
     """For a repeated path (``--repeat``): whether its runs agreed, and how they split.
 
-    Runs agree when their hook cells, outcome and exit are the same; timing and pids
+    Runs agree when their hook cells, outcome, exit, the known order of the declared
+    hooks and the order the probe saw atexit hooks start are the same; timing and pids
     always differ and are left out.
     """
     runs: dict[str, list[CaseResult]] = {}
@@ -455,6 +456,9 @@ def repeat_lines(cases: list[CaseResult]) -> list[str]:
             row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
             # what is known of the order: runs that saw opposite orders differ
             row += (f"order {order_text(case.order)}" if order_text(case.order) else "no order",)
+            # the probe's atexit order (one exact clock): runs that called them in
+            # other orders differ too
+            row += ("atexit order " + " → ".join(case.probe_order) if case.probe_order else "no atexit order",)
             kinds.setdefault(row, []).append(case.attempt or 0)
         if len(kinds) == 1:
             # they agree on what was seen; where no clock saw an order, not on that
