@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 def _err(line: str) -> None:
     """One error line on stderr. It may quote a scenario's values or an app's last
     output: made printable first, so no escape sequence reaches the terminal."""
-    from .render.common import clean
+    from .render.common import clean_line
 
-    line = clean(line)
+    line = clean_line(line)
     print(f"shutdown-probe: {line}" if not line.startswith("shutdown-probe") else line, file=sys.stderr)
 
 
@@ -142,9 +142,9 @@ def _text(line: str, style: str = ""):
     codes, control characters shown as pictures (the matrix's own rule)."""
     from rich.text import Text
 
-    from .render.common import clean
+    from .render.common import clean_line
 
-    return Text(clean(line), style=style)
+    return Text(clean_line(line), style=style)
 
 
 def _console(stderr: bool = False, width: int | None = None):

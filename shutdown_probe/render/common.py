@@ -32,12 +32,35 @@ def _picture(match: re.Match[str]) -> str:
     return "\ufffd"  # a lone surrogate or a non-character: not text
 
 
+# Characters that reorder the text around them when displayed (the bidirectional
+# embeddings, overrides, isolates and marks): a target's name holding U+202E would show
+# an order line reversed. Shown as a visible escape instead, as are the Unicode line
+# and paragraph separators.
+_INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"<U+{ord(match.group()):04X}>"
+
+
 def clean(text: Any) -> str:
     """``text`` made printable and legal in XML and HTML: terminal escape sequences
     (colours) dropped, CRLF turned into LF, every other control character (NUL, a lone
-    CR, ESC...) shown as its control picture (``␀``, ``␍``, ``␛``) or ``\\xNN``."""
+    CR, ESC...) shown as its control picture (``␀``, ``␍``, ``␛``) or ``\\xNN``, and
+    the characters that reorder text (bidi controls) as ``<U+202E>``. Newlines stay:
+    see :func:`clean_line` for text that must stay on one line."""
     text = _CSI.sub("", str(text)).replace("\r\n", "\n")
-    return _UNPRINTABLE.sub(_picture, text)
+    return _INVISIBLE.sub(_escape, _UNPRINTABLE.sub(_picture, text))
+
+
+NEWLINE = "\u2424"  # ␤
+
+
+def clean_line(text: Any) -> str:
+    """:func:`clean`, for a line of a report (a cell, a header, an order, repeat, claim
+    or note line, an error line): a newline in the target's text is shown as ``␤``,
+    so it cannot start a line of its own that looks like the harness's."""
+    return clean(text).replace("\n", NEWLINE)
 
 
 def by_scenario(results: Results) -> dict[str, list[CaseResult]]:
