@@ -883,3 +883,20 @@ def test_a_case_that_does_not_read_back_is_an_error_row_not_a_lost_session(pytes
     assert "could not be read back" in cases[0]["error"] and "duration_s" in cases[0]["error"]
     assert cases[1]["duration_s"] == 0.5
     assert md.is_file()
+
+
+@pytest.mark.parametrize("setting, wanted", [
+    ("**/scenarios", ["services/x/scenarios/b.toml::sigkill", "svc/scenarios/a.toml::sigterm",
+                      "svc/scenarios/deep/d.toml::sigint"]),
+    ("services/*/scenarios", ["services/x/scenarios/b.toml::sigkill"]),
+])
+def test_ini_globs_naming_folders_collect_what_is_below_them(pytester, setting, wanted):
+    """A glob can name folders as a plain entry does: every file below a matching folder."""
+    for rel, path in [("svc/scenarios/a.toml", "sigterm"), ("svc/scenarios/deep/d.toml", "sigint"),
+                      ("services/x/scenarios/b.toml", "sigkill"), ("services/x/other/c.toml", "sigterm"),
+                      ("scenarios-not/e.toml", "sigint")]:
+        file = pytester.path / rel
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(unmarked([path]))
+    pytester.makeini(f"[pytest]\nshutdown_probe_scenarios = {setting}\n")
+    assert sorted(collected_ids(pytester.runpytest("--collect-only", "-q"))) == wanted
