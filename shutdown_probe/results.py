@@ -25,7 +25,10 @@ from .errors import ResultsError
 
 RESULTS_VERSION = 1
 # A results file is at most this big: 100,000 cases (the most a run may have) of the
-# bundled scenarios are about 0.9 GB.
+# bundled scenarios are about 0.9 GB (tests/data/results.json: 8.9 KB a case on
+# average, 14 KB at most), so a smaller bound would make `report` refuse what `run`
+# wrote. Reading takes about five times the file's size in memory (84 MB of cases:
+# 422 MB at the peak); a machine without it gets one line, not a MemoryError.
 MAX_RESULTS_BYTES = 1 << 30
 
 
@@ -582,9 +585,18 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
     no FIFO, no device, at most :data:`MAX_RESULTS_BYTES`); a link to a regular file
     is followed.
     """
+    name = _one_line(str(file) if shown is None else shown)
+    try:
+        return _load(file, name)
+    except MemoryError:
+        pass
+    # outside the handler: the half-built results it holds are freed by now
+    raise ResultsError(name, None, "too large to read in the memory available")
+
+
+def _load(file: str | os.PathLike[str], name: str) -> Results:
     from .reading import Unreadable, read_regular
 
-    name = _one_line(str(file) if shown is None else shown)
     try:
         raw, _ = read_regular(file, MAX_RESULTS_BYTES)
     except FileNotFoundError:
@@ -597,6 +609,7 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ResultsError(name, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    del raw  # each copy of the file costs its size again: the bytes, the text, the parsed values
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -605,6 +618,7 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
         raise ResultsError(name, None, "not shutdown-probe results JSON: arrays or objects nested too deeply") from None
     except ValueError as exc:  # int() refuses a number of more than 4300 digits
         raise ResultsError(name, None, f"not JSON: {_one_line(str(exc))}") from None
+    del text
     return Results.from_dict(data, file=name)
 
 

@@ -428,3 +428,37 @@ def _folder():
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_file_too_large_for_the_memory_available_is_one_line(tmp_path):
+    """Reading takes about five times the file's size. `report` under an address-space
+    limit (RLIMIT_AS) that its start-up fits in, and a 40 MB file's parse does not:
+    the kernel refuses the memory, Python raises MemoryError, the user gets one line."""
+    import resource
+    import subprocess
+    import sys
+
+    data = copy.deepcopy(BASE)
+    data["cases"] = data["cases"] * 500  # 5,000 cases, about 40 MB
+    path = write(tmp_path, json.dumps(data, indent=2))
+    del data
+
+    def run_with_limit(limit: int | None, file: Path) -> subprocess.CompletedProcess:
+        def cap() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        script = "import sys; from shutdown_probe import cli; sys.exit(cli.main(sys.argv[1:]))"
+        return subprocess.run([sys.executable, "-c", script, "report", str(file)], capture_output=True, text=True,
+                              timeout=120, preexec_fn=cap, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+    # what the process needs to report the small fixture, measured: its peak virtual size
+    probe = subprocess.run([sys.executable, "-c", "import sys; from shutdown_probe import cli; "
+                            "cli.main(['report', sys.argv[1]]); "
+                            "print([l for l in open('/proc/self/status') if l.startswith('VmPeak')][0].split()[1])",
+                            str(FIXTURE)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    small_peak = int(probe.stdout.split()[-1]) * 1024
+    assert run_with_limit(small_peak + (64 << 20), FIXTURE).returncode == 1  # the fixture fits
+    done = run_with_limit(small_peak + (64 << 20), path)
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.splitlines() == [f"shutdown-probe: {path}: too large to read in the memory available"]
