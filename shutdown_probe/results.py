@@ -173,7 +173,8 @@ class OrderPair:
     first: str
     then: str
     # the clock that saw both: "stdout" or "stderr" (places in one pipe, which keeps
-    # the order of writes) or "file times" (modification times on one file system)
+    # the order of writes) or "last-write times" (modification times on one file
+    # system: each sentinel's last write; older results call it "file times")
     clock: str
 
 
