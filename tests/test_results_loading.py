@@ -364,7 +364,18 @@ def _strings(node):
 
 
 RICH_PATHS = [p for p in _paths(RICH) if p]
-WORDS = st.one_of(st.sampled_from(sorted({w for w in _strings(RICH) if len(w) < 40} | {"banana"})), TEXT)
+def _allowed() -> set[str]:
+    """Every value of the model's fixed sets (its Literal types)."""
+    import typing
+
+    from shutdown_probe import results
+
+    return {v for name in dir(results) if typing.get_origin(getattr(results, name)) is typing.Literal
+            for v in typing.get_args(getattr(results, name))}
+
+
+WORDS = st.one_of(st.sampled_from(sorted({w for w in _strings(RICH) if len(w) < 40} | _allowed() | {"banana"})),
+                  TEXT)
 
 
 def _like(draw, old):
