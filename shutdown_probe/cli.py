@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 def _err(line: str) -> None:
     """One error line on stderr. It may quote a scenario's values or an app's last
     output: made printable first, so no escape sequence reaches the terminal."""
-    from .render.common import clean
+    from .render.common import clean_line
 
-    line = clean(line)
+    line = clean_line(line)
     print(f"shutdown-probe: {line}" if not line.startswith("shutdown-probe") else line, file=sys.stderr)
 
 
@@ -142,9 +142,9 @@ def _text(line: str, style: str = ""):
     codes, control characters shown as pictures (the matrix's own rule)."""
     from rich.text import Text
 
-    from .render.common import clean
+    from .render.common import clean_line
 
-    return Text(clean(line), style=style)
+    return Text(clean_line(line), style=style)
 
 
 def _console(stderr: bool = False, width: int | None = None):
@@ -203,8 +203,9 @@ def _cmd_report(args) -> int:
         merged.scenarios.update(part.scenarios)
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
-    _print_matrix(merged, args.width)
-    if not _write_reports(args, merged, parts=None if args.details else parts):
+    # the files first: printing the matrix must not cost them
+    reports_ok = _write_reports(args, merged, parts=None if args.details else parts)
+    if not _print_matrix(merged, args.width) or not reports_ok:
         return EXIT_USAGE
     return EXIT_FAILED if merged.failed else EXIT_OK
 
@@ -225,14 +226,22 @@ def _write_reports(args, results, parts=None) -> bool:
     return all(report.ok for report in written)
 
 
-def _print_matrix(results, width: int | None) -> None:
+def _print_matrix(results, width: int | None) -> bool:
+    """Print the matrix; a renderer's failure is one line on stderr (False), as a
+    report file's is (reports.write_each), not a traceback."""
     from .render import build_tables
 
     console = _console(width=width)
-    for n, table in enumerate(build_tables(results)):
+    try:
+        tables = list(build_tables(results))
+    except Exception as exc:  # a renderer's bug: the report files are already written
+        _err(f"the matrix could not be printed: {type(exc).__name__}: {exc}")
+        return False
+    for n, table in enumerate(tables):
         if n:
             console.print()
         console.print(table)
+    return True
 
 
 class _Stopped(BaseException):
@@ -337,7 +346,7 @@ def _cmd_run(args) -> int:
     shown = type(results)(cases=[c for c in results.cases if c.scenario not in broken],
                           environment=results.environment, scenarios=results.scenarios)
     if shown.cases:
-        _print_matrix(shown, args.width)
+        reports_ok &= _print_matrix(shown, args.width)
         for what, how in results.environment.get("capabilities", {}).items():
             if how != "yes" and not args.quiet:  # the machine lacks it: say what that costs
                 progress.console.print(_text(f"note: {what}: {how}", style="dim"))

@@ -217,19 +217,22 @@ class FileHookDetector:
         return HookResult(True, f"sentinel {self.path} ({st.st_size} bytes)", at_s=at, matches=1)
 
     def points(self) -> list[_Point] | None:
-        """Its evidence on a clock, for ordering: its modification time on its file system."""
+        """Its evidence on a clock, for ordering: its modification time on its file system,
+        which is its LAST write: a hook that created the file early and wrote it again
+        later is placed at the later write (Python 3.11 has no statx for a birth time)."""
         st, _ = self._observe()
         if st is None:
             return None
-        return [_Point(FILE_CLOCK, st.st_dev, st.st_mtime_ns, "the same modification time")]
+        return [_Point(FILE_CLOCK, st.st_dev, st.st_mtime_ns, "the same last-write time")]
 
 
 # ---------------------------------------------------------------- order
 
-FILE_CLOCK = "file times"
+# named for what it orders by: a sentinel's last write, not its first appearance
+FILE_CLOCK = "last-write times"
 # what each clock times, for the reason two hooks on different clocks are not ordered
 _CLOCK_WORDS = {"stdout": "a line's place in stdout", "stderr": "a line's place in stderr",
-                FILE_CLOCK: "a sentinel's modification time"}
+                FILE_CLOCK: "a sentinel's last-write time"}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
 from .reading import Unreadable, read_regular, size_words
-from .results import INCOMPLETE, UNOBSERVED, HookResult, ProbeNote
+from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote, ProcessRecord
 from .scenario import PROBE_HOOK_PREFIX
 
 PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site"
@@ -100,20 +100,27 @@ def without_probe(env: dict[str, str]) -> dict[str, str]:
 EVENTS_LIMIT = 8 << 20
 
 
+# The bounds are the results reader's (results.MAX_NUMBER, PID_LIMIT): an event past
+# them would make a case whose results JSON does not load back. A time is a
+# CLOCK_MONOTONIC reading (seconds since boot); the harness subtracts one from another,
+# so they are held a thousand times inside the reader's bound, still 31,000 years.
+MAX_EVENT_TIME = MAX_NUMBER / 1000
+
+
 def _is_int(v: Any) -> bool:
-    return type(v) is int  # not bool, which JSON's true would give
+    return type(v) is int and abs(v) <= MAX_NUMBER  # not bool, which JSON's true would give
 
 
 def _is_pid(v: Any) -> bool:
-    return type(v) is int and v > 0
+    return type(v) is int and 0 < v <= PID_LIMIT
 
 
 def _is_ppid(v: Any) -> bool:
-    return type(v) is int and v >= 0  # 0: the parent of PID 1 is outside its namespace
+    return type(v) is int and 0 <= v <= PID_LIMIT  # 0: the parent of PID 1 is outside its namespace
 
 
 def _is_time(v: Any) -> bool:
-    return type(v) in (int, float) and math.isfinite(v)
+    return type(v) in (int, float) and math.isfinite(v) and abs(v) <= MAX_EVENT_TIME
 
 
 def _is_str(v: Any) -> bool:
@@ -136,9 +143,9 @@ def _or_null(check: Any) -> Any:
     return either
 
 
-_WORDS = {"_is_int": "an integer", "_is_pid": "a positive integer", "_is_ppid": "an integer >= 0",
-          "_is_time": "a finite number", "_is_str": "a string", "_is_bool": "true or false",
-          "_is_strs": "a list of strings"}
+_WORDS = {"_is_int": "an integer within +-1e15", "_is_pid": f"a pid (1 to {PID_LIMIT})",
+          "_is_ppid": f"a pid or 0 (0 to {PID_LIMIT})", "_is_time": "a finite number within +-1e12",
+          "_is_str": "a string", "_is_bool": "true or false", "_is_strs": "a list of strings"}
 
 # Each kind of event the probe writes (sitecustomize.py), with the keys the harness
 # reads from it and what each must be. One place: every reader of the file gets only
@@ -379,13 +386,20 @@ class ProbeReport:
                 run.unregistered = True
         return list(runs.values())
 
-    def hook_results(self, t0: float | None, roles: dict[int, str]) -> dict[str, HookResult]:
+    def hook_results(self, t0: float | None, roles: dict[int, str],
+                     processes: list[ProcessRecord] | None = None) -> dict[str, HookResult]:
         """``atexit:<name>`` -> what happened to it, for the app's own callables.
 
         Callables registered by the standard library (logging.shutdown and the like)
         stay in the JSON's ``probe`` section but get no matrix column.
+
+        A run that started and never finished was cut short, unless the events file
+        was not read whole (``notes``): then its end may merely be lost, and it counts
+        as cut short only when ``processes`` (the case's records) show that its
+        process was ended by a signal; else it is not observed either way.
         """
         kinds = self.kinds
+        killed = {p.pid for p in processes or () if p.signal is not None}
         by_name: dict[str, list[_Run]] = {}
         for run in self._runs:
             if not run.stdlib:
@@ -394,9 +408,13 @@ class ProbeReport:
         for name, runs in by_name.items():
             done = [r for r in runs if r.ended_t is not None]
             cut = [r for r in runs if r.started_t is not None and r.ended_t is None]
+            lost: list[_Run] = []
+            if self.notes:
+                lost = [r for r in cut if r.pid not in killed]
+                cut = [r for r in cut if r.pid in killed]
             started = [r for r in runs if r.started_t is not None]
             first = min((r.started_t for r in started), default=None)
-            evidence = _evidence(runs, done, cut, roles)
+            evidence = _evidence(runs, done, cut, roles, lost)
             if not done and self.notes:
                 # the line that would show it ran may be one of those lost
                 evidence = f"{UNOBSERVED}: {INCOMPLETE} ({'; '.join(n.detail for n in self.notes)}); {evidence}"
@@ -433,7 +451,8 @@ def _short(name: str) -> str:
     return name.removeprefix("__main__.")
 
 
-def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[int, str]) -> str:
+def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[int, str],
+              lost: list[_Run] = ()) -> str:  # type: ignore[assignment]
     def who(r: _Run) -> str:
         return f"{roles.get(r.pid, 'descendant')} {r.pid}"
 
@@ -444,6 +463,8 @@ def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[i
             for r in done))
     if cut:
         parts.append("started but never finished in " + ", ".join(who(r) for r in cut))
+    if lost:
+        parts.append("started in " + ", ".join(who(r) for r in lost) + ", its end not seen")
     if not parts:
         registered = sorted({who(r) for r in runs})
         parts.append("registered in " + ", ".join(registered) + "; never called")

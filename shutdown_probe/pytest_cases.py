@@ -436,7 +436,7 @@ class SessionMatrix:
         results = Results(environment=environment_info(
             runner="pytest", workers=len(workers) or None, capabilities=capabilities().as_dict(), **extra))
         for entry in ordered:
-            case = CaseResult.from_dict(entry["case"])
+            case = _read_back(entry["case"])
             results.cases.append(case)
             results.scenarios.setdefault(case.scenario, entry["description"])
         return results
@@ -496,6 +496,24 @@ class SessionMatrix:
             terminalreporter.write(format_terminal(self.results(), width=width))
         for line in self.messages:
             terminalreporter.write_line(f"shutdown-probe: {line}")
+
+
+def _read_back(data: dict[str, Any]) -> "CaseResult":
+    """One case from the dict it travelled as. A case the reader refuses (a value past
+    its bounds that slipped into the results) becomes an error row saying so: it must
+    not cost the session every other case's report."""
+    from .errors import ResultsError
+    from .results import CaseResult
+
+    try:
+        return CaseResult.from_dict(data)
+    except ResultsError as exc:
+        def text(key: str) -> str:
+            value = data.get(key) if isinstance(data, dict) else None
+            return value if isinstance(value, str) else "?"
+
+        return CaseResult(scenario=text("scenario"), path=text("path"), outcome="error",
+                          error=f"its results could not be read back: {exc}")
 
 
 def _sweep_leftovers(messages: list[str]) -> bool:

@@ -133,7 +133,9 @@ def _listed(config: pytest.Config, file_path: FsPath) -> bool:
     """Whether the ini setting ``shutdown_probe_scenarios`` names this file.
 
     Each entry is a folder (everything below it) or a glob: ``*`` stays inside one
-    folder, ``**`` crosses any number of them.
+    folder, ``**`` crosses any number of them. A glob that matches a folder names
+    everything below it too (``**/scenarios``, ``services/*/scenarios``), as a
+    folder entry does.
     """
     patterns = config.stash.get(_PATTERNS, None)
     if patterns is None:
@@ -147,7 +149,11 @@ def _listed(config: pytest.Config, file_path: FsPath) -> bool:
             rel = file_path.resolve().relative_to(config.rootpath.resolve()).as_posix()
         except ValueError:
             rel = file_path.resolve().as_posix()
-    return any(rel.startswith(folder + "/") or glob.fullmatch(rel) for folder, glob in patterns)
+    # the file itself and each folder above it, up to the rootdir
+    parts = rel.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    return any(rel.startswith(folder + "/") or any(glob.fullmatch(c) for c in candidates)
+               for folder, glob in patterns)
 
 
 def _patterns(entries: list[str]) -> list[tuple[str, re.Pattern[str]]]:

@@ -18,15 +18,28 @@ import sys
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from typing import IO, Any, TypedDict, Union
+from typing import IO, Any, Literal, TypedDict, Union
 
 from . import __version__
 from .errors import ResultsError
 
 RESULTS_VERSION = 1
 # A results file is at most this big: 100,000 cases (the most a run may have) of the
-# bundled scenarios are about 0.9 GB.
+# bundled scenarios are about 0.9 GB (tests/data/results.json: 8.9 KB a case on
+# average, 14 KB at most), so a smaller bound would make `report` refuse what `run`
+# wrote. Reading takes about five times the file's size in memory (84 MB of cases:
+# 422 MB at the peak); a machine without it gets one line, not a MemoryError.
 MAX_RESULTS_BYTES = 1 << 30
+
+
+# The fixed value sets of the model, as Literal types: the reader (_Reader) refuses any
+# other value, so no report meets an outcome it has no words for.
+RequestKind = Literal["in-flight", "queued", "new"]
+RequestOutcome = Literal["completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished"]
+ClaimVerdict = Literal["confirmed", "refuted", "untested"]
+# the outcomes a scenario's expectation may name (scenario.OUTCOMES, which must match)
+CaseOutcome = Literal["exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped"]
+ProbeNoteKind = Literal["unreadable", "truncated", "malformed"]
 
 
 # The free-form tables of a case, with the keys the reports read back and their types
@@ -161,7 +174,8 @@ class OrderPair:
     first: str
     then: str
     # the clock that saw both: "stdout" or "stderr" (places in one pipe, which keeps
-    # the order of writes) or "file times" (modification times on one file system)
+    # the order of writes) or "last-write times" (modification times on one file
+    # system: each sentinel's last write; older results call it "file times")
     clock: str
 
 
@@ -189,6 +203,26 @@ class HookOrder:
     known: list[OrderPair] = field(default_factory=list)
     unknown: list[UnknownOrder] = field(default_factory=list)
 
+    def inconsistency(self) -> str | None:
+        """What makes this order not one the harness could have written (the reader
+        refuses it: reports index the listing by the pairs' names), or None."""
+        listed = set(self.hooks)
+        if len(listed) != len(self.hooks):
+            return "a hook is listed twice in 'hooks'"
+        for i, p in enumerate(self.known):
+            for name in (p.first, p.then):
+                if name not in listed:
+                    return f"known[{i}] names {_shown(name)}, which is not in 'hooks'"
+            if p.first == p.then:
+                return f"known[{i}] orders {_shown(p.first)} against itself"
+        for i, u in enumerate(self.unknown):
+            if len(u.hooks) != 2 or u.hooks[0] == u.hooks[1]:
+                return f"unknown[{i}].hooks is not a pair of two different hooks"
+            for name in u.hooks:
+                if name not in listed:
+                    return f"unknown[{i}] names {_shown(name)}, which is not in 'hooks'"
+        return None
+
     def relation(self, a: str, b: str) -> OrderPair | UnknownOrder | None:
         """What is known of ``a`` and ``b``: the pair in whichever order was seen, the
         unknown pair, or None when one of them did not run."""
@@ -211,7 +245,7 @@ class ProbeNote:
     not be read whole, or some of its lines were not events. A hook the probe did not
     see run may then have run all the same."""
 
-    kind: str  # "unreadable" | "truncated" | "malformed"
+    kind: ProbeNoteKind
     detail: str  # in words: "is a FIFO, not a regular file", "line 3: 'pid' is a list..."
     lines: int = 0  # "malformed": how many lines were dropped
 
@@ -328,8 +362,8 @@ class RequestRecord:
     """
 
     n: int
-    kind: str
-    outcome: str
+    kind: RequestKind
+    outcome: RequestOutcome
     detail: str = ""  # "connection reset", "closed without a response", "200"...
     status: int | None = None
     sent_s: float | None = None  # seconds from the trigger; negative before it
@@ -339,7 +373,7 @@ class RequestRecord:
 
 
 # Request outcomes, in the order reports list them.
-REQUEST_OUTCOMES = ("completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished")
+REQUEST_OUTCOMES: tuple[str, ...] = typing.get_args(RequestOutcome)
 
 
 @dataclass
@@ -389,7 +423,7 @@ UNFINISHED = ("not-ready", "error", "interrupted")
 # ...and with the cases that never started (the path did not apply): no observation
 NOT_OBSERVED = ("skipped", *UNFINISHED)
 
-CLAIM_VERDICTS = ("confirmed", "refuted", "untested")
+CLAIM_VERDICTS: tuple[str, ...] = typing.get_args(ClaimVerdict)
 
 
 @dataclass
@@ -402,7 +436,7 @@ class ExpectResult:
     # the expectation's claim, and whether this case confirmed it, refuted it, or could
     # not test it (skipped, or the case did not run to the end)
     claim: str | None = None
-    verdict: str | None = None
+    verdict: ClaimVerdict | None = None
 
 
 @dataclass
@@ -412,7 +446,7 @@ class CaseResult:
     # exited | hung | survived | not-ready | error | skipped. "survived": the path
     # ended a child (a worker) and the root lived on (a master respawns workers);
     # the harness then ended the case.
-    outcome: str
+    outcome: CaseOutcome
     exit: ExitInfo = field(default_factory=lambda: {"returncode": None, "signal": None})
     duration_s: float | None = None  # trigger -> every process gone by itself
     root_exit_s: float | None = None  # trigger -> the root process ended
@@ -553,9 +587,18 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
     no FIFO, no device, at most :data:`MAX_RESULTS_BYTES`); a link to a regular file
     is followed.
     """
+    name = _one_line(str(file) if shown is None else shown)
+    try:
+        return _load(file, name)
+    except MemoryError:
+        pass
+    # outside the handler: the half-built results it holds are freed by now
+    raise ResultsError(name, None, "too large to read in the memory available")
+
+
+def _load(file: str | os.PathLike[str], name: str) -> Results:
     from .reading import Unreadable, read_regular
 
-    name = _one_line(str(file) if shown is None else shown)
     try:
         raw, _ = read_regular(file, MAX_RESULTS_BYTES)
     except FileNotFoundError:
@@ -568,6 +611,7 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ResultsError(name, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    del raw  # each copy of the file costs its size again: the bytes, the text, the parsed values
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -576,6 +620,7 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
         raise ResultsError(name, None, "not shutdown-probe results JSON: arrays or objects nested too deeply") from None
     except ValueError as exc:  # int() refuses a number of more than 4300 digits
         raise ResultsError(name, None, f"not JSON: {_one_line(str(exc))}") from None
+    del text
     return Results.from_dict(data, file=name)
 
 
@@ -583,7 +628,13 @@ def load_results(file: str | os.PathLike[str], *, shown: str | None = None) -> R
 
 # Bounds on what a results file may hold: the harness writes nothing near them, and past
 # them a report would only be slow or wrong (a duration of 1e300 s, a pid of 400 digits).
-_MAX_NUMBER = 1e15
+# The probe's events (probe.EVENT_SCHEMA) are held to the same bounds, so that nothing
+# a target writes can make results the reader then refuses.
+MAX_NUMBER = 1e15
+_MAX_NUMBER = MAX_NUMBER
+# Linux's PID_MAX_LIMIT on 64-bit (include/linux/threads.h): /proc/sys/kernel/pid_max
+# can be raised to it and no further, so no real pid is larger.
+PID_LIMIT = 1 << 22
 _MAX_DEPTH = 32  # nesting of a value in a free-form table (a newer harness's key)
 
 
@@ -639,7 +690,12 @@ class _Reader:
                 values[f.name] = self.value(hints[f.name], data[f.name], key)
             elif f.default is MISSING and f.default_factory is MISSING:
                 raise self.fail(key, "missing")
-        return cls(**values)
+        out = cls(**values)
+        # a record whose fields must agree with each other says what does not
+        problem = out.inconsistency() if hasattr(out, "inconsistency") else None
+        if problem:
+            raise self.fail(where or None, problem)
+        return out
 
     def value(self, hint: Any, value: Any, where: str) -> Any:
         origin = typing.get_origin(hint)
@@ -666,6 +722,13 @@ class _Reader:
                 raise self.fail(where, f"expected an object, got {_json_kind(value)}")
             _, item = typing.get_args(hint)
             return {k: self.value(item, v, self._at(where, k)) for k, v in value.items()}
+        if origin is Literal:
+            allowed = typing.get_args(hint)
+            if not isinstance(value, str):
+                raise self.fail(where, f"expected a string, got {_shown(value)}")
+            if value not in allowed:
+                raise self.fail(where, f"expected one of {', '.join(allowed)}, got {_shown(value)}")
+            return value
         if hint is bool:
             if not isinstance(value, bool):
                 raise self.fail(where, f"expected true or false, got {_shown(value)}")

@@ -132,9 +132,14 @@ def shell_contexts(template: str) -> list[str]:
     for text, name in _shell_pieces(template):
         i = 0
         escaped = False
+        # the last character was an unescaped $ outside '...': the value would start an
+        # expansion ($name, ${...}) or, in bash, a $'...' string whose backslash
+        # escapes make any quoting of it run as code
+        bare_dollar = False
         while i < len(text):
             ch = text[i]
             nxt = text[i:i + 2]
+            bare_dollar = ch == "$" and not escaped and state in ("plain", "double")
             if state == "single":
                 if ch == "'":
                     state = "plain"
@@ -176,6 +181,9 @@ def shell_contexts(template: str) -> list[str]:
             raise ShellQuoting(f"{where} stands in a shell comment")
         if escaped:
             raise ShellQuoting(f"{where} follows a backslash")
+        if bare_dollar:
+            raise ShellQuoting(f"{where} follows a bare $, which would make it part of an expansion "
+                               f"(or, in bash, of a $'...' string)")
         if unsafe:
             raise ShellQuoting(f"{where} comes after {unsafe}, where the shell's quoting rules are "
                                f"too rich to quote it safely")

@@ -359,3 +359,11 @@ def test_report_markdown_writes_the_compat_tables_of_files_from_two_pythons(tmp_
         "| path | Python 3.11.7 | Python 3.12.1 |\n|---|---|---|\n| `sigterm` | `bye` | nothing ran |\n\n"
         "Legend: cells name the hooks that ran.\n\n"
         f"Columns: environments; every column: Uvicorn 0.30.1, {PLATFORM}, {TOOL}.\n")
+
+
+def test_an_interrupted_case_has_words_in_the_compatibility_table():
+    """`run` writes "interrupted" for the cases a SIGINT stopped; the table has no
+    column for it, it says so in words (it raised ValueError)."""
+    text = format_compat([Results(cases=[CaseResult("s", "sigterm", "interrupted")])])
+    assert "interrupted" in text
+    assert "interrupted = the harness was stopped" in text

@@ -73,3 +73,37 @@ def test_every_results_field_is_in_the_json_example():
     example = section("Results JSON (version 1)")
     for field in [*(f.name for f in dataclasses.fields(CaseResult)), *Results().to_dict()]:
         assert f'"{field}"' in example, field
+
+
+def test_the_order_example_is_what_the_code_writes(tmp_path):
+    """The results example's "order": flushed and atexit are lines on stdout, finally a
+    sentinel. The same evidence, given to the code, must give the same order, word for
+    word, and the example must load (its pairs name only hooks it lists)."""
+    import json
+
+    from shutdown_probe.evidence import FileHookDetector, LogHookDetector, observed_order
+    from shutdown_probe.output import Line
+    from shutdown_probe.scenario import HookSpec, compile_regex
+
+    m = re.search(r'^ *"order": (\{.*?\]\}),\n', DESIGN, re.S | re.M)
+    assert m
+    example = json.loads(re.sub(r"#[^\n]*", "", m.group(1)))
+
+    logs = {name: LogHookDetector(HookSpec(name=name, log=compile_regex(f"^{name}$"))) for name in ("flushed", "atexit")}
+    for det in logs.values():
+        det.arm(0.0, {"stdout": 0, "stderr": 0})
+    sentinel = tmp_path / "finally"
+    finally_ = FileHookDetector(HookSpec(name="finally", file=str(sentinel)), str(sentinel))
+    finally_.arm(0.0)
+    offset = 0
+    for n, text in enumerate(["flushed", "atexit"], 1):
+        offset += len(text) + 1
+        for det in logs.values():
+            det(Line("stdout", n, text, 0.0, offset))
+    sentinel.write_text("done\n")
+    written = observed_order({"flushed": logs["flushed"], "atexit": logs["atexit"], "finally": finally_})
+    assert dataclasses.asdict(written) == example
+    case = CaseResult.from_dict({"scenario": "s", "path": "sigterm", "outcome": "exited", "order": example})
+    assert case.order == written
+    hook_order = json.loads(re.search(r'^ *"hook_order": (\[.*?\]),', DESIGN, re.M).group(1))
+    assert hook_order == written.hooks

@@ -3,10 +3,13 @@ by hand), then the CLI and a pytest session with a real target (tests/targets/ho
 ``names``: atexit callables whose qualified names are rich markup, an OSC 8
 hyperlink, a colour code and a lone surrogate).
 
-What a report must make of such a string is the rule of ``render.common.clean``,
-written out again here: colour codes (CSI ... m) dropped, every other C0 control
-shown as its Unicode control picture (U+2400 + code), a lone surrogate as U+FFFD,
-and never read as markup by any renderer.
+What a report must make of such a string: colour codes (CSI ... m) dropped, every
+other C0 control shown as its Unicode control picture (U+2400 + code), a lone
+surrogate as U+FFFD, a bidi control as ``<U+202E>``, and never read as markup by any
+renderer. On a line of its own (a cell, a header, an order or repeat line, a field of
+the failure text) a newline is shown as ␤, so the target cannot start a line that
+looks like the harness's. What no report may hold is derived here from ``unicodedata``,
+not from the renderers' own rule.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -44,14 +48,43 @@ SHOWN = {
 # one string with all of them, and what Markdown and HTML would read as markup
 EVIL = "".join(SHOWN) + "\x00 <b>b</b> [l](http://e) *x* `c` | &amp;"
 EVIL_SHOWN = "".join(SHOWN.values()) + "\u2400 <b>b</b> [l](http://e) *x* `c` | &amp;"
+# names that would forge a line of the report: a verdict after a newline, a right-to-left
+# override that shows "a → c" as "c ← a"; as a one-line field shows them
+FORGED = "sigterm: the 5 runs agree"
+FORGING = {f"x\n{FORGED}": f"x\u2424{FORGED}", "order b \u202ea \u2192 c": "order b <U+202E>a \u2192 c"}
+SHOWN |= FORGING
 
-ILLEGAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 SGR = re.compile(r"\x1b\[[0-9;]*m")
+# the bidirectional formatting characters: invisible (category Cf) with an explicit
+# bidi class (the embeddings, overrides, isolates) or a strong one (the marks LRM, RLM,
+# ALM are L, R, AL): they reorder the text around them when displayed
+BIDI_CLASSES = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI", "L", "R", "AL"}
+
+
+def _illegal(c: str) -> bool:
+    if c in "\t\n":
+        return False
+    code = ord(c)
+    return (unicodedata.category(c) in ("Cc", "Cs")  # controls, lone surrogates
+            or code & 0xFFFE == 0xFFFE  # U+FFFE, U+FFFF: non-characters, not legal in XML
+            or unicodedata.category(c) == "Cf" and unicodedata.bidirectional(c) in BIDI_CLASSES)
 
 
 def illegal(text: str) -> list[str]:
-    """Characters no report may hold: controls (but tab and newline), lone surrogates."""
-    return sorted({hex(ord(c)) for c in ILLEGAL.findall(text)})
+    """Characters no report may hold: controls (but tab and newline), lone surrogates,
+    non-characters, bidi controls."""
+    return sorted({hex(ord(c)) for c in text if _illegal(c)})
+
+
+def forged_lines(text: str) -> list[str]:
+    """Lines that begin, once a table's border is stripped, with the forged verdict."""
+    return [line for line in text.splitlines() if line.strip("│┃|├┤ -*").startswith(FORGED)]
+
+
+def test_the_bidi_classes_are_the_ones_the_review_named():
+    named = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    assert all(_illegal(chr(c)) for c in named)
+    assert not _illegal("a") and not _illegal("\u2192") and not _illegal("\u05d0")  # Hebrew letters are text
 
 
 def hostile_results() -> Results:
@@ -111,6 +144,7 @@ def test_the_terminal_matrix_shows_markup_and_escapes_as_text_even_in_colour():
     for shown in SHOWN.values():
         assert f"atexit:{shown}" in plain
     assert "uses [/] in prose" in plain
+    assert forged_lines(plain) == []
     assert format_terminal(res, width=400) == SGR.sub("", coloured)
 
 
@@ -127,6 +161,7 @@ def test_every_renderer_holds_only_printable_text():
     }
     for name, page in pages.items():
         assert illegal(page) == [], name
+        assert forged_lines(page) == [], name
         page.encode("utf-8")  # strict: writable as UTF-8
     assert f"atexit:{SHOWN['[link=https://example.invalid]x[/link]']}" in pages["failure sigterm"]
     assert f"expected {EVIL_SHOWN}" in pages["failure sigterm"]
@@ -210,6 +245,7 @@ def test_run_shows_hostile_names_as_text_and_writes_every_report(tmp_path):
     assert "\x1b]" not in stdout and "\x07" not in stdout
     plain = SGR.sub("", stdout)
     assert "\x1b" not in plain and illegal(plain) == []
+    assert forged_lines(plain) == []
     assert "hostile-names — uses [/] in prose" in plain
     for shown in SHOWN.values():
         assert f"atexit:{shown}" in plain
@@ -284,6 +320,9 @@ def test_pytest_junitxml_and_the_plugins_reports_hold_hostile_names(tmp_path):
     (failure,) = cases["sigkill"].iter("failure")
     assert "expected hook 'atexit:[/]' to run" in failure.text
     assert f"atexit:{SHOWN['[link=https://example.invalid]x[/link]']}" in failure.text
+    assert forged_lines(failure.text) == [] and forged_lines(done.stdout) == []
+    for shown in FORGING.values():
+        assert f"atexit:{shown}" in failure.text
 
 
 @pytest.mark.timeout(150)

@@ -90,7 +90,7 @@ def test_the_order_is_known_where_one_clock_saw_it_and_unknown_elsewhere(print_f
         assert order.known == [OrderPair("flushed", "atexit", "stdout")]
         assert sorted(sorted(u.hooks) for u in order.unknown) == [["atexit", "finally"], ["finally", "flushed"]]
         assert {u.why for u in order.unknown} == {
-            "different clocks: a sentinel's modification time and a line's place in stdout"}
+            "different clocks: a sentinel's last-write time and a line's place in stdout"}
         # the listing keeps the known pair; the rest is declaration order
         assert order.hooks == result.hook_order == ["flushed", "finally", "atexit"]
 
@@ -98,7 +98,7 @@ def test_the_order_is_known_where_one_clock_saw_it_and_unknown_elsewhere(print_f
 def test_every_run_reads_the_same_and_the_repeat_line_says_what_agrees(print_file_print):
     text = " ".join(format_terminal(Results(cases=print_file_print), width=400).split())
     assert (f"order in sigterm (all {RUNS} runs): flushed → atexit (stdout); unknown: finally vs flushed and atexit "
-            "(different clocks: a sentinel's modification time and a line's place in stdout)") in text
+            "(different clocks: a sentinel's last-write time and a line's place in stdout)") in text
     assert f"sigterm: the {RUNS} runs agree (the order of some hooks is unknown in each)" in text
     assert "- order: flushed → atexit (stdout); unknown: finally vs" in format_markdown(
         Results(cases=print_file_print[:1]))
@@ -111,7 +111,7 @@ def test_an_order_expectation_holds_only_on_what_was_seen(print_file_print):
     guess = evaluate(Expectation(order=("flushed", "finally", "atexit")), result)
     assert guess.failures == [
         "expected flushed → finally → atexit in this order; which of flushed and finally came first is unknown "
-        "(different clocks: a sentinel's modification time and a line's place in stdout)"]
+        "(different clocks: a sentinel's last-write time and a line's place in stdout)"]
     wrong = evaluate(Expectation(order=("atexit", "flushed")), result)
     assert wrong.failures == ["expected atexit → flushed in this order, flushed came before atexit (stdout)"]
 
@@ -176,11 +176,34 @@ def test_sentinels_are_ordered_by_different_modification_times_and_not_by_equal_
     early, late, same = (file_detector(tmp_path, n, t) for n, t in (("early", base), ("late", base + 4_000_000),
                                                                     ("same", base)))
     order = observed_order({"late": late, "early": early, "same": same})
-    assert order.known == [OrderPair("early", "late", "file times"), OrderPair("same", "late", "file times")]
-    assert order.unknown == [UnknownOrder(["early", "same"], "the same modification time")]
+    assert order.known == [OrderPair("early", "late", "last-write times"),
+                           OrderPair("same", "late", "last-write times")]
+    assert order.unknown == [UnknownOrder(["early", "same"], "the same last-write time")]
     assert order.hooks == ["early", "same", "late"]
-    assert order_text(order) == ("{early, same} → late (file times); "
-                                 "unknown: early vs same (the same modification time)")
+    assert order_text(order) == ("{early, same} → late (last-write times); "
+                                 "unknown: early vs same (the same last-write time)")
+
+
+def test_a_sentinel_written_again_is_ordered_by_its_last_write_and_the_clock_says_so(tmp_path):
+    """A created first, then B, then A written again: modification times place A after
+    B. That is true of the last writes only, and the order's clock must say so (a
+    reader would take "file times" for the files' first appearance)."""
+    first = tmp_path / "first"
+    a = FileHookDetector(HookSpec(name="a", file=str(first)), str(first))
+    second = tmp_path / "second"
+    b = FileHookDetector(HookSpec(name="b", file=str(second)), str(second))
+    a.arm(0.0)
+    b.arm(0.0)
+    base = 1_700_000_000 * 10**9
+    first.write_text("created\n")
+    os.utime(first, ns=(base, base))
+    second.write_text("done\n")
+    os.utime(second, ns=(base + 10**9, base + 10**9))
+    with open(first, "a") as f:  # written again, later: its modification time moves on
+        f.write("again\n")
+    os.utime(first, ns=(base + 2 * 10**9, base + 2 * 10**9))
+    order = observed_order({"a": a, "b": b})
+    assert order.known == [OrderPair("b", "a", "last-write times")]
 
 
 # ---------------------------------------------------------------- reports of repeated runs
@@ -203,3 +226,19 @@ def test_results_without_a_recorded_order_state_none():
     case = run_with(1, None)
     case.attempt, case.hook_order = None, ["b", "a"]
     assert "order in" not in format_terminal(Results(cases=[case]))
+
+
+def test_runs_whose_atexit_hooks_started_in_opposite_orders_differ():
+    """probe_order is the probe's own clock (CLOCK_MONOTONIC): two runs that called
+    the app's atexit callables in opposite orders did not agree."""
+    def run(attempt: int, probe_order: list[str]) -> CaseResult:
+        case = run_with(attempt, None)
+        case.hooks = {n: HookResult(True, "probe: ran", source="probe") for n in probe_order}
+        case.probe_order = probe_order
+        return case
+
+    cases = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:b", "atexit:a"])]
+    assert repeat_lines(cases) == ["sigterm: the 2 runs differ: 1× atexit order atexit:a → atexit:b (#1); "
+                                   "1× atexit order atexit:b → atexit:a (#2)"]
+    same = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:a", "atexit:b"])]
+    assert repeat_lines(same) == ["sigterm: the 2 runs agree"]

@@ -65,7 +65,7 @@ def test_an_events_file_replaced_by_the_app_is_a_note_not_a_hang(tmp_path, mode,
 
 
 @pytest.mark.parametrize("kind, problem", [
-    ("pid-list", "'pid' of a start event is not a positive integer"),
+    ("pid-list", "'pid' of a start event is not a pid (1 to 4194304)"),
     ("no-t", "a register event without 't'"),
     ("argv-ints", "'argv' of a start event is not a list of strings"),
     ("nested", "not JSON"),
@@ -83,6 +83,32 @@ def test_a_malformed_line_is_dropped_and_counted_on_the_case(tmp_path, kind, pro
     assert result.processes[0].pid in result.hooks["atexit:bye"].pids
 
 
+@pytest.mark.parametrize("kind, problem", [
+    ("huge-pid", "'pid' of a register event is not a pid"),
+    ("huge-t", "'t' of a register event is not a finite number"),
+])
+def test_values_past_the_results_bounds_are_dropped_so_the_results_load_back(tmp_path, kind, problem):
+    """A pid of 10**18 or a time of 1e300 is valid JSON but past what the results
+    reader accepts (pids, |numbers| <= 1e15): taken as evidence it made a case whose
+    JSON `report` (and the pytest plugin, which reads each case back) refuses."""
+    result = run_tamper(tmp_path, "line", kind)
+    assert result.outcome == "exited", (result.outcome, result.error, result.output_tail)
+    assert [(n.kind, n.lines) for n in result.probe_notes] == [("malformed", 3)]
+    assert problem in result.probe_notes[0].detail
+    assert "atexit:forged" not in result.hooks
+    back = Results.from_dict(json.loads(Results(cases=[result]).to_json()))
+    assert back.cases[0].hooks == result.hooks
+
+
+def test_the_cli_report_reads_back_what_run_wrote_of_a_forged_time(tmp_path):
+    path = tamper_scenario(tmp_path, "line", "huge-t")
+    out = tmp_path / "out.json"
+    done = run_cli("run", str(path), "--json", str(out), "--jobs", "1", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = run_cli("report", str(out), timeout=60)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stdout + again.stderr
+
+
 def test_an_events_file_over_the_bound_is_read_up_to_it_and_says_so(tmp_path):
     """9 MiB of padding pushes the hook's events past the 8 MiB bound: the probe saw
     bye registered but not run, and says it may have missed it."""
@@ -96,6 +122,40 @@ def test_an_events_file_over_the_bound_is_read_up_to_it_and_says_so(tmp_path):
     # "did not run" cannot be claimed on evidence that was cut off
     assert not result.expect.passed
     assert "could not be watched to the end" in result.expect.failures[0]
+
+
+def test_a_hook_whose_end_was_lost_past_the_bound_is_not_cut_short(tmp_path):
+    """padder's hook-start is read; its hook-end lies past the 8 MiB bound. The process
+    exited normally (no signal), so nothing cut the hook short: its end was lost, and
+    the case says the hook was not observed, not "cut short"."""
+    result = run_tamper(tmp_path, "pad-in-hook")
+    assert result.outcome == "exited", (result.outcome, result.error)
+    assert [n.kind for n in result.probe_notes] == ["truncated"]
+    assert result.processes[0].returncode == 0 and result.processes[0].signal is None
+    padder = result.hooks["atexit:padder"]
+    assert padder.matches == 1  # its start was seen
+    assert padder.interrupted_pids == [] and padder.ran is False
+    assert padder.evidence.startswith(f"{UNOBSERVED}: {INCOMPLETE}") and "its end not seen" in padder.evidence
+    assert "cut short" not in format_terminal(Results(cases=[result]), width=400)
+
+
+def test_with_evidence_lost_a_run_is_cut_short_only_in_a_process_a_signal_ended(tmp_path):
+    """The same truncated file, read with the process records: the run of a process
+    that a signal ended counts as cut short, the other's is not observed."""
+    from shutdown_probe.probe import ProbeReport
+    from shutdown_probe.results import ProcessRecord
+
+    events = tmp_path / "events.jsonl"
+    lines = [{"ev": "register", "pid": pid, "t": 1.0, "id": 1, "name": "bye", "where": None, "stdlib": False}
+             for pid in (101, 102)]
+    lines += [{"ev": "hook-start", "pid": pid, "t": 2.0, "id": 1, "name": "bye"} for pid in (101, 102)]
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines) + "not an event\n")
+    report = ProbeReport.load(str(events))
+    assert report.notes  # the evidence is incomplete
+    records = [ProcessRecord(101, "root", signal="SIGKILL"), ProcessRecord(102, "child", returncode=0)]
+    bye = report.hook_results(0.0, {101: "root", 102: "child"}, records)["atexit:bye"]
+    assert bye.interrupted_pids == [101] and bye.ran is False
+    assert "child 102, its end not seen" in bye.evidence
 
 
 def test_not_ran_of_a_probe_hook_fails_when_the_file_could_not_be_read(tmp_path):

@@ -858,3 +858,45 @@ def test_a_first_signal_between_cases_is_a_keyboard_interrupt(interruption):
         signal.raise_signal(signal.SIGTERM)
     assert interruption.signum == signal.SIGTERM and not interruption.cancel.is_set()
     signal.raise_signal(signal.SIGTERM)  # pytest is on its way out already
+
+
+def test_a_case_that_does_not_read_back_is_an_error_row_not_a_lost_session(pytester):
+    """The plugin hands each case on as a dict and reads it back to write the reports.
+    A case the reader refuses (here a duration past its 1e15 bound, built directly:
+    the probe's events can no longer produce one) must cost that row only, not every
+    report of the session."""
+    pytester.makepyfile(test_rows="""
+        from shutdown_probe.pytest_cases import record
+        from shutdown_probe.results import CaseResult
+
+        def test_bad(request, shutdown_probe):
+            record(request.node, CaseResult("s", "sigterm", "exited", duration_s=1e300))
+
+        def test_good(request, shutdown_probe):
+            record(request.node, CaseResult("s", "sigint", "exited", duration_s=0.5))
+    """)
+    out, md = pytester.path / "out.json", pytester.path / "out.md"
+    result = pytester.runpytest("--shutdown-probe-json", str(out), "--shutdown-probe-markdown", str(md))
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    cases = json.loads(out.read_text())["cases"]
+    assert [(c["path"], c["outcome"]) for c in cases] == [("sigterm", "error"), ("sigint", "exited")]
+    assert "could not be read back" in cases[0]["error"] and "duration_s" in cases[0]["error"]
+    assert cases[1]["duration_s"] == 0.5
+    assert md.is_file()
+
+
+@pytest.mark.parametrize("setting, wanted", [
+    ("**/scenarios", ["services/x/scenarios/b.toml::sigkill", "svc/scenarios/a.toml::sigterm",
+                      "svc/scenarios/deep/d.toml::sigint"]),
+    ("services/*/scenarios", ["services/x/scenarios/b.toml::sigkill"]),
+])
+def test_ini_globs_naming_folders_collect_what_is_below_them(pytester, setting, wanted):
+    """A glob can name folders as a plain entry does: every file below a matching folder."""
+    for rel, path in [("svc/scenarios/a.toml", "sigterm"), ("svc/scenarios/deep/d.toml", "sigint"),
+                      ("services/x/scenarios/b.toml", "sigkill"), ("services/x/other/c.toml", "sigterm"),
+                      ("scenarios-not/e.toml", "sigint")]:
+        file = pytester.path / rel
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(unmarked([path]))
+    pytester.makeini(f"[pytest]\nshutdown_probe_scenarios = {setting}\n")
+    assert sorted(collected_ids(pytester.runpytest("--collect-only", "-q"))) == wanted

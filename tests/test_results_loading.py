@@ -116,6 +116,29 @@ def _set(path, value):
     return change
 
 
+# Case 4 ran waiting, released and atexit (its hook_order); an order the harness could
+# have written for it, and a claim, which the fixture's cases do not have.
+ORDER = {"hooks": ["waiting", "released", "atexit"],
+         "known": [{"first": "waiting", "then": "released", "clock": "stdout"}],
+         "unknown": [{"hooks": ["released", "atexit"], "why": "one is a log line, the other a file"},
+                     {"hooks": ["waiting", "atexit"], "why": "one is a log line, the other a file"}]}
+
+
+def rich(data):
+    data["cases"][4]["order"] = copy.deepcopy(ORDER)
+    data["cases"][4]["expect"].update(claim="atexit runs on docker stop", verdict="confirmed")
+
+
+RICH = mutated(rich)
+
+
+def _order(change):
+    def both(data):
+        rich(data)
+        change(data["cases"][4]["order"])
+    return both
+
+
 BAD = [
     ("top-level-list", [BASE], None, "expected a JSON object"),
     ("hooks-list", mutated(_set(("cases", 3, "hooks"), [])), "cases[3].hooks", "expected an object"),
@@ -142,7 +165,52 @@ BAD = [
     ("version-2", mutated(_set(("version",), 2)), "version", "unsupported results version 2"),
     ("not-json", '{"version": 1, "cases": [', None, "not JSON"),
     ("not-utf8", b'{"version": 1, "tool": "\xff"}', None, "not UTF-8"),
+    # values of the right type outside their fixed set, and an order that contradicts itself
+    ("request-outcome-banana", mutated(_set(("cases", 0, "traffic", "requests", 0, "outcome"), "banana")),
+     "cases[0].traffic.requests[0].outcome", "expected one of completed, error-status"),
+    ("request-kind-banana", mutated(_set(("cases", 0, "traffic", "requests", 0, "kind"), "banana")),
+     "cases[0].traffic.requests[0].kind", "expected one of in-flight, queued, new"),
+    ("verdict-banana", mutated(lambda d: (rich(d), d["cases"][4]["expect"].update(verdict="banana"))),
+     "cases[4].expect.verdict", "expected one of confirmed, refuted, untested"),
+    ("case-outcome-banana", mutated(_set(("cases", 2, "outcome"), "banana")), "cases[2].outcome",
+     "expected one of exited"),
+    ("order-known-stranger", mutated(_order(lambda o: o["known"][0].update(then="nobody"))), "cases[4].order",
+     "known[0] names 'nobody', which is not in 'hooks'"),
+    ("order-unknown-one", mutated(_order(lambda o: o["unknown"][0].update(hooks=["atexit"]))), "cases[4].order",
+     "unknown[0].hooks is not a pair"),
+    ("order-unknown-three", mutated(_order(lambda o: o["unknown"][1]["hooks"].append("released"))),
+     "cases[4].order", "unknown[1].hooks is not a pair"),
 ]
+
+
+def test_the_rich_fixture_loads_and_renders(tmp_path):
+    path = write(tmp_path, RICH)
+    assert kept(RICH, load_results(path).to_dict())
+    assert assert_matrix_or_one_line(path, "--markdown", str(tmp_path / "out.md")) == 1
+
+
+def test_the_literal_sets_are_the_ones_the_harness_uses():
+    """The outcomes a scenario may expect are the ones a results file may hold."""
+    import typing
+
+    from shutdown_probe.results import CaseOutcome
+    from shutdown_probe.scenario import OUTCOMES
+
+    assert set(typing.get_args(CaseOutcome)) == set(OUTCOMES)
+
+
+def test_report_writes_its_files_before_printing_the_matrix(tmp_path, monkeypatch):
+    """A renderer failing on the matrix costs one line, not the report files."""
+    import shutdown_probe.render as render
+
+    def broken(results):
+        raise KeyError("banana")
+
+    monkeypatch.setattr(render, "build_tables", broken)
+    md = tmp_path / "out.md"
+    status, out, err = report(FIXTURE, "--markdown", str(md))
+    assert status == 2 and md.is_file()
+    assert err.splitlines() == ["shutdown-probe: the matrix could not be printed: KeyError: 'banana'"]
 
 
 @pytest.mark.parametrize(("data", "key", "phrase"), [pytest.param(d, k, p, id=i) for i, d, k, p in BAD])
@@ -281,6 +349,72 @@ def mutations(draw):
     return text
 
 
+# Values of the right type that may still be wrong: a string from one of the model's
+# fixed sets or a hook's name (it may land where another set is wanted, or name a hook
+# the order does not list), or random text; a list of strings of another length.
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+RICH_PATHS = [p for p in _paths(RICH) if p]
+def _allowed() -> set[str]:
+    """Every value of the model's fixed sets (its Literal types)."""
+    import typing
+
+    from shutdown_probe import results
+
+    return {v for name in dir(results) if typing.get_origin(getattr(results, name)) is typing.Literal
+            for v in typing.get_args(getattr(results, name))}
+
+
+WORDS = st.one_of(st.sampled_from(sorted({w for w in _strings(RICH) if len(w) < 40} | _allowed() | {"banana"})),
+                  TEXT)
+
+
+def _like(draw, old):
+    if isinstance(old, bool):
+        return draw(st.booleans())
+    if isinstance(old, (int, float)):
+        return draw(st.one_of(st.integers(-10, 10**6), st.floats(-1e6, 1e6)))
+    if isinstance(old, str):
+        return draw(WORDS)
+    if isinstance(old, list) and all(isinstance(x, str) for x in old):
+        return draw(st.lists(WORDS, max_size=4))
+    return old
+
+
+@st.composite
+def same_type_mutations(draw):
+    data = copy.deepcopy(RICH)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(RICH_PATHS))
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = _like(draw, parent[path[-1]])
+    return json.dumps(data)
+
+
+@pytest.mark.timeout(0 if EXPLORE else 300)
+@fuzz_settings(300)
+@given(same_type_mutations(), st.sampled_from([(), ("--markdown",), ("--html",)]))
+def test_report_answers_a_matrix_or_one_line_for_values_of_the_right_type(text, flags):
+    with _folder() as folder:
+        path = folder / "results.json"
+        path.write_text(text)
+        extra: list[str] = []
+        for flag in flags:
+            extra += [flag, str(folder / ("out" + flag.replace("-", ".")))]
+        assert_matrix_or_one_line(path, *extra)
+
+
 @pytest.mark.timeout(0 if EXPLORE else 300)
 @fuzz_settings(300)
 @given(mutations(), st.sampled_from([(), ("--markdown",), ("--markdown", "--details"), ("--html",)]))
@@ -305,3 +439,37 @@ def _folder():
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_file_too_large_for_the_memory_available_is_one_line(tmp_path):
+    """Reading takes about five times the file's size. `report` under an address-space
+    limit (RLIMIT_AS) that its start-up fits in, and a 40 MB file's parse does not:
+    the kernel refuses the memory, Python raises MemoryError, the user gets one line."""
+    import resource
+    import subprocess
+    import sys
+
+    data = copy.deepcopy(BASE)
+    data["cases"] = data["cases"] * 500  # 5,000 cases, about 40 MB
+    path = write(tmp_path, json.dumps(data, indent=2))
+    del data
+
+    def run_with_limit(limit: int | None, file: Path) -> subprocess.CompletedProcess:
+        def cap() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        script = "import sys; from shutdown_probe import cli; sys.exit(cli.main(sys.argv[1:]))"
+        return subprocess.run([sys.executable, "-c", script, "report", str(file)], capture_output=True, text=True,
+                              timeout=120, preexec_fn=cap, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+    # what the process needs to report the small fixture, measured: its peak virtual size
+    probe = subprocess.run([sys.executable, "-c", "import sys; from shutdown_probe import cli; "
+                            "cli.main(['report', sys.argv[1]]); "
+                            "print([l for l in open('/proc/self/status') if l.startswith('VmPeak')][0].split()[1])",
+                            str(FIXTURE)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    small_peak = int(probe.stdout.split()[-1]) * 1024
+    assert run_with_limit(small_peak + (64 << 20), FIXTURE).returncode == 1  # the fixture fits
+    done = run_with_limit(small_peak + (64 << 20), path)
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.splitlines() == [f"shutdown-probe: {path}: too large to read in the memory available"]

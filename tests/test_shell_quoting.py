@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,13 @@ from shutdown_probe.scenario import load_scenario, substitute_shell
 
 HOSTILE = "x';touch $MARK;'y"
 # Every way out of a context: quotes of both kinds, expansions, a backslash, a newline.
-NASTY = [HOSTILE, "a\"b$(touch $MARK)c`touch $MARK`d\\", "e\nf; touch $MARK #", "", "'", "\\", "${MARK}", "-n"]
+NASTY = [HOSTILE, "a\"b$(touch $MARK)c`touch $MARK`d\\", "e\nf; touch $MARK #", "", "'", "\\", "${MARK}", "-n",
+         # bash reads $'...' with backslash escapes: \' there does not end the string
+         "x\\'X'Y;touch $MARK;#"]
+
+# /bin/sh is dash on Debian but bash on other systems (and in bash's POSIX mode on
+# some): the quoting must hold in each. A shell not installed is skipped.
+SHELLS = {"sh": ["/bin/sh", "-c"], "bash-posix": ["bash", "--posix", "-c"], "bash": ["bash", "-c"]}
 
 
 # (template, what printf must print for value v and the mark file's path m)
@@ -38,13 +45,17 @@ TEMPLATES = {
 }
 
 
+@pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("value", NASTY, ids=repr)
 @pytest.mark.parametrize("name", TEMPLATES)
-def test_a_value_reaches_the_shell_as_text(tmp_path, name, value):
+def test_a_value_reaches_the_shell_as_text(tmp_path, name, value, shell):
+    argv = SHELLS[shell]
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not installed")
     template, expected = TEMPLATES[name]
     mark = tmp_path / "mark"
     script = substitute_shell(template, {"workdir": value})
-    done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env={**os.environ, "MARK": str(mark)},
+    done = subprocess.run([*argv, script], capture_output=True, env={**os.environ, "MARK": str(mark)},
                           cwd=tmp_path, timeout=30)
     assert not mark.exists(), script
     assert done.stdout.decode() == expected(value, str(mark)), (script, done.stderr)
@@ -53,7 +64,9 @@ def test_a_value_reaches_the_shell_as_text(tmp_path, name, value):
 @pytest.mark.parametrize("command", [
     "echo $(date) {workdir}", "echo `date` {workdir}", 'echo "$(date)" {workdir}', "echo ${{X:-a}} {workdir}",
     "cat <<EOF\n{workdir}\nEOF", "echo $'a' {workdir}", "echo hi # {workdir}", "echo \\{workdir}",
-], ids=["$()", "backticks", "quoted-$()", "${X:-a}", "here-document", "$'...'", "comment", "backslash"])
+    "echo ${workdir}", 'echo "${workdir}"', "echo \\$${workdir}",
+], ids=["$()", "backticks", "quoted-$()", "${X:-a}", "here-document", "$'...'", "comment", "backslash",
+        "after-$", "after-$-quoted", "after-\\$-then-$"])
 def test_a_placeholder_the_harness_cannot_quote_is_refused_in_one_line(tmp_path, command):
     path = tmp_path / "s.toml"
     path.write_text("[app]\nshell = true\ncommand = " + json.dumps(command) + "\n")
@@ -117,3 +130,17 @@ ready = {{ log = "^ready$" }}
     assert scenario_dir == str(folder)
     assert Path(workdir).parent == hostile_tmp and Path(workdir).name.startswith("shutdown-probe-sigterm-")
     assert port.isdigit() and 0 < int(port) < 65536
+
+
+def test_a_placeholder_after_a_bare_dollar_is_refused_before_bash_can_run_it(tmp_path):
+    """The reviewer's case: with /bin/sh being bash, `echo ${scenario_dir}` in a folder
+    named x\\'X'Y;touch $MARK;# became echo $'x\\'"'"'X...', which bash reads as a
+    $'...' string, so the quoting ended early and touch ran."""
+    folder = tmp_path / "x\\'X'Y;touch $MARK;#"
+    folder.mkdir()
+    scenario = folder / "s.toml"
+    scenario.write_text('paths = ["sigterm"]\n[app]\nshell = true\ncommand = "echo ${scenario_dir}"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(scenario)
+    assert "app.command: {scenario_dir} follows a bare $" in str(info.value)
+    assert "\n" not in str(info.value)

@@ -32,12 +32,35 @@ def _picture(match: re.Match[str]) -> str:
     return "\ufffd"  # a lone surrogate or a non-character: not text
 
 
+# Characters that reorder the text around them when displayed (the bidirectional
+# embeddings, overrides, isolates and marks): a target's name holding U+202E would show
+# an order line reversed. Shown as a visible escape instead, as are the Unicode line
+# and paragraph separators.
+_INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"<U+{ord(match.group()):04X}>"
+
+
 def clean(text: Any) -> str:
     """``text`` made printable and legal in XML and HTML: terminal escape sequences
     (colours) dropped, CRLF turned into LF, every other control character (NUL, a lone
-    CR, ESC...) shown as its control picture (``␀``, ``␍``, ``␛``) or ``\\xNN``."""
+    CR, ESC...) shown as its control picture (``␀``, ``␍``, ``␛``) or ``\\xNN``, and
+    the characters that reorder text (bidi controls) as ``<U+202E>``. Newlines stay:
+    see :func:`clean_line` for text that must stay on one line."""
     text = _CSI.sub("", str(text)).replace("\r\n", "\n")
-    return _UNPRINTABLE.sub(_picture, text)
+    return _INVISIBLE.sub(_escape, _UNPRINTABLE.sub(_picture, text))
+
+
+NEWLINE = "\u2424"  # ␤
+
+
+def clean_line(text: Any) -> str:
+    """:func:`clean`, for a line of a report (a cell, a header, an order, repeat, claim
+    or note line, an error line): a newline in the target's text is shown as ``␤``,
+    so it cannot start a line of its own that looks like the harness's."""
+    return clean(text).replace("\n", NEWLINE)
 
 
 def by_scenario(results: Results) -> dict[str, list[CaseResult]]:
@@ -440,7 +463,8 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
 def repeat_lines(cases: list[CaseResult]) -> list[str]:
     """For a repeated path (``--repeat``): whether its runs agreed, and how they split.
 
-    Runs agree when their hook cells, outcome and exit are the same; timing and pids
+    Runs agree when their hook cells, outcome, exit, the known order of the declared
+    hooks and the order the probe saw atexit hooks start are the same; timing and pids
     always differ and are left out.
     """
     runs: dict[str, list[CaseResult]] = {}
@@ -455,6 +479,9 @@ def repeat_lines(cases: list[CaseResult]) -> list[str]:
             row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
             # what is known of the order: runs that saw opposite orders differ
             row += (f"order {order_text(case.order)}" if order_text(case.order) else "no order",)
+            # the probe's atexit order (one exact clock): runs that called them in
+            # other orders differ too
+            row += ("atexit order " + " → ".join(case.probe_order) if case.probe_order else "no atexit order",)
             kinds.setdefault(row, []).append(case.attempt or 0)
         if len(kinds) == 1:
             # they agree on what was seen; where no clock saw an order, not on that

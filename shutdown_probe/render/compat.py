@@ -43,12 +43,13 @@ DISPLAY_NAMES = {
 
 # Outcomes other than "exited", in the words and order the cells use.
 OUTCOME_WORDS = {"hung": "hung", "survived": "survived", "not-ready": "not ready", "error": "error",
-                 "skipped": "skipped"}
+                 "interrupted": "interrupted", "skipped": "skipped"}
 OUTCOME_LEGEND = {
     "hung": "hung = still running after the stop timeout (the harness killed it)",
     "survived": "survived = the root lived on after the path ended its worker (the harness ended it)",
     "not ready": "not ready = the app never got ready that time",
     "error": "error = the case could not run (see `report --details`)",
+    "interrupted": "interrupted = the harness was stopped (SIGINT or SIGTERM) while the case ran",
     "skipped": "skipped = the path did not apply (e.g. no child process to signal)",
 }
 ORPHAN = "orphan left"

@@ -48,7 +48,7 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         lines.append(f"  stop: {common.explain(case)}")
     if case.hooks:
         lines.append("  evidence:")
-        shown = {name: common.clean(name) for name in case.hooks}  # as wide as it will be printed
+        shown = {name: common.clean_line(name) for name in case.hooks}  # as wide as it will be printed
         width = max(len(n) for n in shown.values())
         for name, hook in case.hooks.items():
             lines.append(f"    {shown[name]:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
@@ -66,7 +66,8 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         lines += [f"    | {line}" for line in tail]
     else:
         lines.append("  output tail: (the app wrote nothing)")
-    return common.clean("\n".join(lines))
+    # each entry is one line: a newline inside a field (a hook's name, an error) is ␤
+    return "\n".join(common.clean_line(line) for line in lines)
 
 
 def _last_of_each_stream(lines: list[str], n: int) -> list[str]:
@@ -115,4 +116,4 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
         props += [("claim", case.expect.claim), ("claim.verdict", case.expect.verdict or "untested")]
     if case.error:
         props.append(("error", case.error))
-    return [(common.clean(f"{prefix}.{name}"), common.clean(value)) for name, value in props]
+    return [(common.clean_line(f"{prefix}.{name}"), common.clean_line(value)) for name, value in props]

@@ -26,14 +26,20 @@ from typing import Any
 from ..results import (UNFINISHED, CaseResult, HookResult, ProcessRecord, RequestRecord, Results, StopRecord,
                        TrafficRecord)
 from . import common
-from .common import clean
+from .common import clean, clean_line
 
 __all__ = ["PLOT_LEFT", "PLOT_WIDTH", "VIEW_WIDTH", "axis_for", "clean", "esc", "format_html", "x_at"]
 
 # ---------------------------------------------------------------- text
 
 def esc(text: Any) -> str:
-    """Text for markup, element content and attribute values alike."""
+    """Text for markup, element content and attribute values alike, on one line (a
+    newline shows as ␤, :func:`common.clean_line`): only the output tail is a block."""
+    return html.escape(clean_line(text), quote=True)
+
+
+def esc_block(text: Any) -> str:
+    """Text of several lines (the output tail, in a <pre>)."""
     return html.escape(clean(text), quote=True)
 
 
@@ -1063,7 +1069,7 @@ def _case(case: CaseResult, n: int) -> list[str]:
         out.append(f'<ul class="traffic"><li>{esc(traffic[0])}<ul>{inner}</ul></li></ul>')
     if case.output_tail:
         out.append("<h4>output tail</h4>")
-        out.append(_tag("pre", {"class": "tail"}, esc(case.output_tail)))
+        out.append(_tag("pre", {"class": "tail"}, esc_block(case.output_tail)))
     out.append("</section>")
     return out
 

@@ -29,7 +29,7 @@ from .failure import format_case_failure, row_properties
 
 def _el(parent: ET.Element | None, tag: str, attrs: dict[str, Any] | None = None, text: str | None = None) -> ET.Element:
     """An element whose attribute values and text are made legal in XML first."""
-    clean = {name: common.clean(value) for name, value in (attrs or {}).items()}
+    clean = {name: common.clean_line(value) for name, value in (attrs or {}).items()}  # one line each
     el = ET.Element(tag, clean) if parent is None else ET.SubElement(parent, tag, clean)
     if text is not None:
         el.text = common.clean(text)

@@ -3,8 +3,9 @@
 Every string here becomes a rich ``Text`` through :func:`_text`, never a str that rich
 would read as markup: a hook named ``[/]`` (an atexit callable's qualified name is the
 target's to choose) would otherwise raise MarkupError, and ``[link=...]`` would become
-a live link. :func:`_text` also makes the string printable (:func:`common.clean`), so
-no escape sequence the target wrote reaches the terminal.
+a live link. :func:`_text` also makes the string printable and one line
+(:func:`common.clean_line`), so no escape sequence or newline the target wrote reaches
+the terminal.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from . import common
 
 
 def _text(value: object, style: str = "") -> Text:
-    """``value`` as inert, printable rich text: the one way a string enters the matrix."""
-    return Text(common.clean(value), style=style)
+    """``value`` as inert, printable rich text: the one way a string enters the matrix.
+    Everything here is one line (a cell, a title, a line under the table)."""
+    return Text(common.clean_line(value), style=style)
 
 
 def _mark_style(text: str) -> str:

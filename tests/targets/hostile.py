@@ -73,8 +73,9 @@ own-pgid
     leader, and setpgid/setsid on a session leader fail with EPERM.)
 names
     Registers one atexit callable per HOSTILE_NAMES, each with that ``__qualname__``
-    (rich markup, an OSC 8 hyperlink, a colour code, a lone surrogate: text a report
-    must show as text), in that order; the probe names its hooks after them. Its stop
+    (rich markup, an OSC 8 hyperlink, a colour code, a lone surrogate, a newline
+    followed by a verdict-like line, a right-to-left override: text a report must
+    show as text, on its line), in that order; the probe names its hooks after them. Its stop
     signal handler calls sys.exit(0), so they all run (in reverse order); SIGKILL
     runs none.
 exit-255 [now]
@@ -120,7 +121,7 @@ BAD_LINES = (
 BYE = b"BYE \xff\xfe no newline"
 # names: the qualified names of its atexit callables.
 HOSTILE_NAMES = ("[/]", "[link=https://example.invalid]x[/link]", "\x1b]8;;http://x\x07evil\x1b]8;;\x07",
-                 "\x1b[31mred", "\udcff")
+                 "\x1b[31mred", "\udcff", "x\nsigterm: the 5 runs agree", "order b \u202ea \u2192 c")
 ARGV_BYTES = b"arg-\xff\xfe-\xed\xa0\x80"
 
 MB = 1024 * 1024
