@@ -528,7 +528,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
             if notes:
                 result.error = "; ".join([result.error, *notes] if result.error else notes)
             if report is not None:
-                result.hooks.update(report.hook_results(t0, roles))
+                result.hooks.update(report.hook_results(t0, roles, result.processes))
                 result.probe_order = report.probe_order()
         result.expect = evaluate(scenario.expect.get(path.name), result)
 
