@@ -75,6 +75,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"LEAK: harness processes alive at the end of the session: {text}", red=True)
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is not); straight from /proc, for a
+    process no tag can find (an untagged daemon whose PID a target wrote down)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
 def write_scenario(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)

@@ -16,19 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TARGETS
+from conftest import TARGETS, running
 from shutdown_probe import expand_cases, run_case
 from shutdown_probe.namespaces import pid_namespace
 from shutdown_probe.results import CaseResult
 from shutdown_probe.scenario import make_scenario
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 def written_pid(path: Path) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TARGETS, tie_of, write_scenario
+from conftest import ROOT, TARGETS, running, tie_of, write_scenario
 from shutdown_probe.waiting import wait_readable
 from shutdown_probe import expand_cases, run_cases
 from shutdown_probe.render.common import orphans_cell
@@ -29,14 +29,6 @@ from shutdown_probe.results import CaseResult, Results
 from shutdown_probe.scenario import make_scenario
 
 HOSTILE = TARGETS / "hostile.py"
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 def daemon_of(workdir: str) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path as FsPath
 import psutil
 import pytest
 
-from conftest import TARGETS, tie_of
+from conftest import TARGETS, running, tie_of
 from shutdown_probe import BUILTIN_PATHS, CaseResult, expand_cases, run_case
 from shutdown_probe.files import write_atomically
 from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture
@@ -234,16 +234,6 @@ def test_daemon_is_an_orphan_and_is_killed(path):
 
 
 # ----------------------------------------------------------------------- exec-daemon
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie is not); straight from /proc, for a
-    process no tag can find."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 @pytest.mark.timeout(30)
