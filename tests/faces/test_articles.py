@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 from shutdown_probe.articles import MORE, NOT_REPRODUCED, REPRODUCED, UNTESTED, WRONG, load, judge
 from shutdown_probe.render.articles import stable
 from shutdown_probe.results import CaseResult, HookResult

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 
 RUN = ROOT / "benchmarks" / "run.py"
 GENERATED = [ROOT / "benchmarks" / "README.md", ROOT / "benchmarks" / "results.json"]

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SESSION, TARGETS, run_cli, wait_while_running, write_scenario
+from tests.support import ROOT, SESSION, TARGETS, run_cli, wait_while_running, write_scenario
 from shutdown_probe.paths import BUILTIN_PATHS
 from shutdown_probe.processes import tagged_processes
 

@@ -28,8 +28,8 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from conftest import TARGETS, run_cli
-from test_html import stop_case, traffic_case
+from tests.support import TARGETS, run_cli
+from tests.unit.test_html import stop_case, traffic_case
 from shutdown_probe.render import (build_tables, format_case_failure, format_compat, format_html, format_junit,
                                    format_markdown, format_terminal, row_properties)
 from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookResult, Orphan, ProcessRecord,

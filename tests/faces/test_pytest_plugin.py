@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 import psutil
 import pytest
 
-from conftest import SCENARIOS, SESSION, TARGETS, run_cli, wait_while_running
+from tests.support import SCENARIOS, SESSION, TARGETS, run_cli, wait_while_running
 from shutdown_probe.processes import tagged_processes
 from shutdown_probe.pytest_plugin import has_scenario_line
 

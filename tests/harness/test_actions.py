@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TARGETS, running
+from tests.support import TARGETS, running
 from shutdown_probe import expand_cases, run_case
 from shutdown_probe.namespaces import pid_namespace
 from shutdown_probe.results import CaseResult

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TARGETS, running, tie_of, write_scenario
+from tests.support import ROOT, TARGETS, running, tie_of, write_scenario
 from shutdown_probe.waiting import wait_readable
 from shutdown_probe import expand_cases, run_cases
 from shutdown_probe.render.common import orphans_cell

@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 
-from conftest import write_scenario
+from tests.support import write_scenario
 from shutdown_probe import make_scenario
 from shutdown_probe.runner import MAX_CASES, TooManyCases, expand_cases, run_cases
 from shutdown_probe.waiting import Flag

@@ -32,8 +32,9 @@ import pytest
 
 from shutdown_probe.processes import TAG_ENV, tagged_processes
 from shutdown_probe.runner import SESSION_ENV
+from tests.support import ROOT
 
-INIT = Path(__file__).resolve().parent.parent / "shutdown_probe" / "_forward_init.py"
+INIT = ROOT / "shutdown_probe" / "_forward_init.py"
 INIT_CMD = [sys.executable, "-I", "-S", str(INIT)]
 PY = [sys.executable, "-I"]
 WAIT = 15.0  # bound for events that should happen within milliseconds

@@ -42,7 +42,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import SESSION, TARGETS, run_cli
+from tests.support import SESSION, TARGETS, run_cli
 from shutdown_probe import cli
 from shutdown_probe import scenario as scenario_mod
 from shutdown_probe.errors import ScenarioError

@@ -26,7 +26,7 @@ from pathlib import Path as FsPath
 import psutil
 import pytest
 
-from conftest import TARGETS, running, tie_of
+from tests.support import TARGETS, running, tie_of
 from shutdown_probe import BUILTIN_PATHS, CaseResult, expand_cases, run_case
 from shutdown_probe.files import write_atomically
 from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture

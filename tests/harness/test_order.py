@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TARGETS, write_scenario
+from tests.support import TARGETS, write_scenario
 from shutdown_probe import expand_cases, load_scenario, run_case
 from shutdown_probe.evidence import FileHookDetector, LogHookDetector, observed_order
 from shutdown_probe.expect import evaluate

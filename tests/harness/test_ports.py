@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 from shutdown_probe.runner import lease_port  # where the runner takes its leases from
 
 NOBODY = 65534

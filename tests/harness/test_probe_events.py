@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TARGETS, run_cli, write_scenario
+from tests.support import ROOT, TARGETS, run_cli, write_scenario
 from shutdown_probe import expand_cases, load_scenario, run_case
 from shutdown_probe.probe import EVENTS_LIMIT, load_events, runs_python
 from shutdown_probe.render import format_markdown, format_terminal

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TARGETS
+from tests.support import ROOT, TARGETS
 
 PROBE_DIR = ROOT / "shutdown_probe" / "_probe_site"
 PYTHON = os.environ.get("SHUTDOWN_PROBE_TEST_PYTHON", sys.executable)

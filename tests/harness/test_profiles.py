@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TARGETS, write_scenario
+from tests.support import ROOT, TARGETS, write_scenario
 from shutdown_probe import CaseResult, expand_cases, make_scenario, run_case
 from shutdown_probe.namespaces import pid_namespace
 from shutdown_probe.render.common import explain

@@ -20,7 +20,7 @@ from pathlib import Path as FsPath
 
 import pytest
 
-from conftest import SCENARIOS, TARGETS, write_scenario
+from tests.support import SCENARIOS, TARGETS, write_scenario
 from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario, run_case
 from shutdown_probe.paths import PROFILE_PATHS
 from shutdown_probe.render.common import explain

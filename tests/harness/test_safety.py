@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from conftest import ROOT, write_scenario
+from tests.support import ROOT, write_scenario
 from shutdown_probe.processes import CaseProcesses, ProcessHandle, process_group
 from shutdown_probe.runner import expand_cases, run_case
 from shutdown_probe.scenario import load_scenario

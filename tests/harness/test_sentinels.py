@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TARGETS, write_scenario
+from tests.support import TARGETS, write_scenario
 from shutdown_probe import expand_cases, load_scenario, run_case
 from shutdown_probe.evidence import FileHookDetector
 from shutdown_probe.render import format_terminal

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 from shutdown_probe.errors import ScenarioError
 from shutdown_probe.scenario import load_scenario, substitute_shell
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from conftest import TARGETS, run_cli, write_scenario
+from tests.support import TARGETS, run_cli, write_scenario
 from shutdown_probe import CaseResult, make_scenario, run_case
 from shutdown_probe.errors import ScenarioError
 from shutdown_probe.results import REQUEST_OUTCOMES

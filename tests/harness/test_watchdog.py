@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SESSION, wait_while_running, write_scenario
+from tests.support import ROOT, SESSION, wait_while_running, write_scenario
 from shutdown_probe.processes import tagged_processes
 from shutdown_probe.waiting import wait_readable
 
@@ -204,7 +204,7 @@ def test_a_harness_killed_at_random_moments_leaves_no_process_behind(tmp_path):
 def test_the_watchdog_is_reported_in_the_capabilities(tmp_path):
     import json
 
-    from conftest import TARGETS
+    from tests.support import TARGETS
 
     path = write_scenario(tmp_path, f'''
 paths = ["sigterm"]
@@ -266,7 +266,7 @@ def test_the_watchdog_spares_the_session_the_harness_runs_in(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_the_watchdog_of_a_harness_we_started_is_reaped_when_it_ends(tmp_path):
-    from conftest import TARGETS
+    from tests.support import TARGETS
     from shutdown_probe import watchdog
     from shutdown_probe.processes import capabilities
     from shutdown_probe.runner import RUN_ID
@@ -321,7 +321,7 @@ def test_a_harness_killed_by_sigkill_leaves_no_untagged_daemon(tmp_path):
     """Issue 18, item 1: a daemon with an empty environment (no tag) in a session of
     its own, re-parented to the harness. The harness found it and told the watchdog;
     killed by SIGKILL, it leaves the watchdog to kill it."""
-    from conftest import TARGETS
+    from tests.support import TARGETS
 
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -375,7 +375,7 @@ def test_the_watchdog_looks_at_the_harness_children_while_cases_run(tmp_path):
     while cases run, the watchdog looks at the harness's children itself. Here its
     Watch runs in this process against a stand-in harness (a subreaper) whose case's
     daemon, untagged and in a session of its own, was re-parented to it."""
-    from conftest import TARGETS
+    from tests.support import TARGETS
     from shutdown_probe import _watchdog
 
     (tmp_path / "harness.py").write_text(HARNESS_WITH_A_DAEMON)

@@ -9,13 +9,11 @@ Each case runs once; the tests share the results.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import shutdown_probe
+from tests.support import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 BEFORE = "sigterm-finally"
 AFTER = "sigterm-handle-exit"
 

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import SCENARIOS
+from tests.support import SCENARIOS
 from shutdown_probe import expand_cases, load_scenario, run_cases
 
 # the three atexit callables, found by the probe (no [hooks] entry), and the banner

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SCENARIOS
+from tests.support import SCENARIOS
 from shutdown_probe import expand_cases, load_scenario, run_cases
 
 pytest.importorskip("gunicorn")

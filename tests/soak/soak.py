@@ -1,6 +1,6 @@
 """Soak: hundreds of hostile cases through ``shutdown-probe run``, in one process.
 
-    python tests/soak.py FOLDER ROUNDS FIGURES.json
+    python tests/soak/soak.py FOLDER ROUNDS FIGURES.json
 
 Writes one scenario per mode of tests/targets/hostile.py into FOLDER (every
 builtin signal path that ends a process: sigterm, sigint, sigkill, ctrl-c), then
@@ -8,7 +8,7 @@ calls the CLI's ``main(["run", ..., "--jobs", "auto"])`` ROUNDS times in this sa
 process, and after each round records what a leak would change: open descriptors,
 live Python objects and blocks (bounded caches emptied first), resident memory,
 threads, live children. The figures (and every case's outcome) go
-to FIGURES.json; tests/test_soak.py judges them.
+to FIGURES.json; tests/soak/test_soak.py judges them.
 
 Run in-process rather than as ``shutdown-probe`` subprocesses: a leak in one run
 would vanish with its process, and that is exactly what must not hide.
@@ -24,7 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-HOSTILE = Path(__file__).resolve().parent / "targets" / "hostile.py"
+# A script run on its own (not a module of the tests package), so it finds the
+# targets from its own place: tests/soak/ -> tests/targets/.
+HOSTILE = Path(__file__).resolve().parent.parent / "targets" / "hostile.py"
 
 # scenario name -> hostile.py arguments (the mode first)
 MODES = {

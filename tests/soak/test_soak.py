@@ -1,6 +1,6 @@
 """Soak: 336 hostile cases with ``--jobs auto`` leave no process, descriptor or memory behind.
 
-tests/soak.py runs the CLI's ``run`` seven times in one process over the twelve
+tests/soak/soak.py runs the CLI's ``run`` seven times in one process over the twelve
 hostile scenarios of tests/targets/hostile.py (four paths each: 48 cases a round)
 and records descriptors, memory, threads and children after every round. This test
 judges those figures and prints them (``-s``, or in the log of a failure).
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SESSION
+from tests.support import ROOT, SESSION, TESTS
 from shutdown_probe.processes import tagged_processes
 
 ROUNDS = 7
@@ -55,7 +55,7 @@ def slope(values: list[int]) -> float:
 @pytest.mark.timeout(400)
 def test_hundreds_of_hostile_cases_leave_nothing_behind(tmp_path):
     figures = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "soak.py"), str(tmp_path), str(ROUNDS),
+    done = subprocess.run([sys.executable, str(TESTS / "soak" / "soak.py"), str(tmp_path), str(ROUNDS),
                            str(figures)], cwd=ROOT, capture_output=True, text=True, timeout=380)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from conftest import run_cli, write_scenario
+from tests.support import run_cli, write_scenario
 from shutdown_probe.expect import evaluate
 from shutdown_probe.render import format_case_failure, format_html, format_markdown, format_terminal, row_properties
 from shutdown_probe.render.common import claims

@@ -12,7 +12,7 @@ import random
 
 from markdown_it import MarkdownIt
 
-from conftest import run_cli
+from tests.support import run_cli
 from shutdown_probe.render import format_compat
 from shutdown_probe.results import (FRAMEWORKS, CaseResult, ExpectResult, HookResult, Orphan, ProcessRecord,
                                     Results, environment_info)

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, write_scenario
+from tests.support import ROOT, write_scenario
 from shutdown_probe import cli
 from shutdown_probe.paths import BUILTIN_PATHS
 from shutdown_probe.results import CaseResult, Results

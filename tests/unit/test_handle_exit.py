@@ -11,11 +11,11 @@ import importlib.util
 import os
 import signal
 import sys
-from pathlib import Path
 
 import pytest
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+from tests.support import SCENARIOS
+
 
 
 def _load():

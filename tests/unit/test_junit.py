@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import TARGETS, run_cli, write_scenario
+from tests.support import TARGETS, run_cli, write_scenario
 from shutdown_probe.render import format_junit
 from shutdown_probe.results import CaseResult, ExpectResult, HookResult, Results
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+from tests.support import ROOT, TESTS
 
 README = (ROOT / "README.md").read_text()
 
@@ -18,7 +18,7 @@ def test_readme_starts_with_the_install_and_test_commands():
 
 
 def test_fixture_example_is_the_file_that_runs():
-    source = (ROOT / "tests" / "test_readme_example.py").read_text()
+    source = (TESTS / "test_readme_example.py").read_text()
     body = source.split("\n", 1)[1].lstrip("\n")  # everything after the module docstring line
     [example] = re.findall(r"```python\n(.*?)```", README, re.S)
     assert example == body

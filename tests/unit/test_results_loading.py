@@ -34,12 +34,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, run_cli
+from tests.support import DATA, ROOT, run_cli
 from shutdown_probe import cli
 from shutdown_probe.errors import ResultsError
 from shutdown_probe.results import CaseResult, load_results
 
-FIXTURE = ROOT / "tests" / "data" / "results.json"
+FIXTURE = DATA / "results.json"
 
 
 def kept(written, loaded) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, write_scenario
+from tests.support import run_cli, write_scenario
 from shutdown_probe.errors import ScenarioError
 from shutdown_probe.paths import BUILTIN_PATHS, PROFILE_PATHS, SIGNAL_PATHS
 from shutdown_probe.scenario import (
