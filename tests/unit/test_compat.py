@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import copy
 import importlib.metadata
-import json
 import random
 
 from markdown_it import MarkdownIt
 
-from tests.support import run_cli
 from shutdown_probe.render import format_compat
 from shutdown_probe.results import (FRAMEWORKS, CaseResult, ExpectResult, HookResult, Orphan, ProcessRecord,
                                     Results, environment_info)
@@ -340,25 +338,6 @@ def test_environment_records_the_installed_frameworks_as_importlib_metadata_sees
 
 
 # ---------------------------------------------------------------- the command line
-
-
-def test_report_markdown_writes_the_compat_tables_of_files_from_two_pythons(tmp_path):
-    def case(hooks: dict[str, HookResult]) -> CaseResult:
-        return CaseResult("demo", "sigterm", "exited", hooks=hooks, duration_s=0.2)
-    files = []
-    for python, hook in (("3.12.1", not_ran()), ("3.11.7", ran("root"))):
-        part = results([case({"bye": hook})], env(python, uvicorn="0.30.1"), scenarios={"demo": "A demo"})
-        files.append(tmp_path / f"py{python}.json")
-        files[-1].write_text(json.dumps(part.to_dict()))
-    md = tmp_path / "docs" / "compat.md"
-    done = run_cli("report", *map(str, files), "--markdown", str(md))
-    assert done.returncode == 0, done.stderr
-    assert "sigterm" in done.stdout  # the matrix is still printed
-    assert md.read_text() == (
-        "## demo\n\nA demo\n\n"
-        "| path | Python 3.11.7 | Python 3.12.1 |\n|---|---|---|\n| `sigterm` | `bye` | nothing ran |\n\n"
-        "Legend: cells name the hooks that ran.\n\n"
-        f"Columns: environments; every column: Uvicorn 0.30.1, {PLATFORM}, {TOOL}.\n")
 
 
 def test_an_interrupted_case_has_words_in_the_compatibility_table():

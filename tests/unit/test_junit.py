@@ -1,16 +1,12 @@
 """JUnit XML (render/junit.py, ``run --junit``, ``report --junit``): the common shape CI
 servers read (testsuites > testsuite > testcase with name, classname and time; a
-failure or an error with a message), checked from results built by hand and against
-the JSON of a real run."""
+failure or an error with a message), checked from results built by hand (against the JSON of a real
+run: tests/faces/test_cli_reports.py)."""
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 
-import pytest
-
-from tests.support import TARGETS, run_cli, write_scenario
 from shutdown_probe.render import format_junit
 from shutdown_probe.results import CaseResult, ExpectResult, HookResult, Results
 
@@ -84,63 +80,3 @@ def test_failure_error_and_skipped_say_why():
 def test_no_case_is_still_a_document():
     root = ET.fromstring(format_junit(Results()))
     assert root.tag == "testsuites" and root.get("tests") == "0" and list(root) == []
-
-
-# ---------------------------------------------------------------- a real run
-
-# plain.py registers an atexit hook that prints "atexit ran". SIGINT raises
-# KeyboardInterrupt, so the interpreter exits normally and runs it; SIGTERM's default
-# action ends the process in the kernel, so it cannot run (CPython's atexit docs).
-PLAIN = f'''
-paths = ["sigint", "sigterm"]
-[app]
-command = ["{{python}}", "{TARGETS / "plain.py"}", "{{workdir}}"]
-ready = {{ file = "{{workdir}}/ready" }}
-stop_timeout = 10
-[hooks.atexit]
-log = "atexit ran"
-[expect.sigint]
-ran = ["atexit"]
-[expect.sigterm]
-ran = ["atexit"]
-'''
-
-
-@pytest.mark.timeout(90)
-def test_run_junit_matches_the_runs_results_and_report_renders_the_same(tmp_path):
-    scenario = write_scenario(tmp_path, PLAIN, "plain.toml")
-    saved, junit = tmp_path / "r.json", tmp_path / "r.xml"
-    done = run_cli("run", str(scenario), "--json", str(saved), "--junit", str(junit))
-    assert done.returncode == 1, done.stderr  # the SIGTERM expectation cannot hold
-    data = json.loads(saved.read_text())
-    root = ET.parse(junit).getroot()
-    (suite,) = root.findall("testsuite")
-    assert suite.get("name") == "plain" and suite.get("tests") == "2"
-    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("1", "0", "0")
-    cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert list(cases) == [c["path"] for c in data["cases"]] == ["sigint", "sigterm"]
-    for record in data["cases"]:
-        assert cases[record["path"]].get("time") == f"{record['wall_s']:.3f}"
-        props = {p.get("name"): p.get("value") for p in cases[record["path"]].find("properties")}
-        assert props["shutdown_probe.hook.atexit"] == ("✓" if record["hooks"]["atexit"]["ran"] else "✗")
-    assert not cases["sigint"].findall("failure")
-    (failure,) = cases["sigterm"].findall("failure")
-    assert failure.get("message").startswith("expected hook 'atexit' to run, it did not")
-    assert "atexit ran" in cases["sigint"].find("system-out").text
-
-    again = tmp_path / "again.xml"
-    done = run_cli("report", str(saved), "--junit", str(again))
-    assert done.returncode == 1, done.stderr
-    assert again.read_text() == junit.read_text()  # a pure function of the results
-
-
-def test_report_junit_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
-    saved = tmp_path / "r.json"
-    saved.write_text(by_hand().to_json())
-    (tmp_path / "a-file").write_text("")
-    bad, html = tmp_path / "a-file" / "r.xml", tmp_path / "r.html"
-    done = run_cli("report", str(saved), "--junit", str(bad), "--html", str(html))
-    assert done.returncode == 2
-    (line,) = done.stderr.splitlines()
-    assert line.startswith(f"shutdown-probe: --junit {bad}: cannot write: ")
-    assert html.read_text().startswith("<!DOCTYPE html>")
