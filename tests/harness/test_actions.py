@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TARGETS, running
-from shutdown_probe import expand_cases, run_case
+from tests.support import proc, run_path, running, target_scenario
 from shutdown_probe.namespaces import pid_namespace
 from shutdown_probe.results import CaseResult
-from shutdown_probe.scenario import make_scenario
 
 
 def written_pid(path: Path) -> int:
@@ -28,16 +26,8 @@ def written_pid(path: Path) -> int:
 
 
 def run(target: str, path: str, *args: str, **kw) -> CaseResult:
-    sc = make_scenario(f"actions-{target.removesuffix('.py')}",
-                       command=["{python}", str(TARGETS / target), "{workdir}", *args], paths=[path], **kw)
-    [case] = expand_cases([sc], [path])
-    return run_case(case)
-
-
-def only(result: CaseResult, role: str):
-    found = [p for p in result.processes if p.role == role]
-    assert len(found) == 1, f"expected one {role} process, got {result.processes}"
-    return found[0]
+    return run_path(target_scenario(target, *args, name=f"actions-{target.removesuffix('.py')}", paths=[path], **kw),
+                    path)
 
 
 @pytest.fixture
@@ -65,7 +55,7 @@ def test_a_trigger_commands_background_process_is_the_cases(background):
     assert result.outcome == "exited", (result.outcome, result.error)
     assert result.exit == {"returncode": 0, "signal": None}  # SIGUSR1: SystemExit(0)
     assert result.hooks["finally"].ran
-    trigger = only(result, "trigger")
+    trigger = proc(result, "trigger")
     assert trigger.returncode == 0 and not trigger.killed_by_harness
     assert result.trigger["pid"] == trigger.pid and result.trigger["returncode"] == 0
     # the trigger's subshell, which ended by itself, and the sleep it left behind
@@ -82,7 +72,7 @@ def test_a_trigger_command_past_its_timeout_is_killed_and_the_kill_recorded():
     result = run("http_app.py", "slow", "{port}", ready={"http": "http://127.0.0.1:{port}/"},
                  triggers={"slow": {"command": ["sleep", "30"], "timeout": 0.5}}, stop_timeout=10)
 
-    trigger = only(result, "trigger")
+    trigger = proc(result, "trigger")
     assert trigger.killed_by_harness and trigger.signal == "SIGKILL"
     assert "still running after 0.5 s" in result.trigger["error"]
     [esc] = [e for e in result.escalations if e.pid == trigger.pid]
@@ -105,7 +95,7 @@ def test_a_prestop_commands_background_process_is_the_cases(background):
     stop = result.stop
     assert stop.pre_stop["returncode"] == 0
     assert result.hooks["released"].ran and stop.final_kill is False  # the app stopped by itself
-    assert only(result, "pre-stop").returncode == 0
+    assert proc(result, "pre-stop").returncode == 0
     assert [(o.pid, o.role, o.killed_by_harness) for o in result.orphans] == [(bg, "pre-stop-child", True)]
     # the stopper's processes are the app's: it did not wait for, nor kill, the preStop's
     assert bg not in {k["pid"] for k in stop.killed} | {p["pid"] for p in stop.left_running}
@@ -160,6 +150,6 @@ def test_a_python_triggers_atexit_callables_are_not_the_apps_hooks():
                  triggers={"bye": {"command": ["{python}", "-c", code]}}, stop_timeout=10)
 
     assert result.outcome == "exited", (result.outcome, result.error)
-    assert only(result, "trigger").returncode == 0
+    assert proc(result, "trigger").returncode == 0
     assert result.probe["enabled"] and result.probe["processes"], result.probe  # the app had the probe
     assert not [name for name in result.hooks if "trigger_only_callable" in name], list(result.hooks)

@@ -31,7 +31,6 @@ import datetime as dt
 import io
 import json
 import math
-import os
 import re
 import shutil
 import tempfile
@@ -39,10 +38,10 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.support import SESSION, TARGETS, run_cli
+from tests.support import EXPLORE, SESSION, TARGETS, fuzz_settings, run_cli
 from shutdown_probe import cli
 from shutdown_probe import scenario as scenario_mod
 from shutdown_probe.errors import ScenarioError
@@ -51,16 +50,6 @@ from shutdown_probe.processes import tagged_processes
 from shutdown_probe.runner import expand_cases
 from shutdown_probe.scenario import OUTCOMES, describe, load_scenario
 
-EXPLORE = os.environ.get("SHUTDOWN_PROBE_FUZZ") == "explore"
-
-
-def fuzz_settings(examples: int, **kw):
-    """Reproducible in CI (fixed examples, nothing stored); wide when exploring."""
-    if EXPLORE:
-        return settings(max_examples=examples * 20, deadline=None, database=None,
-                        suppress_health_check=list(HealthCheck), **kw)
-    return settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck), **kw)
 
 
 # --------------------------------------------------------------------------- base files

@@ -26,7 +26,7 @@ from pathlib import Path as FsPath
 import psutil
 import pytest
 
-from tests.support import TARGETS, running, tie_of
+from tests.support import TARGETS, exit_of, running, target_scenario, tie_of
 from shutdown_probe import BUILTIN_PATHS, CaseResult, expand_cases, run_case
 from shutdown_probe.files import write_atomically
 from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture
@@ -34,7 +34,6 @@ from shutdown_probe.processes import TAG_ENV
 from shutdown_probe.render import format_case_failure, format_compat, format_html, format_markdown, format_terminal
 from shutdown_probe.results import Results
 from shutdown_probe.runner import KILL_GRACE, SESSION_ENV, tag_prefix
-from shutdown_probe.scenario import make_scenario
 
 HOSTILE = TARGETS / "hostile.py"
 MB = 1024 * 1024
@@ -54,9 +53,8 @@ _spec.loader.exec_module(hostile)  # the module only defines things: its modes r
 
 
 def scenario(*mode: str, paths: list[str], stop_timeout: float = STOP, hooks: dict | None = None, **extra):
-    return make_scenario(
-        f"hostile-{mode[0]}",
-        command=["{python}", str(HOSTILE), "{workdir}", *mode],
+    return target_scenario(
+        "hostile.py", *mode, name=f"hostile-{mode[0]}",
         ready={"file": "{workdir}/ready"},
         paths=paths, hooks=hooks, ready_timeout=20, stop_timeout=stop_timeout, **extra,
     )
@@ -138,12 +136,6 @@ def assert_bounded(result: CaseResult, stop_timeout: float) -> None:
     assert result.wall_s is not None
     after_ready = result.wall_s - (result.ready_s or 0.0)
     assert after_ready <= stop_timeout + KILL_GRACE + MARGIN, (after_ready, result.outcome, result.error)
-
-
-def exit_of(expected: int | signal.Signals) -> dict:
-    if isinstance(expected, signal.Signals):
-        return {"returncode": None, "signal": expected.name}
-    return {"returncode": expected, "signal": None}
 
 
 def record(result: CaseResult, pid: int):

@@ -10,14 +10,13 @@ source (tests/targets/print_file_print.py), never from the output under test.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.support import TARGETS, write_scenario
+from tests.support import target_toml, write_scenario
 from shutdown_probe import expand_cases, load_scenario, run_case
 from shutdown_probe.evidence import FileHookDetector, LogHookDetector, observed_order
 from shutdown_probe.expect import evaluate
@@ -47,23 +46,13 @@ def stated_pairs(text: str) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def print_file_print(tmp_path_factory) -> list[CaseResult]:
     tmp_path = tmp_path_factory.mktemp("order")
-    argv = ["{python}", str(TARGETS / "print_file_print.py"), "{workdir}", "{workdir}/finally"]
-    path = write_scenario(tmp_path, f"""
-name = "order"
-paths = ["sigterm"]
-[app]
-command = {json.dumps(argv)}
-ready = {{ file = "{{workdir}}/ready" }}
-ready_timeout = 20
-stop_timeout = 10
-probe = false
-[hooks.flushed]
-log = '\\] flushed$'
-[hooks.finally]
-file = "{{workdir}}/finally"
-[hooks.atexit]
-log = '\\] atexit ran$'
-""")
+    path = write_scenario(tmp_path, target_toml(
+        "print_file_print.py", "{workdir}/finally", name="order", paths=["sigterm"], ready_timeout=20,
+        stop_timeout=10, app_extra="probe = false", hooks={
+            "flushed": r"log = '\] flushed$'",
+            "finally": 'file = "{workdir}/finally"',
+            "atexit": r"log = '\] atexit ran$'",
+        }))
     results = [run_case(case) for case in expand_cases([load_scenario(path)], repeat=RUNS)]
     for result in results:
         assert result.outcome == "exited", (result.outcome, result.error, result.output_tail)

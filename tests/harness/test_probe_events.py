@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, TARGETS, run_cli, write_scenario
+from tests.support import ROOT, run_cli, target_toml, write_scenario
 from shutdown_probe import expand_cases, load_scenario, run_case
 from shutdown_probe.probe import EVENTS_LIMIT, load_events, runs_python
 from shutdown_probe.render import format_markdown, format_terminal
@@ -29,19 +29,9 @@ PROBE_DIR = ROOT / "shutdown_probe" / "_probe_site"
 
 
 def tamper_scenario(tmp_path: Path, *mode: str, expect: str = "") -> Path:
-    argv = ["{python}", str(TARGETS / "probe_tamper.py"), "{workdir}", *mode]
-    return write_scenario(tmp_path, f"""
-name = "tamper"
-paths = ["sigterm"]
-[app]
-command = {json.dumps(argv)}
-ready = {{ file = "{{workdir}}/ready" }}
-ready_timeout = 20
-stop_timeout = 10
-[hooks.bye]
-log = '\\[pid \\d+\\] bye'
-{expect}
-""")
+    return write_scenario(tmp_path, target_toml(
+        "probe_tamper.py", *mode, name="tamper", paths=["sigterm"], ready_timeout=20, stop_timeout=10,
+        hooks={"bye": r"log = '\[pid \d+\] bye'"}, tables=expect))
 
 
 def run_tamper(tmp_path: Path, *mode: str, expect: str = ""):

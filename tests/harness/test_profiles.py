@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from tests.support import ROOT, TARGETS, write_scenario
-from shutdown_probe import CaseResult, expand_cases, make_scenario, run_case
+from tests.support import ROOT, TARGETS, proc, target_scenario, write_scenario
+from shutdown_probe import CaseResult, expand_cases, run_case
 from shutdown_probe.namespaces import pid_namespace
 from shutdown_probe.render.common import explain
 
@@ -42,9 +42,8 @@ def run(target: str, path: str, *args: str, hooks: dict | None = None, ready: di
         profiles: dict | None = None, stop_timeout: float = 5) -> tuple[CaseResult, float]:
     """Run ``tests/targets/TARGET WORKDIR ARGS`` under ``path``; return the result and
     the case's wall time as measured here."""
-    sc = make_scenario(
-        f"profile-{target.removesuffix('.py')}",
-        command=["{python}", str(TARGETS / target), "{workdir}", *args],
+    sc = target_scenario(
+        target, *args, name=f"profile-{target.removesuffix('.py')}",
         ready=ready or {"file": "{workdir}/ready"},
         hooks=hooks, paths=[path], profiles=profiles, stop_timeout=stop_timeout,
     )
@@ -54,12 +53,6 @@ def run(target: str, path: str, *args: str, hooks: dict | None = None, ready: di
     wall = time.monotonic() - t
     assert result.stop is not None and result.stop.profile == path
     return result, wall
-
-
-def proc(result: CaseResult, role: str):
-    found = [p for p in result.processes if p.role == role]
-    assert len(found) == 1, f"expected one {role} process, got {result.processes}"
-    return found[0]
 
 
 def printed_pids(result: CaseResult, text: str) -> list[int]:

@@ -20,15 +20,12 @@ from pathlib import Path as FsPath
 
 import pytest
 
-from tests.support import SCENARIOS, TARGETS, write_scenario
-from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario, run_case
+from tests.support import READY_FILE, SCENARIOS, TARGETS, exit_of, proc, run_path, target_toml, write_scenario
+from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario
 from shutdown_probe.paths import PROFILE_PATHS
 from shutdown_probe.render.common import explain
 
 # ----------------------------------------------------------------------- helpers
-
-READY_FILE = 'file = "{workdir}/ready"'
-
 
 def log(regex: str) -> str:
     return f"log = {json.dumps(regex)}"
@@ -43,43 +40,14 @@ def pid_line(text: str) -> str:
     return log(r"\[pid (?P<pid>\d+)\] " + text)
 
 
-def scenario(tmp_path: FsPath, target: str, *args: str, paths: list[str],
-             hooks: dict[str, str] | None = None, ready: str = READY_FILE,
-             ready_timeout: float = 10, stop_timeout: float = 3,
-             app_extra: str = "", tables: str = ""):
+def scenario(tmp_path: FsPath, target: str, *args: str, paths: list[str], **toml):
     """Write and load a scenario that runs ``tests/targets/TARGET WORKDIR ARGS``."""
-    argv = ["{python}", str(TARGETS / target), "{workdir}", *args]
-    lines = [
-        f"name = {json.dumps(FsPath(target).stem)}",
-        f"paths = {json.dumps(paths)}",
-        "[app]",
-        f"command = {json.dumps(argv)}",
-        f"ready = {{ {ready} }}",
-        f"ready_timeout = {ready_timeout}",
-        f"stop_timeout = {stop_timeout}",
-        app_extra,
-    ]
-    for name, spec in (hooks or {}).items():
-        lines += [f"[hooks.{name}]", spec]
-    lines.append(tables)
-    return load_scenario(write_scenario(tmp_path, "\n".join(lines) + "\n"))
-
-
-def run_path(sc, path: str) -> CaseResult:
-    cases = expand_cases([sc], [path])
-    assert [c.path.name for c in cases] == [path]
-    return run_case(cases[0])
+    return load_scenario(write_scenario(tmp_path, target_toml(target, *args, paths=paths, **toml)))
 
 
 def ran(result: CaseResult) -> set[str]:
     """The declared hooks that ran (the probe's own atexit:* hooks are tested apart)."""
     return {name for name, h in result.hooks.items() if h.ran and h.source != "probe"}
-
-
-def proc(result: CaseResult, role: str):
-    found = [p for p in result.processes if p.role == role]
-    assert len(found) == 1, f"expected one {role} process, got {result.processes}"
-    return found[0]
 
 
 def printed_pid(result: CaseResult, text: str) -> int:
@@ -104,12 +72,6 @@ def assert_clean_exit(result: CaseResult) -> None:
     assert not any(p.killed_by_harness for p in result.processes)
     assert result.root_exit_s is not None and result.duration_s is not None
     assert 0 <= result.root_exit_s <= result.duration_s
-
-
-def exit_of(expected: int | signal.Signals) -> dict:
-    if isinstance(expected, signal.Signals):
-        return {"returncode": None, "signal": expected.name}
-    return {"returncode": expected, "signal": None}
 
 
 # The built-in paths and the target each one is tested against below. Adding a path to

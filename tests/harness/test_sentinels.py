@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TARGETS, write_scenario
+from tests.support import target_toml, write_scenario
 from shutdown_probe import expand_cases, load_scenario, run_case
 from shutdown_probe.evidence import FileHookDetector
 from shutdown_probe.render import format_terminal
@@ -25,20 +25,10 @@ from shutdown_probe.scenario import HookSpec
 
 def run_swap(tmp_path: Path, mode: str, expect: str = ""):
     sentinel = tmp_path / "released"
-    argv = ["{python}", str(TARGETS / "sentinel_swap.py"), "{workdir}", str(sentinel), mode]
-    path = write_scenario(tmp_path, f"""
-name = "swap"
-paths = ["sigterm"]
-[app]
-command = {json.dumps(argv)}
-ready = {{ file = "{{workdir}}/ready" }}
-ready_timeout = 20
-stop_timeout = 10
-probe = false
-[hooks.released]
-file = {json.dumps(str(sentinel))}
-{expect}
-""")
+    path = write_scenario(tmp_path, target_toml(
+        "sentinel_swap.py", str(sentinel), mode, name="swap", paths=["sigterm"], ready_timeout=20,
+        stop_timeout=10, app_extra="probe = false", hooks={"released": f"file = {json.dumps(str(sentinel))}"},
+        tables=expect))
     result = run_case(expand_cases([load_scenario(path)])[0])
     assert result.outcome == "exited", (result.outcome, result.error, result.output_tail)
     assert result.exit == {"returncode": 0, "signal": None}

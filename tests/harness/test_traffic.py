@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from tests.support import TARGETS, run_cli, write_scenario
+from tests.support import TARGETS, proc, run_cli, write_scenario
 from shutdown_probe import CaseResult, make_scenario, run_case
 from shutdown_probe.errors import ScenarioError
 from shutdown_probe.results import REQUEST_OUTCOMES
@@ -112,12 +112,6 @@ def new(t):
 
 def kind(t, k: str):
     return [q for q in t.requests if q.kind == k]
-
-
-def proc(r: CaseResult, role: str):
-    found = [p for p in r.processes if p.role == role]
-    assert len(found) == 1, f"expected one {role} process, got {r.processes}"
-    return found[0]
 
 
 def printed_serving_pid(r: CaseResult) -> int:

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.support import ROOT, SESSION, wait_while_running, write_scenario
+from tests.support import ROOT, SESSION, running, wait_while_running, write_scenario
 from shutdown_probe.processes import tagged_processes
 from shutdown_probe.waiting import wait_readable
 
@@ -106,7 +106,7 @@ def start_harness(scenario):
 def case_pids(tmp_path) -> set[int]:
     """Every live process of the harness's cases: tagged, or written down by the apps."""
     pids = {p.pid for p in tagged_processes(f"{SESSION}/")}
-    return pids | {pid for pid in logged(tmp_path) if _running(pid)}
+    return pids | {pid for pid in logged(tmp_path) if running(pid)}
 
 
 def kill_harness_and_check(tmp_path, proc: subprocess.Popen) -> float:
@@ -148,14 +148,6 @@ def kill_harness_and_check(tmp_path, proc: subprocess.Popen) -> float:
                 except ProcessLookupError:
                     pass
             pytest.fail(f"alive {SURVIVAL_LIMIT} s after the harness was SIGKILLed: {survivors}\n{diag}")
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.timeout(90)
@@ -311,7 +303,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     except ProcessLookupError:
         return True
     try:
-        return bool(wait_readable([fd], timeout)) or not _running(pid)
+        return bool(wait_readable([fd], timeout)) or not running(pid)
     finally:
         os.close(fd)
 
@@ -344,8 +336,8 @@ stop_timeout = 60
         daemon, root = pids()["daemon"], pids()["root"]
         # the root dies of the path's SIGTERM, which comes after the harness's look for
         # the case's processes: by then it has adopted the daemon and told the watchdog
-        wait_while_running(proc, lambda: not _running(root), "the trigger")
-        assert _running(daemon)
+        wait_while_running(proc, lambda: not running(root), "the trigger")
+        assert running(daemon)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         assert _wait_gone(daemon, SURVIVAL_LIMIT), "the untagged daemon outlived the SIGKILLed harness"
@@ -354,7 +346,7 @@ stop_timeout = 60
             proc.kill()
             proc.wait()
         proc.stderr.close()
-        if daemon is not None and _running(daemon):
+        if daemon is not None and running(daemon):
             os.kill(daemon, signal.SIGKILL)
 
 
@@ -398,10 +390,10 @@ def test_the_watchdog_looks_at_the_harness_children_while_cases_run(tmp_path):
         harness.wait(10)
         watch.sweep()
         assert _wait_gone(daemon, 5), "the watchdog did not kill the daemon"
-        assert _running(root)  # what it was not told of, and did not see, it left alone
+        assert running(root)  # what it was not told of, and did not see, it left alone
     finally:
         for pid in (root, daemon):
-            if pid is not None and _running(pid):
+            if pid is not None and running(pid):
                 os.kill(pid, signal.SIGKILL)
             if pid is not None and _wait_gone(pid, 5):
                 try:  # re-parented to this process when it is a subreaper: reap them

@@ -27,14 +27,13 @@ import contextlib
 import copy
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support import DATA
+from tests.support import DATA, EXPLORE, fuzz_settings
 from shutdown_probe import cli
 from shutdown_probe.errors import ResultsError
 from shutdown_probe.results import CaseResult, load_results
@@ -54,15 +53,6 @@ def kept(written, loaded) -> bool:
 
 
 BASE = json.loads(FIXTURE.read_text())
-EXPLORE = os.environ.get("SHUTDOWN_PROBE_FUZZ") == "explore"
-
-
-def fuzz_settings(examples: int):
-    if EXPLORE:
-        return settings(max_examples=examples * 20, deadline=None, database=None,
-                        suppress_health_check=list(HealthCheck))
-    return settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck))
 
 
 def report(path: Path, *extra: str) -> tuple[int, str, str]:
