@@ -1,0 +1,1 @@
+"""The test suite. Layout and how to run one area: tests/README.md."""
