@@ -150,12 +150,20 @@ def make_scenario(
     regex: ``hooks={"atexit": r"atexit ran"}``. ``base_dir`` stands for the folder
     of the file a TOML scenario would live in: ``cwd`` and ``{scenario_dir}`` are
     relative to it. ``shown`` names the scenario in error messages.
+
+    A mistake in a table is a :class:`~shutdown_probe.errors.ScenarioError`, as in a
+    file; a ``name`` that is not a string is the calling code's mistake, a
+    :class:`~shutdown_probe.errors.UsageError`.
     """
+    if not isinstance(name, str):
+        raise UsageError(f"make_scenario: name must be a string, got {type(name).__name__} {name!r}")
     data: dict[str, Any] = {"name": name, "description": description, "app": {"command": command, **app}}
     if ready is not None:
         data["app"]["ready"] = ready
-    if hooks:
+    if isinstance(hooks, dict):
         data["hooks"] = {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}
+    elif hooks:  # not a table: parse_scenario says so, as it would of a file
+        data["hooks"] = hooks
     for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles),
                        ("traffic", traffic)):
         if value is not None:
