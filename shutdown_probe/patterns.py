@@ -92,6 +92,9 @@ def compile_regex(text: str) -> regex.Pattern[str]:
 
 
 _REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+# The functions below walk re's parse tree: (opcode, argument) pairs whose argument is,
+# by opcode, an int, a tuple, or nested SubPatterns. The stubs type it no closer than
+# that, so the tree is Any here and each branch checks what it reads.
 
 
 def _expanded_size(items: Any, limit: int) -> int:
