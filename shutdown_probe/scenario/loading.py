@@ -155,7 +155,8 @@ def make_scenario(
     file; a ``name`` that is not a string is the calling code's mistake, a
     :class:`~shutdown_probe.errors.UsageError`.
     """
-    if not isinstance(name, str):
+    given: object = name  # the annotation binds no untyped caller: check what came
+    if not isinstance(given, str):
         raise UsageError(f"make_scenario: name must be a string, got {type(name).__name__} {name!r}")
     data: dict[str, Any] = {"name": name, "description": description, "app": {"command": command, **app}}
     if ready is not None:
