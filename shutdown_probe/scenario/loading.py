@@ -161,10 +161,8 @@ def make_scenario(
     data: dict[str, Any] = {"name": name, "description": description, "app": {"command": command, **app}}
     if ready is not None:
         data["app"]["ready"] = ready
-    if isinstance(hooks, dict):
-        data["hooks"] = {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}
-    elif hooks:  # not a table: parse_scenario says so, as it would of a file
-        data["hooks"] = hooks
+    if hooks:
+        data["hooks"] = _log_shorthand(hooks)
     for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles),
                        ("traffic", traffic)):
         if value is not None:
@@ -172,3 +170,11 @@ def make_scenario(
     base = FsPath(base_dir).resolve()
     stand_in = base / (re.sub(r"[^\w.-]", "_", name) + ".toml")  # never read; only its folder counts
     return parse_scenario(data, file=stand_in, shown=shown or f"scenario {name!r}")
+
+
+def _log_shorthand(hooks: object) -> object:
+    """make_scenario's ``hooks``: a plain string stands for ``{log = "..."}``. Anything
+    but a table is left as it is, for parse_scenario to refuse as it would in a file."""
+    if not isinstance(hooks, dict):
+        return hooks
+    return {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}
