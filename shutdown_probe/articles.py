@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import ResultsError, ScenarioError
 from .results import CaseResult, ExpectResult, Results, load_results
-from .scenario import Expectation, Scenario, _Checker, _did_you_mean, load_scenario, parse_expectation, read_toml
+from .scenario import Checker as _Checker, Expectation, Scenario, did_you_mean as _did_you_mean, load_scenario, parse_expectation, read_toml
 
 TOP_KEYS = ("title", "intro", "articles", "experiments")
 ARTICLE_KEYS = ("id", "title", "setup", "conclusion")

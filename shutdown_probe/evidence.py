@@ -26,7 +26,8 @@ from typing import Any
 from .output import Line
 from .reading import describe_kind
 from .results import UNOBSERVED, HookOrder, HookResult, OrderPair, UnknownOrder
-from .scenario import HookSpec, line_matcher, regex_timeout_note
+from .patterns import line_matcher, regex_timeout_note
+from .scenario import HookSpec
 
 MAX_MATCHES = 50
 

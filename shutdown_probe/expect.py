@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .results import INCOMPLETE, UNOBSERVED, CaseResult, ExpectResult, HookResult, OrderPair, UnknownOrder
+from .results import (INCOMPLETE, UNOBSERVED, CaseResult, ClaimVerdict, ExpectResult, HookResult, OrderPair,
+                      UnknownOrder)
 from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
@@ -17,14 +18,41 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
     if expectation is None:
         return ExpectResult(passed=True, declared=False)
     claim = expectation.claim
+    untested: ClaimVerdict | None = "untested" if claim else None
     if result.outcome == "skipped":
         why = f"skipped: {result.error}" if result.error else "skipped"
         return ExpectResult(passed=True, declared=True, evidence=[why] if claim else [], claim=claim,
-                            verdict="untested" if claim else None)
+                            verdict=untested)
     if result.errored:
         failure = f"the case did not run to the end: {result.outcome}: {result.error}"
-        return ExpectResult(False, [failure], declared=True, claim=claim, verdict="untested" if claim else None)
+        return ExpectResult(False, [failure], declared=True, claim=claim, verdict=untested)
     checks = _Checks()
+    _hooks(checks, expectation, result)
+    if expectation.order:
+        checks.add(*_order(expectation.order, result))
+    if expectation.outcome is not None:
+        if expectation.outcome != result.outcome:
+            checks.failed(f"expected outcome {expectation.outcome}, got {result.outcome}")
+        else:
+            checks.held(f"the case's outcome was {result.outcome}")
+    if expectation.exit is not None:
+        checks.add(*_exit(expectation.exit, result))
+    if expectation.orphans is not None:
+        checks.add(*_orphans(expectation.orphans, result))
+    if expectation.grace_kill is not None:
+        checks.add(*_grace_kill(expectation.grace_kill, result))
+    if expectation.drained is not None or expectation.dropped is not None:
+        for ok, line in _traffic(expectation, result):
+            checks.add(ok, line)
+    verdict: ClaimVerdict | None = None
+    if claim is not None:
+        verdict = "refuted" if checks.failures else "confirmed"
+    return ExpectResult(not checks.failures, checks.failures, declared=True, evidence=checks.evidence,
+                        claim=claim, verdict=verdict)
+
+
+def _hooks(checks: _Checks, expectation: Expectation, result: CaseResult) -> None:
+    """``ran``, ``not_ran`` and ``ran_in``: which hooks ran, and in which processes."""
     for hook in expectation.ran:
         h = result.hooks.get(hook)
         if h is None or not h.ran:
@@ -46,7 +74,8 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         else:
             checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
     for hook, want in expectation.ran_in.items():
-        h = _with_kinds(result.hooks.get(hook), result)
+        found = result.hooks.get(hook)
+        h = _with_kinds(found, result) if found is not None else None
         if h is None or not h.ran:
             checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it did not run")
         elif not h.roles:
@@ -58,53 +87,38 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
             checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it ran in {_got(h)}")
         else:
             checks.held(f"hook '{hook}' ran in {_got(h)} and in no other process")
-    if expectation.order:
-        checks.add(*_order(expectation.order, result))
-    if expectation.outcome is not None:
-        if expectation.outcome != result.outcome:
-            checks.failed(f"expected outcome {expectation.outcome}, got {result.outcome}")
-        else:
-            checks.held(f"the case's outcome was {result.outcome}")
-    if expectation.exit is not None:
-        got = result.exit.get("signal") or result.exit.get("returncode")
-        want = expectation.exit
-        if isinstance(want, str):
-            ok = result.exit.get("signal") == want
-        else:
-            ok = result.exit.get("signal") is None and result.exit.get("returncode") == want
-        if not ok:
-            checks.failed(f"expected the root to end with {want}, it ended with {got}")
-        elif isinstance(want, str):
-            checks.held(f"the root was ended by {want}")
-        else:
-            checks.held(f"the root exited with status {want}")
-    if expectation.orphans is not None:
-        left = ", ".join(f"{o.role} pid {o.pid}" + (f" (listening {', '.join(f':{p}' for p in o.listening)})"
-                                                    if o.listening else "") for o in result.orphans)
-        if result.strays and expectation.orphans != bool(result.orphans):
-            # a process that may be this case's or another's: the check cannot be decided
-            strays = ", ".join(f"pid {s.pid} ({s.why})" for s in result.strays)
-            checks.failed(f"cannot tell whether a process was left running: re-parented to the harness, "
-                          f"{strays} may be this case's")
-        elif expectation.orphans != bool(result.orphans):
-            if expectation.orphans:
-                checks.failed("expected an orphan to be left running, there was none")
-            else:
-                checks.failed(f"expected no orphans, found: {left}")
-        elif result.orphans:
-            checks.held(f"left running after the root ended: {left}")
-        else:
-            checks.held("no process was left running")
-    if expectation.grace_kill is not None:
-        checks.add(*_grace_kill(expectation.grace_kill, result))
-    if expectation.drained is not None or expectation.dropped is not None:
-        for ok, line in _traffic(expectation, result):
-            checks.add(ok, line)
-    verdict = None
-    if claim is not None:
-        verdict = "refuted" if checks.failures else "confirmed"
-    return ExpectResult(not checks.failures, checks.failures, declared=True, evidence=checks.evidence,
-                        claim=claim, verdict=verdict)
+
+
+def _exit(want: int | str, result: CaseResult) -> tuple[bool, str]:
+    """``exit``: the root's return code, or the signal that ended it."""
+    got = result.exit.get("signal") or result.exit.get("returncode")
+    if isinstance(want, str):
+        ok = result.exit.get("signal") == want
+    else:
+        ok = result.exit.get("signal") is None and result.exit.get("returncode") == want
+    if not ok:
+        return False, f"expected the root to end with {want}, it ended with {got}"
+    if isinstance(want, str):
+        return True, f"the root was ended by {want}"
+    return True, f"the root exited with status {want}"
+
+
+def _orphans(want: bool, result: CaseResult) -> tuple[bool, str]:
+    """``orphans``: whether a process was left running after the root ended."""
+    left = ", ".join(f"{o.role} pid {o.pid}" + (f" (listening {', '.join(f':{p}' for p in o.listening)})"
+                                                if o.listening else "") for o in result.orphans)
+    if result.strays and want != bool(result.orphans):
+        # a process that may be this case's or another's: the check cannot be decided
+        strays = ", ".join(f"pid {s.pid} ({s.why})" for s in result.strays)
+        return False, (f"cannot tell whether a process was left running: re-parented to the harness, "
+                       f"{strays} may be this case's")
+    if want != bool(result.orphans):
+        if want:
+            return False, "expected an orphan to be left running, there was none"
+        return False, f"expected no orphans, found: {left}"
+    if result.orphans:
+        return True, f"left running after the root ended: {left}"
+    return True, "no process was left running"
 
 
 class _Checks:
@@ -122,13 +136,16 @@ class _Checks:
         (self.evidence if ok else self.failures).append(line)
 
 
-def _with_kinds(h: HookResult | None, result: CaseResult) -> HookResult | None:
+def _with_kinds(h: HookResult, result: CaseResult) -> HookResult:
     """``h`` with the framework role of each pid that ran it (reloader-child, worker...)
     filled in from the probe's process list, for a declared hook whose evidence only
     named pids: ``ran_in`` may use either vocabulary for any hook."""
-    if h is None or any(h.kinds) or not h.pids:
+    if any(h.kinds) or not h.pids:
         return h
-    kinds = {p.get("pid"): p.get("kind") or "" for p in result.probe.get("processes", [])}
+    # the probe's process list is kept as the probe wrote it (see results.ProbeInfo)
+    processes = result.probe.get("processes")
+    kinds = {p.get("pid"): p.get("kind") or "" for p in processes
+             if isinstance(p, dict)} if isinstance(processes, list) else {}
     if not any(kinds.get(pid) for pid in h.pids):
         return h
     return dataclasses.replace(h, kinds=[kinds.get(pid, "") for pid in h.pids])

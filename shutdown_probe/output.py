@@ -32,7 +32,7 @@ from typing import Callable, Iterable, NamedTuple
 
 import regex as regexmod
 
-from . import scenario
+from . import patterns
 from .results import STDERR_MARK
 from .waiting import Flag, wait_readable
 
@@ -116,7 +116,7 @@ def _matching_lines(regex: re.Pattern[str], text: str) -> set[int]:
     touches. Counting newlines from one match to the next keeps this linear."""
     out: set[int] = set()
     index, pos = 0, 0
-    for m in regex.finditer(text, timeout=scenario.REGEX_TIMEOUT, concurrent=True):
+    for m in regex.finditer(text, timeout=patterns.REGEX_TIMEOUT, concurrent=True):
         start, end = m.span()
         index += text.count("\n", pos, start)
         last = index + text.count("\n", start, max(start, end - 1))

@@ -632,13 +632,14 @@ class ShutdownProbe:
 
 def _pick_path(scenario: Scenario, name: str | None) -> Path:
     from .paths import BUILTIN_PATHS
-    from .scenario import _did_you_mean
+    from .errors import UsageError
+    from .scenario import did_you_mean as _did_you_mean
 
     names = [p.name for p in scenario.paths]
     if name is None:
         if len(scenario.paths) == 1:
             return scenario.paths[0]
-        raise ValueError(f"scenario {scenario.name!r} has {len(names)} paths ({', '.join(names)}); "
+        raise UsageError(f"scenario {scenario.name!r} has {len(names)} paths ({', '.join(names)}); "
                          "say which one: run(..., path='sigterm'), or use run_paths()")
     for p in scenario.paths:
         if p.name == name:
@@ -647,5 +648,5 @@ def _pick_path(scenario: Scenario, name: str | None) -> Path:
     if builtin is not None and not builtin.needs_trigger:
         return builtin  # any signal path works on any scenario, listed or not
     known = names + [n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and n not in names]
-    raise ValueError(f"scenario {scenario.name!r} has no path {name!r}{_did_you_mean(name, known)} "
+    raise UsageError(f"scenario {scenario.name!r} has no path {name!r}{_did_you_mean(name, known)} "
                      f"(its paths: {', '.join(names)})")

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
-from .scenario import ReadyCheck, line_matcher, regex_timeout_note
+from .patterns import line_matcher, regex_timeout_note
+from .scenario import ReadyCheck
 from .waiting import Backoff, Flag, wait_readable
 
 if TYPE_CHECKING:  # requests costs 50 ms to import: only apps checked over HTTP pay it

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .errors import UsageError
 from .files import Content, write_atomically
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,7 +63,7 @@ def write_reports(results: Results, targets: Mapping[str, str | None], *,
     """
     unknown = sorted(set(targets) - set(KINDS))
     if unknown:
-        raise ValueError(f"unknown report kind(s) {unknown} (known: {', '.join(KINDS)})")
+        raise UsageError(f"unknown report kind(s) {unknown} (known: {', '.join(KINDS)})")
     return write_each([(kind, target, _renderer(kind, results, compat))
                        for kind in KINDS if (target := targets.get(kind))])
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from .actions import perform
 from .evidence import FileHookDetector, LogHookDetector, observed_order
+from .errors import UsageError
 from .expect import evaluate
 from .output import OutputCapture
 from . import adoption, namespaces, watchdog
@@ -89,7 +90,7 @@ class Case:
 MAX_CASES = 100_000
 
 
-class TooManyCases(ValueError):
+class TooManyCases(UsageError):
     """More cases were asked for than :data:`MAX_CASES`; the message is one line."""
 
 

@@ -42,7 +42,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.support import EXPLORE, SESSION, TARGETS, fuzz_settings, run_cli
-from shutdown_probe import cli
+from shutdown_probe import cli, patterns
 from shutdown_probe import scenario as scenario_mod
 from shutdown_probe.errors import ScenarioError
 from shutdown_probe.paths import BUILTIN_PATHS
@@ -640,7 +640,7 @@ def test_catastrophic_regex_does_not_freeze_the_harness_timeouts(tmp_path, monke
     re, which holds the GIL for the whole match, the kill would wait for the match."""
     from shutdown_probe.runner import run_case
 
-    monkeypatch.setattr(scenario_mod, "REGEX_TIMEOUT", 2.5)
+    monkeypatch.setattr(patterns, "REGEX_TIMEOUT", 2.5)
     catastrophic_target(tmp_path, f"    print({A_LINE}, flush=True)")  # and go on running
     (tmp_path / "s.toml").write_text(f"""paths = ["sigterm"]
 [app]

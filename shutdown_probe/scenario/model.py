@@ -1,0 +1,75 @@
+"""The model: a validated :class:`Scenario`, what the runner gets from the loader."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from ..errors import UsageError
+from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
+from .resolution import Resolved, resolve
+from .specs import ANY_ATEXIT, PROBE_HOOK_PREFIX, AppSpec, Expectation, HookSpec, ProfileSettings, TrafficSpec, TriggerSpec
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    file: FsPath
+    paths: tuple[Path, ...]
+    app: AppSpec
+    hooks: dict[str, HookSpec]
+    triggers: dict[str, TriggerSpec]
+    expect: dict[str, Expectation] = field(default_factory=dict)
+    # [profiles.NAME], already merged with the table-wide [profiles] grace; only for
+    # the profile paths the scenario configures (see profile_settings)
+    profiles: dict[str, ProfileSettings] = field(default_factory=dict)
+    traffic: TrafficSpec | None = None
+
+    @property
+    def dir(self) -> FsPath:
+        return self.file.parent
+
+    def profile_settings(self, name: str) -> ProfileSettings:
+        """The effective settings of stop profile path ``name``: what the scenario
+        configured, with ``grace`` defaulting to the profile's own (``grace_from``
+        "default"). ``grace`` stays None for a profile that never kills."""
+        path = BUILTIN_PATHS.get(name)
+        if path is None or path.profile is None:
+            raise UsageError(f"'{name}' is not a stop profile path (profiles: {', '.join(PROFILE_PATHS)})")
+        settings = self.profiles.get(name, ProfileSettings())
+        if path.profile.grace is None:  # double-ctrl-c: nothing to run out
+            return dataclasses.replace(settings, grace=None, grace_from="default")
+        if settings.grace is None:
+            return dataclasses.replace(settings, grace=path.profile.grace, grace_from="default")
+        return settings
+
+    def with_grace(self, seconds: float, source: str = "override") -> "Scenario":
+        """A copy whose every stop profile that kills uses ``seconds`` of grace
+        (``grace_from`` = ``source``): quick runs and tests, the results say so."""
+        profiles = dict(self.profiles)
+        for path in self.paths:
+            if path.profile is not None and path.profile.grace is not None:
+                current = self.profiles.get(path.name, ProfileSettings())
+                profiles[path.name] = dataclasses.replace(current, grace=float(seconds), grace_from=source)
+        return dataclasses.replace(self, profiles=profiles)
+
+    def hook_kind(self, hook: str) -> str:
+        """What a hook name (e.g. double-ctrl-c's ``when``) refers to: ``"declared"``
+        (a [hooks] table; wins over the other meanings), ``"probe"`` (``atexit:NAME``,
+        found by the Python probe) or ``"any-atexit"`` (:data:`ANY_ATEXIT`: the first
+        atexit hook any process starts, as the probe sees it)."""
+        if hook in self.hooks:
+            return "declared"
+        if hook == ANY_ATEXIT:
+            return "any-atexit"
+        if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
+            return "probe"
+        raise UsageError(f"unknown hook '{hook}'")
+
+
+    def resolve(self, *, port: int, workdir: str) -> Resolved:
+        """The templates filled for the case that runs on ``port`` in ``workdir``."""
+        return resolve(self.app, self.hooks, self.triggers, self.profiles, self.traffic, scenario_dir=self.dir,
+                       port=port, workdir=workdir)

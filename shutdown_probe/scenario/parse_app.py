@@ -1,0 +1,177 @@
+"""The [app] table: the command and its environment, the folder it runs in, how to
+tell it is ready, and its timeouts. A program or script that does not exist is
+refused here, not found out after the ready timeout."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from pathlib import Path as FsPath
+from typing import Any
+
+from ..patterns import shown
+from .checks import Checker, number, seg, value_kind
+from .specs import (APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS,
+                    AppSpec, ReadyCheck)
+from .templates import ShellQuoting, shell_contexts, substitute
+
+
+def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
+    """[app], for a scenario file in folder ``base``."""
+    c.keys(app, APP_KEYS, "app")
+    shell = c.boolean(app.get("shell", False), "app.shell")
+    if "command" not in app:
+        raise c.fail("app.command", "missing: expected the app's argv, e.g. [\"{python}\", \"app.py\"]")
+    cwd = _parse_cwd(c, c.template(app.get("cwd", "."), "app.cwd"), base)
+    command = _parse_command(c, app["command"], shell=shell)
+    env = _parse_env(c, c.table(app.get("env", {}), "app.env"))
+    ready = None
+    if "ready" in app:
+        ready = _parse_ready(c, app["ready"])
+    ready_timeout = c.seconds(app.get("ready_timeout", DEFAULT_READY_TIMEOUT), "app.ready_timeout")
+    stop_timeout = c.seconds(app.get("stop_timeout", DEFAULT_STOP_TIMEOUT), "app.stop_timeout")
+    unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
+    probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
+    survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
+
+    if not isinstance(command, str):
+        _check_executable(c, command, cwd, env, base)
+    return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
+                   survive_after)
+
+
+def _parse_cwd(c: Checker, raw_cwd: str, base: FsPath) -> FsPath:
+    try:
+        cwd = (base / raw_cwd).resolve()
+        if "{" not in raw_cwd:
+            if not cwd.exists():
+                raise c.fail("app.cwd", f"folder {cwd} does not exist", value=raw_cwd)
+            if not cwd.is_dir():
+                raise c.fail("app.cwd", f"{cwd} is not a folder", value=raw_cwd)
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop...
+        raise c.fail("app.cwd", f"cannot use folder {shown(raw_cwd)}: "
+                                f"{getattr(exc, 'strerror', None) or exc}", value=raw_cwd) from None
+    return cwd
+
+
+def _parse_command(c: Checker, raw_cmd: Any, *, shell: bool) -> tuple[str, ...] | str:
+    """app.command: argv templates, or with ``shell`` one script (a list is joined)."""
+    command: tuple[str, ...] | str
+    if shell:
+        command = c.template(raw_cmd, "app.command") if isinstance(raw_cmd, str) else shlex.join(
+            c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+        try:
+            shell_contexts(command)
+        except ShellQuoting as exc:
+            raise c.fail("app.command", f"{exc}; pass the value in app.env instead, e.g. "
+                                        f"env = {{ WORKDIR = \"{{workdir}}\" }} and \"$WORKDIR\" in the "
+                                        f"command", value=command) from None
+    elif isinstance(raw_cmd, str):
+        try:
+            command = tuple(shlex.split(c.template(raw_cmd, "app.command")))
+        except ValueError as exc:
+            raise c.fail("app.command", f"cannot split into arguments: {exc}", value=raw_cmd) from None
+    else:
+        if not isinstance(raw_cmd, list):
+            raise c.fail("app.command", f"expected a list of strings or a string, got {value_kind(raw_cmd)}",
+                         value=raw_cmd)
+        command = tuple(c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+    if not command:
+        raise c.fail("app.command", "is empty: expected the program to run and its arguments", value=raw_cmd)
+    return command
+
+
+def _parse_env(c: Checker, env_table: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for key, value in env_table.items():
+        where = f"app.env.{seg(key)}"
+        if not key or "=" in key or "\0" in key:
+            raise c.fail(where, "expected an environment variable name: not empty, with no '=' or NUL in it",
+                         value=key)
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (
+                isinstance(value, int) and not -(2**63) <= value < 2**63):
+            raise c.fail(where, f"expected a string, got {value_kind(value)}", value=value)
+        env[key] = c.template(str(value), where)
+    return env
+
+
+def _check_executable(c: Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str],
+                      scenario_dir: FsPath) -> None:
+    probe = {"python": sys.executable, "port": "0", "workdir": "/nonexistent",
+             "scenario_dir": str(scenario_dir.resolve())}
+    program = argv[0]
+    if "{port}" in program or "{workdir}" in program:
+        return  # only known per case
+    program = substitute(program, probe)
+    if not program:
+        raise c.fail("app.command", "the program (the first item) is an empty string", value=program)
+    if "\0" in program:
+        raise c.fail("app.command", "the program contains a NUL character", value=program)
+    if "/" in program:
+        full = program if os.path.isabs(program) else str(cwd / program)
+        if not os.path.exists(full):
+            raise c.fail("app.command", f"executable {program!r} does not exist (looked in {cwd})", value=program)
+        if os.path.isdir(full) or not os.access(full, os.X_OK):
+            raise c.fail("app.command", f"{program!r} is not an executable file", value=program)
+    else:
+        search = env.get("PATH", os.environ.get("PATH", os.defpath))
+        if shutil.which(program, path=search) is None:
+            raise c.fail("app.command", f"executable {program!r} not found on PATH", value=program)
+    # A Python script that does not exist would only show up as "not ready" after
+    # the ready timeout; say it now.
+    name = os.path.basename(program)
+    if name.startswith("python") and len(argv) > 1:
+        script = argv[1]
+        if "{port}" not in script and "{workdir}" not in script:
+            script = substitute(script, probe)
+        if script.endswith(".py") and "{" not in script and "\0" not in script:
+            full = script if os.path.isabs(script) else str(cwd / script)
+            if not os.path.isfile(full):
+                raise c.fail("app.command", f"script {script!r} does not exist (looked in {cwd})", value=script)
+
+
+def _parse_ready(c: Checker, value: Any) -> ReadyCheck:
+    """app.ready: exactly one of :data:`READY_KINDS` (and ``count`` with ``log``)."""
+    table = dict(c.table(value, "app.ready"))
+    c.keys(table, READY_KINDS + ("count",), "app.ready")
+    count = table.pop("count", None)
+    if len(table) != 1:
+        raise c.fail("app.ready", f"expected exactly one of {', '.join(READY_KINDS)}, got {len(table)}",
+                     allowed=READY_KINDS)
+    kind, raw = next(iter(table.items()))
+    if count is not None:
+        if kind != "log":
+            raise c.fail("app.ready.count", "goes with ready.log only (how many matching lines mean ready)",
+                         value=count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise c.fail("app.ready.count", f"expected a whole number from 1 up, got {value_kind(count)}",
+                         value=count)
+    key = f"app.ready.{kind}"
+    if kind == "delay":
+        return ReadyCheck(kind, c.seconds(raw, key, zero_ok=True))
+    if kind == "tcp" and isinstance(raw, int) and not isinstance(raw, bool):
+        if not 1 <= raw <= 65535:
+            raise c.fail(key, f"expected a port from 1 to 65535, got {number(raw)}", value=raw)
+        raw = str(raw)
+    if kind == "log":
+        pattern = c.regex(raw, key)
+        return ReadyCheck(kind, pattern.pattern, count or 1, regex=pattern)
+    text = c.template(raw, key)
+    if kind == "http" and not re.match(r"https?://", text):
+        raise c.fail(key, f"expected an http:// or https:// URL, got {shown(text)}", value=text)
+    if kind == "http":
+        c.url(text, key)
+    m = re.fullmatch(r"(?a)(?:\[?([\w.:-]+)\]?:)?(\d+|\{port\})", text) if kind == "tcp" else None
+    if kind == "tcp" and m is None:
+        raise c.fail(key, f"expected a port or host:port, got {shown(text)}", value=text)
+    if m is not None:
+        if m.group(1) is not None:
+            c.host(m.group(1), key)
+        port = m.group(2)
+        if port != "{port}" and not (len(port) <= 5 and 1 <= int(port) <= 65535):
+            got = port if len(port) <= 20 else shown(port, 20)
+            raise c.fail(key, f"expected a port from 1 to 65535, got {got}", value=port)
+    return ReadyCheck(kind, text)

@@ -1,0 +1,167 @@
+"""The [expect] table: per path, what must hold (hooks that ran or not, where and in
+which order, the outcome, the exit, orphans, the grace kill, the traffic verdicts) and
+the claim those checks stand for."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
+from .checks import Checker, did_you_mean, is_signal_name, number, seg, signal_hint, value_kind
+from .specs import EXPECT_KEYS, OUTCOMES, PROBE_HOOK_PREFIX, Expectation, HookSpec, TrafficSpec, TriggerSpec
+
+# checks that a hook named under `key` is one the expectation may name
+_HookCheck = Callable[[str, str], None]
+
+
+def parse_expect(
+    c: Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec],
+    triggers: dict[str, TriggerSpec], *, probe: bool = True, traffic: TrafficSpec | None = None,
+) -> dict[str, Expectation]:
+    """[expect]: one [expect.PATH] per path of the scenario."""
+    names = [p.name for p in paths]
+    out: dict[str, Expectation] = {}
+    for path_name, raw in expect.items():
+        where = f"expect.{seg(path_name)}"
+        if path_name not in names:
+            if path_name in BUILTIN_PATHS or path_name in triggers:
+                hint = f"; add it to paths, or remove [{where}]"
+            else:
+                hint = did_you_mean(path_name, names)
+            raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
+                                f"(paths: {', '.join(names)})", value=path_name, allowed=names)
+        out[path_name] = parse_expectation(c, raw, where, path_name, hooks, probe=probe, traffic=traffic)
+    return out
+
+
+def parse_expectation(
+    c: Checker, raw: Any, where: str, path_name: str, hooks: dict[str, HookSpec], *, probe: bool = True,
+    traffic: TrafficSpec | None = None,
+) -> Expectation:
+    """One expectation table (``[expect.PATH]``, or any table with its keys) for path
+    ``path_name``; ``where`` prefixes the keys in error messages."""
+
+    def hook_name(hook: str, key: str) -> None:
+        if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
+            if not probe:
+                raise c.fail(key, f"'{hook}' is a hook the Python probe finds, which app.probe = false turns off",
+                             value=hook)
+            return
+        c.name_in(hook, hooks, key, "hook")
+
+    table = c.table(raw, where)
+    c.keys(table, EXPECT_KEYS, where)
+    ran = c.string_list(table.get("ran", []), f"{where}.ran")
+    not_ran = c.string_list(table.get("not_ran", []), f"{where}.not_ran")
+    for hook in ran:
+        hook_name(hook, f"{where}.ran")
+    for hook in not_ran:
+        hook_name(hook, f"{where}.not_ran")
+    both = sorted(set(ran) & set(not_ran))
+    if both:
+        raise c.fail(where, f"hook '{both[0]}' is in both ran and not_ran", value=both[0])
+    outcome = c.one_of(table["outcome"], OUTCOMES, f"{where}.outcome") if "outcome" in table else None
+    exit_ = _exit(c, table["exit"], f"{where}.exit") if "exit" in table else None
+    orphans = c.boolean(table["orphans"], f"{where}.orphans") if "orphans" in table else None
+    grace_kill = None
+    if "grace_kill" in table:
+        grace_kill = _grace_kill(c, table["grace_kill"], f"{where}.grace_kill", path_name)
+    ran_in = _ran_in(c, table.get("ran_in", {}), f"{where}.ran_in", not_ran, hook_name)
+    verdicts = _verdicts(c, table, where, path_name, traffic)
+    order = _order(c, table.get("order", []), f"{where}.order", not_ran, hooks, hook_name)
+    claim = None
+    if "claim" in table:
+        claim = " ".join(c.string(table["claim"], f"{where}.claim").split())
+        if not claim:
+            raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show",
+                         value=table["claim"])
+    expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
+                              verdicts["drained"], verdicts["dropped"], claim, tuple(order))
+    if claim is not None and not expectation.checks:
+        raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
+                                       "ran_in, order, outcome, exit, orphans, grace_kill, drained or dropped")
+    return expectation
+
+
+def _exit(c: Checker, value: Any, key: str) -> int | str:
+    """``exit``: a return code, or the name of the signal that ended the root."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise c.fail(key, f"expected a return code or a signal name, got {value_kind(value)}", value=value)
+    if isinstance(value, str) and not is_signal_name(value):
+        raise c.fail(key, f"unknown signal name {value!r}{signal_hint(value)} "
+                          "(expected a return code, or a signal name such as 'SIGKILL')", value=value)
+    if isinstance(value, int) and not 0 <= value <= 255:
+        raise c.fail(key, f"expected a return code from 0 to 255, got {number(value)} "
+                          "(for a death by signal write its name, e.g. 'SIGKILL')", value=value)
+    return value
+
+
+def _grace_kill(c: Checker, value: Any, key: str, path_name: str) -> bool:
+    """``grace_kill``: only for a stop profile path that kills when its grace runs out."""
+    profile = BUILTIN_PATHS[path_name].profile if path_name in BUILTIN_PATHS else None
+    if profile is None:
+        killing = [n for n in PROFILE_PATHS if _kills(n)]
+        raise c.fail(key, f"path '{path_name}' is not a stop profile, so it has no grace period to run "
+                          f"out (grace_kill is for: {', '.join(killing)})", value=path_name, allowed=killing)
+    if profile.kill == "none":
+        raise c.fail(key, f"{path_name} never kills, so there is no grace period to run out and no "
+                          "final SIGKILL (expect exit or outcome instead)", value=path_name)
+    return c.boolean(value, key)
+
+
+def _kills(name: str) -> bool:
+    profile = BUILTIN_PATHS[name].profile
+    return profile is not None and profile.kill != "none"
+
+
+def _ran_in(c: Checker, raw: Any, key: str, not_ran: list[str],
+            hook_name: _HookCheck) -> dict[str, tuple[str, ...]]:
+    """``ran_in``: hook -> the roles of exactly the processes that must run it."""
+    ran_in: dict[str, tuple[str, ...]] = {}
+    for hook, raw_roles in c.table(raw, key).items():
+        where = f"{key}.{seg(hook)}"
+        hook_name(hook, where)
+        if hook in not_ran:
+            raise c.fail(where, f"hook '{hook}' is also in not_ran", value=hook)
+        roles = [raw_roles] if isinstance(raw_roles, str) else c.string_list(raw_roles, where)
+        if not roles:
+            raise c.fail(where, "is empty: list the roles that run it, e.g. [\"root\"]", value=raw_roles)
+        ran_in[hook] = tuple(roles)
+    return ran_in
+
+
+def _verdicts(c: Checker, table: dict[str, Any], where: str, path_name: str,
+              traffic: TrafficSpec | None) -> dict[str, bool | None]:
+    """``drained`` and ``dropped``: only where [traffic] sends requests on this path."""
+    verdicts: dict[str, bool | None] = {"drained": None, "dropped": None}
+    for key in verdicts:
+        if key not in table:
+            continue
+        if traffic is None:
+            raise c.fail(f"{where}.{key}", f"{key} is about requests, and the scenario has no [traffic] table")
+        if not traffic.covers(path_name):
+            raise c.fail(f"{where}.{key}", f"path '{path_name}' is not in traffic.paths, so it sends no requests",
+                         value=path_name, allowed=traffic.paths)
+        if key == "drained" and traffic.in_flight + traffic.queued == 0:
+            raise c.fail(f"{where}.{key}", "traffic.in_flight is 0: no request is in flight to drain")
+        verdicts[key] = c.boolean(table[key], f"{where}.{key}")
+    return verdicts
+
+
+def _order(c: Checker, raw: Any, key: str, not_ran: list[str], hooks: dict[str, HookSpec],
+           hook_name: _HookCheck) -> list[str]:
+    """``order``: two or more hooks of one kind, in the order their first runs start."""
+    order = c.string_list(raw, key)
+    for hook in order:
+        hook_name(hook, key)
+    if order:
+        kinds = {hook.startswith(PROBE_HOOK_PREFIX) and hook not in hooks for hook in order}
+        if len(order) < 2 or len(set(order)) != len(order):
+            raise c.fail(key, "expected two or more different hooks, in the order they must start", value=order)
+        if len(kinds) > 1:
+            raise c.fail(key, "expected hooks of one kind: the probe's atexit:* hooks (ordered by "
+                              "when they started) or declared hooks (by when their evidence appeared)", value=order)
+        bad = [hook for hook in order if hook in not_ran]
+        if bad:
+            raise c.fail(key, f"hook '{bad[0]}' is also in not_ran", value=bad[0])
+    return order

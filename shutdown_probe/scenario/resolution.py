@@ -1,0 +1,110 @@
+"""Per-case resolution: a scenario's templates filled for one case.
+
+``{port}`` and ``{workdir}`` differ between cases, so the loaded scenario keeps its
+placeholders and each case gets a :class:`Resolved` of its own
+(:meth:`~shutdown_probe.scenario.model.Scenario.resolve`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Callable
+
+from .specs import AppSpec, HookSpec, ProfileSettings, ReadyCheck, TrafficSpec, TriggerSpec
+from .templates import substitute, substitute_shell
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """The scenario's [traffic] with its templates filled, for one case."""
+
+    url: str
+    in_flight: int
+    queued: int
+    new_url: str | None  # None: no new requests
+    concurrency: int
+    interval: float
+    max_new: int
+    window: float
+    timeout: float
+    accept_timeout: float
+    method: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A scenario's templates filled in for one case."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    ready: ReadyCheck | None
+    hook_files: dict[str, str]
+    triggers: dict[str, TriggerSpec]
+    # profile name -> its preStop action (k8s-delete), templates filled
+    pre_stop: dict[str, TriggerSpec] = field(default_factory=dict)
+    traffic: TrafficPlan | None = None
+
+
+
+def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, TriggerSpec],
+            profiles: dict[str, ProfileSettings], traffic: TrafficSpec | None, *, scenario_dir: FsPath,
+            port: int, workdir: str) -> Resolved:
+    """The tables of a scenario in ``scenario_dir`` with their templates filled for
+    the case that runs on ``port`` in ``workdir``."""
+    values = {
+        "python": sys.executable,
+        "port": str(port),
+        "workdir": workdir,
+        "scenario_dir": str(scenario_dir),
+    }
+
+    def sub(text: str) -> str:
+        return substitute(text, values)
+
+    cwd = str(app.cwd)
+    if isinstance(app.command, str):
+        argv = ["/bin/sh", "-c", substitute_shell(app.command, values)]
+    else:
+        argv = [sub(a) for a in app.command]
+    env = {k: sub(v) for k, v in app.env.items()}
+    ready = app.ready
+    # a log regex is never templated: \d{3} means three digits
+    if ready is not None and ready.kind != "log" and isinstance(ready.value, str):
+        ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
+    hook_files = {
+        name: _absolute(sub(h.file), cwd) for name, h in hooks.items() if h.file
+    }
+    filled = {name: _fill_action(t, sub) for name, t in triggers.items()}
+    pre_stop = {name: _fill_action(p.pre_stop, sub)
+                for name, p in profiles.items() if p.pre_stop is not None}
+    return Resolved(argv, cwd, env, ready, hook_files, filled, pre_stop, _plan(traffic, sub))
+
+
+def _plan(traffic: TrafficSpec | None, sub: Callable[[str], str]) -> TrafficPlan | None:
+    """[traffic] with its URLs filled; None without a [traffic] table."""
+    if traffic is None:
+        return None
+    same = {f.name: getattr(traffic, f.name) for f in dataclasses.fields(TrafficPlan)}
+    new_url = traffic.url if traffic.new_url is None else traffic.new_url
+    return TrafficPlan(**{**same, "url": sub(traffic.url), "new_url": sub(new_url) if new_url else None})
+
+
+def _fill_action(t: TriggerSpec, sub: Callable[[str], str]) -> TriggerSpec:
+    """A trigger or preStop action with its URL or argv templates filled."""
+    return TriggerSpec(
+        t.name,
+        http=sub(t.http) if t.http else None,
+        method=t.method,
+        command=tuple(sub(a) for a in t.command) if t.command else None,
+        timeout=t.timeout,
+    )
+
+
+def _absolute(path: str, cwd: str) -> str:
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(cwd, path))
+

@@ -1,0 +1,187 @@
+"""The schema of a scenario file: the keys each table takes, the defaults, and the
+frozen values the tables become (:class:`AppSpec`, :class:`HookSpec`,
+:class:`Expectation`...). :class:`~shutdown_probe.scenario.model.Scenario` holds them.
+
+Nothing here validates: the parsers (``parse_*.py``) build these values only from
+checked input, so the runner can trust them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from regex import Pattern
+
+READY_KINDS = ("http", "tcp", "log", "file", "delay")
+OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped")
+
+DEFAULT_READY_TIMEOUT = 15.0
+DEFAULT_STOP_TIMEOUT = 5.0
+DEFAULT_SURVIVE_AFTER = 1.0
+# Every duration in a scenario is at most this: longer ones are mistakes, and past
+# about 24 days they no longer fit the poll() and socket timeouts the harness uses.
+MAX_SECONDS = 86400.0
+
+TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic")
+APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
+            "unbuffered", "probe", "survive_after")
+TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
+                "timeout", "accept_timeout", "method", "paths")
+# Hooks the Python probe finds by itself are named "atexit:<qualified name>"; a
+# scenario may expect them without declaring them under [hooks].
+PROBE_HOOK_PREFIX = "atexit:"
+HOOK_KEYS = ("log", "file")
+TRIGGER_KEYS = ("http", "method", "command", "timeout")
+EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "order", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
+PRE_STOP_KEYS = ("http", "method", "command")
+# [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
+PROFILE_COMMON_KEYS = ("grace", "signal")
+PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "k8s-delete": ("pre_stop",),
+                    "double-ctrl-c": ("after", "when")}
+INIT_KINDS = ("auto", "tini", "builtin")
+# double-ctrl-c's `when`: the first atexit hook any process starts (the probe's view)
+ANY_ATEXIT = "atexit"
+
+
+@dataclass(frozen=True)
+class ReadyCheck:
+    """How to tell the app is ready: ``kind`` is one of :data:`READY_KINDS`."""
+
+    kind: str
+    value: str | float  # a template string, or seconds for "delay"
+    count: int = 1  # log only: ready once this many lines matched (one per worker...)
+    # log only: ``value`` compiled once, when the file loaded (see patterns.compile_regex)
+    regex: Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    command: tuple[str, ...] | str  # argv templates, or one string when shell = true
+    cwd: FsPath
+    env: dict[str, str]
+    ready: ReadyCheck | None
+    ready_timeout: float
+    stop_timeout: float
+    shell: bool = False
+    # PYTHONUNBUFFERED for the target. On by default: a target writing to a pipe is
+    # block-buffered otherwise, and a line printed just before a SIGKILL would be lost,
+    # unlike in the terminal where the articles' authors watched it. Set it to false
+    # to see what a real deployment with a pipe or a file as stdout loses.
+    unbuffered: bool = True
+    # The Python probe (shutdown_probe/_probe_site): None = on when the command runs
+    # Python, True/False = forced.
+    probe: bool | None = None
+    # After a path that ends a child (a worker), when the root starts a replacement
+    # (a master respawning its workers): how long it must go on running once the
+    # child is gone for the case to end, as "survived".
+    survive_after: float = DEFAULT_SURVIVE_AFTER
+
+
+@dataclass(frozen=True)
+class TrafficSpec:
+    """[traffic]: HTTP requests in flight when the path fires, and new ones after.
+
+    URLs are templates. ``new_url`` None means the same URL as ``url``; an empty
+    string sends no new requests. ``paths`` None means every path of the scenario.
+    """
+
+    url: str
+    in_flight: int = 1
+    queued: int = 0
+    new_url: str | None = None
+    concurrency: int = 10  # new requests waiting at once, at most
+    interval: float = 0.05
+    max_new: int = 100
+    window: float = 2.0
+    timeout: float = 30.0
+    accept_timeout: float = 5.0
+    method: str = "GET"
+    paths: tuple[str, ...] | None = None
+
+    def covers(self, path: str) -> bool:
+        return self.paths is None or path in self.paths
+
+    @property
+    def sends_new(self) -> bool:
+        """Whether new requests go out after the path fires."""
+        return self.new_url != "" and self.concurrency > 0 and self.max_new > 0
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    """Proof that one cleanup step ran: a log line, or a sentinel file.
+
+    A log regex may have a named group ``pid``; the pid it captures says which
+    process ran the hook.
+    """
+
+    name: str
+    log: Pattern[str] | None = None  # compiled by compile_regex; match with line_matcher
+    file: str | None = None  # template
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """An app-specific action a path can fire instead of a signal."""
+
+    name: str
+    http: str | None = None  # URL template
+    method: str = "GET"
+    command: tuple[str, ...] | None = None  # argv templates
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    ran: tuple[str, ...] = ()
+    not_ran: tuple[str, ...] = ()
+    outcome: str | None = None
+    exit: int | str | None = None  # a return code, or a signal name such as "SIGKILL"
+    orphans: bool | None = None
+    # hook -> the roles of exactly the processes that must have run it, e.g.
+    # {"atexit": ("root",)}: ran in the root and in no other process
+    ran_in: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # stop profiles only: whether the stopper's final SIGKILL was needed (the grace
+    # period ran out before cleanup finished)
+    grace_kill: bool | None = None
+    # [traffic] only: every request in flight completed; some new request was
+    # accepted and then cut
+    drained: bool | None = None
+    dropped: bool | None = None
+    # what these checks stand for, in a sentence ("atexit does not run on SIGKILL"):
+    # reports show it as confirmed or refuted, with the observations behind it
+    claim: str | None = None
+    # hooks that must all run, their first runs starting in this order (the probe's
+    # atexit:* hooks, or the declared hooks by when their evidence appeared)
+    order: tuple[str, ...] = ()
+
+    @property
+    def checks(self) -> bool:
+        """Whether anything is checked (a claim alone checks nothing)."""
+        return bool(self.ran or self.not_ran or self.ran_in or self.order) or any(
+            v is not None for v in (self.outcome, self.exit, self.orphans, self.grace_kill, self.drained,
+                                    self.dropped))
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """A scenario's settings for one stop profile ([profiles.NAME]).
+
+    :meth:`Scenario.profile_settings` gives the effective settings of a profile path:
+    ``grace`` is then always filled in, except for ``double-ctrl-c``, which never
+    kills and so has none.
+    """
+
+    grace: float | None = None  # None: the profile's default (StopProfile.grace)
+    grace_from: str = "default"  # "default" | "scenario" (where grace came from)
+    signal: int | None = None  # None: the path's own signal (Path.signal)
+    init: str = "auto"  # docker-stop-init only: "auto" | "tini" | "builtin"
+    pre_stop: TriggerSpec | None = None  # k8s-delete only; named "pre-stop"
+    after: float | None = None  # double-ctrl-c: seconds after the first Ctrl-C
+    # double-ctrl-c: a hook whose start sends the second Ctrl-C: a declared hook, a
+    # probe hook "atexit:NAME", or ANY_ATEXIT (see Scenario.hook_kind)
+    when: str | None = None
+
+

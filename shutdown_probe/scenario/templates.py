@@ -1,0 +1,164 @@
+"""Placeholders: ``{python}``, ``{port}``, ``{workdir}``, ``{scenario_dir}`` in a
+scenario's strings, filled per case; and, for ``shell = true``, quoted so that no value
+can run as shell code.
+
+``{{`` and ``}}`` are literal braces. Log regexes are never templated, so ``\\d{3}`` in
+a regex means what it says.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
+
+_PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+def substitute(template: str, values: dict[str, str]) -> str:
+    """Fill ``{name}`` placeholders; ``{{`` and ``}}`` are literal braces."""
+
+    def repl(m: re.Match[str]) -> str:
+        text = m.group(0)
+        if text in ("{{", "}}"):
+            return text[0]
+        return values[m.group(1)]
+
+    return _PLACEHOLDER_RE.sub(repl, template)
+
+
+# With shell = true the command is one /bin/sh script, and a placeholder's value (a
+# folder name, the interpreter's path) is text the user did not write: a scenario folder
+# named  x';touch $MARK;'y  must not run touch. Each value is quoted for the place in the
+# script where it lands: outside quotes as a single-quoted word, inside '...' by closing
+# the quote around an escaped one, inside "..." with \ before $ ` " and \. Where the
+# shell's rules are too rich to follow here (command substitution, ${...} with an
+# operator, here-documents, $'...', comments), no placeholder may follow: the file is
+# refused and says to pass the value through app.env instead.
+_SHELL_SIMPLE_PARAM = re.compile(r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])\}")
+
+
+class ShellQuoting(ValueError):  # the loader turns it into a ScenarioError
+    """Why a placeholder cannot be quoted where it stands in a shell command."""
+
+
+def _shell_pieces(template: str) -> list[tuple[str, str | None]]:
+    """``template`` as (literal shell text, placeholder name or None) pairs: the text
+    before each placeholder with {{ and }} already made single braces."""
+    out: list[tuple[str, str | None]] = []
+    text: list[str] = []
+    last = 0
+    for m in _PLACEHOLDER_RE.finditer(template):
+        text.append(template[last:m.start()])
+        last = m.end()
+        if m.group(0) in ("{{", "}}"):
+            text.append(m.group(0)[0])
+        else:
+            out.append(("".join(text), m.group(1)))
+            text = []
+    text.append(template[last:])
+    out.append(("".join(text), None))
+    return out
+
+
+def shell_contexts(template: str) -> list[str]:
+    """Where each placeholder of shell command ``template`` stands: ``"plain"``,
+    ``"single"`` (inside '...') or ``"double"`` (inside "..."), in order; raises
+    :class:`ShellQuoting` for a placeholder this cannot quote safely."""
+    state = "plain"
+    word_start = True
+    unsafe: str | None = None  # the construct after which no placeholder is safe
+    contexts: list[str] = []
+    for text, name in _shell_pieces(template):
+        i = 0
+        escaped = False
+        # the last character was an unescaped $ outside '...': the value would start an
+        # expansion ($name, ${...}) or, in bash, a $'...' string whose backslash
+        # escapes make any quoting of it run as code
+        bare_dollar = False
+        while i < len(text):
+            ch = text[i]
+            nxt = text[i:i + 2]
+            bare_dollar = ch == "$" and not escaped and state in ("plain", "double")
+            if state == "single":
+                if ch == "'":
+                    state = "plain"
+            elif state == "comment":
+                if ch == "\n":
+                    state, word_start = "plain", True
+            elif escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif state == "double":
+                if ch == '"':
+                    state = "plain"
+                elif ch == "`" or nxt == "$(":
+                    unsafe = unsafe or "a command substitution"
+                elif nxt == "${" and not _SHELL_SIMPLE_PARAM.match(text, i):
+                    unsafe = unsafe or "a ${...} expansion"
+            else:  # plain
+                if ch == "'":
+                    state = "single"
+                elif ch == '"':
+                    state = "double"
+                elif nxt == "$'":
+                    unsafe = unsafe or "a $'...' string"
+                elif ch == "`" or nxt == "$(":
+                    unsafe = unsafe or "a command substitution"
+                elif nxt == "${" and not _SHELL_SIMPLE_PARAM.match(text, i):
+                    unsafe = unsafe or "a ${...} expansion"
+                elif nxt == "<<":
+                    unsafe = unsafe or "a here-document"
+                elif ch == "#" and word_start:
+                    state = "comment"
+            word_start = state == "plain" and not escaped and (ch.isspace() or ch in ";&|()<>")
+            i += 1
+        if name is None:
+            break
+        where = f"{{{name}}}"
+        if state == "comment":
+            raise ShellQuoting(f"{where} stands in a shell comment")
+        if escaped:
+            raise ShellQuoting(f"{where} follows a backslash")
+        if bare_dollar:
+            raise ShellQuoting(f"{where} follows a bare $, which would make it part of an expansion "
+                               f"(or, in bash, of a $'...' string)")
+        if unsafe:
+            raise ShellQuoting(f"{where} comes after {unsafe}, where the shell's quoting rules are "
+                               f"too rich to quote it safely")
+        contexts.append(state)
+        word_start = False
+    return contexts
+
+
+def shell_quote(value: str, context: str) -> str:
+    """``value`` written so that the shell reads it back exactly, in ``context``."""
+    if context == "single":
+        return value.replace("'", "'\\''")
+    if context == "double":
+        return re.sub(r'([\\$`"])', r"\\\1", value)
+    return shlex.quote(value)
+
+
+def substitute_shell(template: str, values: dict[str, str]) -> str:
+    """Fill the placeholders of shell command ``template``, each value quoted for where
+    it stands (:func:`shell_contexts`), so no value can run as shell code."""
+    pieces = _shell_pieces(template)
+    contexts = shell_contexts(template)
+    out = []
+    for (text, name), context in zip(pieces, contexts + [""]):
+        out.append(text)
+        if name is not None:
+            out.append(shell_quote(values[name], context))
+    return "".join(out)
+
+
+def unknown_placeholder(template: str) -> str | None:
+    """The first placeholder of ``template`` that is not one of :data:`PLACEHOLDERS`
+    (``"{prot}"``), or None."""
+    for m in _PLACEHOLDER_RE.finditer(template):
+        if m.group(0) not in ("{{", "}}") and m.group(1) not in PLACEHOLDERS:
+            return m.group(0)
+    return None
