@@ -9,8 +9,8 @@ modified after the trigger.
 
 A log regex that takes longer than ``REGEX_TIMEOUT`` on a line is turned off for the
 rest of the case: the hook is then unobserved from that line on, and its result says so
-(its evidence starts with :data:`UNOBSERVED`; :attr:`LogHookDetector.note` has the line
-for the case).
+(``observed`` is false and its evidence starts with :data:`UNOBSERVED`;
+:attr:`LogHookDetector.note` has the line for the case).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class LogHookDetector:
             after, before, note, gave_up_on = list(self.after), list(self.before), self.note, self.gave_up_on
         if note is not None and not after:
             # ran is false for want of evidence, not because the hook did not run
-            return HookResult(False, f"{UNOBSERVED}: {note}")
+            return HookResult(False, f"{UNOBSERVED}: {note}", observed=False)
         if not after:
             if before:
                 first = before[-1].line
@@ -158,7 +158,7 @@ class FileHookDetector:
 
     def first_seen(self) -> tuple[float, int] | None:
         """Whether (and about when, on the monotonic clock) the sentinel proved the hook ran."""
-        st, _ = self._observe()
+        st, _, _ = self._observe()
         if st is None or self._trigger_wall is None:
             return None
         return (self._trigger_t + (st.st_mtime - self._trigger_wall), 0)
@@ -174,16 +174,17 @@ class FileHookDetector:
         return (before is not None and (st.st_ino, st.st_mode, st.st_mtime_ns)
                 == (before.st_ino, before.st_mode, before.st_mtime_ns))
 
-    def _observe(self) -> tuple[os.stat_result | None, str]:
-        """The sentinel's lstat when it proves the hook ran, else None and why not."""
+    def _observe(self) -> tuple[os.stat_result | None, str, bool]:
+        """The sentinel's lstat when it proves the hook ran, else None and why not; and
+        whether the path could tell (False: something changed it, but not into proof)."""
         st = self._stat()
         if st is None:
-            return None, f"sentinel {self.path} does not exist"
+            return None, f"sentinel {self.path} does not exist", True
         if not stat.S_ISREG(st.st_mode):
-            return None, self._not_regular(st)
+            return None, self._not_regular(st), self._untouched(st)
         if self._untouched(st):
-            return None, f"sentinel {self.path} existed before the trigger and was not touched"
-        return st, ""
+            return None, f"sentinel {self.path} existed before the trigger and was not touched", True
+        return st, "", True
 
     def _not_regular(self, st: os.stat_result) -> str:
         what = describe_kind(st.st_mode)
@@ -208,9 +209,9 @@ class FileHookDetector:
         self._before = self._stat()
 
     def result(self, roles: dict[int, str]) -> HookResult:
-        st, why_not = self._observe()
+        st, why_not, observed = self._observe()
         if st is None:
-            return HookResult(False, why_not)
+            return HookResult(False, why_not, observed=observed)
         at = None
         if self._trigger_wall is not None:
             at = round(max(0.0, st.st_mtime - self._trigger_wall), 4)
@@ -220,7 +221,7 @@ class FileHookDetector:
         """Its evidence on a clock, for ordering: its modification time on its file system,
         which is its LAST write: a hook that created the file early and wrote it again
         later is placed at the later write (Python 3.11 has no statx for a birth time)."""
-        st, _ = self._observe()
+        st, _, _ = self._observe()
         if st is None:
             return None
         return [_Point(FILE_CLOCK, st.st_dev, st.st_mtime_ns, "the same last-write time")]

@@ -415,8 +415,9 @@ class ProbeReport:
             started = [r for r in runs if r.started_t is not None]
             first = min((r.started_t for r in started), default=None)
             evidence = _evidence(runs, done, cut, roles, lost)
-            if not done and self.notes:
-                # the line that would show it ran may be one of those lost
+            # the line that would show it ran may be one of those lost
+            observed = bool(done) or not self.notes
+            if not observed:
                 evidence = f"{UNOBSERVED}: {INCOMPLETE} ({'; '.join(n.detail for n in self.notes)}); {evidence}"
             hook = HookResult(
                 ran=bool(done),
@@ -433,6 +434,7 @@ class ProbeReport:
                 duration_s=round(max(r.ended_t - r.started_t for r in done), 4) if done else None,
                 errors=[f"pid {r.pid}: {r.error}" for r in done if r.error],
                 where=runs[0].where,
+                observed=observed,
             )
             out[name] = hook
         return out

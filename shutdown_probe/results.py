@@ -18,10 +18,14 @@ import sys
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from typing import IO, Any, Literal, TypedDict, Union
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, Union
 
-from . import __version__
+from ._version import __version__
 from .errors import ResultsError
+
+if TYPE_CHECKING:  # only for the annotation of environment_info's keywords
+    from typing_extensions import Unpack
 
 RESULTS_VERSION = 1
 # A results file is at most this big: 100,000 cases (the most a run may have) of the
@@ -140,8 +144,9 @@ class EnvironmentInfo(TypedDict, total=False):
     interrupted_by: str | None
 
 
-# How the evidence of a hook that could not be watched to the end begins: "ran": false
-# then means "not seen", not "did not run".
+# How the evidence of a hook that could not be watched to the end begins, for people
+# (programs read HookResult.observed). Results written before that field existed said
+# it only here: the reader derives the field from this word for them.
 UNOBSERVED = "unobserved"
 
 
@@ -165,6 +170,15 @@ class HookResult:
     duration_s: float | None = None  # the longest finished run
     errors: list[str] = field(default_factory=list)  # what it raised, per pid
     where: str = ""  # file:line of the atexit.register call
+    # False when the hook could not be watched to the end (a regex that timed out, a
+    # sentinel that is not a regular file, probe events lost): "ran": false then means
+    # "not seen", not "did not run", and the evidence starts with UNOBSERVED
+    observed: bool = True
+
+    def _fill_in(self, given: Mapping[str, object]) -> None:
+        """Results written before ``observed`` existed said it in the evidence's first word."""
+        if "observed" not in given:
+            self.observed = not self.evidence.startswith(UNOBSERVED)
 
 
 @dataclass
@@ -489,6 +503,21 @@ class CaseResult:
     # CLOCK_MONOTONIC (seconds) at the trigger: lines the case up with timestamps the
     # app takes itself (time.monotonic() in any process on the machine)
     trigger_clock: float | None = None
+    # outcome "skipped": why the path did not apply ("the root has no child process to
+    # signal"); ``error`` says the same as "skipped: <reason>", as results version 1 did
+    skip_reason: str | None = None
+
+    def skip(self, reason: str) -> None:
+        """Mark the case skipped: the path does not apply, for ``reason``."""
+        self.outcome = "skipped"
+        self.skip_reason = reason
+        self.error = f"skipped: {reason}"
+
+    def _fill_in(self, given: Mapping[str, object]) -> None:
+        """Results written before ``skip_reason`` existed gave the reason in ``error``
+        only, after "skipped: "."""
+        if "skip_reason" not in given and self.outcome == "skipped" and self.error is not None:
+            self.skip_reason = self.error.removeprefix("skipped: ")
 
     @property
     def label(self) -> str:
@@ -691,6 +720,10 @@ class _Reader:
             elif f.default is MISSING and f.default_factory is MISSING:
                 raise self.fail(key, "missing")
         out = cls(**values)
+        # a field added after the first release, missing from an older file, may be
+        # derivable from what that file said instead
+        if hasattr(out, "_fill_in"):
+            out._fill_in(data)
         # a record whose fields must agree with each other says what does not
         problem = out.inconsistency() if hasattr(out, "inconsistency") else None
         if problem:
@@ -845,11 +878,11 @@ def _metadata_version(file: str) -> str | None:
     return None
 
 
-def environment_info(**extra: Any) -> dict[str, Any]:
+def environment_info(**extra: Unpack[EnvironmentInfo]) -> EnvironmentInfo:
     """Where the run happened, for the results JSON. ``packages`` is always there
     (``{}`` when none of the frameworks is installed); JSON written before it existed
     has no such key, which readers take as "not recorded"."""
-    info = {
+    info: EnvironmentInfo = {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": _platform(),
