@@ -28,8 +28,10 @@ from typing import Any
 
 from ..paths import BUILTIN_PATHS
 from ..results import NOT_OBSERVED, CaseResult, Results
-from . import common
+from .cells import CUT, RAISED, where
+from .legend import legend
 from .markdown import code, escape
+from .rows import hook_names
 
 MISSING = "—"  # the column has no case for this path
 
@@ -262,10 +264,10 @@ def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
             continue
         notes = []
         if hook.ran:
-            notes.append(common.where(hook.roles, case))
-            notes.append(common.RAISED if hook.errors else "")
+            notes.append(where(hook.roles, case))
+            notes.append(RAISED if hook.errors else "")
         if hook.interrupted_pids:
-            notes.append(f"{common.CUT} {common.where(hook.interrupted_roles, case) or 'cut short'}")
+            notes.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
         if hook.ran or hook.interrupted_pids:
             out.add((0, i, name, ", ".join(n for n in notes if n)))
     if not out:
@@ -305,7 +307,7 @@ def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str
     """The table (``columns``: a Markdown label and its runs), its legend and the line
     saying what the columns are."""
     cases = sorted((run.case for _, group in columns for run in group), key=_case_order)
-    hooks = common.hook_names(cases)
+    hooks = hook_names(cases)
     used: set[str] = set()
     lines = ["| path | " + " | ".join(label for label, _ in columns) + " |", "|---|" + "---|" * len(columns)]
     failed: list[str] = []
@@ -328,9 +330,9 @@ def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str
 def _legend(cases: list[CaseResult], used: set[str]) -> str:
     """What the table's words and symbols mean, for those it uses."""
     notes = ["cells name the hooks that ran"]
-    where = common.legend(cases)
-    if where:
-        notes.append(where)
+    key = legend(cases)
+    if key:
+        notes.append(key)
     if SPLIT in used:
         notes.append(f"{SPLIT} = in k of the column's n runs of the path")
     notes += [OUTCOME_LEGEND[word] for word in OUTCOME_LEGEND if word in used]
