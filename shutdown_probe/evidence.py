@@ -21,7 +21,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+import regex
 
 from .output import Line
 from .reading import describe_kind
@@ -55,11 +57,14 @@ class LogHookDetector:
     note: str | None = None
     gave_up_on: Line | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _match: Any = field(default=None, repr=False)
+    # the spec's regex (a detector is made only for a hook with one), and its matcher
+    pattern: regex.Pattern[str] = field(init=False, repr=False)
+    _match: Callable[[str], list[regex.Match[str]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        assert self.spec.log is not None
-        self._match = line_matcher(self.spec.log)
+        assert self.spec.log is not None, self.spec
+        self.pattern = self.spec.log
+        self._match = line_matcher(self.pattern)
 
     def __call__(self, line: Line) -> None:
         if self.note is not None:
@@ -71,11 +76,11 @@ class LogHookDetector:
         except TimeoutError:
             with self._lock:
                 self.gave_up_on = line
-                self.note = regex_timeout_note(f"hooks.{self.spec.name}.log", self.spec.log, line)
+                self.note = regex_timeout_note(f"hooks.{self.spec.name}.log", self.pattern, line)
             return
         for m in matches:
             pid = None
-            if "pid" in self.spec.log.groupindex and m.group("pid"):  # type: ignore[union-attr]
+            if "pid" in self.pattern.groupindex and m.group("pid"):
                 try:
                     pid = int(m.group("pid"))
                 except ValueError:
@@ -125,7 +130,7 @@ class LogHookDetector:
                 first = before[-1].line
                 return HookResult(False, f"no match after the trigger (only before it, {first.stream} "
                                          f"line {first.number}: {first.text.strip()[:120]})")
-            return HookResult(False, f"no output line matched {self.spec.log.pattern!r}")
+            return HookResult(False, f"no output line matched {self.pattern.pattern!r}")
         first = after[0].line
         pids = sorted({(pid_map or {}).get(m.pid, m.pid) for m in after if m.pid is not None})
         later = ""

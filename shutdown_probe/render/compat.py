@@ -194,7 +194,11 @@ def _group(runs: list[_Run], key: Callable[[_Run], Hashable]) -> dict[Any, list[
 _DIGITS = re.compile(r"(\d+)")
 
 
-def _order(text: str) -> tuple:
+# A text as a sort key: its runs of digits as numbers, the rest case-folded; the text last.
+_TextKey = tuple[tuple[tuple[int, int, str], ...], str]
+
+
+def _order(text: str) -> _TextKey:
     """A sort key that puts "3.9" before "3.12" and ignores case first."""
     parts = _DIGITS.split(text.casefold())
     return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts), text
@@ -210,7 +214,7 @@ def _keys(envs: list[Environment]) -> list[str]:
             "os"]
 
 
-def _env_order(envs: list[Environment]) -> Callable[[Environment], tuple]:
+def _env_order(envs: list[Environment]) -> Callable[[Environment], tuple[_TextKey, ...]]:
     """A sort key for ``envs``: fact by fact, versions as numbers."""
     keys = _keys(envs)
     return lambda env: tuple(_order(env.fact(k)) for k in keys)
@@ -242,7 +246,7 @@ def _path_order(paths: set[str]) -> list[str]:
     return builtin + sorted(paths - set(builtin))
 
 
-def _case_order(case: CaseResult) -> tuple:
+def _case_order(case: CaseResult) -> tuple[int, str, int, str]:
     """A total order on cases that depends on their content only."""
     rank = list(BUILTIN_PATHS).index(case.path) if case.path in BUILTIN_PATHS else len(BUILTIN_PATHS)
     return rank, case.path, case.attempt or 0, json.dumps(case.to_dict(), sort_keys=True, default=str)

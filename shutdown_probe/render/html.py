@@ -14,6 +14,7 @@ names, paths), goes through :func:`.markup.esc`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from importlib import resources
 
 from ..results import UNFINISHED, CaseResult, Results, StopRecord
@@ -135,7 +136,7 @@ def _dl(pairs: list[tuple[str, str]], cls: str = "facts") -> str:
     return f'<dl class="{cls}">{body}</dl>'
 
 
-def _table(head: list[str], rows: list[list[tuple[str, str | None]]], cls: str) -> str:
+def _table(head: list[str], rows: Sequence[Sequence[tuple[str, str | None]]], cls: str) -> str:
     """rows: cells as (text, class)."""
     out = [f'<div class="scroll"><table class="{cls}"><thead><tr>'
            + "".join(tag("th", {"scope": "col"}, esc(h)) for h in head) + "</tr></thead><tbody>"]
@@ -216,11 +217,8 @@ def _stop_facts(stop: StopRecord) -> str:
     return _dl(pairs)
 
 
-def _case(case: CaseResult, n: int) -> list[str]:
-    cls = "case failed" if case.failed else "case"
-    out = [f'<section class="{cls}" id="case-{n}">',
-           f"<h3>{esc(case.scenario)} :: {esc(case.label)} <span class=\"outcome\">— {esc(case.outcome)}</span></h3>",
-           tag("p", {"class": "explain"}, esc(explain(case)))]
+def _case_facts(case: CaseResult) -> list[tuple[str, str]]:
+    """The facts at the top of a case's section: trigger, readiness, exit, time..."""
     facts: list[tuple[str, str]] = []
     if case.trigger and case.stop is None:
         facts.append(("trigger", ", ".join(f"{k}={v}" for k, v in case.trigger.items())))
@@ -235,9 +233,17 @@ def _case(case: CaseResult, n: int) -> list[str]:
         facts.append(("whole case", secs(case.wall_s) + " in the harness"))
     if case.workdir:
         facts.append(("workdir", case.workdir))
+    return facts
+
+
+def _case(case: CaseResult, n: int) -> list[str]:
+    cls = "case failed" if case.failed else "case"
+    out = [f'<section class="{cls}" id="case-{n}">',
+           f"<h3>{esc(case.scenario)} :: {esc(case.label)} <span class=\"outcome\">— {esc(case.outcome)}</span></h3>",
+           tag("p", {"class": "explain"}, esc(explain(case)))]
     if case.error:
         out.append(tag("p", {"class": "error"}, esc(case.error)))
-    out.append(_dl(facts))
+    out.append(_dl(_case_facts(case)))
     if fired(case):
         svg, events = timeline(case, n)
         out.append(f'<div class="tlwrap">{svg}</div>')
@@ -281,8 +287,7 @@ def _case(case: CaseResult, n: int) -> list[str]:
         out.append("<h4>escalations</h4>")
         items = []
         for e in case.escalations:
-            at = getattr(e, "at_s", None)
-            when = f" at {secs(at)}" if at is not None else ""
+            when = f" at {secs(e.at_s)}" if e.at_s is not None else ""
             items.append(tag("li", {}, esc(f"the harness sent {e.signal} to {e.role} pid {e.pid}{when}: {e.reason}")))
         out.append('<ul class="escalations">' + "".join(items) + "</ul>")
     traffic = traffic_lines(case)

@@ -68,9 +68,9 @@ def build_tables(results: Results) -> list[RenderableType]:
             cells.append(_text(row.orphans, style="yellow" if row.orphans != "-" else ""))
             table.add_row(*cells)
         parts: list[RenderableType] = [table]
-        for text in (legend.legend(cases), legend.traffic_legend(cases)):
-            if text:
-                parts.append(_text(text, style="dim"))
+        for key in (legend.legend(cases), legend.traffic_legend(cases)):
+            if key:
+                parts.append(_text(key, style="dim"))
         for line in order.order_lines(cases):
             parts.append(_text(line, style="dim"))
         for line in notes.probe_note_lines(cases):

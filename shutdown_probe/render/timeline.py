@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..results import CaseResult, HookResult, ProcessRecord, RequestRecord, StopRecord, TrafficRecord
+from ..results import CaseResult, Escalation, HookResult, ProcessRecord, RequestRecord, StopRecord, TrafficRecord
 from .axis import PLOT_LEFT, VIEW_WIDTH, Axis, axis_for
 from .cells import CUT, RAN
 from .markup import clip, esc, secs, tag
@@ -68,17 +68,16 @@ def _times(case: CaseResult) -> list[float]:
     for h in case.hooks.values():
         if h.at_s is not None:
             out.append(h.at_s + (h.duration_s or 0.0))
-    for e in case.escalations:
-        at = getattr(e, "at_s", None)
-        if at is not None:
-            out.append(at)
+    out += [e.at_s for e in case.escalations if e.at_s is not None]
     if case.stop is not None:
         s = case.stop
         out += [t for t in (s.signal_at_s, s.kill_at_s, s.cleanup_s) if t is not None]
-        if s.pre_stop and s.pre_stop.get("duration_s") is not None:
-            out.append(float(s.pre_stop["duration_s"]))
-        if s.second_signal and s.second_signal.get("at_s") is not None:
-            out.append(float(s.second_signal["at_s"]))
+        pre_stop_s = s.pre_stop.get("duration_s") if s.pre_stop else None
+        if pre_stop_s is not None:
+            out.append(float(pre_stop_s))
+        second_s = s.second_signal.get("at_s") if s.second_signal else None
+        if second_s is not None:
+            out.append(float(second_s))
         if s.grace_s is not None and s.final_kill:
             out.append(s.grace_s)
     t = case.traffic
@@ -184,8 +183,9 @@ def _signals_row(tl: _Timeline, case: CaseResult) -> None:
         tl.events.append(Event(at, "signals", tip))
         labels.append(_Label(tl.x(at), mid + 4, f"{stop.signal} → {stop.to}", "sig"))
         second = stop.second_signal
-        if second and second.get("at_s") is not None:
-            at2 = float(second["at_s"])
+        second_s = second.get("at_s") if second else None
+        if second and second_s is not None:
+            at2 = float(second_s)
             tip = f"{stop.signal} again ({second.get('why')})"
             tl.body.append(_triangle(tl.x(at2), mid, "sig", tip, at2))
             tl.events.append(Event(at2, "signals", tip))
@@ -202,11 +202,10 @@ def _signals_row(tl: _Timeline, case: CaseResult) -> None:
         tl.events.append(Event(0.0, "signals", tip))
         labels.append(_Label(tl.x(0.0), mid + 4, trigger, "sig"))
     # the harness's own SIGKILLs, one mark per moment
-    moments: dict[float, list[Any]] = {}
+    moments: dict[float, list[Escalation]] = {}
     for e in case.escalations:
-        at = getattr(e, "at_s", None)
-        if at is not None:
-            moments.setdefault(at, []).append(e)
+        if e.at_s is not None:
+            moments.setdefault(e.at_s, []).append(e)
     for at, group in moments.items():
         who = ", ".join(f"{e.role} {e.pid}" for e in group)
         reasons = list(dict.fromkeys(e.reason for e in group))
@@ -433,7 +432,7 @@ def _traffic_rows(tl: _Timeline, t: TrafficRecord, summary: str) -> None:
     if new:
         lanes: list[float] = []  # the end x of each packed row
         placed: list[tuple[RequestRecord, int]] = []
-        for r in sorted(new, key=lambda r: (r.sent_s, r.n)):  # type: ignore[arg-type, return-value]
+        for r in sorted(new, key=lambda r: (r.sent_s or 0.0, r.n)):  # every one has its sent_s
             assert r.sent_s is not None
             x0 = tl.x(r.sent_s)
             row = next((i for i, end in enumerate(lanes) if end + 1 < x0), None)
