@@ -58,6 +58,7 @@ def clean_line(text: Any) -> str:
 
 
 def names(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
