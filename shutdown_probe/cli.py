@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 def _err(line: str) -> None:
     """One error line on stderr. It may quote a scenario's values or an app's last
     output: made printable first, so no escape sequence reaches the terminal."""
-    from .render.common import clean_line
+    from .render.text import clean_line
 
     line = clean_line(line)
     print(f"shutdown-probe: {line}" if not line.startswith("shutdown-probe") else line, file=sys.stderr)
@@ -142,7 +142,7 @@ def _text(line: str, style: str = ""):
     codes, control characters shown as pictures (the matrix's own rule)."""
     from rich.text import Text
 
-    from .render.common import clean_line
+    from .render.text import clean_line
 
     return Text(clean_line(line), style=style)
 
@@ -179,7 +179,7 @@ def _load_all(files: list[str]):
 
 
 def _cmd_check(args) -> int:
-    from .render.common import clean
+    from .render.text import clean
     from .scenario import describe
 
     for scenario in _load_all(args.scenarios):
@@ -397,7 +397,7 @@ class _Progress:
             self.running += 1
 
     def done(self, case, result) -> None:
-        from .render.common import exit_cell, time_cell
+        from .render.cells import exit_cell, time_cell
 
         with self.lock:
             self.n += 1

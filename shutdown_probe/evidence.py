@@ -9,8 +9,8 @@ modified after the trigger.
 
 A log regex that takes longer than ``REGEX_TIMEOUT`` on a line is turned off for the
 rest of the case: the hook is then unobserved from that line on, and its result says so
-(its evidence starts with :data:`UNOBSERVED`; :attr:`LogHookDetector.note` has the line
-for the case).
+(``observed`` is false and its evidence starts with :data:`UNOBSERVED`;
+:attr:`LogHookDetector.note` has the line for the case).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+import regex
 
 from .output import Line
 from .reading import describe_kind
@@ -56,11 +58,14 @@ class LogHookDetector:
     note: str | None = None
     gave_up_on: Line | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _match: Any = field(default=None, repr=False)
+    # the spec's regex (a detector is made only for a hook with one), and its matcher
+    pattern: regex.Pattern[str] = field(init=False, repr=False)
+    _match: Callable[[str], list[regex.Match[str]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        assert self.spec.log is not None
-        self._match = line_matcher(self.spec.log)
+        assert self.spec.log is not None, self.spec
+        self.pattern = self.spec.log
+        self._match = line_matcher(self.pattern)
 
     def __call__(self, line: Line) -> None:
         if self.note is not None:
@@ -72,11 +77,11 @@ class LogHookDetector:
         except TimeoutError:
             with self._lock:
                 self.gave_up_on = line
-                self.note = regex_timeout_note(f"hooks.{self.spec.name}.log", self.spec.log, line)
+                self.note = regex_timeout_note(f"hooks.{self.spec.name}.log", self.pattern, line)
             return
         for m in matches:
             pid = None
-            if "pid" in self.spec.log.groupindex and m.group("pid"):  # type: ignore[union-attr]
+            if "pid" in self.pattern.groupindex and m.group("pid"):
                 try:
                     pid = int(m.group("pid"))
                 except ValueError:
@@ -120,13 +125,13 @@ class LogHookDetector:
             after, before, note, gave_up_on = list(self.after), list(self.before), self.note, self.gave_up_on
         if note is not None and not after:
             # ran is false for want of evidence, not because the hook did not run
-            return HookResult(False, f"{UNOBSERVED}: {note}")
+            return HookResult(False, f"{UNOBSERVED}: {note}", observed=False)
         if not after:
             if before:
                 first = before[-1].line
                 return HookResult(False, f"no match after the trigger (only before it, {first.stream} "
                                          f"line {first.number}: {first.text.strip()[:120]})")
-            return HookResult(False, f"no output line matched {self.spec.log.pattern!r}")
+            return HookResult(False, f"no output line matched {self.pattern.pattern!r}")
         first = after[0].line
         pids = sorted({(pid_map or {}).get(m.pid, m.pid) for m in after if m.pid is not None})
         later = ""
@@ -159,7 +164,7 @@ class FileHookDetector:
 
     def first_seen(self) -> tuple[float, int] | None:
         """Whether (and about when, on the monotonic clock) the sentinel proved the hook ran."""
-        st, _ = self._observe()
+        st, _, _ = self._observe()
         if st is None or self._trigger_wall is None:
             return None
         return (self._trigger_t + (st.st_mtime - self._trigger_wall), 0)
@@ -175,16 +180,17 @@ class FileHookDetector:
         return (before is not None and (st.st_ino, st.st_mode, st.st_mtime_ns)
                 == (before.st_ino, before.st_mode, before.st_mtime_ns))
 
-    def _observe(self) -> tuple[os.stat_result | None, str]:
-        """The sentinel's lstat when it proves the hook ran, else None and why not."""
+    def _observe(self) -> tuple[os.stat_result | None, str, bool]:
+        """The sentinel's lstat when it proves the hook ran, else None and why not; and
+        whether the path could tell (False: something changed it, but not into proof)."""
         st = self._stat()
         if st is None:
-            return None, f"sentinel {self.path} does not exist"
+            return None, f"sentinel {self.path} does not exist", True
         if not stat.S_ISREG(st.st_mode):
-            return None, self._not_regular(st)
+            return None, self._not_regular(st), self._untouched(st)
         if self._untouched(st):
-            return None, f"sentinel {self.path} existed before the trigger and was not touched"
-        return st, ""
+            return None, f"sentinel {self.path} existed before the trigger and was not touched", True
+        return st, "", True
 
     def _not_regular(self, st: os.stat_result) -> str:
         what = describe_kind(st.st_mode)
@@ -209,9 +215,9 @@ class FileHookDetector:
         self._before = self._stat()
 
     def result(self, roles: dict[int, str]) -> HookResult:
-        st, why_not = self._observe()
+        st, why_not, observed = self._observe()
         if st is None:
-            return HookResult(False, why_not)
+            return HookResult(False, why_not, observed=observed)
         at = None
         if self._trigger_wall is not None:
             at = round(max(0.0, st.st_mtime - self._trigger_wall), 4)
@@ -221,7 +227,7 @@ class FileHookDetector:
         """Its evidence on a clock, for ordering: its modification time on its file system,
         which is its LAST write: a hook that created the file early and wrote it again
         later is placed at the later write (Python 3.11 has no statx for a birth time)."""
-        st, _ = self._observe()
+        st, _, _ = self._observe()
         if st is None:
             return None
         return [_Point(FILE_CLOCK, st.st_dev, st.st_mtime_ns, "the same last-write time")]

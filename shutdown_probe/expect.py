@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .results import (INCOMPLETE, UNOBSERVED, CaseResult, ClaimVerdict, ExpectResult, HookResult, OrderPair,
-                      UnknownOrder)
+from .results import INCOMPLETE, CaseResult, ClaimVerdict, ExpectResult, HookResult, OrderPair, UnknownOrder
 from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
@@ -64,7 +63,7 @@ def _hooks(checks: _Checks, expectation: Expectation, result: CaseResult) -> Non
         h = result.hooks.get(hook)
         if h is not None and h.ran:
             checks.failed(f"expected hook '{hook}' not to run, it ran ({h.evidence})")
-        elif h is not None and h.evidence.startswith(UNOBSERVED):  # not seen is not "did not run"
+        elif h is not None and not h.observed:  # not seen is not "did not run"
             checks.failed(f"expected hook '{hook}' not to run; it could not be watched to the end ({h.evidence})")
         elif h is None and hook.startswith(PROBE_HOOK_PREFIX) and result.probe_notes:
             # its registration may be among the events the probe's file lost

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path as FsPath
@@ -295,13 +296,14 @@ class ProbeReport:
     def kinds(self) -> dict[int, str]:
         """pid -> the framework role the probe can recognise, when it can."""
         starts = self.starts
-        children: dict[int, list[dict[str, Any]]] = {}
+        children: dict[int | None, list[dict[str, Any]]] = {}
         for e in starts.values():
             children.setdefault(e.get("ppid"), []).append(e)
         out: dict[int, str] = {}
         for pid, e in starts.items():
             argv = " ".join(e.get("argv") or [])
-            parent = starts.get(e.get("ppid"))
+            ppid = e.get("ppid")
+            parent = starts.get(ppid) if ppid is not None else None
             parent_argv = " ".join(parent.get("argv") or []) if parent else ""
             if e.get("werkzeug_run_main") == "true":
                 out[pid] = "reloader-child"
@@ -358,7 +360,7 @@ class ProbeReport:
 
     @cached_property
     def _runs(self) -> list[_Run]:
-        runs: dict[tuple[int, Any], _Run] = {}
+        runs: dict[tuple[int | None, Any], _Run] = {}
         # a forked child inherits its parent's registry: its runs carry its own pid
         # but the parent's ids, so a run is found by (pid, id) and else by (ppid, id)
         starts = self.starts
@@ -413,10 +415,11 @@ class ProbeReport:
                 lost = [r for r in cut if r.pid not in killed]
                 cut = [r for r in cut if r.pid in killed]
             started = [r for r in runs if r.started_t is not None]
-            first = min((r.started_t for r in started), default=None)
+            first = min((r.started_t for r in started if r.started_t is not None), default=None)
             evidence = _evidence(runs, done, cut, roles, lost)
-            if not done and self.notes:
-                # the line that would show it ran may be one of those lost
+            # the line that would show it ran may be one of those lost
+            observed = bool(done) or not self.notes
+            if not observed:
                 evidence = f"{UNOBSERVED}: {INCOMPLETE} ({'; '.join(n.detail for n in self.notes)}); {evidence}"
             hook = HookResult(
                 ran=bool(done),
@@ -430,9 +433,10 @@ class ProbeReport:
                 interrupted_pids=[r.pid for r in cut],
                 interrupted_roles=[roles.get(r.pid, "descendant") for r in cut],
                 registered_pids=sorted({r.pid for r in runs if not r.unregistered}),
-                duration_s=round(max(r.ended_t - r.started_t for r in done), 4) if done else None,
+                duration_s=round(max(_duration(r) for r in done), 4) if done else None,
                 errors=[f"pid {r.pid}: {r.error}" for r in done if r.error],
                 where=runs[0].where,
+                observed=observed,
             )
             out[name] = hook
         return out
@@ -451,15 +455,21 @@ def _short(name: str) -> str:
     return name.removeprefix("__main__.")
 
 
+def _duration(run: _Run) -> float:
+    """A finished run's duration (a run is finished when its hook-end was seen)."""
+    assert run.started_t is not None and run.ended_t is not None, run
+    return run.ended_t - run.started_t
+
+
 def _evidence(runs: list[_Run], done: list[_Run], cut: list[_Run], roles: dict[int, str],
-              lost: list[_Run] = ()) -> str:  # type: ignore[assignment]
+              lost: Sequence[_Run] = ()) -> str:
     def who(r: _Run) -> str:
         return f"{roles.get(r.pid, 'descendant')} {r.pid}"
 
     parts = []
     if done:
         parts.append("ran in " + ", ".join(
-            f"{who(r)} ({(r.ended_t - r.started_t) * 1000:.0f} ms{', raised ' + r.error if r.error else ''})"
+            f"{who(r)} ({_duration(r) * 1000:.0f} ms{', raised ' + r.error if r.error else ''})"
             for r in done))
     if cut:
         parts.append("started but never finished in " + ", ".join(who(r) for r in cut))

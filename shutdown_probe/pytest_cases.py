@@ -102,7 +102,7 @@ class ScenarioItem(pytest.Item):
             self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep),
             lambda result: record(self, result, self.scenario.description))
         if result.outcome == "skipped":
-            reason = (result.error or "").removeprefix("skipped: ") or "skipped"
+            reason = result.skip_reason or "skipped"
             try:  # point -rs at the scenario file rather than at this line
                 raise pytest.skip.Exception(reason, _use_item_location=True)
             except TypeError:  # a pytest without that (private) argument

@@ -78,7 +78,7 @@ def write_each(reports: Iterable[tuple[str, str, Callable[[], Content]]]) -> lis
 
 def _write(target: str, make: Callable[[], Content]) -> str | None:
     """Why this report could not be written, in a few words; None once it is."""
-    from .render.common import clean
+    from .render.text import clean
 
     stage = "render"
     try:

@@ -18,10 +18,15 @@ import sys
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from typing import IO, Any, Literal, TypedDict, Union
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Union
 
-from . import __version__
+from ._version import __version__
 from .errors import ResultsError
+
+if TYPE_CHECKING:  # annotations only: neither module exists to be imported at run time
+    from _typeshed import DataclassInstance
+    from typing_extensions import Unpack
 
 RESULTS_VERSION = 1
 # A results file is at most this big: 100,000 cases (the most a run may have) of the
@@ -140,8 +145,9 @@ class EnvironmentInfo(TypedDict, total=False):
     interrupted_by: str | None
 
 
-# How the evidence of a hook that could not be watched to the end begins: "ran": false
-# then means "not seen", not "did not run".
+# How the evidence of a hook that could not be watched to the end begins, for people
+# (programs read HookResult.observed). Results written before that field existed said
+# it only here: the reader derives the field from this word for them.
 UNOBSERVED = "unobserved"
 
 
@@ -165,6 +171,15 @@ class HookResult:
     duration_s: float | None = None  # the longest finished run
     errors: list[str] = field(default_factory=list)  # what it raised, per pid
     where: str = ""  # file:line of the atexit.register call
+    # False when the hook could not be watched to the end (a regex that timed out, a
+    # sentinel that is not a regular file, probe events lost): "ran": false then means
+    # "not seen", not "did not run", and the evidence starts with UNOBSERVED
+    observed: bool = True
+
+    def _fill_in(self, given: Mapping[str, object]) -> None:
+        """Results written before ``observed`` existed said it in the evidence's first word."""
+        if "observed" not in given:
+            self.observed = not self.evidence.startswith(UNOBSERVED)
 
 
 @dataclass
@@ -447,7 +462,7 @@ class CaseResult:
     # ended a child (a worker) and the root lived on (a master respawns workers);
     # the harness then ended the case.
     outcome: CaseOutcome
-    exit: ExitInfo = field(default_factory=lambda: {"returncode": None, "signal": None})
+    exit: ExitInfo = field(default_factory=lambda: ExitInfo(returncode=None, signal=None))
     duration_s: float | None = None  # trigger -> every process gone by itself
     root_exit_s: float | None = None  # trigger -> the root process ended
     ready_s: float | None = None  # launch -> ready
@@ -467,7 +482,7 @@ class CaseResult:
     escalations: list[Escalation] = field(default_factory=list)
     # processes that may be this case's, as they may be another's (see Stray)
     strays: list[Stray] = field(default_factory=list)
-    trigger: TriggerInfo = field(default_factory=dict)  # type: ignore[assignment]
+    trigger: TriggerInfo = field(default_factory=TriggerInfo)
     expect: ExpectResult = field(default_factory=ExpectResult)
     error: str | None = None
     # the last lines of each stream in the order read, stderr's after STDERR_MARK
@@ -475,7 +490,7 @@ class CaseResult:
     scenario_file: str = ""
     workdir: str | None = None  # the case's private folder, when it was kept
     # the Python probe: {"enabled": bool, "why": str, ...what it saw (probe.summary)}
-    probe: ProbeInfo = field(default_factory=dict)  # type: ignore[assignment]
+    probe: ProbeInfo = field(default_factory=ProbeInfo)
     # why the probe's evidence is incomplete, when it is (empty: nothing was lost)
     probe_notes: list[ProbeNote] = field(default_factory=list)
     # a deployment stop profile's sequence and grace accounting; None for other paths
@@ -489,6 +504,21 @@ class CaseResult:
     # CLOCK_MONOTONIC (seconds) at the trigger: lines the case up with timestamps the
     # app takes itself (time.monotonic() in any process on the machine)
     trigger_clock: float | None = None
+    # outcome "skipped": why the path did not apply ("the root has no child process to
+    # signal"); ``error`` says the same as "skipped: <reason>", as results version 1 did
+    skip_reason: str | None = None
+
+    def skip(self, reason: str) -> None:
+        """Mark the case skipped: the path does not apply, for ``reason``."""
+        self.outcome = "skipped"
+        self.skip_reason = reason
+        self.error = f"skipped: {reason}"
+
+    def _fill_in(self, given: Mapping[str, object]) -> None:
+        """Results written before ``skip_reason`` existed gave the reason in ``error``
+        only, after "skipped: "."""
+        if "skip_reason" not in given and self.outcome == "skipped" and self.error is not None:
+            self.skip_reason = self.error.removeprefix("skipped: ")
 
     @property
     def label(self) -> str:
@@ -517,7 +547,7 @@ class CaseResult:
 @dataclass
 class Results:
     cases: list[CaseResult] = field(default_factory=list)
-    environment: EnvironmentInfo = field(default_factory=dict)  # type: ignore[assignment]
+    environment: EnvironmentInfo = field(default_factory=EnvironmentInfo)
     tool: str = f"shutdown-probe {__version__}"
     version: int = RESULTS_VERSION
     # scenario name -> its description, for report titles
@@ -657,8 +687,11 @@ def _one_line(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+_Record = TypeVar("_Record", bound="DataclassInstance")
 
 
 class _Reader:
@@ -678,7 +711,7 @@ class _Reader:
     def _at(where: str, name: str) -> str:
         return f"{where}.{name}" if where else name
 
-    def record(self, cls: type, data: Any, where: str) -> Any:
+    def record(self, cls: type[_Record], data: Any, where: str) -> _Record:
         """A dataclass ``cls`` from object ``data``; keys it does not have are ignored."""
         if not isinstance(data, dict):
             raise self.fail(where or None, f"expected an object, got {_json_kind(data)}")
@@ -691,8 +724,14 @@ class _Reader:
             elif f.default is MISSING and f.default_factory is MISSING:
                 raise self.fail(key, "missing")
         out = cls(**values)
+        # a field added after the first release, missing from an older file, may be
+        # derivable from what that file said instead
+        fill_in = getattr(out, "_fill_in", None)
+        if fill_in is not None:
+            fill_in(data)
         # a record whose fields must agree with each other says what does not
-        problem = out.inconsistency() if hasattr(out, "inconsistency") else None
+        inconsistency = getattr(out, "inconsistency", None)
+        problem = inconsistency() if inconsistency is not None else None
         if problem:
             raise self.fail(where or None, problem)
         return out
@@ -708,7 +747,7 @@ class _Reader:
         if hint is Any:
             self._any(value, where, 0)
             return value
-        if is_dataclass(hint):
+        if isinstance(hint, type) and is_dataclass(hint):
             return self.record(hint, value, where)
         if typing.is_typeddict(hint):
             return self._table(hint, value, where)
@@ -782,9 +821,12 @@ def _platform() -> str:
     """platform.platform()'s text ("Linux-6.1.0-x86_64-with-glibc2.36") without its
     cost: it finds the C library by reading the Python binary (8 ms a run)."""
     try:
-        libc, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")  # type: ignore[union-attr]
+        found = os.confstr("CS_GNU_LIBC_VERSION")
     except (AttributeError, ValueError, OSError):
         return platform.platform()
+    if found is None:  # not a GNU C library
+        return platform.platform()
+    libc, _, version = found.partition(" ")
     u = os.uname()
     return f"{u.sysname}-{u.release}-{u.machine}-with-{libc}{version}"
 
@@ -845,11 +887,11 @@ def _metadata_version(file: str) -> str | None:
     return None
 
 
-def environment_info(**extra: Any) -> dict[str, Any]:
+def environment_info(**extra: Unpack[EnvironmentInfo]) -> EnvironmentInfo:
     """Where the run happened, for the results JSON. ``packages`` is always there
     (``{}`` when none of the frameworks is installed); JSON written before it existed
     has no such key, which readers take as "not recorded"."""
-    info = {
+    info: EnvironmentInfo = {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": _platform(),

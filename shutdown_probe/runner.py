@@ -259,7 +259,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         result.stop = new_record(path, settings)
         prefix, skip = _pid1_prefix(path, settings, result.stop)
         if skip is not None:
-            result.outcome, result.error = "skipped", f"skipped: {skip}"
+            result.skip(skip)
             return
         launch_argv = prefix + resolved.argv
 
@@ -347,7 +347,7 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         if path.target == "child":
             target = tree.worker
             if target is None:
-                skip = "skipped: the root has no child process to signal"
+                skip = "the root has no child process to signal"
         elif path.target == "worker":
             target = tree.worker or tree.root
         elif path.target == "root":
@@ -355,13 +355,12 @@ def _run_leased(case: Case, result: CaseResult, workdir: str, cancel: Flag | Non
         if path.inject and skip is None:
             assert target is not None
             if events is None:
-                skip = f"skipped: {path.name} is performed by the Python probe, which is {result.probe['why']}"
+                skip = f"{path.name} is performed by the Python probe, which is {result.probe['why']}"
             elif not loaded_in(events, target.pid):
-                skip = (f"skipped: the Python probe is not loaded in the serving process ({target.role}, "
+                skip = (f"the Python probe is not loaded in the serving process ({target.role}, "
                         f"pid {target.pid}: {target.cmdline[:80]}); is it a Python process?")
         if skip is not None:
-            result.outcome = "skipped"
-            result.error = skip
+            result.skip(skip)
             _escalate(tree, result, "ending a skipped case", record=False)
             return
 

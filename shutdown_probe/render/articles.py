@@ -13,8 +13,10 @@ import re
 
 from ..articles import MORE, NOT_REPRODUCED, REPRODUCED, UNTESTED, WRONG, Judgement, Writeup
 from ..results import NOT_OBSERVED, CaseResult, Results
-from . import common
+from .cells import NOT_RAN, RAN
+from .claims import CLAIM_MARKS
 from .compat import DISPLAY_NAMES
+from .explain import explain
 from .markdown import code, escape
 
 # The write-up's prose (titles, setup, what the author saw) is the project's own
@@ -35,8 +37,8 @@ _CODE = re.compile(r"`([^`]+)`")
 _WORKDIR = re.compile(r"/[^\s\"'<>]*?/shutdown-probe-[\w-]+?-[a-z0-9_]{8}(?=[/\s\"'<)]|$)")
 
 # verdict -> its symbol, and its class in the HTML (the claims' colours)
-MARKS = {REPRODUCED: common.RAN, MORE: common.RAN + "+", WRONG: common.NOT_RAN, NOT_REPRODUCED: common.NOT_RAN,
-         UNTESTED: common.CLAIM_MARKS["untested"]}
+MARKS = {REPRODUCED: RAN, MORE: RAN + "+", WRONG: NOT_RAN, NOT_REPRODUCED: NOT_RAN,
+         UNTESTED: CLAIM_MARKS["untested"]}
 CLASSES = {REPRODUCED: "confirmed", MORE: "confirmed", WRONG: "refuted", NOT_REPRODUCED: "refuted",
            UNTESTED: "untested"}
 SECTION_NAMES = {"observation": "what the author saw", "explanation": "the author's explanation",
@@ -59,7 +61,7 @@ def _prose_html(text: str, esc) -> str:
 def observed(case: CaseResult) -> list[str]:
     """What the run saw, in sentences: who ran what and how each process ended, the
     atexit order, what was left running, when the last process was gone."""
-    lines = [stable(common.explain(case))]
+    lines = [stable(explain(case))]
     if len(case.probe_order) > 1:
         lines.append("atexit hooks started in the order " + " → ".join(case.probe_order) + ".")
     if case.orphans:
@@ -89,7 +91,7 @@ def _check_line(name: str, j: Judgement) -> tuple[str, str, list[str]]:
     """(mark, text, failures) for one claim of a judgement."""
     result = j.checks[name]
     verdict = result.verdict or "untested"
-    mark = common.CLAIM_MARKS[verdict]
+    mark = CLAIM_MARKS[verdict]
     return mark, f"{SECTION_NAMES[name]}: {result.claim} — {verdict}", [stable(f) for f in result.failures]
 
 
@@ -140,7 +142,9 @@ def _experiment_markdown(j: Judgement) -> list[str]:
 
 
 def format_articles_html(writeup: Writeup, judgements: list[Judgement], results: Results) -> str:
-    from .html import esc, page_start, timeline
+    from .html import page_start
+    from .markup import esc
+    from .timeline import timeline
 
     numbers = {a.id: n for n, a in enumerate(writeup.articles, 1)}
     out = page_start(writeup.title, ARTICLE_CSS)

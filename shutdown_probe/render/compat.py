@@ -28,8 +28,10 @@ from typing import Any
 
 from ..paths import BUILTIN_PATHS
 from ..results import NOT_OBSERVED, CaseResult, Results
-from . import common
+from .cells import CUT, RAISED, where
+from .legend import legend
 from .markdown import code, escape
+from .rows import hook_names
 
 MISSING = "—"  # the column has no case for this path
 
@@ -192,7 +194,11 @@ def _group(runs: list[_Run], key: Callable[[_Run], Hashable]) -> dict[Any, list[
 _DIGITS = re.compile(r"(\d+)")
 
 
-def _order(text: str) -> tuple:
+# A text as a sort key: its runs of digits as numbers, the rest case-folded; the text last.
+_TextKey = tuple[tuple[tuple[int, int, str], ...], str]
+
+
+def _order(text: str) -> _TextKey:
     """A sort key that puts "3.9" before "3.12" and ignores case first."""
     parts = _DIGITS.split(text.casefold())
     return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts), text
@@ -208,7 +214,7 @@ def _keys(envs: list[Environment]) -> list[str]:
             "os"]
 
 
-def _env_order(envs: list[Environment]) -> Callable[[Environment], tuple]:
+def _env_order(envs: list[Environment]) -> Callable[[Environment], tuple[_TextKey, ...]]:
     """A sort key for ``envs``: fact by fact, versions as numbers."""
     keys = _keys(envs)
     return lambda env: tuple(_order(env.fact(k)) for k in keys)
@@ -240,7 +246,7 @@ def _path_order(paths: set[str]) -> list[str]:
     return builtin + sorted(paths - set(builtin))
 
 
-def _case_order(case: CaseResult) -> tuple:
+def _case_order(case: CaseResult) -> tuple[int, str, int, str]:
     """A total order on cases that depends on their content only."""
     rank = list(BUILTIN_PATHS).index(case.path) if case.path in BUILTIN_PATHS else len(BUILTIN_PATHS)
     return rank, case.path, case.attempt or 0, json.dumps(case.to_dict(), sort_keys=True, default=str)
@@ -262,10 +268,10 @@ def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
             continue
         notes = []
         if hook.ran:
-            notes.append(common.where(hook.roles, case))
-            notes.append(common.RAISED if hook.errors else "")
+            notes.append(where(hook.roles, case))
+            notes.append(RAISED if hook.errors else "")
         if hook.interrupted_pids:
-            notes.append(f"{common.CUT} {common.where(hook.interrupted_roles, case) or 'cut short'}")
+            notes.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
         if hook.ran or hook.interrupted_pids:
             out.add((0, i, name, ", ".join(n for n in notes if n)))
     if not out:
@@ -305,7 +311,7 @@ def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str
     """The table (``columns``: a Markdown label and its runs), its legend and the line
     saying what the columns are."""
     cases = sorted((run.case for _, group in columns for run in group), key=_case_order)
-    hooks = common.hook_names(cases)
+    hooks = hook_names(cases)
     used: set[str] = set()
     lines = ["| path | " + " | ".join(label for label, _ in columns) + " |", "|---|" + "---|" * len(columns)]
     failed: list[str] = []
@@ -328,9 +334,9 @@ def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str
 def _legend(cases: list[CaseResult], used: set[str]) -> str:
     """What the table's words and symbols mean, for those it uses."""
     notes = ["cells name the hooks that ran"]
-    where = common.legend(cases)
-    if where:
-        notes.append(where)
+    key = legend(cases)
+    if key:
+        notes.append(key)
     if SPLIT in used:
         notes.append(f"{SPLIT} = in k of the column's n runs of the path")
     notes += [OUTCOME_LEGEND[word] for word in OUTCOME_LEGEND if word in used]

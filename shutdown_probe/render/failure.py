@@ -6,25 +6,48 @@ scenario expected next to what was observed, then the evidence behind every hook
 the end of the app's output.
 
 Hook names, evidence, errors and the output tail are the target's to choose, so both
-functions make their whole text printable at the end (:func:`common.clean`): no
+functions make their whole text printable at the end (:func:`.text.clean_line`): no
 escape sequence, NUL or lone surrogate reaches a test report, whose XML could not
 hold them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
 from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
-from ..scenario import Expectation
-from . import common
+from .cells import exit_cell, hook_cell, orphans_cell, time_cell
+from .explain import explain
+from .notes import probe_note_lines, started_after_lines
+from .text import clean_line
+from .traffic import drained_cell, new_requests_cell, port_cell, traffic_lines
 
 
-def _names(names) -> str:
+class ExpectedHooks(Protocol):
+    """What the scenario expected of the hooks, for the diff at the top of the text:
+    the results do not record it (a JUnit report, made from them alone, has no diff).
+    A scenario's expectation (``scenario.Expectation``) is one; this module needs no
+    more of the scenario model than these three fields."""
+
+    @property
+    def ran(self) -> Sequence[str]: ...
+
+    @property
+    def not_ran(self) -> Sequence[str]: ...
+
+    @property
+    def ran_in(self) -> Mapping[str, Sequence[str]]: ...
+
+
+def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "(none)"
 
 
-def format_case_failure(case: CaseResult, expectation: Expectation | None = None, *,
+def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = None, *,
                         tail_lines: int = 20) -> str:
-    """Why ``case`` failed: the expectation diff, the evidence, the output tail."""
+    """Why ``case`` failed: the expectation diff (when ``expectation`` is given), the
+    evidence, the output tail."""
     lines = [f"{case.scenario}::{case.label}: " + (
         f"the case did not run to the end ({case.outcome})" if case.errored else "expectations do not hold")]
     if case.expect.claim:
@@ -45,16 +68,16 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
         lines += [f"  ✗ {failure}" for failure in case.expect.failures]
     lines.append(f"  outcome: {row_summary(case)}")
     if case.stop is not None and not case.errored:
-        lines.append(f"  stop: {common.explain(case)}")
+        lines.append(f"  stop: {explain(case)}")
     if case.hooks:
         lines.append("  evidence:")
-        shown = {name: common.clean_line(name) for name in case.hooks}  # as wide as it will be printed
+        shown = {name: clean_line(name) for name in case.hooks}  # as wide as it will be printed
         width = max(len(n) for n in shown.values())
         for name, hook in case.hooks.items():
-            lines.append(f"    {shown[name]:<{width}}  {common.hook_cell(case, name):<5}  {hook.evidence}")
-    lines += [f"  {line}" for line in common.started_after_lines(case)]
-    lines += [f"  {line}" for line in common.probe_note_lines([case])]
-    traffic = common.traffic_lines(case)
+            lines.append(f"    {shown[name]:<{width}}  {hook_cell(case, name):<5}  {hook.evidence}")
+    lines += [f"  {line}" for line in started_after_lines(case)]
+    lines += [f"  {line}" for line in probe_note_lines([case])]
+    traffic = traffic_lines(case)
     if traffic:
         lines.append(f"  {traffic[0]}")
         lines += [f"    {line}" for line in traffic[1:]]
@@ -67,7 +90,7 @@ def format_case_failure(case: CaseResult, expectation: Expectation | None = None
     else:
         lines.append("  output tail: (the app wrote nothing)")
     # each entry is one line: a newline inside a field (a hook's name, an error) is ␤
-    return "\n".join(common.clean_line(line) for line in lines)
+    return "\n".join(clean_line(line) for line in lines)
 
 
 def _last_of_each_stream(lines: list[str], n: int) -> list[str]:
@@ -81,39 +104,39 @@ def _last_of_each_stream(lines: list[str], n: int) -> list[str]:
 
 def row_summary(case: CaseResult) -> str:
     """The row's outcome in one phrase: 'exited, SIGTERM, 0.03 s, no orphans'."""
-    parts = [case.outcome]
+    parts: list[str] = [case.outcome]
     if case.outcome not in NOT_OBSERVED:
-        exit_text = common.exit_cell(case)
+        exit_text = exit_cell(case)
         parts += [exit_text] if exit_text != case.outcome else []  # not "survived, survived"
-        parts.append(common.time_cell(case))
+        parts.append(time_cell(case))
     if case.traffic is not None and case.outcome not in NOT_OBSERVED:
-        drained = common.drained_cell(case)
+        drained = drained_cell(case)
         parts += [f"drained {drained}"] if drained != "-" else []
-        parts.append(f"new requests: {common.new_requests_cell(case)}")
+        parts.append(f"new requests: {new_requests_cell(case)}")
     if case.orphans:
-        parts.append(f"orphans: {common.orphans_cell(case)}")
+        parts.append(f"orphans: {orphans_cell(case)}")
     return ", ".join(parts)
 
 
 def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[tuple[str, str]]:
     """The matrix row as name/value pairs, for JUnit XML <properties>."""
-    props = [
+    props: list[tuple[str, str]] = [
         ("scenario", case.scenario),
         ("path", case.path),
         *([("attempt", str(case.attempt))] if case.attempt is not None else []),
         ("outcome", case.outcome),
-        ("exit", common.exit_cell(case)),
-        ("time", common.time_cell(case)),
+        ("exit", exit_cell(case)),
+        ("time", time_cell(case)),
     ]
-    props += [(f"hook.{name}", common.hook_cell(case, name)) for name in case.hooks]
+    props += [(f"hook.{name}", hook_cell(case, name)) for name in case.hooks]
     if case.traffic is not None:
-        props += [("drained", common.drained_cell(case)), ("new_requests", common.new_requests_cell(case)),
-                  ("port", common.port_cell(case))]
-    props.append(("orphans", common.orphans_cell(case)))
+        props += [("drained", drained_cell(case)), ("new_requests", new_requests_cell(case)),
+                  ("port", port_cell(case))]
+    props.append(("orphans", orphans_cell(case)))
     if case.expect.declared:
         props.append(("expect", "held" if case.expect.passed else "; ".join(case.expect.failures)))
     if case.expect.claim:
         props += [("claim", case.expect.claim), ("claim.verdict", case.expect.verdict or "untested")]
     if case.error:
         props.append(("error", case.error))
-    return [(common.clean_line(f"{prefix}.{name}"), common.clean_line(value)) for name, value in props]
+    return [(clean_line(f"{prefix}.{name}"), clean_line(value)) for name, value in props]

@@ -13,26 +13,28 @@ along as ``<properties>``, named as the plugin names them, and the output tail a
 
 Hook names, evidence and output are the target's: XML 1.0 cannot hold most control
 characters or a lone surrogate at all, so every string goes through
-:func:`common.clean` (control pictures) before it reaches the tree, and the tree does
+:func:`.text.clean` (control pictures) before it reaches the tree, and the tree does
 the XML escaping. The text is a pure function of the results: no timestamp, no host.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 
 from ..results import CaseResult, Results
-from . import common
 from .failure import format_case_failure, row_properties
+from .rows import by_scenario
+from .text import clean, clean_line
 
 
 def _el(parent: ET.Element | None, tag: str, attrs: dict[str, Any] | None = None, text: str | None = None) -> ET.Element:
     """An element whose attribute values and text are made legal in XML first."""
-    clean = {name: common.clean_line(value) for name, value in (attrs or {}).items()}  # one line each
-    el = ET.Element(tag, clean) if parent is None else ET.SubElement(parent, tag, clean)
+    values = {name: clean_line(value) for name, value in (attrs or {}).items()}  # one line each
+    el = ET.Element(tag, values) if parent is None else ET.SubElement(parent, tag, values)
     if text is not None:
-        el.text = common.clean(text)
+        el.text = clean(text)
     return el
 
 
@@ -56,7 +58,7 @@ def _counts(cases: list[CaseResult]) -> dict[str, str]:
     }
 
 
-def _flat(facts: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+def _flat(facts: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
     """The environment as name/value pairs: ``python``, ``packages.flask``..."""
     out: list[tuple[str, str]] = []
     for name, value in facts.items():
@@ -85,8 +87,7 @@ def _testcase(suite: ET.Element, case: CaseResult, classname: str) -> None:
         for name, value in props:
             _el(holder, "property", {"name": name, "value": value})
     if case.outcome == "skipped":
-        reason = (case.error or "").removeprefix("skipped: ") or "skipped"
-        _el(el, "skipped", {"message": reason})
+        _el(el, "skipped", {"message": case.skip_reason or "skipped"})
     elif case.errored:
         _el(el, "error", {"message": _message(case), "type": case.outcome}, format_case_failure(case))
     elif not case.expect.passed:
@@ -98,7 +99,7 @@ def _testcase(suite: ET.Element, case: CaseResult, classname: str) -> None:
 def format_junit(results: Results) -> str:
     """The results as a JUnit XML document (UTF-8, with its XML declaration)."""
     root = _el(None, "testsuites", {"name": "shutdown-probe", **_counts(results.cases)})
-    for title, cases in common.by_scenario(results).items():
+    for title, cases in by_scenario(results).items():
         suite = _el(root, "testsuite", {"name": title, **_counts(cases)})
         facts = [("tool", results.tool)]
         description = results.scenarios.get(cases[0].scenario, "")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from ..results import CaseResult, Results
-from . import common
+from . import claims, legend, notes, order, repeats, rows, traffic
+from .cells import NOT_RAN, hook_mark
+from .explain import explain
+from .text import clean
 
 
 # What can make Markdown of a plain string: a cell separator, a code span, emphasis,
@@ -20,10 +23,10 @@ _MD_LEADING = re.compile(r"^(\s*\d{0,9})((?<!\d)#(?=#{0,5}(\s|$))|(?<!\d)[+-](?=
 def escape(text: object, *, start: bool = False) -> str:
     """Text from anywhere (the target's output above all) as inert Markdown on one line:
     it can neither end a table cell, nor start a code span, emphasis, a link or HTML.
-    Control characters are shown as their pictures (:func:`common.clean`). ``start``:
+    Control characters are shown as their pictures (:func:`.text.clean`). ``start``:
     the text begins a line (a bullet's text, a paragraph), where ``#``, ``-``, ``1.``
     would make a heading or a list; a table cell holds inline text only."""
-    flat = " ".join(common.clean(text).split("\n"))
+    flat = " ".join(clean(text).split("\n"))
     text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), flat)
     # at the start of a line (a bullet's text, a paragraph) these make a heading, a
     # list or a rule: '# ', '- ', '---', '+ ', '1. ', '2) '
@@ -37,7 +40,7 @@ def code(text: object, *, cell: bool = False) -> str:
     so a backtick is fenced by a longer run of backticks. In a table ``cell`` a pipe
     becomes ``\\|``: GitHub splits cells on a pipe even inside code, and takes that
     escape back out; anywhere else the backslash would show, so the pipe stays."""
-    flat = " ".join(common.clean(text).split("\n"))
+    flat = " ".join(clean(text).split("\n"))
     if cell:
         flat = flat.replace("|", "\\|")
     fence = "`" * (_longest_run(flat, "`") + 1)
@@ -48,7 +51,7 @@ def code(text: object, *, cell: bool = False) -> str:
 def fenced(text: object, info: str = "") -> list[str]:
     """``text`` as a fenced code block: the fence is longer than any run of backticks
     in the text, so nothing in it can close the block early."""
-    body = common.clean(text)
+    body = clean(text)
     fence = "`" * max(3, _longest_run(body, "`") + 1)
     return [fence + info, *body.split("\n"), fence]
 
@@ -62,38 +65,38 @@ def _longest_run(text: str, char: str) -> int:
 def format_markdown(results: Results, *, details: bool = True) -> str:
     lines: list[str] = []
     env = results.environment
-    for scenario, cases in common.by_scenario(results).items():
-        hooks = common.hook_names(cases)
+    for scenario, cases in rows.by_scenario(results).items():
+        hooks = rows.hook_names(cases)
         lines.append(f"## {escape(scenario)}")
         lines.append("")
         description = results.scenarios.get(cases[0].scenario, "")
         if description:
             lines.append(escape(description, start=True))
             lines.append("")
-        traffic = common.has_traffic(cases)
-        traffic_header = ["drained", "new requests", "port"] if traffic else []
+        has_traffic = traffic.has_traffic(cases)
+        traffic_header = ["drained", "new requests", "port"] if has_traffic else []
         header = ["path", *hooks, *traffic_header, "exit", "time", "orphans"]
         lines.append("| " + " | ".join(escape(h) for h in header) + " |")
-        align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if traffic else [])
+        align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if has_traffic else [])
         lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
-        for row in common.rows(cases, hooks, traffic):
+        for row in rows.rows(cases, hooks, has_traffic):
             cells = [*row.hooks, *row.traffic, row.exit, row.time, row.orphans]
             lines.append("| " + " | ".join([code(row.label, cell=True), *(escape(c) for c in cells)]) + " |")
         lines.append("")
-        legends = (common.legend(cases), common.traffic_legend(cases))
-        bullets = [f"- {escape(legend, start=True)}" for legend in legends if legend]
-        bullets += [f"- {escape(line, start=True)}" for line in common.order_lines(cases)]
-        bullets += [f"- {escape(line, start=True)}" for line in common.probe_note_lines(cases)]
-        bullets += [f"- {escape(line, start=True)}" for line in common.repeat_lines(cases)]
-        bullets += [f"- ✗ {escape(f)}" for f in common.failure_lines(cases)]
+        legends = (legend.legend(cases), legend.traffic_legend(cases))
+        bullets = [f"- {escape(text, start=True)}" for text in legends if text]
+        bullets += [f"- {escape(line, start=True)}" for line in order.order_lines(cases)]
+        bullets += [f"- {escape(line, start=True)}" for line in notes.probe_note_lines(cases)]
+        bullets += [f"- {escape(line.text, start=True)}" for line in repeats.repeat_lines(cases)]
+        bullets += [f"- ✗ {escape(f)}" for f in notes.failure_lines(cases)]
         if bullets:
             lines += [*bullets, ""]
         lines += claim_lines(cases)
-        lines.append(escape(common.summary_line(cases), start=True) + ".")
+        lines.append(escape(notes.summary_line(cases), start=True) + ".")
         lines.append("")
         lines.append("What happened on each path:")
         lines.append("")
-        lines += [f"- {code(case.label)}: {escape(common.explain(case))}" for case in cases]
+        lines += [f"- {code(case.label)}: {escape(explain(case))}" for case in cases]
         lines.append("")
         if details:
             lines.append("### Cases")
@@ -109,13 +112,13 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
 
 def claim_lines(cases: list[CaseResult]) -> list[str]:
     """The claims the cases test, each with its verdict and the observations behind it."""
-    rows = common.claims(cases)
-    if not rows:
+    found = claims.claims(cases)
+    if not found:
         return []
     out = ["Claims:", ""]
-    for row in rows:
+    for row in found:
         out.append(f"- {row.mark} {code(row.path)}: {escape(row.claim)} — **{escape(row.tally)}**")
-        out += [f"  - {common.NOT_RAN} {escape(line)}" for line in row.failures]
+        out += [f"  - {NOT_RAN} {escape(line)}" for line in row.failures]
         out += [f"  - {escape(line, start=True)}" for line in row.evidence]
     return [*out, ""]
 
@@ -156,17 +159,17 @@ def _case_details(case: CaseResult) -> list[str]:
             extra.append("killed by the harness")
         tail = f" ({'; '.join(extra)})" if extra else ""
         out.append(f"- process {escape(p.role)} pid {p.pid}: {escape(end)}{when}{escape(tail)}")
-    out += [f"- {escape(line, start=True)}" for line in common.started_after_lines(case)]
-    traffic = common.traffic_lines(case)
-    if traffic:
-        out.append(f"- {escape(traffic[0], start=True)}")
-        out += [f"  - {escape(line, start=True)}" for line in traffic[1:]]
+    out += [f"- {escape(line, start=True)}" for line in notes.started_after_lines(case)]
+    lines = traffic.traffic_lines(case)
+    if lines:
+        out.append(f"- {escape(lines[0], start=True)}")
+        out += [f"  - {escape(line, start=True)}" for line in lines[1:]]
     for name, h in case.hooks.items():
-        mark = common.hook_mark(h)
+        mark = hook_mark(h)
         who = f" [{', '.join(f'{r} {p}' for r, p in zip(h.roles, h.pids))}]" if h.pids else ""
         out.append(f"- hook {code(name)} {mark}{escape(who)}: {escape(h.evidence)}")
-    if common.order_text(case.order):
-        out.append("- order: " + escape(common.order_text(case.order)))
+    if order.order_text(case.order):
+        out.append("- order: " + escape(order.order_text(case.order)))
     for e in case.escalations:
         out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
     if case.expect.claim:

@@ -108,7 +108,7 @@ def hostile_results() -> Results:
     errored = CaseResult(scenario=f"s{EVIL}", path="sigint", outcome="not-ready", error=f"not-ready: {EVIL}",
                          output_tail=EVIL, scenario_file=f"/tmp/{EVIL}.toml", wall_s=2.0)
     skipped = CaseResult(scenario=f"s{EVIL}", path="sigkill-child", outcome="skipped",
-                         error=f"skipped: {EVIL}", scenario_file=f"/tmp/{EVIL}.toml")
+                         error=f"skipped: {EVIL}", skip_reason=EVIL, scenario_file=f"/tmp/{EVIL}.toml")
     stopped = stop_case()  # a stop profile's words, and traffic's, from the target too
     stopped.scenario, stopped.scenario_file = f"s{EVIL}", f"/tmp/{EVIL}.toml"
     stop = stopped.stop

@@ -24,7 +24,7 @@ import pytest
 from tests.support import ROOT, TARGETS, running, tie_of, write_scenario
 from shutdown_probe.waiting import wait_readable
 from shutdown_probe import expand_cases, run_cases
-from shutdown_probe.render.common import orphans_cell
+from shutdown_probe.render.cells import orphans_cell
 from shutdown_probe.results import CaseResult, Results
 from shutdown_probe.scenario import make_scenario
 

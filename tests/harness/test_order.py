@@ -22,7 +22,8 @@ from shutdown_probe.evidence import FileHookDetector, LogHookDetector, observed_
 from shutdown_probe.expect import evaluate
 from shutdown_probe.output import Line
 from shutdown_probe.render import format_markdown, format_terminal
-from shutdown_probe.render.common import order_text, repeat_lines
+from shutdown_probe.render.order import order_text
+from shutdown_probe.render.repeats import RepeatLine, repeat_lines
 from shutdown_probe.results import CaseResult, HookOrder, HookResult, OrderPair, Results, UnknownOrder
 from shutdown_probe.scenario import Expectation, HookSpec, compile_regex
 
@@ -207,7 +208,8 @@ def test_runs_that_saw_opposite_orders_differ():
     ab = HookOrder(["a", "b"], [OrderPair("a", "b", "stdout")], [])
     ba = HookOrder(["b", "a"], [OrderPair("b", "a", "stdout")], [])
     cases = [run_with(1, ab), run_with(2, ba), run_with(3, ab)]
-    assert repeat_lines(cases) == ["sigterm: the 3 runs differ: 2× order a → b (#1, #3); 1× order b → a (#2)"]
+    assert repeat_lines(cases) == [
+        RepeatLine("differ", "sigterm: the 3 runs differ: 2× order a → b (#1, #3); 1× order b → a (#2)")]
 
 
 def test_results_without_a_recorded_order_state_none():
@@ -227,7 +229,7 @@ def test_runs_whose_atexit_hooks_started_in_opposite_orders_differ():
         return case
 
     cases = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:b", "atexit:a"])]
-    assert repeat_lines(cases) == ["sigterm: the 2 runs differ: 1× atexit order atexit:a → atexit:b (#1); "
-                                   "1× atexit order atexit:b → atexit:a (#2)"]
+    assert repeat_lines(cases) == [RepeatLine("differ", "sigterm: the 2 runs differ: 1× atexit order atexit:a → atexit:b "
+                                              "(#1); 1× atexit order atexit:b → atexit:a (#2)")]
     same = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:a", "atexit:b"])]
-    assert repeat_lines(same) == ["sigterm: the 2 runs agree"]
+    assert repeat_lines(same) == [RepeatLine("agree", "sigterm: the 2 runs agree")]

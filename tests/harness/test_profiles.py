@@ -24,7 +24,7 @@ import pytest
 from tests.support import ROOT, TARGETS, proc, target_scenario, write_scenario
 from shutdown_probe import CaseResult, expand_cases, run_case
 from shutdown_probe.namespaces import pid_namespace
-from shutdown_probe.render.common import explain
+from shutdown_probe.render.explain import explain
 
 # How late the stopper's SIGKILL may come after its deadline on a loaded 2-core box.
 LATE = 0.5

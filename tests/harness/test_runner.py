@@ -23,7 +23,7 @@ import pytest
 from tests.support import READY_FILE, SCENARIOS, TARGETS, exit_of, proc, run_path, target_toml, write_scenario
 from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario
 from shutdown_probe.paths import PROFILE_PATHS
-from shutdown_probe.render.common import explain
+from shutdown_probe.render.explain import explain
 
 # ----------------------------------------------------------------------- helpers
 
@@ -711,7 +711,8 @@ ready = {{ file = "{{workdir}}/ready" }}
     assert (hang.ran, hang.interrupted_pids, hang.registered_pids) == (False, [pid], [pid])
     assert (first.ran, first.interrupted_pids, first.registered_pids) == (False, [], [pid])
     assert result.probe_order == ["atexit:hook_hang"]
-    from shutdown_probe.render.common import explain, hook_cell
+    from shutdown_probe.render.cells import hook_cell
+    from shutdown_probe.render.explain import explain
     assert hook_cell(result, "atexit:hook_hang") == "◐ cut short"
     assert hook_cell(result, "atexit:hook_a") == "✗"
     assert "was inside atexit:hook_hang when it died, never ran atexit:hook_a" in explain(result)

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 from shutdown_probe.expect import evaluate
 from shutdown_probe.render import format_case_failure, format_html, format_markdown, format_terminal, row_properties
-from shutdown_probe.render.common import claims
+from shutdown_probe.render.claims import claims
 from shutdown_probe.render.markdown import claim_lines
 from shutdown_probe.results import (CaseResult, HookOrder, HookResult, OrderPair, Orphan, ProcessRecord, Results,
                                     UnknownOrder)

@@ -9,8 +9,12 @@ import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
-from shutdown_probe.render import common
-from shutdown_probe.render.html import PLOT_LEFT, PLOT_WIDTH, axis_for, clean, format_html, x_at
+from shutdown_probe.render.axis import PLOT_LEFT, PLOT_WIDTH, axis_for, x_at
+from shutdown_probe.render.html import format_html
+from shutdown_probe.render.rows import hook_names
+from shutdown_probe.render.rows import rows as matrix_rows
+from shutdown_probe.render.text import clean
+from shutdown_probe.render.traffic import traffic_lines
 from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookResult, Orphan, ProcessRecord,
                                     RequestRecord, Results, StopRecord, TrafficRecord)
 
@@ -132,9 +136,9 @@ def test_matrix_has_the_markdown_cells_each_with_its_meaning_and_a_link_to_its_c
         ["os-exit", "-", "-", "-", "skipped", "-", "-"],
         ["sigterm", "-", "-", "-", "not-ready", "-", "-"],
     ]
-    # the same texts as the Markdown matrix: both come from common.rows
+    # the same texts as the Markdown matrix: both come from render.rows
     res = sample()
-    rows = common.rows(res.cases, common.hook_names(res.cases), False)
+    rows = matrix_rows(res.cases, hook_names(res.cases), False)
     assert [[r.label, *r.hooks, r.exit, r.time, r.orphans] for r in rows] == cells
     kinds = [[[k for k in classes(c) if k in ("ran", "not-ran", "cut", "mixed", "none", "bad", "warn")]
               for c in tr][1:] for tr in body]
@@ -423,9 +427,9 @@ def test_traffic_requests_window_and_port_markers():
         "signals", "root 10", "child 11", "child-2 12", "child-3 13",
         "worker_exit", "✓ child 11, child-2 12",  # the hook's own row, and where it ran
         "#1 in-flight", "#2 in-flight", "#3 queued", "new requests (4)", "port"]
-    # the traffic block under the timeline: common.traffic_lines, nested
+    # the traffic block under the timeline: traffic_lines, nested
     (block,) = find_all(root, "ul", "traffic")
-    assert [text(li) for li in block.iter("li")][1:] == common.traffic_lines(traffic_case())[1:]
+    assert [text(li) for li in block.iter("li")][1:] == traffic_lines(traffic_case())[1:]
 
 
 def test_every_mark_has_a_tooltip_and_the_events_table_has_them_in_time_order():

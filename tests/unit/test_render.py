@@ -6,7 +6,8 @@ import json
 import re
 
 from shutdown_probe.render import format_markdown, format_terminal
-from shutdown_probe.render.common import explain, hook_cell
+from shutdown_probe.render.cells import hook_cell
+from shutdown_probe.render.explain import explain
 from shutdown_probe.results import (CaseResult, Escalation, ExpectResult, HookOrder, HookResult, OrderPair,
                                     Orphan, ProcessRecord, Results)
 
@@ -208,7 +209,7 @@ def _stop_case(path: str, **stop) -> CaseResult:
 
 
 def test_time_cell_tells_the_grace_accounting():
-    from shutdown_probe.render.common import time_cell
+    from shutdown_probe.render.cells import time_cell
 
     killed = _stop_case("docker-stop", final_kill=True, kill_at_s=10.004,
                         killed=[{"pid": 21, "role": "root", "cmdline": "python app.py"}], pid1_handles_signal=False)
@@ -345,7 +346,7 @@ def test_markdown_traffic_rows_exact():
 
 
 def test_drained_cell_names_each_failure_and_says_nothing_when_nothing_was_in_flight():
-    from shutdown_probe.render.common import drained_cell
+    from shutdown_probe.render.traffic import drained_cell
     from shutdown_probe.results import TrafficRecord
 
     def case(drained, requests, outcome="exited"):
@@ -368,7 +369,7 @@ def test_drained_cell_names_each_failure_and_says_nothing_when_nothing_was_in_fl
 
 
 def test_new_requests_cell_counts_in_outcome_order_and_says_none_sent():
-    from shutdown_probe.render.common import new_requests_cell
+    from shutdown_probe.render.traffic import new_requests_cell
     from shutdown_probe.results import TrafficRecord
 
     def case(requests):
@@ -383,7 +384,7 @@ def test_new_requests_cell_counts_in_outcome_order_and_says_none_sent():
 
 
 def test_port_cell_adds_the_release_only_when_it_came_later():
-    from shutdown_probe.render.common import port_cell
+    from shutdown_probe.render.traffic import port_cell
     from shutdown_probe.results import TrafficRecord
 
     def case(stopped, released, served=0):
@@ -400,7 +401,7 @@ def test_port_cell_adds_the_release_only_when_it_came_later():
 
 
 def test_survived_case_exit_and_time_cells():
-    from shutdown_probe.render.common import exit_cell, time_cell
+    from shutdown_probe.render.cells import exit_cell, time_cell
     from shutdown_probe.render.failure import row_summary
 
     case = traffic_sample().cases[1]

@@ -1,0 +1,121 @@
+"""The words and symbols of a case's row in the matrix: hook, exit, time and orphan
+cells, shared by the terminal, Markdown, HTML and JUnit reports so all say the same.
+
+(The traffic cells are in :mod:`.traffic`; a repeated path's row in :mod:`.rows`.)
+"""
+
+from __future__ import annotations
+
+from ..results import NOT_OBSERVED, UNFINISHED, CaseResult, HookResult, ProcessRecord
+
+
+RAN = "✓"
+NOT_RAN = "✗"
+UNKNOWN = "?"  # the hook could not be watched to the end: whether it ran is not known
+CUT = "◐"  # started, never finished: killed mid-hook
+RAISED = "raised"  # finished by an exception (a second Ctrl-C's KeyboardInterrupt...)
+
+
+def app_processes(case: CaseResult) -> list[ProcessRecord]:
+    """The case's processes without the harness's own PID-1 launcher."""
+    return [p for p in case.processes if p.role != "launcher"]
+
+
+def _multi_process(case: CaseResult) -> bool:
+    """Whether the case had processes to tell apart (else a bare ✓ says it all)."""
+    if sum(1 for p in app_processes(case) if p.role != "init") > 1:
+        return True
+    return any(r != "root" for h in case.hooks.values() for r in (*h.roles, *h.interrupted_roles))
+
+
+def where(roles: list[str], case: CaseResult) -> str:
+    """Which processes, in words: 'parent', 'child', 'both', 'parent+child-2'."""
+    distinct = list(dict.fromkeys(roles))
+    if not distinct or not _multi_process(case):
+        return ""
+    if set(distinct) == {"root", "child"} and sum(1 for p in app_processes(case) if p.role != "root") <= 1:
+        return "both"
+    return "+".join("parent" if r == "root" else r for r in distinct)
+
+
+def hook_mark(hook: HookResult) -> str:
+    """✓ ran, ✗ did not run, ? could not be watched to the end."""
+    if hook.ran:
+        return RAN
+    return NOT_RAN if hook.observed else UNKNOWN
+
+
+def hook_cell(case: CaseResult, name: str) -> str:
+    """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere."""
+    if case.outcome in NOT_OBSERVED:
+        return "-"
+    hook: HookResult | None = case.hooks.get(name)
+    if hook is None:
+        return "?"
+    if not hook.ran and not hook.interrupted_pids and not hook.observed:
+        return UNKNOWN  # not seen is not "did not run"
+    parts = []
+    if hook.ran:
+        parts.append(f"{RAN} {where(hook.roles, case)}".rstrip())
+        if hook.errors:
+            parts[-1] += f" {RAISED}"
+    if hook.interrupted_pids:
+        parts.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
+    return " ".join(parts) if parts else NOT_RAN
+
+
+def exit_cell(case: CaseResult) -> str:
+    if case.outcome == "skipped":
+        return "skipped"
+    if case.outcome in UNFINISHED:
+        return case.outcome
+    if case.outcome == "survived":
+        # the root was still running; the harness ended it, so its exit says nothing
+        return "survived"
+    ex = case.exit
+    end = ex.get("signal") or (f"rc {ex.get('returncode')}" if ex.get("returncode") is not None else "?")
+    return f"hung → {end}" if case.outcome == "hung" else end
+
+
+def time_cell(case: CaseResult) -> str:
+    """Trigger to the end: of every process, or of the root when orphans outlived it.
+
+    For a stop profile, the grace accounting: "0.21 s of 10 s", "killed at 10 s".
+    For a case the root survived, when the path's target ended."""
+    if case.outcome == "survived":
+        target = target_process(case)
+        return f"{target.ended_after_s:.2f} s" if target is not None else "-"
+    stop = case.stop
+    if stop is not None and stop.grace_s is not None and case.outcome == "exited":
+        if stop.final_kill:
+            return f"killed at {stop.kill_at_s:.1f} s" if stop.kill_at_s is not None else "killed"
+        if stop.cleanup_s is not None:
+            return f"{stop.cleanup_s:.2f} s of {stop.grace_s:g} s"
+    if case.duration_s is not None:
+        return f"{case.duration_s:.2f} s"
+    if case.outcome == "hung":
+        return "killed"
+    if case.root_exit_s is not None:
+        return f"{case.root_exit_s:.2f} s"
+    return "-"
+
+
+def target_process(case: CaseResult) -> ProcessRecord | None:
+    """The process the path signalled (by role), once it ended; None when unknown."""
+    to = case.trigger.get("to")
+    for p in case.processes:
+        if p.role == to and p.started_after_s is None and p.ended_after_s is not None:
+            return p
+    return None
+
+
+def orphans_cell(case: CaseResult) -> str:
+    """The orphans, then the strays: processes that may be this case's or another's."""
+    parts = []
+    for o in case.orphans:
+        ports = ",".join(f":{p}" for p in o.listening)
+        text = f"{o.role} {o.pid}" + (f" {ports}" if ports else "")
+        parts.append(text + (" (killed)" if o.killed_by_harness else ""))
+    for s in case.strays:
+        parts.append(f"stray {s.pid}?" + (" (killed)" if s.killed_by_harness else ""))
+    return "; ".join(parts) or "-"

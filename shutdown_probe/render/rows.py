@@ -1,0 +1,105 @@
+"""The shape of the matrix: a table per scenario, a column per hook, a row per case,
+where the runs of a repeated path (``--repeat``) share one row."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ..results import CaseResult, Results
+from .cells import exit_cell, hook_cell, orphans_cell, time_cell
+from .traffic import drained_cell, new_requests_cell, port_cell
+
+
+def by_scenario(results: Results) -> dict[str, list[CaseResult]]:
+    """Title -> cases. Two files that use one scenario name get a table each, titled
+    with their file, rather than one table with every path twice."""
+    files: dict[str, set[str]] = {}
+    for case in results.cases:
+        files.setdefault(case.scenario, set()).add(case.scenario_file)
+    groups: dict[str, list[CaseResult]] = {}
+    for case in results.cases:
+        title = case.scenario
+        if len(files[case.scenario]) > 1:
+            title = f"{case.scenario} ({case.scenario_file})"
+        groups.setdefault(title, []).append(case)
+    return groups
+
+
+def hook_names(cases: list[CaseResult]) -> list[str]:
+    names: list[str] = []
+    for case in cases:
+        for name in case.hooks:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+@dataclass
+class Row:
+    """One line of a matrix: a case, or every run of a repeated path (``--repeat``)."""
+
+    label: str
+    failed: bool
+    hooks: list[str]  # one cell per hook name
+    traffic: list[str]  # drained, new requests, port (empty without traffic columns)
+    exit: str
+    time: str
+    orphans: str
+
+
+def _orphans_shape(case: CaseResult) -> str:
+    """The orphans cell without pids and ports, which differ from run to run."""
+    parts = [o.role + (" (killed)" if o.killed_by_harness else "") for o in case.orphans]
+    parts += ["stray?" + (" (killed)" if s.killed_by_harness else "") for s in case.strays]
+    return "; ".join(parts) or "-"
+
+
+_SECONDS = re.compile(r"^(\d+\.\d+) s$")
+
+
+def _combined(values: list[str]) -> str:
+    """One cell for several runs: the value they share, a range of times, or each
+    value with how many runs had it."""
+    counts = Counter(values)
+    if len(counts) == 1:
+        return values[0]
+    times = [_SECONDS.match(v) for v in values]
+    if all(times):
+        secs = sorted(float(m.group(1)) for m in times if m)
+        return f"{secs[0]:.2f}–{secs[-1]:.2f} s"
+    return " · ".join(f"{v} ×{n}" for v, n in counts.most_common())
+
+
+def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
+    """The matrix's rows, in case order; the runs of a repeated path share one row
+    (``sigterm ×20``) whose cells say where the runs differed."""
+
+    def row(case: CaseResult, orphans: str) -> Row:
+        return Row(case.label, case.failed, [hook_cell(case, h) for h in hooks],
+                   [drained_cell(case), new_requests_cell(case), port_cell(case)] if traffic else [],
+                   exit_cell(case), time_cell(case), orphans)
+
+    order: list[CaseResult | str] = []  # a case, or the name of a repeated path
+    runs: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        if case.attempt is None:
+            order.append(case)
+            continue
+        if case.path not in runs:
+            runs[case.path] = []
+            order.append(case.path)
+        runs[case.path].append(case)
+    out: list[Row] = []
+    for item in order:
+        if isinstance(item, CaseResult):
+            out.append(row(item, orphans_cell(item)))
+            continue
+        each = [row(c, _orphans_shape(c)) for c in runs[item]]
+        out.append(Row(f"{item} ×{len(each)}", any(r.failed for r in each),
+                       [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))],
+                       [_combined([r.traffic[i] for r in each]) for i in range(len(each[0].traffic))],
+                       _combined([r.exit for r in each]), _combined([r.time for r in each]),
+                       _combined([r.orphans for r in each])))
+    return out
