@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from .case import Case
-from .evidence import observed_order
+from .evidence import FileHookDetector, LogHookDetector, observed_order
 from .expect import evaluate
 from .handles import describe_status
 from .launch import Launched, NotLaunched
@@ -88,7 +88,7 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
         hooks[n].source = "log" if n in log_hooks else "file"
     scenario = case.scenario
     result.hooks = {n: hooks[n] for n in scenario.hooks}
-    detectors = {**log_hooks, **file_hooks}
+    detectors: dict[str, LogHookDetector | FileHookDetector] = {**log_hooks, **file_hooks}
     result.order = observed_order({n: detectors[n] for n in scenario.hooks if n in detectors})
     result.hook_order = result.order.hooks
     # a hook regex that took too long on a line was turned off: say so on the case

@@ -50,7 +50,6 @@ def describe_status(status: int) -> tuple[int | None, str | None]:
     return os.WEXITSTATUS(status), None
 
 
-
 @dataclass(eq=False)
 class ProcessHandle:
     """One process of a case, held by a pidfd when the machine has them."""
@@ -185,7 +184,6 @@ def open_pidfd(ps: psutil.Process) -> int | None:
     return fd
 
 
-
 # ------------------------------------------------------------------ psutil helpers
 
 
@@ -248,8 +246,6 @@ def argv_text(argv: Iterable[str | bytes | os.PathLike[str] | os.PathLike[bytes]
     as they do in the output tail."""
     text = " ".join(os.fsdecode(a) for a in argv)
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 
 
 def tagged_processes(prefix: str = "") -> list[psutil.Process]:

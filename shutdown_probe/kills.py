@@ -28,17 +28,14 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol, Sequence
 
 from . import watchdog
+from .handles import ProcessHandle
 from .procfs import stat
 from .procnet import descendant_pids
 from .results import Escalation
 from .waiting import Backoff, wait_readable
-
-if TYPE_CHECKING:  # for annotations only: processes imports this module
-    from .handles import ProcessHandle
-    from .processes import CaseProcesses
 
 # How long to wait, after the harness's own SIGKILLs, for the processes to be gone.
 KILL_GRACE = 5.0
@@ -89,7 +86,17 @@ class CaseKills:
                 for k in self.all() if k.record]
 
 
-def end_case(tree: CaseProcesses, reason: str, *, record: bool = True,
+class Tree(Protocol):
+    """The processes of a case, as the policy ends them (a ``CaseProcesses``)."""
+
+    def kill_all(self, reason: str, *, record: bool = True) -> Sequence[ProcessHandle]: ...
+
+    def wait_gone(self, timeout: float = ..., reason: str = ..., *, record: bool = True) -> bool: ...
+
+    def live(self) -> list[ProcessHandle]: ...
+
+
+def end_case(tree: Tree, reason: str, *, record: bool = True,
              before: Callable[[str], None] | None = None) -> str | None:
     """The escalation policy: SIGKILL what is left of the case and wait until it is
     gone; every kill goes through :meth:`CaseKills.kill`. ``before(reason)`` runs

@@ -30,7 +30,6 @@ from .scenario import ProfileSettings, Resolved
 from .stops import new_record
 
 
-
 @dataclass
 class Launched:
     """A case whose app was started: what the later phases act on."""

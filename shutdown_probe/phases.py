@@ -170,8 +170,10 @@ def arm(lc: Launched, traffic: Traffic | None) -> float:
     # What the app wrote up to now may still sit unread in the pipes: the byte
     # position, not the reading time, says which lines came before the trigger.
     t0, mark = time.monotonic(), lc.capture.position()
-    for det in (*lc.log_hooks.values(), *lc.file_hooks.values()):
-        det.arm(t0, mark)
+    for log in lc.log_hooks.values():
+        log.arm(t0, mark)
+    for sentinel in lc.file_hooks.values():
+        sentinel.arm(t0, mark)
     if traffic is not None:
         traffic.fire(t0)
     return t0

@@ -70,7 +70,7 @@ class CaseList(Sequence[Case]):
         scenario, path = self._pairs[i // self._repeat]
         return Case(scenario, path, i % self._repeat + 1 if self._repeat > 1 else None)
 
-    def index(self, case: Case, *_: object) -> int:  # type: ignore[override]  # no start/stop: one lookup
+    def index(self, case: Case, *_: object) -> int:
         """Where ``case`` stands in the run, without walking the list."""
         n = self._where.get((id(case.scenario), case.path.name))
         if n is None or (case.attempt or 1) > self._repeat:

@@ -29,7 +29,7 @@ from .probe import _short, read_events
 from .processes import CaseProcesses
 from .procfs import process_group, signal_accepted, signal_is_fatal
 from .readiness import Interrupted
-from .results import ActionInfo, ProcessInfo, SignalledInfo, StopRecord, TriggerInfo
+from .results import ActionInfo, StopRecord, TriggerInfo
 from .scenario import ProfileSettings, TriggerSpec
 from .waiting import Flag
 
