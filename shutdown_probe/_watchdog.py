@@ -58,7 +58,7 @@ QUIET = 0.25
 BUDGET = 10.0
 RESCAN = 0.02
 POLL = 0.05
-# What the harness names its case folders (tempfile.mkdtemp's prefix in runner.py).
+# What the harness names its case folders (tempfile.mkdtemp's prefix in pipeline.py).
 FOLDER_PREFIX = "shutdown-probe-"
 
 

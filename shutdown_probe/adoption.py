@@ -42,13 +42,19 @@ over is killed and recorded on that case.
 from __future__ import annotations
 
 import os
-import signal
 import threading
-import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+
+from .procfs import Stat, boottime, fd_inodes, stat
+from .results import Stray
+
+__all__ = [  # stat and Stat are read here first; they live in procfs
+    "Look", "Stat", "Verdict", "Window", "attribute", "boottime", "close_window", "disown", "look",
+    "open_window", "own", "running", "settle", "settled_total", "spawning", "stat",
+]
 
 # How many finished cases are remembered, for a process of one of them that is
 # found late: re-parented just as its case ended, after the case's last look (and
@@ -72,11 +78,6 @@ _settled_total = 0  # how many settle() took on: a sweep repeats while it grows
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def boottime() -> float:
-    """Now, on the clock /proc gives start times in (CLOCK_BOOTTIME)."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
-
-
 @dataclass(eq=False)
 class Window:
     """One case, seen from here: when it ran and what ties a process to it."""
@@ -85,7 +86,7 @@ class Window:
     tag: str  # its processes' environment tag
     launched: float  # CLOCK_BOOTTIME, taken before its root was started
     pipes: frozenset[int]  # inodes of its output pipes
-    strays: list  # its CaseResult's strays: where a stray it may own is recorded
+    strays: list[Stray]  # its CaseResult's strays: where a stray it may own is recorded
     ended: float | None = None
     # the pids the case knows, alive or not, while it runs (none once it ended: a
     # late stray is then tied to it by its pipes or its start time only)
@@ -120,7 +121,7 @@ def disown(pid: int) -> None:
         _own.discard(pid)
 
 
-def open_window(case: str, tag: str, pipes: frozenset[int], strays: list) -> Window:
+def open_window(case: str, tag: str, pipes: frozenset[int], strays: list[Stray]) -> Window:
     """A case is about to launch (call inside :func:`spawning`, before the launch);
     ``strays`` is the list its result records strays it may own in."""
     with _lock:
@@ -168,7 +169,7 @@ class Verdict:
     how: str  # what ties it to ``owner`` ("session", "start time"...), or why unknown
 
 
-def attribute(pid: int, stat: "Stat", tag: str | None, windows: list[Window]) -> Verdict | None:
+def attribute(pid: int, stat: Stat, tag: str | None, windows: list[Window]) -> Verdict | None:
     """Whose is ``pid``, an untracked child of the harness outside its session?
     None when it cannot be a case's."""
     if tag is not None:
@@ -179,7 +180,7 @@ def attribute(pid: int, stat: "Stat", tag: str | None, windows: list[Window]) ->
     candidates = [w for w in windows if w.contains(stat.start)]
     if not candidates:
         return None
-    pipes = _pipe_inodes(pid)
+    pipes = fd_inodes(pid, "pipe")
     for how, tied in (("output pipe", [w for w in candidates if w.pipes & pipes]),
                       ("session", [w for w in candidates if stat.sid in w.known()]),
                       ("process group", [w for w in candidates if stat.pgid in w.known()])):
@@ -190,56 +191,11 @@ def attribute(pid: int, stat: "Stat", tag: str | None, windows: list[Window]) ->
     return Verdict(None, candidates, f"{len(candidates)} cases were running when it started")
 
 
-@dataclass
-class Stat:
-    """The fields of /proc/PID/stat the attribution needs."""
-
-    state: bytes
-    pgid: int
-    sid: int
-    start: int  # clock ticks since boot
-
-
-def stat(pid: int) -> Stat | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
-    try:
-        return Stat(fields[0], int(fields[2]), int(fields[3]), int(fields[19]))
-    except (IndexError, ValueError):
-        return None
-
-
-def _pipe_inodes(pid: int) -> frozenset[int]:
-    """The inodes of the pipes ``pid`` holds open (empty when unreadable)."""
-    out = set()
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return frozenset()
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("pipe:["):
-            try:
-                out.add(int(link[6:-1]))
-            except ValueError:
-                pass
-    return frozenset(out)
-
-
 def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[int],
            kill: Callable[[], bool]) -> None:
     """A stray no running case can take as its own: kill it (``kill()``, which says
     whether the SIGKILL was delivered) and record it on every case that may own it.
     Once per process, whichever thread finds it first."""
-    from .results import Stray
-
     key = (pid, st.start)
     with _lock:
         if key in _settled:
@@ -264,110 +220,3 @@ def settle(pid: int, st: Stat, verdict: Verdict, cmdline: str, listening: list[i
 def settled_total() -> int:
     with _lock:
         return _settled_total
-
-
-def kill_and_reap(pid: int, start: int, timeout: float = 5.0) -> bool:
-    """SIGKILL a child of the harness and every descendant of it, checking its start
-    time first so that a reused number is never hit (through pidfds, so the check
-    holds until the signal), wait (bounded) for their end and reap those that are
-    the harness's children by then. False when it was already gone.
-
-    Killing the stray alone would race its forks, and its children, re-parented to
-    the harness after the look that found it, would be seen by nobody: so, as the
-    watchdog's sweep does, each is stopped (SIGSTOP) until a look below the stopped
-    finds no one new, told to the watchdog, and only then all are killed.
-
-    For strays only: this kill is not one of a case's escalations (no case tracks
-    the process); :func:`settle` records it as the ``Stray``'s ``killed_by_harness``."""
-    from . import watchdog
-    from .procnet import descendant_pids
-
-    first = _pin(pid, start)
-    if first is None:
-        return False
-    pinned = {pid: first}  # pid -> (pidfd or None, start ticks)
-    try:
-        deadline = time.monotonic() + timeout
-        todo = [pid]
-        while todo and time.monotonic() < deadline:
-            for p in todo:
-                watchdog.watch(p)
-                _signal(p, *pinned[p], signal.SIGSTOP)
-            _wait_stopped(todo, pinned, deadline)
-            todo = []
-            for p in descendant_pids(list(pinned)):
-                if p not in pinned and (st := stat(p)) is not None and (got := _pin(p, st.start)):
-                    pinned[p] = got
-                    todo.append(p)
-        if not _signal(pid, *first, signal.SIGKILL):
-            return False
-        for p in pinned:
-            if p != pid:
-                _signal(p, *pinned[p], signal.SIGKILL)
-        from .waiting import Backoff, wait_readable
-
-        fds = [fd for fd, _ in pinned.values() if fd is not None]
-        backoff = Backoff(first=0.001, cap=0.05)
-        left = set(pinned)
-        while left:
-            for p in list(left):
-                try:
-                    if os.waitpid(p, os.WNOHANG)[0]:
-                        left.discard(p)
-                except ChildProcessError:
-                    # not ours (yet): its parent, killed too, has not ended; or gone
-                    if stat(p) is None:
-                        left.discard(p)
-            if not left or time.monotonic() >= deadline:
-                break
-            wait_readable(fds if fds else [], backoff.next())
-        return True
-    finally:
-        for fd, _ in pinned.values():
-            if fd is not None:
-                os.close(fd)
-
-
-def _pin(pid: int, start: int) -> tuple[int | None, int] | None:
-    """A pidfd on ``pid`` if it is still the process that started at ``start`` (None
-    for the pidfd where the machine has none); None when it is gone or reused."""
-    try:
-        fd: int | None = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    except OSError:
-        fd = None  # no pidfds here (or none left): by number, after the start-time check
-    now = stat(pid)
-    if now is None or now.start != start:
-        if fd is not None:
-            os.close(fd)
-        return None
-    return fd, start
-
-
-def _signal(pid: int, fd: int | None, start: int, sig: int) -> bool:
-    try:
-        if fd is not None:
-            signal.pidfd_send_signal(fd, sig)
-        else:
-            now = stat(pid)
-            if now is None or now.start != start:
-                return False
-            os.kill(pid, sig)
-    except OSError:
-        return False
-    return True
-
-
-def _wait_stopped(pids: list[int], pinned: dict, deadline: float) -> None:
-    """Until each of ``pids`` has stopped or ended: a SIGSTOP takes effect when the
-    process next leaves the kernel, so a fork it is in the middle of completes first,
-    and the look for its children must come after that."""
-    from .waiting import wait_readable
-
-    pending = list(pids)
-    while pending and time.monotonic() < deadline:
-        pending = [p for p in pending
-                   if (st := stat(p)) is not None and st.start == pinned[p][1] and st.state not in (b"T", b"t", b"Z", b"X")]
-        if pending:
-            wait_readable([], 0.001)

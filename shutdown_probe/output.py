@@ -52,7 +52,8 @@ def _unread(fd: int) -> int:
         buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
     except OSError:
         return 0
-    return struct.unpack("i", buf)[0]
+    unread: int = struct.unpack("i", buf)[0]
+    return unread
 
 
 def _cut(buf: bytearray) -> int:
@@ -97,7 +98,7 @@ def _drop_end_crs(text: str) -> str:
     return _CRS.sub("", text) if "\r\n" in text else text  # runs of CRs
 
 
-def _chunk_regex(pattern: re.Pattern[str] | None) -> re.Pattern[str] | None:
+def _chunk_regex(pattern: regexmod.Pattern[str] | None) -> regexmod.Pattern[str] | None:
     """The regex that finds, in a chunk of lines joined by "\n", at least every line
     ``pattern`` matches alone; None when there is none (every line is then given)."""
     if pattern is None or not isinstance(pattern.pattern, str) or _NOT_PREFILTERABLE.search(pattern.pattern):
@@ -111,7 +112,7 @@ def _chunk_regex(pattern: re.Pattern[str] | None) -> re.Pattern[str] | None:
         return None
 
 
-def _matching_lines(regex: re.Pattern[str], text: str) -> set[int]:
+def _matching_lines(regex: regexmod.Pattern[str], text: str) -> set[int]:
     """Indexes of the lines of ``text`` (split on "\n") that a match of ``regex``
     touches. Counting newlines from one match to the next keeps this linear."""
     out: set[int] = set()
@@ -139,7 +140,7 @@ class OutputCapture:
         self._tails: dict[str, deque[tuple[int, Line]]] = {name: deque(maxlen=TAIL_LINES) for name in streams}
         self._tail_seq = 0
         # (fn, chunk regex or None: every line)
-        self._subscribers: list[tuple[Subscriber, re.Pattern[str] | None]] = []
+        self._subscribers: list[tuple[Subscriber, regexmod.Pattern[str] | None]] = []
         self._lock = threading.Lock()
         # Held while reading a chunk and counting it, so position() never sees a chunk
         # that has left the pipe but is not yet counted.
@@ -151,7 +152,7 @@ class OutputCapture:
     def start(self) -> None:
         self._thread.start()
 
-    def subscribe(self, fn: Subscriber, pattern: re.Pattern[str] | None = None) -> None:
+    def subscribe(self, fn: Subscriber, pattern: regexmod.Pattern[str] | None = None) -> None:
         """Call ``fn`` for every line read from now on; subscribe before :meth:`start`
         to see every line. With ``pattern``, ``fn`` may be spared the lines that
         ``pattern.search`` does not match (it still gets them in order, and must still
@@ -195,7 +196,7 @@ class OutputCapture:
 
     # -- the reader thread
 
-    def _wanted(self, i: int, regex, text: str) -> set[int] | None:
+    def _wanted(self, i: int, regex: regexmod.Pattern[str] | None, text: str) -> set[int] | None:
         """The lines of ``text`` subscriber ``i`` is given (None: all of them)."""
         if regex is None:
             return None

@@ -17,291 +17,69 @@ a case's triggers and preStop actions are started here too (:meth:`CaseProcesses
 tagged as the action's, so they and everything they start are the case's processes,
 in roles that say so (``trigger``, ``trigger-child``, ``pre-stop``...).
 
-Every SIGKILL the harness sends to a process a case tracks goes through
-:meth:`CaseProcesses.kill`, which writes it down (:attr:`CaseProcesses.sigkills`, the
-case's escalations). A stray (a re-parented process no running case can take in) is
-killed by :func:`~shutdown_probe.adoption.kill_and_reap` instead, and recorded as a
-``Stray`` (``killed_by_harness``) on each case that may own it, not as an escalation.
+Every SIGKILL the harness sends to a process a case tracks goes through the case's
+:class:`~shutdown_probe.kills.CaseKills` (:attr:`CaseProcesses.kills`), which sends
+it and writes it down in one step; :mod:`~shutdown_probe.kills` says how strays are
+killed and recorded. The handle, the capability checks, the ``/proc`` reads and the
+strays have modules of their own (:mod:`~shutdown_probe.handles`,
+:mod:`~shutdown_probe.capabilities`, :mod:`~shutdown_probe.procfs`,
+:mod:`~shutdown_probe.strays`); this module names them for its users.
 """
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import os
 import signal
-import struct
 import subprocess
+import threading
 import time
-from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import psutil
 
 from . import adoption, watchdog
-from .paths import signal_name
+from .capabilities import Capabilities, capabilities
+from .handles import (
+    ACTIONS,
+    ADOPTED,
+    TAG_ENV,
+    ProcessHandle,
+    action_of,
+    argv_text,
+    cmdline_of,
+    created,
+    describe_status,
+    environ_of,
+    live_processes,
+    open_pidfd,
+    parent_pid,
+    still_running,
+    tag_of_pid,
+    tagged_processes,
+)
+from .kills import CaseKills, Kill
+from .procfs import (
+    ns_pid_of,
+    process_group,
+    signal_accepted,
+    signal_dispositions,
+    signal_is_fatal,
+    started_monotonic,
+)
 from .procnet import child_pids, descendant_pids, listening_ports
+from .strays import find_strays, sweep_strays
 from .waiting import wait_readable
 
-TAG_ENV = "SHUTDOWN_PROBE_CASE"
-
-# The roles of the processes a case's actions start (the action itself; whatever it
-# starts is "<action>-child"), and the suffix of their tag: "<case tag>/<action>".
-ACTIONS = ("trigger", "pre-stop")
-# A process re-parented to the harness without a tag, tied to its case otherwise.
-ADOPTED = "adopted"
-
-
-def action_of(role: str) -> str | None:
-    """The action a role belongs to ("trigger" for "trigger-child"), None for the app's."""
-    for action in ACTIONS:
-        if role == action or role == f"{action}-child":
-            return action
-    return None
-
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-@dataclass
-class Capabilities:
-    """What this machine lets the harness do; each missing piece says why."""
-
-    pidfd: str | None = None  # None when available, else the reason it is not
-    subreaper: str | None = None
-    pidfd_exit_info: str | None = None
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "pidfd": self.pidfd or "yes",
-            "subreaper": self.subreaper or "yes",
-            "pidfd_exit_info": self.pidfd_exit_info or "yes",
-            "watchdog": watchdog.state(),
-        }
-
-
-_caps: Capabilities | None = None
-
-
-def capabilities() -> Capabilities:
-    """Detect (once) pidfds, the subreaper bit and PIDFD_INFO_EXIT, and enable the subreaper."""
-    global _caps
-    if _caps is None:
-        caps = Capabilities()
-        try:
-            fd = os.pidfd_open(os.getpid())
-            os.close(fd)
-        except (AttributeError, OSError) as exc:
-            caps.pidfd = f"pidfd_open unavailable ({exc}); signals go by PID, checked by start time"
-        caps.subreaper = _become_subreaper()
-        caps.pidfd_exit_info = None if caps.pidfd is None and _probe_exit_info() else (
-            "the kernel has no PIDFD_INFO_EXIT (Linux 6.15+): exit status is known only "
-            "for processes the harness reaps itself"
-        )
-        _caps = caps
-    return _caps
-
-
-def _become_subreaper() -> str | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-            err = ctypes.get_errno()
-            return f"prctl(PR_SET_CHILD_SUBREAPER) failed: {os.strerror(err)}"
-    except (OSError, AttributeError) as exc:
-        return f"prctl unavailable: {exc}"
-    return None
-
-
-# struct pidfd_info from <linux/pidfd.h> (72 bytes with exit_code, Linux 6.15+).
-_PIDFD_INFO_SIZE = 72
-_PIDFD_INFO_EXIT = 1 << 3
-_PIDFD_GET_INFO = (3 << 30) | (_PIDFD_INFO_SIZE << 16) | (0xFF << 8) | 11
-_EXIT_CODE_OFFSET = 60
-
-
-def _pidfd_exit_status(fd: int) -> int | None:
-    """The wait status of an exited (and reaped) process, from the kernel, or None."""
-    buf = bytearray(_PIDFD_INFO_SIZE)
-    struct.pack_into("Q", buf, 0, _PIDFD_INFO_EXIT)
-    try:
-        fcntl.ioctl(fd, _PIDFD_GET_INFO, buf, True)
-    except OSError:
-        return None
-    (mask,) = struct.unpack_from("Q", buf, 0)
-    if not mask & _PIDFD_INFO_EXIT:
-        return None
-    (status,) = struct.unpack_from("i", buf, _EXIT_CODE_OFFSET)
-    return status
-
-
-def _probe_exit_info() -> bool:
-    """Does PIDFD_INFO_EXIT work here? Tried on a throwaway ``true``."""
-    try:
-        proc = subprocess.Popen(["true"])
-    except OSError:
-        return False
-    fd = os.pidfd_open(proc.pid)
-    try:
-        proc.wait()
-        return _pidfd_exit_status(fd) is not None
-    finally:
-        os.close(fd)
-
-
-def describe_status(status: int) -> tuple[int | None, str | None]:
-    """A wait status -> (returncode, signal name); exactly one is set."""
-    if os.WIFSIGNALED(status):
-        return None, signal_name(os.WTERMSIG(status))
-    return os.WEXITSTATUS(status), None
-
-
-# ------------------------------------------------------------------ a process handle
-
-
-@dataclass(eq=False)
-class ProcessHandle:
-    """One process of a case, held by a pidfd when the machine has them."""
-
-    pid: int
-    role: str
-    ps: psutil.Process
-    pidfd: int | None = None
-    cmdline: str = ""
-    popen: subprocess.Popen | None = None  # the harness started it: this Popen reaps it
-    ns_pid: int | None = None  # its PID inside the case's PID namespace, if any
-    listening: list[int] = field(default_factory=list)
-    ended_at: float | None = None  # monotonic time its exit was noticed
-    found_at: float | None = None  # monotonic time discovery first saw it
-    started_at: float | None = None  # monotonic time it started (10 ms ticks), if read
-    status: int | None = None  # wait status, once known
-    exit_note: str | None = None
-    killed_by_harness: bool = False
-    killed_by_stop: bool = False  # the stop profile's final SIGKILL hit it
-    signals_ignored: list[str] = field(default_factory=list)
-    signals_caught: list[str] = field(default_factory=list)
-    # for a re-parented process without a tag: what ties it to the case
-    attributed_by: str | None = None
-
-    @property
-    def is_popen(self) -> bool:
-        return self.popen is not None
-
-    def __repr__(self) -> str:
-        if self.ended_at is None:
-            state = f"running with PID {self.pid}"
-        elif self.status is None:
-            state = f"exited (PID {self.pid}, status unknown)"
-        else:
-            rc, sig = describe_status(self.status)
-            state = f"exited with signal {sig}" if sig else f"exited with status {rc}"
-            state += f" (PID {self.pid})"
-        return f"<{self.role} {state}>"
-
-    @property
-    def alive(self) -> bool:
-        if self.ended_at is not None:
-            return False
-        if self.pidfd is not None:
-            if wait_readable([self.pidfd], 0):
-                self.ended_at = time.monotonic()
-                return False
-            return True
-        try:
-            running = self.ps.is_running() and self.ps.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            running = False
-        if not running:
-            self.ended_at = time.monotonic()
-        return running
-
-    def send(self, sig: int) -> bool:
-        """Deliver ``sig``; False when the process was already gone."""
-        try:
-            if self.pidfd is not None:
-                signal.pidfd_send_signal(self.pidfd, sig)
-            else:
-                # No pidfd: psutil checks the start time first, so a recycled PID is
-                # refused rather than hit.
-                self.ps.send_signal(sig)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            return False
-        except (OSError, psutil.AccessDenied) as exc:
-            # Not the harness's bug: a setuid command (EPERM), a kernel that refuses.
-            # The case's cleanup must go on; the handle says why it was not signalled.
-            self.exit_note = f"the harness could not send it {signal_name(sig)}: {exc}"
-            return False
-        return True
-
-    def reap(self) -> None:
-        """Collect the exit status if this process is the harness's (adopted) child.
-
-        Never called for the process the harness started: its ``Popen`` reaps it, and
-        a second waiter would steal the status from it.
-        """
-        if self.is_popen or self.status is not None:
-            return
-        try:
-            if self.pidfd is not None:
-                info = os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED | os.WNOHANG)
-                if info is not None:
-                    self.status = _siginfo_status(info)
-            else:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-                if pid:
-                    self.status = status
-        except ChildProcessError:
-            pass  # someone else's child: its parent reaps it
-
-    def learn_exit(self) -> None:
-        """After the process ended: find its exit status any way the machine allows."""
-        if self.status is not None or self.is_popen:
-            return
-        self.reap()
-        if self.status is None and self.pidfd is not None:
-            self.status = _pidfd_exit_status(self.pidfd)
-        if self.status is None:
-            self.exit_note = capabilities().pidfd_exit_info or "exit status not reported"
-
-    def close(self) -> None:
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
-
-
-def _siginfo_status(info: os.waitid_result) -> int:
-    if info.si_code == os.CLD_EXITED:
-        return (info.si_status & 0xFF) << 8
-    return info.si_status & 0x7F  # killed or dumped: the signal number
-
-
-def _open(ps: psutil.Process) -> int | None:
-    """A pidfd for ``ps``; None when it is gone, or when no pidfd can be had (no
-    pidfds here, or out of descriptors: EMFILE): the handle then goes by psutil,
-    which checks the start time before each signal."""
-    if capabilities().pidfd is not None:
-        return None
-    try:
-        fd = os.pidfd_open(ps.pid)
-    except OSError:
-        return None
-    # The PID could have been recycled between the scan and pidfd_open: psutil's
-    # is_running() compares the start time it saw with the current one.
-    if not ps.is_running():
-        os.close(fd)
-        return None
-    return fd
+# Names the process layer is used by, wherever they live now (the runner, the stop
+# profiles and the pytest plugin import them from here).
+__all__ = [
+    "ACTIONS", "ADOPTED", "TAG_ENV", "Capabilities", "CaseProcesses", "Kill", "ProcessHandle", "action_of",
+    "capabilities", "describe_status", "ns_pid_of", "process_group", "signal_accepted", "signal_dispositions",
+    "signal_is_fatal", "started_monotonic", "sweep_strays", "tagged_processes",
+]
 
 
 # ------------------------------------------------------------------ the case's tree
-
-
-@dataclass
-class Kill:
-    """One SIGKILL the harness sent to a process of a case."""
-
-    handle: ProcessHandle
-    reason: str
-    at: float  # monotonic
-    record: bool  # False for a case that never ran its path (skipped): not an escalation
 
 
 class CaseProcesses:
@@ -323,9 +101,10 @@ class CaseProcesses:
         # Popen returns as soon as execve has begun, before the kernel has copied the
         # new argv (/proc/PID/cmdline reads empty 9 times in 10 here): the argv the
         # harness gave is the one the kernel is setting up.
-        argv = popen.args if isinstance(popen.args, (list, tuple)) else [popen.args]
-        self.started = ProcessHandle(popen.pid, "launcher" if launcher else "root", ps, _open(ps),
-                                     _cmdline(ps) or _text_of(argv), popen=popen)
+        args = popen.args
+        argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+        self.started = ProcessHandle(popen.pid, "launcher" if launcher else "root", ps, open_pidfd(ps),
+                                     cmdline_of(ps) or argv_text(argv), popen=popen)
         self.handles[popen.pid] = self.started
         watchdog.watch(popen.pid)
         self.root = self.started
@@ -334,7 +113,10 @@ class CaseProcesses:
         self._layers = (["init"] if init else []) + ["root"] if launcher else []
         self.worker: ProcessHandle | None = None  # the "child" that does the work
         # Every SIGKILL the harness sent to a process of the case, in order.
-        self.sigkills: list[Kill] = []
+        self.kills = CaseKills()
+        # Held while ``handles`` grows: abort_all's thread may discover at the same
+        # time as the case's own, and one process must get one handle.
+        self._discovering = threading.RLock()
         # Processes started for the case by another thread (a trigger's command), for
         # the case's own thread to take into ``handles`` (which only it changes).
         self._incoming: list[ProcessHandle] = []
@@ -351,11 +133,11 @@ class CaseProcesses:
         """Behind a launcher: find PID 1 (and the init's child); None, or what is missing."""
         parent = self.started
         for role in self._layers:
-            kids = sorted(_processes(child_pids(parent.pid)).values(), key=_created)
+            kids = sorted(live_processes(child_pids(parent.pid)).values(), key=created)
             if not kids:
                 return f"the {parent.role} (pid {parent.pid}) has no child: the {role} is gone"
             ps = kids[0]
-            handle = self.handles.get(ps.pid) or ProcessHandle(ps.pid, role, ps, _open(ps), _cmdline(ps))
+            handle = self.handles.get(ps.pid) or ProcessHandle(ps.pid, role, ps, open_pidfd(ps), cmdline_of(ps))
             watchdog.watch(ps.pid)
             handle.role = role
             handle.ns_pid = ns_pid_of(ps.pid)
@@ -382,12 +164,16 @@ class CaseProcesses:
         or when the harness is not a subreaper, every process on the machine is
         checked for the tag.
         """
+        with self._discovering:
+            return self._discover(full_scan)
+
+    def _discover(self, full_scan: bool) -> list[ProcessHandle]:
         for h in self.handles.values():
             if not h.cmdline and h.ended_at is None:
                 # Read while the process was still in execve: the kernel lets a vfork
                 # parent (Popen) run on before it has set up the new argv, and
                 # /proc/PID/cmdline is empty until then (seen under load).
-                h.cmdline = _cmdline(h.ps)
+                h.cmdline = cmdline_of(h.ps)
         subreaper = capabilities().subreaper is None
         seen_now = adoption.look(lambda: child_pids(os.getpid())) if subreaper else None
         while self._incoming:
@@ -403,29 +189,29 @@ class CaseProcesses:
         for pid in candidates:
             if pid in seen or pid in own:
                 continue
-            tag = _tag_of_pid(pid)
+            tag = tag_of_pid(pid)
             if tag is not None and (tag == self.tag or tag.startswith(self.tag + "/")):
                 adopted.append(pid)
         harness_kids = set(kids)
         tagged_orphans = {pid for pid in adopted if pid in harness_kids}  # re-parented, found by tag
         strays: dict[int, str] = {}
         if seen_now is not None:
-            strays = _strays(seen_now, seen | set(adopted), self.window)
+            strays = find_strays(seen_now, seen | set(adopted), self.window)
             adopted += list(strays)
         if adopted:
             found += adopted + [p for p in descendant_pids(adopted) if p not in seen]
         new = []
-        for pid, proc in sorted(_processes(found).items(), key=lambda kv: _created(kv[1])):
+        for pid, proc in sorted(live_processes(found).items(), key=lambda kv: created(kv[1])):
             if pid in self.handles:
                 continue
-            fd = _open(proc)
-            if fd is None and not _running(proc):
+            fd = open_pidfd(proc)
+            if fd is None and not still_running(proc):
                 continue  # already gone
             role = self._role_for(proc, pid in strays)
             # A process re-parented to the harness that the case took in: what tied it
             # (its tag, or what adoption.attribute found), whichever look saw it first.
             tie = strays.get(pid) or ("tag" if pid in tagged_orphans else None)
-            handle = ProcessHandle(pid, role, proc, fd, _cmdline(proc),
+            handle = ProcessHandle(pid, role, proc, fd, cmdline_of(proc),
                                    found_at=time.monotonic(), started_at=started_monotonic(pid),
                                    attributed_by=tie)
             if self.pid1 is not None:
@@ -452,7 +238,7 @@ class CaseProcesses:
                     leader = None
                 action = action_of(leader.role) if leader is not None else None
                 return f"{action}-child" if action else ADOPTED
-            tag = _tag_of_pid(proc.pid) or ""
+            tag = tag_of_pid(proc.pid) or ""
             if tag.startswith(self.tag + "/") and tag[len(self.tag) + 1:] in ACTIONS:
                 return f"{tag[len(self.tag) + 1:]}-child"
             # The app's, re-parented: "adopted" whether the tag or something else tied
@@ -475,15 +261,15 @@ class CaseProcesses:
         for handle in self.handles.values():
             handle.listening = ports.get(handle.pid, [])
         children = [h for h in self.handles.values()
-                    if h.role.startswith("child") and h.alive and _ppid(h.ps) == self.root.pid]
+                    if h.role.startswith("child") and h.alive and parent_pid(h.ps) == self.root.pid]
         if not children:
             return
 
         def rank(h: ProcessHandle) -> tuple[int, int, float]:
             return (
-                0 if _env_of(h.ps).get("WERKZEUG_RUN_MAIN") == "true" else 1,
+                0 if environ_of(h.ps).get("WERKZEUG_RUN_MAIN") == "true" else 1,
                 0 if h.listening else 1,
-                _created(h.ps),
+                created(h.ps),
             )
 
         children.sort(key=rank)
@@ -500,9 +286,10 @@ class CaseProcesses:
     # -- waiting
 
     def live(self) -> list[ProcessHandle]:
-        return [h for h in self.handles.values() if h.alive]
+        # a copy (one step under the GIL): abort_all's thread may add handles meanwhile
+        return [h for h in self.handles.copy().values() if h.alive]
 
-    def wait_root(self, deadline: float, wake_fds: list[int] = ()) -> bool:
+    def wait_root(self, deadline: float, wake_fds: Sequence[int] = ()) -> bool:
         """Wait until the root exits (True) or ``deadline``/a wake fd (False).
 
         New processes are looked for on every wake-up, so a process forked during
@@ -510,10 +297,11 @@ class CaseProcesses:
         """
         return self.wait_until(lambda: not self.root.alive, deadline, wake_fds)
 
-    def wait_all(self, deadline: float, wake_fds: list[int] = ()) -> bool:
+    def wait_all(self, deadline: float, wake_fds: Sequence[int] = ()) -> bool:
         return self.wait_until(lambda: not self.live(), deadline, wake_fds)
 
-    def wait_until(self, done, deadline: float, wake_fds=(), *, every: float = 0.2) -> bool:
+    def wait_until(self, done: Callable[[], bool], deadline: float, wake_fds: Sequence[int] = (), *,
+                   every: float = 0.2) -> bool:
         """Wait until ``done()`` (True), ``deadline`` or a wake fd (False unless done).
 
         Wakes on every exit (pidfds); ``every`` caps the time between two looks, for
@@ -579,19 +367,10 @@ class CaseProcesses:
                 hit |= h.send(sig)
         return hit
 
-    def kill(self, h: ProcessHandle, reason: str, *, record: bool = True) -> bool:
-        """SIGKILL one process of the case and write it down; False if it was gone.
-
-        The one way the harness kills a case's process: each kill is kept in
-        :attr:`sigkills` (the runner turns those with ``record`` into the case's
-        escalations) and marks the process ``killed_by_harness``.
-        """
-        if not h.send(signal.SIGKILL):
-            return False
-        h.killed_by_harness = True
-        h.exit_note = reason
-        self.sigkills.append(Kill(h, reason, time.monotonic(), record))
-        return True
+    @property
+    def sigkills(self) -> list[Kill]:
+        """Every SIGKILL the harness sent to a process of the case, in order."""
+        return self.kills.all()
 
     def kill_all(self, reason: str, *, record: bool = True) -> list[ProcessHandle]:
         """SIGKILL every live process of the case; return those the harness killed."""
@@ -604,7 +383,7 @@ class CaseProcesses:
             if scan:
                 self.discover(full_scan=True)
             for h in self.live():
-                if h not in killed and self.kill(h, reason, record=record):
+                if h not in killed and self.kills.kill(h, reason, record=record):
                     killed.append(h)
         return killed
 
@@ -627,7 +406,7 @@ class CaseProcesses:
             fds = [h.pidfd for h in live if h.pidfd is not None]
             self._note_exits(wait_readable(fds, min(left, 0.05)))
             for h in self.discover(full_scan=True):
-                self.kill(h, reason, record=record)
+                self.kills.kill(h, reason, record=record)
         if self.popen.returncode is None:
             self.popen.wait()
             adoption.disown(self.popen.pid)
@@ -658,7 +437,7 @@ class CaseProcesses:
             adoption.own(popen.pid)
             # Not yet reaped (its Popen is the only waiter), so these always work.
             ps = psutil.Process(popen.pid)
-            handle = ProcessHandle(popen.pid, action, ps, _open(ps), " ".join(argv), popen=popen,
+            handle = ProcessHandle(popen.pid, action, ps, open_pidfd(ps), " ".join(argv), popen=popen,
                                    found_at=time.monotonic(), started_at=started_monotonic(popen.pid))
             self._incoming.append(handle)
         watchdog.watch(popen.pid)
@@ -681,7 +460,7 @@ class CaseProcesses:
                 h = self._incoming.pop(0)
                 self.handles[h.pid] = h
                 if h.alive:  # nothing of a case outlives it
-                    self.kill(h, "cleanup at the end of the case")
+                    self.kills.kill(h, "cleanup at the end of the case")
         self._reap_ended()
         if self.popen.returncode is not None:
             adoption.disown(self.popen.pid)  # whoever waited for it
@@ -692,244 +471,3 @@ class CaseProcesses:
             h.learn_exit()
         for h in self.handles.values():
             h.close()
-
-
-# ------------------------------------------------------------------ re-parented processes
-
-
-def _strays(now: adoption.Look, seen: set[int], window: adoption.Window | None) -> dict[int, str]:
-    """The harness's children no case tracks, outside its session: those the case of
-    ``window`` can be known to own (pid -> what ties them to it). Those whose case cannot be
-    known, or whose case is over, are killed and recorded here; those another
-    running case owns are left to it; those no case can own are left alone."""
-    mine: dict[int, str] = {}
-    unknown = [pid for pid in now.children if pid not in seen and pid not in now.own]
-    if not unknown:
-        return mine
-    harness_session = os.getsid(0)
-    # Every process another running case knows, ended or not: one it saw end is its
-    # own to reap (its exit status is its record), and must not be reaped here.
-    tracked = set().union(*(w.known() for w in now.windows if w.ended is None and w is not window))
-    for pid in unknown:
-        if pid in tracked:
-            continue
-        st = adoption.stat(pid)
-        if st is None or st.sid == harness_session:
-            continue  # gone, or someone else's (no case process is in our session)
-        if st.state not in (b"Z", b"X") and watchdog.is_watchdog(pid):
-            continue  # ours, or the watchdog of a harness we started, which ended before it
-        zombie = st.state in (b"Z", b"X")
-        tag = None if zombie else _tag_of_pid(pid)
-        verdict = adoption.attribute(pid, st, tag, now.windows)
-        if verdict is None:
-            continue
-        if zombie and verdict.owner is not None and verdict.owner is not window and verdict.owner.ended is None:
-            continue  # another running case's: it reaps it when it takes it in
-        if zombie:
-            # Ended before anyone saw it: nothing to kill, but the harness adopted it
-            # as an init would, and must reap it as an init would (a zombie still
-            # answers kill(pid, 0)). Its tag cannot be read, its session can.
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            continue
-        owner = verdict.owner
-        if owner is not None and owner is window:
-            mine[pid] = verdict.how
-        elif owner is None or owner.ended is not None:
-            proc = _processes([pid]).get(pid)
-            ports = listening_ports([pid]).get(pid, [])
-            adoption.settle(pid, st, verdict, _cmdline(proc) if proc else "", ports,
-                            lambda: adoption.kill_and_reap(pid, st.start))
-        # else: a running case owns it and takes it in on its own next look
-    return mine
-
-
-def sweep_strays() -> None:
-    """After a case: kill and record a process of a finished case (or of no case that
-    can be known) that was re-parented to the harness after that case's last look."""
-    if capabilities().subreaper is None:
-        # Again while a pass settles someone: a stray's children that escaped its kill
-        # (re-parented to the harness) are found by the next pass. Bounded: a pass
-        # that still finds one after that many is left to the next case's look.
-        for _ in range(_SWEEPS):
-            before = adoption.settled_total()
-            _strays(adoption.look(lambda: child_pids(os.getpid())), set(), None)
-            if adoption.settled_total() == before:
-                break
-
-
-_SWEEPS = 10
-
-
-# ------------------------------------------------------------------ psutil helpers
-
-
-def _env_of(proc: psutil.Process) -> dict[str, str]:
-    try:
-        return proc.environ()
-    except psutil.Error:
-        return {}
-
-
-def _tag_of_pid(pid: int) -> str | None:
-    """The case tag in ``pid``'s environment; None if it has none or it is unreadable."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            env = fh.read()
-    except OSError:
-        return None
-    key = TAG_ENV.encode() + b"="
-    for item in env.split(b"\0"):
-        if item.startswith(key):
-            return item[len(key):].decode(errors="replace")
-    return None
-
-
-def _processes(pids: list[int]) -> dict[int, psutil.Process]:
-    """psutil handles for those of ``pids`` still there."""
-    out = {}
-    for pid in pids:
-        try:
-            out[pid] = psutil.Process(pid)
-        except psutil.Error:
-            continue
-    return out
-
-
-def _ppid(proc: psutil.Process) -> int | None:
-    try:
-        return proc.ppid()
-    except psutil.Error:
-        return None
-
-
-def _running(proc: psutil.Process) -> bool:
-    """Whether ``proc`` (the process psutil saw, by its start time) is still there."""
-    try:
-        return proc.is_running()
-    except psutil.Error:
-        return False
-
-
-def _created(proc: psutil.Process) -> float:
-    try:
-        return proc.create_time()
-    except psutil.Error:
-        return 0.0
-
-
-def _cmdline(proc: psutil.Process) -> str:
-    """The command line as text ("" while the process is still in execve, or gone)."""
-    try:
-        return _text_of(proc.cmdline())
-    except psutil.Error:
-        return ""
-
-
-def _text_of(argv) -> str:
-    """An argv as one line. An argument that is not UTF-8 comes with lone surrogates
-    (surrogateescape), which no report could encode: such bytes become U+FFFD here,
-    as they do in the output tail."""
-    text = " ".join(os.fsdecode(a) for a in argv)
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def process_group(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
-
-
-def _status(pid: int) -> dict[str, str] | None:
-    """The fields of /proc/PID/status (raw values); None if unreadable."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            return {k: v.strip() for k, _, v in (line.partition(":") for line in fh)}
-    except OSError:
-        return None
-
-
-def started_monotonic(pid: int) -> float | None:
-    """When ``pid`` started, on the monotonic clock; None if unreadable.
-
-    psutil's create_time adds the boot time, which the kernel gives in whole seconds;
-    /proc/PID/stat's start time (clock ticks since boot) against CLOCK_BOOTTIME now
-    is exact to a tick.
-    """
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            ticks = int(fh.read().rpartition(")")[2].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-    age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
-    return time.monotonic() - age
-
-
-def ns_pid_of(pid: int) -> int | None:
-    """``pid``'s number inside its innermost PID namespace, when that is not ours."""
-    pids = ((_status(pid) or {}).get("NSpid") or "").split()
-    return int(pids[-1]) if len(pids) > 1 else None
-
-
-def _signal_masks(pid: int) -> dict[str, int] | None:
-    """SigIgn, SigCgt, SigBlk... of ``pid`` from /proc/PID/status; None if unreadable."""
-    status = _status(pid)
-    if status is None:
-        return None
-    try:
-        return {k: int(v, 16) for k, v in status.items() if k.startswith("Sig") and k != "SigQ"}
-    except ValueError:
-        return None
-
-
-def _in_masks(pid: int, sig: int, names: tuple[str, ...]) -> bool | None:
-    """Whether ``sig`` is set in any of ``pid``'s masks ``names``; None if unreadable."""
-    masks = _signal_masks(pid)
-    if not masks:
-        return None
-    return any(masks.get(name, 0) & (1 << (sig - 1)) for name in names)
-
-
-def signal_dispositions(pid: int) -> tuple[list[str], list[str]]:
-    """(ignored, caught) among the signals a stop path can send, from /proc."""
-    interesting = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
-                   signal.SIGUSR1, signal.SIGUSR2)
-    masks = _signal_masks(pid) or {}
-
-    def names(mask: int) -> list[str]:
-        return [s.name for s in interesting if mask & (1 << (s - 1))]
-
-    return names(masks.get("SigIgn", 0)), names(masks.get("SigCgt", 0))
-
-
-def signal_accepted(pid: int, sig: int) -> bool | None:
-    """Whether ``pid`` catches or blocks ``sig`` now (SigCgt | SigBlk); None if unknown.
-
-    This is what decides whether a signal from outside reaches a PID 1: the kernel
-    drops it unless PID 1 has a handler, or has it blocked (then it is queued).
-    """
-    return _in_masks(pid, sig, ("SigCgt", "SigBlk"))
-
-
-def signal_is_fatal(pid: int, sig: int) -> bool:
-    """Whether ``sig`` (one whose default action ends a process) will end ``pid``: it
-    neither catches, blocks nor ignores it. False when /proc cannot tell."""
-    return _in_masks(pid, sig, ("SigCgt", "SigBlk", "SigIgn")) is False
-
-
-def tagged_processes(prefix: str = "") -> list[psutil.Process]:
-    """Every live (non-zombie) process whose case tag starts with ``prefix``."""
-    out = []
-    for proc in psutil.process_iter():
-        tag = _tag_of_pid(proc.pid)
-        if tag is not None and tag.startswith(prefix):
-            try:
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    continue
-            except psutil.Error:
-                continue
-            out.append(proc)
-    return out

@@ -13,8 +13,11 @@ import os
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Iterator
 
 import psutil
+
+from .procfs import fd_inodes
 
 # ------------------------------------------------------------------ children
 
@@ -83,7 +86,11 @@ class ServerSocket:
     inode: int  # 0 while the connection waits in the backlog
 
 
-def _proc_rows(net: str = "/proc/net"):
+# (local port, remote port, state, rx queue, inode) of one TCP socket
+Row = tuple[int, int, str, int, int]
+
+
+def _proc_rows(net: str = "/proc/net") -> Iterator[Row]:
     """(local port, remote port, state, rx queue, inode) of every TCP socket (v4 and v6),
     from the text tables. Slow on a machine with a large connection hash table: the
     kernel walks every bucket (3 ms a table on a 2-core VM with one socket open)."""
@@ -114,9 +121,9 @@ _ALL_STATES = 0xFFFFFFFF
 _diag_broken: str | None = None  # why sock_diag failed once; then /proc is used
 
 
-def _diag_rows(states: int):
+def _diag_rows(states: int) -> list[Row]:
     """Like :func:`_proc_rows` for the TCP sockets in ``states`` (a bit per TCP state)."""
-    out = []
+    out: list[Row] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as nl:
         nl.settimeout(2.0)
         for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), 1):
@@ -149,7 +156,7 @@ def _diag_rows(states: int):
     return out
 
 
-def _rows(*, states: int = _ALL_STATES):
+def _rows(*, states: int = _ALL_STATES) -> list[Row]:
     """Every TCP socket of the harness's network namespace in ``states``."""
     global _diag_broken
     if _diag_broken is None:
@@ -181,19 +188,7 @@ def _own_netns() -> int | None:
 
 def socket_inodes(pid: int) -> set[int]:
     """The inodes of the sockets ``pid`` holds open."""
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return set()
-    out = set()
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(int(link[8:-1]))
-    return out
+    return fd_inodes(pid, "socket")
 
 
 def socket_holders(pids: list[int], inodes: set[int]) -> dict[int, int]:

@@ -14,7 +14,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
@@ -42,7 +42,7 @@ def wait_ready(
     *,
     timeout: float,
     root_fd: int | None,
-    root_alive,
+    root_alive: Callable[[], bool],
     capture: OutputCapture,
     log_watch: LogWatcher | None,
     cancel: Flag | None = None,
@@ -91,7 +91,11 @@ def wait_ready(
     backoff = Backoff(first=0.001, factor=1.5, cap=0.25)
     last = "not tried"
     with direct_session() if check.kind == "http" else nullcontext() as session:
-        probe = {"http": partial(_http_ok, session), "tcp": _tcp_ok, "file": _file_ok}[check.kind]
+        probe: Callable[[str, float], tuple[bool, str]]
+        if session is not None:
+            probe = partial(_http_ok, session)
+        else:
+            probe = _tcp_ok if check.kind == "tcp" else _file_ok
         while True:
             failed = gone()
             if failed:

@@ -9,7 +9,9 @@ plays it against the live processes of one case and writes down what it did in a
       ->  SIGKILL to whom the stopper kills  ->  what was left running
 
 The case ends the moment the processes are gone: a 90 s grace costs 90 s only when
-the app really ignores the signal.
+the app really ignores the signal. :meth:`StopSequence.run` returns how the path
+fired and what went wrong (:class:`StopDone`); the case pipeline puts them in the
+case's result.
 """
 
 from __future__ import annotations
@@ -17,21 +19,17 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Protocol, cast
 
 from .actions import perform
+from .deadline import StopDeadline
+from .handles import ProcessHandle, action_of
 from .paths import Path, StopProfile, signal_name
 from .probe import _short, read_events
-from .processes import (
-    CaseProcesses,
-    ProcessHandle,
-    action_of,
-    process_group,
-    signal_accepted,
-    signal_is_fatal,
-)
+from .processes import CaseProcesses
+from .procfs import process_group, signal_accepted, signal_is_fatal
 from .readiness import Interrupted
-from .results import CaseResult, StopRecord
+from .results import ActionInfo, StopRecord, TriggerInfo
 from .scenario import ProfileSettings, TriggerSpec
 from .waiting import Flag
 
@@ -53,15 +51,26 @@ class StopContext:
     path: Path
     settings: ProfileSettings
     tree: CaseProcesses
-    result: CaseResult
-    t0: float  # the stop starts (detectors are armed at this instant)
-    stop_timeout: float
+    deadline: StopDeadline  # its t0: the stop starts (detectors are armed at this instant)
     cancel: Flag | None
     pre_stop: TriggerSpec | None
     cwd: str
     env: dict[str, str]
     # "has cleanup started?" for double-ctrl-c: returns the reason, or None
     cleanup_started: Callable[[], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class StopDone:
+    """How the path fired (the case's ``trigger``), and what went wrong, if anything."""
+
+    trigger: TriggerInfo
+    error: str | None = None
+
+
+def fired_by(path: Path, record: StopRecord) -> TriggerInfo:
+    """How a stop profile fires, as the case's ``trigger`` says (known before it runs)."""
+    return {"profile": path.name, "signal": record.signal, "to": record.to}
 
 
 def new_record(path: Path, settings: ProfileSettings) -> StopRecord:
@@ -88,15 +97,18 @@ class StopSequence:
     def __init__(self, ctx: StopContext, record: StopRecord) -> None:
         self.ctx = ctx
         self.rec = record
-        self.profile: StopProfile = ctx.path.profile  # type: ignore[assignment]
-        self.sig = ctx.settings.signal or ctx.path.signal
+        assert ctx.path.profile is not None and ctx.path.signal is not None  # a profile path
+        self.profile: StopProfile = ctx.path.profile
+        self.sig: int = ctx.settings.signal or ctx.path.signal
         self.tree = ctx.tree
+        self.t0 = ctx.deadline.t0
+        self._error: str | None = None
         self._doomed: list[ProcessHandle] = []  # the group signal's default action ends these
 
     # ------------------------------------------------------------ helpers
 
     def _since(self) -> float:
-        return round(time.monotonic() - self.ctx.t0, 4)
+        return round(time.monotonic() - self.t0, 4)
 
     def _members(self) -> list[ProcessHandle]:
         """The stopper's processes: the app's, not the harness's launcher nor what the
@@ -179,30 +191,43 @@ class StopSequence:
         gone = self._wait(lambda: not any(h.alive for h in hit), time.monotonic() + KILL_WAIT)
         if not gone:
             left = ", ".join(str(h.pid) for h in hit if h.alive)
-            self.ctx.result.error = f"processes survived the final SIGKILL: {left}"
+            self._error = f"processes survived the final SIGKILL: {left}"
 
     # ------------------------------------------------------------ the sequence
 
-    def run(self) -> None:
-        ctx, rec = self.ctx, self.rec
-        kill_deadline = ctx.t0 + rec.grace_s if rec.grace_s is not None else None
-        ctx.result.trigger = {"profile": ctx.path.name, "signal": rec.signal, "to": rec.to}
-        if self.profile.pre_stop and ctx.pre_stop is not None:
-            assert rec.grace_s is not None
-            info: dict = {"action": "preStop"}
-            perform(ctx.pre_stop, info, ctx.cwd, ctx.env, timeout=rec.grace_s + PRESTOP_EXTENSION,
-                    tree=self.tree, action="pre-stop")
-            info["duration_s"] = self._since()
-            if info["duration_s"] > rec.grace_s:
-                info["overran"] = True
-                kill_deadline = ctx.t0 + rec.grace_s + PRESTOP_EXTENSION
-            rec.pre_stop = info
-            rec.signal_at_s = self._since()
+    def run(self) -> StopDone:
+        rec = self.rec
+        fired = fired_by(self.ctx.path, rec)
+        kill_deadline = self.t0 + rec.grace_s if rec.grace_s is not None else None
+        if self.profile.pre_stop and self.ctx.pre_stop is not None:
+            kill_deadline = self._pre_stop(self.ctx.pre_stop)
         self._deliver(self.sig)
         if self.profile.repeat:
             self._second_signal()
-        if kill_deadline is None:
-            return  # never kills: the runner's stop_timeout decides (hung)
+        if kill_deadline is not None:  # else it never kills: the case's stop_timeout decides (hung)
+            self._grace(kill_deadline)
+        return StopDone(fired, self._error)
+
+    def _pre_stop(self, action: TriggerSpec) -> float:
+        """The preStop action, within the grace; returns when the final kill is due."""
+        rec, ctx = self.rec, self.ctx
+        assert rec.grace_s is not None
+        done = perform(action, ctx.cwd, ctx.env, timeout=rec.grace_s + PRESTOP_EXTENSION,
+                       tree=self.tree, action="pre-stop")
+        # "action" and "started" are kept as written: ActionInfo types what reports read
+        took = self._since()
+        info: dict[str, object] = {"action": "preStop", **done, "duration_s": took}
+        kill_deadline = self.t0 + rec.grace_s
+        if took > rec.grace_s:
+            info["overran"] = True
+            kill_deadline = self.t0 + rec.grace_s + PRESTOP_EXTENSION
+        rec.pre_stop = cast(ActionInfo, info)
+        rec.signal_at_s = self._since()
+        return kill_deadline
+
+    def _grace(self, kill_deadline: float) -> None:
+        """Wait for the stopper's processes until the grace runs out, then kill."""
+        rec = self.rec
         if self._wait(self._scope_done, kill_deadline):
             if not self.rec.final_kill:
                 rec.cleanup_s = self._since()
@@ -225,17 +250,18 @@ class StopSequence:
         """double-ctrl-c: the same signal again, once cleanup is seen to run."""
         ctx = self.ctx
         s = ctx.settings
-        deadline = ctx.t0 + ctx.stop_timeout
+        deadline = ctx.deadline.at
         if s.after is not None or ctx.cleanup_started is None:
             after = s.after if s.after is not None else DEFAULT_SECOND_AFTER
             why = f"{after:g} s after the first"
-            ready = self._wait(lambda: not self._members(), min(deadline, ctx.t0 + after))
+            ready = self._wait(lambda: not self._members(), min(deadline, self.t0 + after))
             fire = not ready and time.monotonic() < deadline
         else:
             found: list[str] = []
+            started = ctx.cleanup_started
 
             def seen() -> bool:
-                reason = ctx.cleanup_started()  # type: ignore[misc]
+                reason = started()
                 if reason:
                     found.append(reason)
                 return bool(reason) or not self._members()
@@ -253,16 +279,23 @@ class StopSequence:
         self.rec.second_signal = {"sent": delivered, "at_s": at, "why": why}
 
 
-def cleanup_watch(settings: ProfileSettings, detectors: dict, events: str | None) -> Callable[[], str | None] | None:
+class Detector(Protocol):
+    """A hook detector, as the second Ctrl-C watches it."""
+
+    def first_seen(self) -> object: ...
+
+
+def cleanup_watch(settings: ProfileSettings, detectors: Mapping[str, Detector],
+                  events: str | None) -> Callable[[], str | None] | None:
     """For double-ctrl-c: a check that says (in words) when cleanup has begun, or None
     when there is nothing to watch (then the second Ctrl-C goes after a delay)."""
     want = settings.when
     if want is not None and want in detectors:  # a declared hook (even one named "atexit")
         det = detectors[want]
         return lambda: f"{want} was seen" if det.first_seen() else None
-    watch_probe = events is not None and (want is None or want.startswith("atexit"))
+    log = events if want is None or want.startswith("atexit") else None  # the probe's events to watch
     name = want[len("atexit:"):] if want and want.startswith("atexit:") else None
-    if want is None and not detectors and not watch_probe:
+    if want is None and not detectors and log is None:
         return None
 
     def check() -> str | None:
@@ -270,9 +303,9 @@ def cleanup_watch(settings: ProfileSettings, detectors: dict, events: str | None
             for n, det in detectors.items():
                 if det.first_seen():
                     return f"{n} was seen"
-        if watch_probe:
+        if log is not None:
             stdlib: set[tuple[int, object]] = set()
-            for e in read_events(events):  # type: ignore[arg-type]
+            for e in read_events(log):
                 if e["ev"] == "register" and e.get("stdlib"):
                     stdlib.add((e["pid"], e.get("id")))
                 if e["ev"] != "hook-start":

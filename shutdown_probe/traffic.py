@@ -23,14 +23,14 @@ import http.client
 import socket
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
 from .procnet import LISTEN, listening, server_sockets, socket_holders
-from .results import RequestRecord, TrafficRecord
+from .results import RequestKind, RequestOutcome, RequestRecord, TrafficRecord
 from .scenario import TrafficPlan
 from .waiting import Backoff, Flag
 
@@ -50,7 +50,9 @@ class _TracedConnection(urllib3.connection.HTTPConnection):
         if req is not None:
             req.on_connect(self.sock)
 
-    def getresponse(self, *args, **kwargs):  # type: ignore[override]
+    # urllib3's own getresponse already returns its HTTPResponse where http.client's
+    # returns http.client's: the override mypy reports is urllib3's, not this one
+    def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.HTTPResponse:  # type: ignore[override]
         req = getattr(_current, "request", None)
         if req is not None:
             req.sent = True
@@ -62,7 +64,7 @@ class _TracedPool(urllib3.HTTPConnectionPool):
 
 
 class _TracedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             **self.poolmanager.pool_classes_by_scheme, "http": _TracedPool}
@@ -71,14 +73,14 @@ class _TracedAdapter(HTTPAdapter):
 class Request:
     """One request, sent on its own connection, from the thread that calls :meth:`send`."""
 
-    def __init__(self, n: int, kind: str, url: str, method: str, timeout: float) -> None:
+    def __init__(self, n: int, kind: RequestKind, url: str, method: str, timeout: float) -> None:
         self.n, self.kind, self.url, self.method, self.timeout = n, kind, url, method, timeout
         self.started = time.monotonic()
         self.ended: float | None = None
         self.sock: socket.socket | None = None
         self.local_port: int | None = None
         self.sent = False
-        self.outcome: str | None = None
+        self.outcome: RequestOutcome | None = None
         self.detail = ""
         self.status: int | None = None
         self.pid: int | None = None
@@ -150,7 +152,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
                 todo.append(inner)
 
 
-def classify(exc: BaseException, *, connected: bool, sent: bool, timeout: float) -> tuple[str, str]:
+def classify(exc: BaseException, *, connected: bool, sent: bool,
+             timeout: float) -> tuple[RequestOutcome, str]:
     """A failed request's outcome and a few words on why (see RequestRecord)."""
     chain = list(_causes(exc))
 
@@ -202,7 +205,7 @@ class Traffic:
 
     # -- before the path fires
 
-    def _start(self, kind: str, url: str) -> Request:
+    def _start(self, kind: RequestKind, url: str) -> Request:
         """Send one request from a thread of its own (the caller holds no lock)."""
         with self._lock:
             req = Request(len(self.requests) + 1, kind, url, self.plan.method, self.plan.timeout)
@@ -310,8 +313,9 @@ class Traffic:
         """Start a new request every ``interval`` seconds, each on its own thread, so a
         request the app holds does not delay the next; at most ``concurrency`` new
         requests wait at once (then the next one waits for a free slot)."""
-        assert self.t0 is not None and self.plan.new_url is not None
         plan = self.plan
+        new_url = plan.new_url
+        assert self.t0 is not None and new_url is not None
         end = self.t0 + plan.window
         due = self.t0
         sent = 0
@@ -331,7 +335,7 @@ class Traffic:
                     if now >= due and new_out < plan.concurrency:
                         break
                     self._cond.wait(min(end, due) - now if now < due else end - now)
-            self._start("new", plan.new_url)
+            self._start("new", new_url)
             sent += 1
             # after a wait for a free slot, go on at the usual pace rather than in a burst
             due = max(due + plan.interval, time.monotonic())

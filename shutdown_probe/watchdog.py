@@ -21,6 +21,9 @@ import sys
 import tempfile
 import threading
 
+from . import adoption
+from .procnet import child_pids
+
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_watchdog.py")
 
 _lock = threading.Lock()
@@ -53,8 +56,6 @@ def ensure(run_id: str) -> str | None:
             actions = [(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, err, 2),
                        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
             env = {k: v for k, v in os.environ.items() if k != "SHUTDOWN_PROBE_CASE"}
-            from . import adoption
-
             # registered as the harness's own child, so it is never taken for a stray
             with adoption.spawning():
                 pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", SCRIPT, run_id,
@@ -97,8 +98,6 @@ def is_watchdog(pid: int) -> bool:
 
 def watchdog_children() -> dict[int, str]:
     """This process's children named like a watchdog -> their state letter ("S", "Z"...)."""
-    from .procnet import child_pids
-
     out = {}
     for child in child_pids(os.getpid()):
         try:
@@ -134,8 +133,6 @@ def _alive() -> bool:
     except ChildProcessError:
         done = _pid
     if done:
-        from . import adoption
-
         adoption.disown(_pid)
     return done == 0
 
@@ -162,8 +159,6 @@ def cases() -> None:
     cases' threads could send their lines in the other order (the last line sent,
     "cases 0", while a case runs), and the watchdog would stop looking."""
     global _cases
-    from . import adoption
-
     with _lock:
         n, since = adoption.running()
         ticks = int(since * os.sysconf("SC_CLK_TCK")) if since is not None else 0

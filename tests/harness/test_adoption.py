@@ -181,7 +181,7 @@ def test_a_stray_is_recorded_once_even_when_a_second_thread_finds_it_after_the_k
 def test_a_zombie_another_running_case_knows_is_left_for_it_to_reap():
     """Issue 18 review, item 1: case A's look at the harness's children reaped a
     zombie case B had seen end but not yet reaped, and B lost its exit status."""
-    from shutdown_probe import adoption, processes
+    from shutdown_probe import adoption, strays
 
     child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"], start_new_session=True,
                              stdin=subprocess.DEVNULL)
@@ -191,7 +191,7 @@ def test_a_zombie_another_running_case_knows_is_left_for_it_to_reap():
         a = adoption.Window("case-a", "tag-a", 0.0, frozenset(), [])
         b = adoption.Window("case-b", "tag-b", 0.0, frozenset(), [], known=lambda: {child.pid})
         look = adoption.Look([child.pid], set(), [a, b])
-        assert processes._strays(look, set(), a) == {}
+        assert strays.find_strays(look, set(), a) == {}
         # still there to be reaped, with its status, by its owner
         info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         assert info is not None and info.si_status == 7
@@ -205,7 +205,7 @@ def test_a_process_naming_itself_like_the_watchdog_is_still_a_cases():
     """Issue 18 review, item 7: any process called ``sp-watchdog`` (prctl PR_SET_NAME,
     no privilege needed) was skipped by the harness's look. A watchdog is recognised
     by its command line too (python -I -S .../_watchdog.py), or as the harness's own."""
-    from shutdown_probe import adoption, processes
+    from shutdown_probe import adoption, strays
 
     code = ("import ctypes, sys; ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b'sp-watchdog'), 0, 0, 0); "
             "print('named', flush=True); sys.stdin.read()")
@@ -215,7 +215,7 @@ def test_a_process_naming_itself_like_the_watchdog_is_still_a_cases():
         assert child.stdout.readline() == b"named\n"
         window = adoption.Window("case-a", "tag-a", 0.0, frozenset(), [])
         look = adoption.Look([child.pid], set(), [window])
-        assert processes._strays(look, set(), window) == {child.pid: "start time: the only case running when it started"}
+        assert strays.find_strays(look, set(), window) == {child.pid: "start time: the only case running when it started"}
     finally:
         child.stdin.close()
         child.stdout.close()
@@ -225,7 +225,7 @@ def test_a_process_naming_itself_like_the_watchdog_is_still_a_cases():
 def test_killing_a_stray_kills_what_it_started_too():
     """Issue 18 review, item 3: only the stray itself was killed; its children were
     re-parented to the harness after the look that found it, and nothing looked again."""
-    from shutdown_probe import adoption
+    from shutdown_probe import adoption, kills
     from shutdown_probe.processes import capabilities
 
     capabilities()  # the test process becomes a subreaper, as the harness is
@@ -239,7 +239,7 @@ def test_killing_a_stray_kills_what_it_started_too():
     kid_fd = os.pidfd_open(kid)
     try:
         st = adoption.stat(stray.pid)
-        assert adoption.kill_and_reap(stray.pid, st.start)
+        assert kills.kill_and_reap(stray.pid, st.start)
         assert adoption.stat(stray.pid) is None  # killed and reaped
         # killed too, and reaped by the harness it was re-parented to (a zombie left
         # would still have a /proc entry)

@@ -47,9 +47,8 @@ def test_an_action_asked_for_after_the_case_closed_is_not_started_and_says_so(tm
     popen, tree = _tree("item9-closed")
     try:
         tree.close()
-        info: dict = {}
         trigger = TriggerSpec(name="late", command=["/bin/sh", "-c", f"touch {marker}"], timeout=5)
-        perform(trigger, info, str(tmp_path), {"PATH": "/usr/bin:/bin"}, tree=tree, action="trigger")
+        info = perform(trigger, str(tmp_path), {"PATH": "/usr/bin:/bin"}, tree=tree, action="trigger")
         assert info["started"] is False and "not started" in info["error"]
         assert "pid" not in info and not marker.exists()
         assert [h.role for h in tree.handles.values()] == ["root"]
@@ -81,7 +80,7 @@ def test_a_process_is_tracked_without_a_pidfd_when_descriptors_run_out():
     code = """
 import os, resource, subprocess, sys
 import psutil
-from shutdown_probe import processes
+from shutdown_probe import handles as processes
 processes.capabilities()
 child = subprocess.Popen(["sleep", "1000"])
 proc = psutil.Process(child.pid)
@@ -95,7 +94,7 @@ try:
 except OSError:
     pass
 try:
-    fd = processes._open(proc)
+    fd = processes.open_pidfd(proc)
     print("fd", fd)
 finally:
     for f in held:

@@ -658,7 +658,7 @@ def without_pidfds():
     sockets stay real. (The kernel's subreaper bit stays set: orphans still come back
     to this process, but the harness no longer relies on it to find them.)
     """
-    from shutdown_probe import processes
+    from shutdown_probe import capabilities as processes
 
     saved = processes.capabilities()
     processes._caps = processes.Capabilities(pidfd="forced off by the test",

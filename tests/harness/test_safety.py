@@ -25,18 +25,18 @@ PACKAGE = ROOT / "shutdown_probe"
 # of a case (file, function) -> the calls there. A new one fails the test below until
 # it is added here with its reason.
 SIGNAL_SENDERS = {
-    ("processes.py", "send"): {"signal.pidfd_send_signal", "self.ps.send_signal"},  # pidfd; else psutil,
+    ("handles.py", "send"): {"signal.pidfd_send_signal", "self.ps.send_signal"},  # pidfd; else psutil,
     # which compares the start time first, so a reused PID is refused
     ("processes.py", "signal_group"): {"os.killpg"},  # only while the group leader is unreaped
-    # CaseProcesses.kill: a case's process, through send (above), written down
-    ("processes.py", "kill_all"): {"self.kill"},
-    ("processes.py", "wait_gone"): {"self.kill"},
-    ("processes.py", "finish"): {"self.kill"},  # an action's command the last look missed
-    ("actions.py", "perform"): {"tree.kill"},  # the action's own command, a process of the case
+    # CaseKills.kill: a case's process, through send (above), written down
+    ("processes.py", "kill_all"): {"self.kills.kill"},
+    ("processes.py", "wait_gone"): {"self.kills.kill"},
+    ("processes.py", "finish"): {"self.kills.kill"},  # an action's command the last look missed
+    ("actions.py", "_command"): {"tree.kills.kill"},  # the action's own command, a process of the case
     # kill_and_reap: a stray child of the harness and its descendants, each pinned by
     # a pidfd opened and then checked against the start time the look read (without
     # pidfds: the start time checked right before the signal)
-    ("adoption.py", "_signal"): {"signal.pidfd_send_signal", "os.kill"},
+    ("kills.py", "_signal"): {"signal.pidfd_send_signal", "os.kill"},
     ("_watchdog.py", "send"): {"signal.pidfd_send_signal"},  # pidfd opened, then start time checked
     ("pytest_cases.py", "_on_signal"): {"signal.pidfd_send_signal"},  # xdist workers, by pidfd
     ("pytest_cases.py", "_sweep_leftovers"): {"proc.kill"},  # psutil: start time checked

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
 
-from conftest import ROOT
+from tests.support import ROOT
 from shutdown_probe.render import format_html, format_junit, format_markdown, format_terminal
 from shutdown_probe.render.cells import UNKNOWN, hook_cell, hook_mark
 from shutdown_probe.render.repeats import RepeatLine, repeat_lines

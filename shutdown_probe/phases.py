@@ -1,0 +1,314 @@
+"""The middle phases of a case, each a function returning a small value:
+
+    ready  ->  choose the target  ->  prime the traffic, arm the detectors  ->  fire
+      ->  await the end
+
+They act on a :class:`~shutdown_probe.launch.Launched` case and write nothing into a
+result: :mod:`~shutdown_probe.collect` builds the ``CaseResult`` from what they
+return. A phase that needs processes ended asks the case's escalation policy
+(``escalate``, :func:`~shutdown_probe.kills.end_case` with the traffic told first),
+and returns what it said.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from .actions import Background
+from .case import Case
+from .deadline import StopDeadline
+from .handles import TAG_ENV, ProcessHandle, action_of
+from .launch import Launched
+from .paths import signal_name
+from .probe import loaded_in, without_probe
+from .processes import CaseProcesses
+from .procfs import signal_dispositions
+from .procnet import listening_ports
+from .readiness import Interrupted, wait_ready
+from .results import CaseOutcome, Orphan, TriggerInfo
+from .stops import StopContext, StopSequence, cleanup_watch
+from .waiting import Backoff, Flag, wait_readable
+
+if TYPE_CHECKING:  # imported when a scenario has [traffic]: it brings in requests
+    from .traffic import Traffic
+
+# The escalation policy as a phase sees it: end what is left of the case for a
+# reason (recorded as escalations unless the flag says no); returns the words for
+# what survived SIGKILL, or None.
+Escalate = Callable[..., "str | None"]
+
+
+def _check(cancel: Flag | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Interrupted()
+
+
+def join_error(*parts: str | None) -> str | None:
+    """Errors of one case, in the order they happened, in one line."""
+    text = "; ".join(p for p in parts if p)
+    return text or None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A phase that ends the case early: its outcome and error, and why the harness
+    ends what is left (``record``: whether those kills are escalations)."""
+
+    outcome: CaseOutcome
+    error: str | None
+    reason: str
+    record: bool = True
+    skip_reason: str | None = None  # outcome "skipped": why the path does not apply
+
+
+# ------------------------------------------------------------------ ready
+
+
+@dataclass(frozen=True)
+class Ready:
+    ready_s: float
+    failure: Failure | None = None
+
+
+def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
+    """Until the app is ready; then its processes found, named and their signal
+    dispositions read."""
+    app, tree = case.scenario.app, lc.tree
+    ready = wait_ready(lc.resolved.ready, timeout=app.ready_timeout, root_fd=tree.root.pidfd,
+                       root_alive=lambda: tree.root.alive, capture=lc.capture,
+                       log_watch=lc.ready_watch, cancel=cancel)
+    ready_s = round(ready.elapsed, 4)
+    if not ready.ready:
+        return Ready(ready_s, Failure("not-ready", ready.detail, "the app never got ready"))
+    missing = _find_root(tree, app.ready_timeout, cancel)
+    if missing is not None:
+        return Ready(ready_s, Failure("error", f"the app's PID 1 could not be found: {missing}",
+                                      "the app's PID 1 could not be found"))
+    tree.discover()
+    tree.settle_roles()
+    for h in tree.handles.values():
+        h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
+    return Ready(ready_s)
+
+
+def _find_root(tree: CaseProcesses, timeout: float, cancel: Flag | None) -> str | None:
+    """Behind a launcher, the app's root appears a moment after the launcher starts."""
+    deadline = time.monotonic() + timeout
+    backoff = Backoff(first=0.002, cap=0.05)
+    while True:
+        missing = tree.find_root()
+        if missing is None or not tree.started.alive or time.monotonic() >= deadline:
+            return missing
+        if cancel is not None and cancel.wait(backoff.next()):
+            raise Interrupted()
+        elif cancel is None:
+            wait_readable([], backoff.next())
+
+
+# ------------------------------------------------------------------ the target
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who the path's signal goes to (None for a group, a trigger or a profile), or
+    why the path does not apply to this app."""
+
+    handle: ProcessHandle | None
+    skip: str | None = None  # the reason, without the v1 error's "skipped: " prefix
+
+
+def choose_target(case: Case, lc: Launched) -> Target:
+    path, tree = case.path, lc.tree
+    target: ProcessHandle | None = None
+    if path.target == "child":
+        if tree.worker is None:
+            return Target(None, "the root has no child process to signal")
+        target = tree.worker
+    elif path.target == "worker":
+        target = tree.worker or tree.root
+    elif path.target == "root":
+        target = tree.root
+    if path.inject:
+        assert target is not None
+        if lc.events is None:
+            return Target(target, f"{path.name} is performed by the Python probe, which is "
+                                  f"{lc.probe['why']}")
+        if not loaded_in(lc.events, target.pid):
+            return Target(target, f"the Python probe is not loaded in the serving process ({target.role}, "
+                                  f"pid {target.pid}: {target.cmdline[:80]}); is it a Python process?")
+    return Target(target)
+
+
+# ------------------------------------------------------------------ arm
+
+
+def start_traffic(case: Case, lc: Launched, port: int) -> Traffic | None:
+    """The scenario's [traffic] for this path, if it has one (not yet primed)."""
+    plan, spec = lc.resolved.traffic, case.scenario.traffic
+    if plan is None or spec is None or not spec.covers(case.path.name):
+        return None
+    from .traffic import Traffic
+
+    tree = lc.tree
+    return Traffic(plan, port, lambda: {h.pid: h.role for h in tree.live()})
+
+
+def prime(traffic: Traffic, lc: Launched, cancel: Flag | None) -> Failure | None:
+    """Have the requests in flight before the path fires."""
+    tree = lc.tree
+    problem = traffic.prime(lambda: tree.root.alive, cancel)
+    _check(cancel)
+    if problem is None:
+        return None
+    return Failure("error", f"traffic: {problem}", "the traffic could not be set up")
+
+
+def arm(lc: Launched, traffic: Traffic | None) -> float:
+    """Arm the hook detectors and start the new requests; returns the trigger's
+    instant (monotonic), from which every time of the case is counted."""
+    # What the app wrote up to now may still sit unread in the pipes: the byte
+    # position, not the reading time, says which lines came before the trigger.
+    t0, mark = time.monotonic(), lc.capture.position()
+    for log in lc.log_hooks.values():
+        log.arm(t0, mark)
+    for sentinel in lc.file_hooks.values():
+        sentinel.arm(t0, mark)
+    if traffic is not None:
+        traffic.fire(t0)
+    return t0
+
+
+# ------------------------------------------------------------------ fire
+
+
+@dataclass
+class Fired:
+    """How the path fired: the trigger's record (or the action still running that
+    will say), a stop sequence's error, and the deadline for the end."""
+
+    deadline: float
+    trigger: TriggerInfo = field(default_factory=lambda: TriggerInfo())
+    action: Background | None = None
+    error: str | None = None
+
+
+def fire(case: Case, lc: Launched, target: Target, t0: float, cancel: Flag | None) -> Fired:
+    path, tree = case.path, lc.tree
+    clock = StopDeadline(t0, case.scenario.app.stop_timeout)
+    # the app's environment without the probe (a Python trigger would load it and
+    # write its own atexit callables into the app's events) and without the case's
+    # tag: spawn_action tags it as the action's
+    action_env = {k: v for k, v in without_probe(lc.env).items() if k != TAG_ENV}
+    if path.profile is not None:
+        assert lc.settings is not None and lc.stop is not None
+        ctx = StopContext(path, lc.settings, tree, clock, cancel, lc.resolved.pre_stop.get(path.name),
+                          lc.resolved.cwd, action_env,
+                          cleanup_watch(lc.settings, {**lc.log_hooks, **lc.file_hooks}, lc.events)
+                          if path.profile.repeat else None)
+        done = StopSequence(ctx, lc.stop).run()
+        return Fired(clock.after_sequence(), done.trigger, error=done.error)
+    if path.needs_trigger:
+        # in the background, so the stop wait starts at once; its command is a process
+        # of the case (role "trigger"), not counted in the app's shutdown time
+        spec = lc.resolved.triggers[path.name]
+        action = Background(spec, lc.resolved.cwd, action_env, tree=tree, action="trigger")
+        return Fired(clock.at, {"trigger": spec.name}, action)
+    if path.target == "group":
+        assert path.signal is not None
+        delivered = tree.signal_group(path.signal)
+        return Fired(clock.at, {"signal": signal_name(path.signal), "to": "process group",
+                                "pgid": tree.started.pid, "delivered": delivered})
+    assert target.handle is not None and path.signal is not None
+    delivered = target.handle.send(path.signal)
+    trigger: TriggerInfo = {"signal": signal_name(path.signal), "to": target.handle.role,
+                            "pid": target.handle.pid, "delivered": delivered}
+    if path.inject:
+        trigger["inject"] = path.inject
+    return Fired(clock.at, trigger)
+
+
+# ------------------------------------------------------------------ await the end
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the case ended, as the phases saw it."""
+
+    outcome: CaseOutcome
+    error: str | None = None
+    root_exit_s: float | None = None  # trigger -> the root ended
+    duration_s: float | None = None  # trigger -> every app process gone by itself
+    orphans: list[Orphan] = field(default_factory=list)  # killed_by_harness is filled in by collect
+    skip_reason: str | None = None  # outcome "skipped": why the path does not apply
+
+
+def await_end(case: Case, lc: Launched, target: Target, t0: float, fired: Fired, traffic: Traffic | None,
+              escalate: Escalate, cancel: Flag | None) -> Ending:
+    """Wait for the root (or, for a path that ends a child, for the root to end too
+    or to have replaced the child), then for every other process; what is left at
+    the deadline is ended by the harness."""
+    app, tree, handle = case.scenario.app, lc.tree, target.handle
+    wake = [cancel.fileno()] if cancel is not None else []
+    side = handle if handle is not None and handle is not tree.root else None
+    if side is not None:
+        root_done = tree.wait_until(_survival_check(tree, side, t0, app.survive_after, traffic),
+                                    fired.deadline, wake)
+    else:
+        root_done = tree.wait_root(fired.deadline, wake)
+    _check(cancel)
+    replaced = tree.started_since(t0) if side is not None else []
+    if side is not None and replaced and tree.root.alive and not side.alive:
+        assert side.ended_at is not None
+        new = ", ".join(f"{h.role} pid {h.pid}" for h in replaced)
+        note = escalate(f"survived: the root replaced its {side.role} (the path's target) with {new} and was "
+                        f"still running {time.monotonic() - side.ended_at:.1f} s later; the harness ended the case")
+        return Ending("survived", join_error(fired.error, note), duration_s=_duration(tree, t0))
+    if not root_done:
+        error = f"the root did not exit within stop_timeout ({app.stop_timeout:g} s)"
+        note = escalate(f"hung: the root was still running {app.stop_timeout:g} s after the trigger")
+        return Ending("hung", join_error(error, note), duration_s=_duration(tree, t0))
+    assert tree.root.ended_at is not None
+    root_exit_s = round(tree.root.ended_at - t0, 4)
+    all_done = tree.wait_all(fired.deadline, wake)
+    _check(cancel)
+    orphans: list[Orphan] = []
+    note = None
+    if not all_done:
+        left = tree.live()
+        ports = listening_ports([h.pid for h in left])
+        orphans = [Orphan(h.pid, h.cmdline, h.role, ports[h.pid], killed_by_harness=False) for h in left]
+        note = escalate("orphan: alive after the root ended and stop_timeout passed")
+    elif traffic is not None:
+        traffic.case_over()
+    return Ending("exited", join_error(fired.error, note), root_exit_s, _duration(tree, t0), orphans)
+
+
+def _duration(tree: CaseProcesses, t0: float) -> float | None:
+    """Trigger -> the last of the app's processes ended, when all ended by themselves.
+    A trigger's command is the harness acting: what it left running is reported (an
+    orphan), not counted in the app's shutdown."""
+    app_procs = [h for h in tree.handles.values() if not action_of(h.role)]
+    ended = [h.ended_at for h in app_procs if h.ended_at is not None]
+    if ended and not any(h.killed_by_harness or h.killed_by_stop for h in app_procs):
+        return round(max(ended) - t0, 4)
+    return None
+
+
+def _survival_check(tree: CaseProcesses, target: ProcessHandle, t0: float, survive_after: float,
+                    traffic: Traffic | None) -> Callable[[], bool]:
+    """For a path that ends a child: done when the root ends too, or when the root
+    has started a replacement, outlived the child by ``survive_after`` seconds, and
+    the traffic has settled. A root that is merely slow to exit is not done early."""
+
+    def done() -> bool:
+        if not tree.root.alive:
+            return True
+        if target.alive or target.ended_at is None or not tree.started_since(t0):
+            return False
+        if time.monotonic() < target.ended_at + survive_after:
+            return False
+        return traffic is None or traffic.settled()
+
+    return done
