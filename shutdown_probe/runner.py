@@ -46,7 +46,8 @@ from .processes import (
     sweep_strays,
 )
 from .readiness import Interrupted, LogWatcher, wait_ready
-from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord, environment_info
+from .environment import environment_info
+from .results import CaseResult, Escalation, Orphan, ProcessRecord, Results, StopRecord
 from .scenario import Scenario
 from .stops import StopContext, StopSequence, cleanup_watch, new_record
 from .waiting import Backoff, Flag, wait_readable
