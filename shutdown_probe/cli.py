@@ -3,19 +3,36 @@
 Exit status: 0 every declared expectation held; 1 an expectation failed or a case
 errored; 2 bad usage or a bad scenario file (one line on stderr); 128+N when the
 harness itself was stopped by signal N (130 for SIGINT, 143 for SIGTERM), after it
-killed everything it had started.
+killed everything it had started (:mod:`shutdown_probe.interrupts`, the policy the
+pytest plugin follows too).
+
+The commands are thin: ``run`` and ``articles`` select cases, run them through the
+library and write their files through :mod:`shutdown_probe.reports`; ``report``
+renders saved results; ``check`` and ``paths`` print. ``articles`` is also
+``python -m shutdown_probe.articles`` (:func:`main_articles`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .errors import ProbeError
+
+if TYPE_CHECKING:  # pragma: no cover - the modules below are imported when a command needs them
+    from rich.console import Console
+    from rich.text import Text
+
+    from .interrupts import Interruption
+    from .reports import Written
+    from .results import CaseResult, Results
+    from .runner import Case, CaseList
+    from .scenario import Scenario
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -25,7 +42,7 @@ class _Usage(Exception):
 
 
 class _ArgParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, status 2, no usage dump
         raise _Usage(f"{self.prog}: {message}")
 
 
@@ -69,8 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     p = _ArgParser(prog="shutdown-probe", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"shutdown-probe {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_ArgParser)
+    _run_arguments(sub.add_parser(
+        "run", help="run scenarios along their termination paths and print the matrix"))
+    check = sub.add_parser("check", help="validate scenario files and print what would run")
+    check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+    sub.add_parser("paths", help="list the built-in termination paths")
+    _report_arguments(sub.add_parser("report", help="render saved results JSON"))
+    _articles_arguments(sub.add_parser("articles", help=ARTICLES_HELP, description=ARTICLES_HELP))
+    return p
 
-    run = sub.add_parser("run", help="run scenarios along their termination paths and print the matrix")
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
     run.add_argument("--path", action="append", default=[], metavar="NAME",
                      help="run only this path (repeatable); SCENARIO::PATH for one scenario's path")
@@ -93,12 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     run.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
 
-    check = sub.add_parser("check", help="validate scenario files and print what would run")
-    check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
 
-    sub.add_parser("paths", help="list the built-in termination paths")
-
-    report = sub.add_parser("report", help="render saved results JSON")
+def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("results", nargs="+", metavar="RESULTS.json")
     report.add_argument("--markdown", metavar="FILE",
                         help="write compatibility tables for docs: rows = paths, columns = scenarios "
@@ -108,19 +130,47 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--junit", metavar="FILE", help="write JUnit XML (as `run --junit` does)")
     report.add_argument("--html", metavar="FILE")
     report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
-    return p
+
+
+ARTICLES_HELP = "Run the cases a write-up needs and render its verdicts."
+
+
+def _articles_arguments(articles: argparse.ArgumentParser) -> None:
+    articles.add_argument("writeup", metavar="ARTICLES.toml")
+    articles.add_argument("--markdown", metavar="FILE")
+    articles.add_argument("--html", metavar="FILE")
+    articles.add_argument("--json", metavar="FILE", help="keep the results of the run")
+    articles.add_argument("--results", metavar="FILE.json", help="render from a saved run instead of running")
+    articles.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N")
 
 
 def main(argv: list[str] | None = None) -> int:
+    return _guarded(lambda: _dispatch(_parser().parse_args(argv)))
+
+
+def main_articles(argv: list[str] | None = None) -> int:
+    """``python -m shutdown_probe.articles``: the ``articles`` command under its first name."""
+    parser = _ArgParser(prog="python -m shutdown_probe.articles", description=ARTICLES_HELP)
+    _articles_arguments(parser)
+    return _guarded(lambda: _cmd_articles(parser.parse_args(argv)))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "paths":
+        return _cmd_paths()
+    if args.command == "check":
+        return _cmd_check(args)
+    if args.command == "report":
+        return _cmd_report(args)
+    if args.command == "articles":
+        return _cmd_articles(args)
+    return _cmd_run(args)
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Run a command: a usage mistake or a library error is one line and status 2."""
     try:
-        args = _parser().parse_args(argv)
-        if args.command == "paths":
-            return _cmd_paths()
-        if args.command == "check":
-            return _cmd_check(args)
-        if args.command == "report":
-            return _cmd_report(args)
-        return _cmd_run(args)
+        return command()
     except (_Usage, ProbeError) as exc:
         _err(str(exc))
         return EXIT_USAGE
@@ -137,7 +187,7 @@ def _err(line: str) -> None:
     print(f"shutdown-probe: {line}" if not line.startswith("shutdown-probe") else line, file=sys.stderr)
 
 
-def _text(line: str, style: str = ""):
+def _text(line: str, style: str = "") -> Text:
     """``line`` as inert rich text for a console: never read as markup or emoji
     codes, control characters shown as pictures (the matrix's own rule)."""
     from rich.text import Text
@@ -147,7 +197,7 @@ def _text(line: str, style: str = ""):
     return Text(clean_line(line), style=style)
 
 
-def _console(stderr: bool = False, width: int | None = None):
+def _console(stderr: bool = False, width: int | None = None) -> Console:
     from rich.console import Console
 
     console = Console(stderr=stderr, width=width, highlight=False)
@@ -172,13 +222,13 @@ def _cmd_paths() -> int:
     return EXIT_OK
 
 
-def _load_all(files: list[str]):
+def _load_all(files: list[str]) -> list[Scenario]:
     from .scenario import load_scenario
 
     return [load_scenario(f) for f in files]
 
 
-def _cmd_check(args) -> int:
+def _cmd_check(args: argparse.Namespace) -> int:
     from .render.text import clean
     from .scenario import describe
 
@@ -187,7 +237,7 @@ def _cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _cmd_report(args) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
     from .results import Results, load_results
 
     if args.details and not args.markdown:
@@ -204,29 +254,196 @@ def _cmd_report(args) -> int:
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
     # the files first: printing the matrix must not cost them
-    reports_ok = _write_reports(args, merged, parts=None if args.details else parts)
+    reports_ok = _write_reports(_targets(args), merged, parts=None if args.details else parts)
     if not _print_matrix(merged, args.width) or not reports_ok:
         return EXIT_USAGE
     return EXIT_FAILED if merged.failed else EXIT_OK
 
 
-def _write_reports(args, results, parts=None) -> bool:
-    """The report files asked for (--json, --markdown, --junit, --html), each on its
-    own: one that cannot be written is one line on stderr, and the others are still
+def _cmd_run(args: argparse.Namespace) -> int:
+    cases = _chosen_cases(_load_all(args.scenarios), args.path, grace=args.grace, repeat=args.repeat)
+    status, _ = _run_and_report(cases, jobs=args.jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
+                                targets=_targets(args), width=args.width)
+    return status
+
+
+def _cmd_articles(args: argparse.Namespace) -> int:
+    """Judge a write-up's experiments: on a fresh run of the cases they need (the
+    ``run`` command's, quietly: the matrix, then a line per verdict), or on saved
+    results; then its pages."""
+    from .render.articles import format_articles_html, format_articles_markdown
+    from .reports import write_each
+    from .results import load_results
+    from .writeup import UNTESTED, judge_all, load
+
+    writeup = load(args.writeup)
+    if args.results:
+        results = load_results(args.results)  # a ResultsError is one line naming the file
+    else:
+        cases = _chosen_cases(writeup.scenarios(), writeup.case_ids())
+        status, ran = _run_and_report(cases, jobs=args.jobs, quiet=True, keep_workdirs=False,
+                                      targets={"json": args.json}, width=None)
+        if ran is None or status not in (EXIT_OK, EXIT_FAILED):
+            return status
+        results = ran
+    judgements = judge_all(writeup, results)
+    for j in judgements:
+        print(f"{j.experiment.title}: {j.verdict}")
+    # each on its own: one that cannot be written is one line, status 2, and the other is still written
+    written = write_each([(kind, target, make) for kind, target, make in (
+        ("markdown", args.markdown, lambda: format_articles_markdown(writeup, judgements, results)),
+        ("html", args.html, lambda: format_articles_html(writeup, judgements, results))) if target])
+    if not _said(written):
+        return EXIT_USAGE
+    return EXIT_OK if all(j.verdict != UNTESTED for j in judgements) else EXIT_FAILED
+
+
+# ------------------------------------------------------------------ running cases
+
+
+def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float | None = None,
+                  repeat: int = 1) -> CaseList:
+    """The cases ``--path`` (``paths``), ``--grace`` and ``--repeat`` ask for; a name
+    that is no path of ``scenarios``, or a bad number, is a usage mistake."""
+    from .runner import TooManyCases, expand_cases
+
+    known = {p.name for s in scenarios for p in s.paths}
+    qualified = {f"{s.name}::{p.name}" for s in scenarios for p in s.paths}
+    for name in paths:
+        if "::" in name and name not in qualified:
+            raise _Usage(f"--path: '{name}' is not SCENARIO::PATH of the given scenarios "
+                         f"(scenarios: {', '.join(sorted({s.name for s in scenarios}))})")
+        if "::" not in name and name not in known:
+            raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
+                         f"(they have: {', '.join(sorted(known))})")
+    if grace is not None:
+        from .scenario import MAX_SECONDS
+
+        if not 0 <= grace <= MAX_SECONDS:  # also refuses nan; past ~24 days poll() overflows
+            raise _Usage(f"--grace: expected 0 to {MAX_SECONDS:g} seconds, got {grace:g}")
+        scenarios = [s.with_grace(grace, "command line") for s in scenarios]
+    try:
+        return expand_cases(scenarios, paths, repeat=repeat)
+    except TooManyCases as exc:
+        raise _Usage(f"--repeat {repeat}: {exc}") from None
+
+
+def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
+                    targets: Mapping[str, str | None], width: int | None) -> tuple[int, Results | None]:
+    """Run ``cases``, write the reports, print the matrix: the exit status, and the
+    results (None when a signal interrupted the run; the status is then 128 + N, and
+    the reports hold what was gathered). The signals follow the one policy of
+    :mod:`shutdown_probe.interrupts`; the CLI's main thread only waits, so a second
+    signal stops the waiting and no signal ever gives up on the reports."""
+    from .interrupts import Interruption
+    from .runner import run_cases
+
+    progress = _Progress(cases, quiet=quiet)
+    stop = Interruption(give_up_after=None, take_ignored=True)
+    stop.install()
+    try:
+        results = stop.wait_on_thread(lambda cancel: run_cases(
+            cases, jobs=jobs, cancel=cancel, on_start=progress.start, on_done=progress.done,
+            keep_workdirs=keep_workdirs))
+        if results is None:
+            stop.finishing = True  # from now on signals are only counted
+            return _report_interrupted(stop, cases, progress, jobs, targets), None
+    finally:
+        stop.uninstall()
+    return _report_run(results, targets, width, progress), results
+
+
+def _report_interrupted(stop: Interruption, cases: CaseList, progress: _Progress, jobs: int,
+                        targets: Mapping[str, str | None]) -> int:
+    """Every report asked for, with the cases that finished (those cut short end as
+    "interrupted"); the status 128 + N."""
+    from .environment import environment_info
+    from .results import Results
+
+    assert stop.signum is not None and stop.name is not None
+    _err(f"interrupted by {stop.name}: stopped every case, killed {stop.killed} process(es) still running")
+    partial = Results(cases=progress.finished(),
+                      environment=environment_info(jobs=jobs, interrupted_by=stop.name),
+                      scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
+    _write_reports(targets, partial)
+    return 128 + stop.signum
+
+
+def _report_run(results: Results, targets: Mapping[str, str | None], width: int | None,
+                progress: _Progress) -> int:
+    """The reports, the matrix, the machine's missing capabilities; the exit status."""
+    from .results import Results
+
+    reports_ok = _write_reports(targets, results)
+    broken = _never_started(results)
+    shown = Results(cases=[c for c in results.cases if c.scenario not in broken],
+                    environment=results.environment, scenarios=results.scenarios)
+    if shown.cases:
+        reports_ok &= _print_matrix(shown, width)
+        for what, how in results.environment.get("capabilities", {}).items():
+            if how != "yes" and not progress.quiet:  # the machine lacks it: say what that costs
+                progress.console.print(_text(f"note: {what}: {how}", style="dim"))
+    for line in broken.values():
+        _err(line)
+    if broken or not reports_ok:
+        return EXIT_USAGE
+    return EXIT_FAILED if results.failed else EXIT_OK
+
+
+def _never_started(results: Results) -> dict[str, str]:
+    """Scenarios none of whose cases got the app running: a setup mistake, one line each.
+
+    A case that is not ready once in a while is a finding (exit 1); an app that never
+    gets ready on any path is a bad scenario or a missing dependency (exit 2).
+    """
+    by_name: dict[str, list[CaseResult]] = {}
+    for case in results.cases:
+        if case.outcome != "skipped":
+            by_name.setdefault(case.scenario, []).append(case)
+    broken = {}
+    for name, cases in by_name.items():
+        if not all(c.outcome in ("not-ready", "error") for c in cases):  # not "interrupted"
+            continue
+        first = cases[0]
+        key = "app.ready" if first.outcome == "not-ready" else "app.command"
+        last = next((ln.strip() for ln in reversed(first.output_tail.splitlines()) if ln.strip()), "")
+        said = f"; its last output: {last[:160]}" if last else "; it printed nothing"
+        broken[name] = (f"{first.scenario_file}: {key}: the app never got ready on any of "
+                        f"{len(cases)} path(s): {first.error}{said}")
+    return broken
+
+
+# ------------------------------------------------------------------ reports and the matrix
+
+
+def _targets(args: argparse.Namespace) -> dict[str, str | None]:
+    """The report files a command's options ask for, by kind (--json, --markdown...)."""
+    from .reports import KINDS
+
+    return {kind: getattr(args, kind, None) for kind in KINDS}
+
+
+def _write_reports(targets: Mapping[str, str | None], results: Results,
+                   parts: list[Results] | None = None) -> bool:
+    """The report files asked for, each on its own (:func:`~shutdown_probe.reports.write_reports`):
+    one that cannot be written is one line on stderr, and the others are still
     written. False when one could not be. ``parts``: each results file on its own,
     for ``report``: its --markdown is the compatibility tables for docs (without
     ``parts``, the per-case report that ``run`` writes)."""
-    from .reports import KINDS, write_reports
+    from .reports import write_reports
 
-    targets = {kind: getattr(args, kind, None) for kind in KINDS}
-    written = write_reports(results, targets, compat=parts)
+    return _said(write_reports(results, targets, compat=parts))
+
+
+def _said(written: list[Written]) -> bool:
+    """One line on stderr per report that could not be written; whether all were."""
     for report in written:
         if not report.ok:
             _err(f"--{report.kind} {report.target}: {report.error}")
     return all(report.ok for report in written)
 
 
-def _print_matrix(results, width: int | None) -> bool:
+def _print_matrix(results: Results, width: int | None) -> bool:
     """Print the matrix; a renderer's failure is one line on stderr (False), as a
     report file's is (reports.write_each), not a traceback."""
     from .render import build_tables
@@ -244,162 +461,31 @@ def _print_matrix(results, width: int | None) -> bool:
     return True
 
 
-class _Stopped(BaseException):
-    """The harness received SIGINT or SIGTERM."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _cmd_run(args) -> int:
-    scenarios = _load_all(args.scenarios)
-    from .runner import TooManyCases, abort_all, expand_cases, run_cases
-    from .waiting import Flag
-
-    known = {p.name for s in scenarios for p in s.paths}
-    qualified = {f"{s.name}::{p.name}" for s in scenarios for p in s.paths}
-    for name in args.path:
-        if "::" in name and name not in qualified:
-            raise _Usage(f"--path: '{name}' is not SCENARIO::PATH of the given scenarios "
-                         f"(scenarios: {', '.join(sorted({s.name for s in scenarios}))})")
-        if "::" not in name and name not in known:
-            raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
-                         f"(they have: {', '.join(sorted(known))})")
-    if args.grace is not None:
-        from .scenario import MAX_SECONDS
-
-        if not 0 <= args.grace <= MAX_SECONDS:  # also refuses nan; past ~24 days poll() overflows
-            raise _Usage(f"--grace: expected 0 to {MAX_SECONDS:g} seconds, got {args.grace:g}")
-        scenarios = [s.with_grace(args.grace, "command line") for s in scenarios]
-    jobs = args.jobs
-    try:
-        cases = expand_cases(scenarios, args.path, repeat=args.repeat)
-    except TooManyCases as exc:
-        raise _Usage(f"--repeat {args.repeat}: {exc}") from None
-    progress = _Progress(len(cases), quiet=args.quiet)
-
-    cancel = Flag()
-    box: dict[str, object] = {}
-    finished: dict[int, object] = {}  # case index -> its result, as each case ends
-    finished_lock = threading.Lock()
-    over = threading.Event()  # the run ended, or a second signal said not to wait
-
-    def done(case, result) -> None:
-        with finished_lock:
-            finished[cases.index(case)] = result
-        progress.done(case, result)
-
-    def work() -> None:
-        try:
-            box["results"] = run_cases(cases, jobs=jobs, cancel=cancel, on_start=progress.start,
-                                       on_done=done, keep_workdirs=args.keep_workdirs)
-        except BaseException as exc:  # reported by the main thread
-            box["error"] = exc
-        finally:
-            over.set()
-
-    stopping: list[int] = []
-
-    def on_signal(signum, frame):
-        if stopping:  # a second signal, whenever it comes: stop waiting, kill all the same
-            over.set()
-            return
-        stopping.append(signum)
-        raise _Stopped(signum)
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    worker = threading.Thread(target=work, name="shutdown-probe-run")
-    try:
-        worker.start()
-        over.wait()
-        worker.join()
-    except _Stopped as stop:
-        # Stop scheduling and end every case's processes; the cases still running end
-        # as "interrupted". A second signal skips waiting for them to say so, but the
-        # targets are killed all the same.
-        cancel.set()
-        killed = abort_all()
-        over.wait(30)
-        killed += abort_all()
-        name = signal.Signals(stop.signum).name
-        _err(f"interrupted by {name}: stopped every case, killed {killed} process(es) still running")
-        from .results import Results, environment_info
-
-        with finished_lock:  # a case hurried past may still be ending
-            gathered = [finished[i] for i in sorted(finished)]
-        partial = Results(cases=gathered,  # type: ignore[arg-type]
-                          environment=environment_info(jobs=jobs, interrupted_by=name),
-                          scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
-        _write_reports(args, partial)
-        return 128 + stop.signum
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        if not worker.is_alive():  # a case still ending may yet look at it
-            cancel.close()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    results = box["results"]
-    reports_ok = _write_reports(args, results)
-    broken = _never_started(results)
-    shown = type(results)(cases=[c for c in results.cases if c.scenario not in broken],
-                          environment=results.environment, scenarios=results.scenarios)
-    if shown.cases:
-        reports_ok &= _print_matrix(shown, args.width)
-        for what, how in results.environment.get("capabilities", {}).items():
-            if how != "yes" and not args.quiet:  # the machine lacks it: say what that costs
-                progress.console.print(_text(f"note: {what}: {how}", style="dim"))
-    for line in broken.values():
-        _err(line)
-    if broken or not reports_ok:
-        return EXIT_USAGE
-    return EXIT_FAILED if results.failed else EXIT_OK
-
-
-def _never_started(results) -> dict[str, str]:
-    """Scenarios none of whose cases got the app running: a setup mistake, one line each.
-
-    A case that is not ready once in a while is a finding (exit 1); an app that never
-    gets ready on any path is a bad scenario or a missing dependency (exit 2).
-    """
-    by_name: dict[str, list] = {}
-    for case in results.cases:
-        if case.outcome != "skipped":
-            by_name.setdefault(case.scenario, []).append(case)
-    broken = {}
-    for name, cases in by_name.items():
-        if not all(c.outcome in ("not-ready", "error") for c in cases):  # not "interrupted"
-            continue
-        first = cases[0]
-        key = "app.ready" if first.outcome == "not-ready" else "app.command"
-        last = next((ln.strip() for ln in reversed(first.output_tail.splitlines()) if ln.strip()), "")
-        said = f"; its last output: {last[:160]}" if last else "; it printed nothing"
-        broken[name] = (f"{first.scenario_file}: {key}: the app never got ready on any of "
-                        f"{len(cases)} path(s): {first.error}{said}")
-    return broken
-
-
 class _Progress:
-    """One line per case on stderr as it finishes, with how many are done, running
-    and left, so a long run shows it is alive and how far it got."""
+    """The cases as they finish: one line each on stderr, with how many are done,
+    running and left, so a long run shows it is alive and how far it got; and their
+    results, kept for the reports of a run that is interrupted."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
-        self.total = total
+    def __init__(self, cases: CaseList, quiet: bool) -> None:
+        self.cases = cases
+        self.total = len(cases)
         self.quiet = quiet
         self.n = 0
         self.running = 0
         self.lock = threading.Lock()
         self.console = _console(stderr=True)
+        self._finished: dict[int, CaseResult] = {}  # case index -> its result
 
-    def start(self, case) -> None:
+    def start(self, case: Case) -> None:
         with self.lock:
             self.running += 1
 
-    def done(self, case, result) -> None:
+    def done(self, case: Case, result: CaseResult) -> None:
         from .render.cells import exit_cell, time_cell
 
+        index = self.cases.index(case)
         with self.lock:
+            self._finished[index] = result
             self.n += 1
             self.running -= 1
             if self.quiet:
@@ -410,3 +496,8 @@ class _Progress:
             parts = [result.outcome] + ([exit_text] if exit_text != result.outcome else []) + [time_cell(result)]
             counts = f"{self.n}/{self.total} done, {self.running} running, {self.total - self.n - self.running} left"
             self.console.print(_text(f"[{counts}] {mark} {case.id}: {', '.join(parts)}{kept}"), soft_wrap=True)
+
+    def finished(self) -> list[CaseResult]:
+        """The results so far, in case order (a case hurried past may still be ending)."""
+        with self.lock:
+            return [self._finished[i] for i in sorted(self._finished)]

@@ -23,30 +23,50 @@ scenario loader regex) are imported inside the functions that need them.
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import pytest
 
-from .pytest_plugin import MARKER, REPORT_OPTIONS
+from .interrupts import Interruption
+from .pytest_options import MARKER, REPORT_OPTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
+    # pytest does not export the type its repr_failure returns
+    from _pytest._code.code import TerminalRepr
+    from pluggy import Result
+
     from .paths import Path
     from .results import CaseResult, Results
     from .scenario import Expectation, Scenario
+    from .waiting import Flag
+
+T = TypeVar("T")
 
 # Results recorded while an item runs: each goes out on the item's next report, and
 # the list is emptied once all its reports are logged (until then a session cut short
 # still finds them on the item).
-_PENDING = pytest.StashKey[list]()
+_PENDING = pytest.StashKey[list[dict[str, Any]]]()
 _ATTACHED = pytest.StashKey[int]()  # how many of _PENDING have gone out on a report
 _INDEX = pytest.StashKey[int]()
 _SEQ = pytest.StashKey[int]()
 _MATRIX_PLUGIN = "shutdown_probe_matrix"
 _CASES_PLUGIN = "shutdown_probe_cases"  # this module's hooks
+
+
+# A traceback style pytest accepts (pytest does not export its own name for it).
+TracebackStyle = Literal["long", "short", "line", "no", "native", "value", "auto"]
+
+
+class WorkerNode(Protocol):
+    """What this module reads of a pytest-xdist worker node (xdist has no type
+    information): its config, its gateway (execnet's), and the dicts it sends."""
+
+    config: pytest.Config
+    gateway: object
+    workerinput: dict[str, Any]
 
 
 # ------------------------------------------------------------------ collection
@@ -55,17 +75,18 @@ _CASES_PLUGIN = "shutdown_probe_cases"  # this module's hooks
 class ScenarioFile(pytest.File):
     """One scenario file; its items are its paths."""
 
-    def collect(self):
+    def collect(self) -> Iterator[ScenarioItem]:
         from .scenario import load_scenario
 
         scenario = load_scenario(self.path, shown=_shown(self.config, self.path))
         for path in scenario.paths:
             yield ScenarioItem.from_parent(self, name=path.name, scenario=scenario, case_path=path)
 
-    def repr_failure(self, excinfo):  # a bad file: the CLI's one line, no traceback
+    # pytest's Collector narrows Node.repr_failure (no style): this follows the Collector
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         from .errors import ProbeError
 
-        if isinstance(excinfo.value, ProbeError):
+        if isinstance(excinfo.value, ProbeError):  # a bad file: the CLI's one line, no traceback
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
@@ -98,7 +119,7 @@ class ScenarioItem(pytest.Item):
         from .runner import Case, run_case
 
         keep = self.config.getoption("shutdown_probe_keep_workdirs")
-        result = _stop(self.config).run(
+        result = _running(
             self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep),
             lambda result: record(self, result, self.scenario.description))
         if result.outcome == "skipped":
@@ -110,7 +131,8 @@ class ScenarioItem(pytest.Item):
         if result.failed:
             raise CaseFailed(result, self.scenario.expect.get(self.case_path.name))
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         from .errors import ProbeError
 
         if isinstance(excinfo.value, CaseFailed):
@@ -121,7 +143,7 @@ class ScenarioItem(pytest.Item):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[FsPath, int, str]:
         return self.path, 0, f"{self.scenario.name}::{self.case_path.name}"
 
 
@@ -167,7 +189,9 @@ def finish_unstarted(session: pytest.Session) -> None:
     if session.config.pluginmanager.has_plugin(_MATRIX_PLUGIN):
         return  # started: its own hooks finish it
     activate(session.config)
-    session.config.pluginmanager.get_plugin(_MATRIX_PLUGIN).pytest_sessionfinish(session)
+    matrix = session.config.pluginmanager.get_plugin(_MATRIX_PLUGIN)
+    assert isinstance(matrix, SessionMatrix)
+    matrix.pytest_sessionfinish(session)
 
 
 def fixture_value(request: pytest.FixtureRequest) -> ShutdownProbe:
@@ -179,162 +203,47 @@ def fixture_value(request: pytest.FixtureRequest) -> ShutdownProbe:
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's
-def pytest_testnodeready(node) -> None:
+def pytest_testnodeready(node: WorkerNode) -> None:
     # execnet keeps the worker's Popen on the gateway's IO (not a public attribute)
     popen = getattr(getattr(node.gateway, "_io", None), "popen", None)
     pid = getattr(popen, "pid", None)
-    if pid is not None:
-        _stop(node.config).add_worker(node.gateway.id, pid)
+    if isinstance(pid, int):
+        _stop(node.config).add_worker(str(getattr(node.gateway, "id", "?")), pid)
 
 
 # ------------------------------------------------------------------ an interrupted session
 
 
-class _Interruption:
-    """SIGINT and SIGTERM in a session that runs cases.
+_STOP = pytest.StashKey[Interruption]()
 
-    pytest turns SIGINT into KeyboardInterrupt wherever the main thread is, and dies
-    of SIGTERM on the spot; either way a running case would lose its result, and
-    SIGTERM would leave its targets running. Once the session has items that run
-    cases, both signals come here instead:
 
-    * during a case, the first one sets the cases' cancel flag: the case kills its
-      processes, ends as ``interrupted`` and is recorded like any other, and the
-      session stops after it (``session.shouldstop``);
-    * between cases it is a KeyboardInterrupt, as pytest would make it (what the
-      item had recorded is still gathered, from the item);
-    * a second one changes nothing: the stop the first began kills at once, so there
-      is nothing left to hurry, and a KeyboardInterrupt now could lose the case being
-      recorded. A third is a KeyboardInterrupt wherever it lands, for a harness that
-      does not stop: the case it cuts may be missing from the reports;
-    * once the session is finishing, signals are only counted: the reports are
-      being written;
-    * the session ends with status 128 + the first signal's number (130, 143), after
-      writing every requested report with what was gathered.
+def _stop(config: pytest.Config) -> Interruption:
+    """The session's interruption state (an inner pytester session has its own).
 
-    Under pytest-xdist the cases run in the workers. Each worker that has cases
-    moves to a process group of its own, so a Ctrl-C (sent to the terminal's whole
-    group) or a ``kill -TERM -PGID`` reaches the controller alone, and the controller
-    passes every signal on to each worker exactly once. A worker then stops as
-    above; xdist stops the session when a worker reports ``shouldstop``, and the
-    controller, which gathers every report, writes them and exits 128 + N.
+    The policy is :mod:`shutdown_probe.interrupts`, the CLI's. Here the main thread
+    runs the cases itself, so a third signal gives up (a KeyboardInterrupt wherever
+    it lands, for a case that does not stop), a first one between cases is pytest's
+    own KeyboardInterrupt, and a signal pytest's caller ignored stays ignored. Under
+    pytest-xdist each worker with cases moves to a process group of its own, so a
+    Ctrl-C (sent to the terminal's whole group) or a ``kill -TERM -PGID`` reaches the
+    controller alone, which passes every signal on to each worker exactly once; xdist
+    stops the session when a worker reports ``shouldstop``, and the controller, which
+    gathers every report, writes them and exits 128 + N.
     """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.count = 0  # signals taken
-        self.running = 0  # cases running in this process now
-        self.finishing = False  # pytest_sessionfinish has begun
-        self._cancel = None
-        self._old: dict[int, Any] = {}
-        self.workers: dict[str, int] = {}  # xdist controller: worker id -> its pidfd
-
-    @property
-    def cancel(self):
-        if self._cancel is None:
-            from .waiting import Flag
-
-            self._cancel = Flag()
-        return self._cancel
-
-    @property
-    def name(self) -> str | None:
-        return signal.Signals(self.signum).name if self.signum is not None else None
-
-    def install(self, *, worker: bool = False) -> None:
-        if self._old or threading.current_thread() is not threading.main_thread():
-            return
-        if worker:
-            try:
-                os.setpgid(0, 0)  # out of the controller's group: signals come from it
-            except OSError:
-                pass  # a session leader already: a group signal cannot reach it anyway
-            # A controller killed outright cannot pass anything on: its death is the
-            # signal then (SIGTERM, so the running case ends as interrupted and its
-            # processes are killed, rather than running to its stop timeout).
-            _parent_death_signal(signal.SIGTERM)
-        self.cancel  # made now: the handler must not allocate it
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            current = signal.getsignal(sig)
-            if current in (signal.SIG_IGN, None):
-                continue  # ignored on purpose (``nohup``, ``cmd &``) or not ours to replace
-            self._old[sig] = current
-            signal.signal(sig, self._on_signal)
-
-    def uninstall(self) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-        self._old.clear()
-        if self._cancel is not None and not self.running:
-            self._cancel.close()
-            self._cancel = None
-        for fd in self.workers.values():
-            os.close(fd)
-        self.workers.clear()
-
-    def add_worker(self, worker_id: str, pid: int) -> None:
-        try:
-            self.workers[worker_id] = os.pidfd_open(pid)
-        except OSError:
-            pass  # gone already, or no pidfds here: it shares our group, signals reach it
-
-    def _on_signal(self, signum: int, frame) -> None:
-        first = self.signum is None
-        if first:
-            self.signum = signum
-        self.count += 1
-        for fd in self.workers.values():  # an xdist controller: each worker gets each one once
-            try:
-                signal.pidfd_send_signal(fd, signum)
-            except OSError:
-                pass  # that worker has ended
-        if self.finishing:
-            return
-        if self.count >= 3:
-            raise KeyboardInterrupt  # insisted on: out now, whatever it costs
-        if self.running:
-            self.cancel.set()  # the running case ends as interrupted and says so
-            return
-        if first and not self.workers:
-            raise KeyboardInterrupt  # between cases: pytest's own way out
-        # a second signal: the first one's stop is under way, and kills at once
-
-    def run(self, session: pytest.Session, call, keep):
-        """``call(cancel)`` runs cases and ``keep(result)`` records what it returned, both
-        as "a case running" (a signal cancels it, never raises there); an interruption
-        stops the session after it."""
-        self.running += 1
-        try:
-            result = call(self.cancel)
-            keep(result)
-            return result
-        finally:
-            self.running -= 1
-            if self.signum is not None:
-                session.shouldstop = f"interrupted by {self.name}"
-
-
-def _parent_death_signal(sig: int) -> None:
-    """prctl(PR_SET_PDEATHSIG): ``sig`` when our parent (the xdist controller) dies."""
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it died before the request took hold
-        os.kill(os.getpid(), sig)
-
-
-_STOP = pytest.StashKey[_Interruption]()
-
-
-def _stop(config: pytest.Config) -> _Interruption:
-    """The session's interruption state (an inner pytester session has its own)."""
     if _STOP not in config.stash:
-        config.stash[_STOP] = _Interruption()
+        config.stash[_STOP] = Interruption(give_up_after=3, take_ignored=False)
     return config.stash[_STOP]
+
+
+def _running(session: pytest.Session, call: Callable[[Flag], T], keep: Callable[[T], None]) -> T:
+    """``call(cancel)`` runs cases and ``keep(value)`` records them, as cases running
+    (:meth:`Interruption.run`); an interruption stops the session after them."""
+    stop = _stop(session.config)
+    try:
+        return stop.run(call, keep)
+    finally:
+        if stop.signum is not None:
+            session.shouldstop = f"interrupted by {stop.name}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -368,19 +277,21 @@ def record(item: pytest.Item, result: CaseResult, description: str = "") -> None
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
+                              ) -> Generator[None, Result[pytest.TestReport], None]:
     outcome = yield
     pending = item.stash.get(_PENDING, [])
     attached = item.stash.get(_ATTACHED, 0)
     if len(pending) > attached:
         # Plain data on the report: pytest-xdist serialises report attributes, which
         # is how a worker's cases reach the controller.
-        outcome.get_result().shutdown_probe = pending[attached:]
+        setattr(outcome.get_result(), "shutdown_probe", pending[attached:])
         item.stash[_ATTACHED] = len(pending)
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
+                            ) -> Generator[None, Result[object], None]:
     outcome = yield
     if outcome.excinfo is None:  # every report of the item is logged: delivered
         item.stash[_PENDING] = []
@@ -414,7 +325,7 @@ class SessionMatrix:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.gather(getattr(report, "shutdown_probe", None) or ())
 
-    def gather(self, entries) -> None:
+    def gather(self, entries: Iterable[dict[str, Any]]) -> None:
         for entry in entries:
             # keyed by position: a rerun of the same test replaces its earlier result
             self.entries[tuple(entry["order"])] = entry
@@ -426,15 +337,18 @@ class SessionMatrix:
         return self._results
 
     def _build(self) -> Results:
+        from .environment import environment_info
         from .processes import capabilities
-        from .results import CaseResult, Results, environment_info
+        from .results import Results
 
         ordered = [self.entries[k] for k in sorted(self.entries)]
         workers = sorted({e["worker"] for e in ordered if e["worker"]})
         stop = _stop(self.config)
-        extra = {"interrupted_by": stop.name} if stop.signum is not None else {}
-        results = Results(environment=environment_info(
-            runner="pytest", workers=len(workers) or None, capabilities=capabilities().as_dict(), **extra))
+        environment = environment_info(runner="pytest", workers=len(workers) or None,
+                                       capabilities=capabilities().as_dict())
+        if stop.name is not None:
+            environment["interrupted_by"] = stop.name
+        results = Results(environment=environment)
         for entry in ordered:
             case = _read_back(entry["case"])
             results.cases.append(case)
@@ -457,9 +371,10 @@ class SessionMatrix:
                                  "and their processes killed")
         if self.is_worker:
             # The controller prints; xdist hands it this dict when the worker ends.
-            self.config.workeroutput["shutdown_probe_messages"] = list(self.messages)
-            self.config.workeroutput["shutdown_probe_leaked"] = self.leaked
-            self.config.workeroutput["shutdown_probe_undelivered"] = _undelivered(session)
+            output: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]  # xdist sets it on a worker's config
+            output["shutdown_probe_messages"] = list(self.messages)
+            output["shutdown_probe_leaked"] = self.leaked
+            output["shutdown_probe_undelivered"] = _undelivered(session)
             return
         self.gather(_undelivered(session))
         if not self.entries and stop.signum is None:
@@ -476,7 +391,7 @@ class SessionMatrix:
                     session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
-    def pytest_testnodedown(self, node, error) -> None:
+    def pytest_testnodedown(self, node: WorkerNode, error: object) -> None:
         worker = node.workerinput.get("workerid", "?")
         output = getattr(node, "workeroutput", {})
         self.leaked |= bool(output.get("shutdown_probe_leaked"))
@@ -484,7 +399,7 @@ class SessionMatrix:
         for line in output.get("shutdown_probe_messages", []):
             self.messages.append(f"[{worker}] {line}")
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         show = self.entries and not self.config.getoption("shutdown_probe_no_matrix") and \
             self.config.getini("shutdown_probe_matrix")
         if show:
@@ -592,7 +507,7 @@ class ShutdownProbe:
 
         scenario = self._scenario(scenario)
         case = Case(scenario, _pick_path(scenario, path))
-        result = _stop(self._node.config).run(
+        result = _running(
             self._node.session, lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir),
             lambda result: self._keep(result, scenario))
         self._check_interrupted()
@@ -610,7 +525,7 @@ class ShutdownProbe:
             for result in results.cases:
                 self._keep(result, scenario)
 
-        results = _stop(self._node.config).run(self._node.session, lambda cancel: run_cases(
+        results = _running(self._node.session, lambda cancel: run_cases(
             cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs), keep)
         self._check_interrupted()
         return {r.path: r for r in results.cases}
@@ -633,7 +548,7 @@ class ShutdownProbe:
 def _pick_path(scenario: Scenario, name: str | None) -> Path:
     from .paths import BUILTIN_PATHS
     from .errors import UsageError
-    from .scenario import did_you_mean as _did_you_mean
+    from .scenario import did_you_mean
 
     names = [p.name for p in scenario.paths]
     if name is None:
@@ -648,5 +563,5 @@ def _pick_path(scenario: Scenario, name: str | None) -> Path:
     if builtin is not None and not builtin.needs_trigger:
         return builtin  # any signal path works on any scenario, listed or not
     known = names + [n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and n not in names]
-    raise UsageError(f"scenario {scenario.name!r} has no path {name!r}{_did_you_mean(name, known)} "
+    raise UsageError(f"scenario {scenario.name!r} has no path {name!r}{did_you_mean(name, known)} "
                      f"(its paths: {', '.join(names)})")

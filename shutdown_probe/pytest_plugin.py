@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .pytest_options import MARKER, REPORT_OPTIONS
 from .reading import read_regular
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pytest_cases import ShutdownProbe
-
-MARKER = "shutdown_probe"
 
 # The first line that makes a .toml file a scenario for pytest, e.g.
 # "# shutdown-probe scenario" or "# shutdown-probe scenario: see README.md".
@@ -46,11 +45,6 @@ _HEAD_BYTES = 64
 
 
 # ------------------------------------------------------------------ registration
-
-
-# option -> the report it writes at the end of the session
-REPORT_OPTIONS = {"shutdown_probe_json": "json", "shutdown_probe_markdown": "markdown",
-                  "shutdown_probe_html": "html"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,7 +120,7 @@ def has_scenario_line(file_path: str | os.PathLike[str]) -> bool:
     return not after or not (after.isalnum() or after in b"-_")
 
 
-_PATTERNS = pytest.StashKey[list]()  # (folder, glob) per entry of the ini setting
+_PATTERNS = pytest.StashKey[list[tuple[str, re.Pattern[str]]]]()  # (folder, glob) per entry of the ini setting
 
 
 def _listed(config: pytest.Config, file_path: FsPath) -> bool:

@@ -1,11 +1,13 @@
 """The report files a run asks for, each rendered and written on its own.
 
-``shutdown-probe run``, ``shutdown-probe report`` and the pytest plugin all write
-their files through :func:`write_reports`, so one policy holds for the three: every
-report asked for is attempted; one that cannot be rendered or written costs only
-itself and comes back as a :class:`Written` with the reason, which the caller prints
-as one line and turns into a non-zero exit; and each file is written whole or not at
-all (:func:`~shutdown_probe.files.write_atomically`).
+This module is the only one that writes report files. ``shutdown-probe run``,
+``shutdown-probe report`` and the pytest plugin write theirs through
+:func:`write_reports`, and ``shutdown-probe articles`` its pages through
+:func:`write_each`, so one policy holds for all four: every report asked for is
+attempted; one that cannot be rendered or written costs only itself and comes back
+as a :class:`Written` with the reason, which the caller prints as one line and turns
+into a non-zero exit; and each file is written whole or not at all
+(:func:`~shutdown_probe.files.write_atomically`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from .paths import Path
 from .pipeline import OUTPUT_GRACE, abort_all, run_case
 from .ports import lease_port
 from .errors import UsageError
-from .results import CaseResult, Results, environment_info
+from .environment import environment_info
+from .results import CaseResult, Results
 from .scenario import Scenario
 from .waiting import Flag
 

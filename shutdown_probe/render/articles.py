@@ -1,6 +1,6 @@
 """The articles' experiments and their verdicts, as Markdown and as HTML.
 
-Pure functions of a loaded write-up (:mod:`shutdown_probe.articles`), its judgements
+Pure functions of a loaded write-up (:mod:`shutdown_probe.writeup`), its judgements
 and the results they were judged on. The text leaves out what changes on every run
 and says nothing about the behaviour: pids are dropped and a URL's port is written
 ``{port}``. Timings stay (they are part of what was observed) and are always written
@@ -10,11 +10,12 @@ as ``N.NN s``, so a comparison can set them aside.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
-from ..articles import MORE, NOT_REPRODUCED, REPRODUCED, UNTESTED, WRONG, Judgement, Writeup
 from ..results import NOT_OBSERVED, CaseResult, Results
 from .cells import NOT_RAN, RAN
 from .claims import CLAIM_MARKS
+from ..writeup import MORE, NOT_REPRODUCED, REPRODUCED, UNTESTED, WRONG, Judgement, Writeup
 from .compat import DISPLAY_NAMES
 from .explain import explain
 from .markdown import code, escape
@@ -53,7 +54,7 @@ def stable(text: str) -> str:
     return _PORT.sub(r"\1:{port}", _WORKDIR.sub("{workdir}", text))
 
 
-def _prose_html(text: str, esc) -> str:
+def _prose_html(text: str, esc: Callable[[str], str]) -> str:
     """The write-up's own prose (trusted, with `code` spans) as HTML."""
     return _CODE.sub(r"<code>\1</code>", esc(text))
 
@@ -176,7 +177,8 @@ def format_articles_html(writeup: Writeup, judgements: list[Judgement], results:
     return "\n".join(out)
 
 
-def _experiment_html(j: Judgement, n: int, esc, timeline) -> list[str]:
+def _experiment_html(j: Judgement, n: int, esc: Callable[[str], str],
+                     timeline: Callable[[CaseResult, int], tuple[str, Sequence[object]]]) -> list[str]:
     e = j.experiment
     path = next(p for p in e.scenario.paths if p.name == e.path)
     cls = CLASSES[j.verdict]

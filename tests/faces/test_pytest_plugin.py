@@ -824,7 +824,7 @@ def test_a_signal_in_a_tests_own_code_stops_the_session_and_keeps_the_case_it_ra
 @pytest.fixture
 def interruption():
     """The plugin's signal handling installed in this process, and taken back after."""
-    from shutdown_probe.pytest_cases import _Interruption
+    from shutdown_probe.interrupts import Interruption as _Interruption
 
     before = signal.getsignal(signal.SIGTERM)
     if before in (signal.SIG_IGN, None):

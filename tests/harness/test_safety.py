@@ -38,9 +38,9 @@ SIGNAL_SENDERS = {
     # pidfds: the start time checked right before the signal)
     ("kills.py", "_signal"): {"signal.pidfd_send_signal", "os.kill"},
     ("_watchdog.py", "send"): {"signal.pidfd_send_signal"},  # pidfd opened, then start time checked
-    ("pytest_cases.py", "_on_signal"): {"signal.pidfd_send_signal"},  # xdist workers, by pidfd
+    ("interrupts.py", "_on_signal"): {"signal.pidfd_send_signal"},  # xdist workers, by pidfd
     ("pytest_cases.py", "_sweep_leftovers"): {"proc.kill"},  # psutil: start time checked
-    ("pytest_cases.py", "_parent_death_signal"): {"os.kill"},  # itself
+    ("interrupts.py", "parent_death_signal"): {"os.kill"},  # itself
     ("_forward_init.py", "main"): {"os.killpg", "os.kill"},  # the init's own unreaped child / its group
     ("_pid1_launcher.py", "_end_like"): {"os.kill"},  # itself
     ("_probe_site/sitecustomize.py", "_inject"): {"os.kill"},  # the target itself (an injected crash)

@@ -12,8 +12,8 @@ import random
 from markdown_it import MarkdownIt
 
 from shutdown_probe.render import format_compat
-from shutdown_probe.results import (FRAMEWORKS, CaseResult, ExpectResult, HookResult, Orphan, ProcessRecord,
-                                    Results, environment_info)
+from shutdown_probe.environment import FRAMEWORKS, environment_info
+from shutdown_probe.results import CaseResult, ExpectResult, HookResult, Orphan, ProcessRecord, Results
 
 PLATFORM = "Linux-6.1.0-x86_64-with-glibc2.36"
 TOOL = "shutdown-probe 0.1.0"
