@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from tests.support import ROOT
 from shutdown_probe import cli
 from shutdown_probe.results import CaseResult, HookResult, Results
 
