@@ -53,7 +53,7 @@ try:
     # The C module behind `signal`: the same functions and constants, as plain ints.
     # `signal` only adds enum wrappers, and importing enum is a third of this
     # program's start-up time.
-    import _signal as signal
+    import _signal as signal  # type: ignore[import-not-found]  # the C module has no stub
 except ImportError:  # pragma: no cover - every CPython has it
     import signal
 

@@ -98,7 +98,7 @@ def _tagged(pid, needle):
 
 def _children(pid):
     """The direct children of ``pid``, from every thread's children file."""
-    out = []
+    out: list[int] = []
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -212,7 +212,7 @@ class Watch:
         hit = {pid for pid, (ppid, sid, start, state) in table.items()
                if self.known.get(pid) == start or self.adopted.get(pid) == start or sid in self.sessions
                or _tagged(pid, self.needle)}
-        children = {}
+        children: dict[int, list[int]] = {}
         for pid, (ppid, *_rest) in table.items():
             children.setdefault(ppid, []).append(pid)
         stack = list(hit)
@@ -318,7 +318,7 @@ def remove_folder(path, dev, ino, tempdir):
         if (not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) != (dev, ino)
                 or st.st_uid != os.geteuid()):
             return False
-        shutil.rmtree(name, dir_fd=parent_fd, ignore_errors=True)
+        _remove_tree(name, parent_fd)
         try:
             os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -328,6 +328,29 @@ def remove_folder(path, dev, ino, tempdir):
         return False
     finally:
         os.close(parent_fd)
+
+
+def _remove_tree(name, parent_fd):
+    """Remove the folder ``name`` under the open folder ``parent_fd`` without following
+    links: shutil.rmtree takes ``dir_fd`` from Python 3.11; before, os.fwalk's
+    descriptor-relative walk does the same (it never follows a link either)."""
+    import shutil
+
+    if sys.version_info >= (3, 11):
+        shutil.rmtree(name, dir_fd=parent_fd, ignore_errors=True)
+        return
+    try:
+        for _top, dirs, files, fd in os.fwalk(name, topdown=False, dir_fd=parent_fd):
+            for entry in files:
+                os.unlink(entry, dir_fd=fd)
+            for entry in dirs:
+                try:
+                    os.rmdir(entry, dir_fd=fd)
+                except NotADirectoryError:  # a link to a folder is listed with the folders
+                    os.unlink(entry, dir_fd=fd)
+        os.rmdir(name, dir_fd=parent_fd)
+    except OSError:
+        pass
 
 
 # Its name in /proc/PID/comm (15 bytes at most), which a zombie keeps: a harness that

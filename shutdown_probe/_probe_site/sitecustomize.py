@@ -28,6 +28,11 @@ reports it exactly as it would without the probe.
 import os
 import sys
 
+# Type comments, not annotations: this file also runs in targets older than the harness.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # only the type checker imports typing (it costs every target start-up time)
+    from typing import Any
+
 _EVENTS_ENV = "SHUTDOWN_PROBE_EVENTS"
 _INJECT_ENV = "SHUTDOWN_PROBE_INJECT"
 _INJECT_SIGNAL_ENV = "SHUTDOWN_PROBE_INJECT_SIGNAL"
@@ -36,13 +41,13 @@ _INJECT_ACTIONS = ("os-exit", "sys-exit", "exception", "segfault", "abort")
 _path = None  # the events file
 _fd = -1  # its descriptor; -1 = the probe is off
 _ident = None  # (st_dev, st_ino) of what _fd refers to
-_monotonic = None  # time.monotonic, bound at install
+_monotonic = None  # type: Any  # time.monotonic, bound at install (the probe is off until then)
 _next_id = 0
-_hooks = []  # the live registrations: _Hook objects
+_hooks = []  # type: list[_Hook]  # the live registrations
 _stdlib_dirs = None
-_stdlib_cache = {}
-_signal_names = None
-_signal_names_rt = (None, None)
+_stdlib_cache = {}  # type: dict[str, bool]
+_signal_names = None  # type: dict[int, str] | None
+_signal_names_rt = (None, None)  # type: tuple[int | None, int | None]
 _inject_action = None
 
 
@@ -227,8 +232,8 @@ def _is_stdlib(filename):
 def _signal_name(signum):
     global _signal_names, _signal_names_rt
     if _signal_names is None:
-        import _signal
-        best = {}
+        import _signal  # type: ignore[import-not-found]  # the C module behind signal has no stub
+        best = {}  # type: dict[int, str]
         for key, value in vars(_signal).items():
             if key.startswith("SIG") and not key.startswith("SIG_") and key.isupper() and isinstance(value, int):
                 # signal.Signals keeps the smallest name of an alias pair (SIGABRT, not SIGIOT)
@@ -345,8 +350,8 @@ def _patch_atexit():
 
     for new, old in ((register, real_register), (unregister, real_unregister), (_clear, real_clear)):
         new.__name__, new.__qualname__, new.__doc__ = old.__name__, old.__qualname__, old.__doc__
-        new.__module__, new.__wrapped__ = "atexit", old
-        new.__shutdown_probe__ = True
+        new.__module__, new.__wrapped__ = "atexit", old  # type: ignore[union-attr]  # functools.wraps-style attributes on a function
+        new.__shutdown_probe__ = True  # type: ignore[union-attr]
     # first registered, so it runs last: every app callable has run (or hung) before it
     real_register(_atexit_done)
     atexit.register, atexit.unregister, atexit._clear = register, unregister, _clear
@@ -378,7 +383,7 @@ def _patch_signal():
         return old
 
     signal.__name__, signal.__qualname__, signal.__doc__ = "signal", "signal", real_signal.__doc__
-    signal.__module__, signal.__wrapped__ = "_signal", real_signal
+    signal.__module__, signal.__wrapped__ = "_signal", real_signal  # type: ignore[attr-defined]  # functools.wraps-style attributes on a function
     _signal.signal = signal
 
 
@@ -397,7 +402,7 @@ def _patch_threading():
     # callables; multiprocessing's children call it from Python too (``caller``).
     import threading
 
-    real_shutdown = threading._shutdown
+    real_shutdown = threading._shutdown  # type: ignore[attr-defined]  # private: the function the interpreter calls at exit
 
     def _shutdown():
         try:
@@ -410,9 +415,9 @@ def _patch_threading():
             pass
         return real_shutdown()
 
-    _shutdown.__wrapped__ = real_shutdown
+    _shutdown.__wrapped__ = real_shutdown  # type: ignore[attr-defined]  # functools.wraps-style attributes on a function
     _shutdown.__doc__ = real_shutdown.__doc__
-    threading._shutdown = _shutdown
+    threading._shutdown = _shutdown  # type: ignore[attr-defined]
 
 
 def _patch_excepthook():
@@ -426,7 +431,7 @@ def _patch_excepthook():
         return previous(exc_type, exc_value, exc_tb)
 
     excepthook.__name__ = excepthook.__qualname__ = getattr(previous, "__name__", "excepthook")
-    excepthook.__doc__, excepthook.__wrapped__ = getattr(previous, "__doc__", None), previous
+    excepthook.__doc__, excepthook.__wrapped__ = getattr(previous, "__doc__", None), previous  # type: ignore[attr-defined]  # functools.wraps-style attributes on a function
     if sys.__excepthook__ is previous:
         # keep ``sys.excepthook is sys.__excepthook__`` true (libraries test it), and
         # see the hooks that chain to sys.__excepthook__
@@ -474,7 +479,7 @@ def _after_fork_in_child():
 
 def _stack(frame, limit=12):
     """``file:line function`` of ``frame`` and its callers, innermost first."""
-    out = []
+    out = []  # type: list[str]
     try:
         while frame is not None and len(out) < limit:
             code = frame.f_code
@@ -562,8 +567,8 @@ def _disable():
 def _chain():
     """Run the app's own sitecustomize (the next on sys.path) as ``sitecustomize``."""
     try:
-        here = os.stat(os.path.dirname(os.path.abspath(__file__)))
-        here = (here.st_dev, here.st_ino)
+        st = os.stat(os.path.dirname(os.path.abspath(__file__)))
+        here = (st.st_dev, st.st_ino)  # type: tuple[int, int] | None
     except (OSError, NameError):
         here = None
     paths = []
@@ -586,7 +591,7 @@ def _chain():
         return
     module = module_from_spec(spec)
     sys.modules["sitecustomize"] = module  # `import sitecustomize` gets the app's module
-    spec.loader.exec_module(module)  # its errors propagate: site reports them as usual
+    spec.loader.exec_module(module)  # type: ignore[union-attr]  # PathFinder specs always have a loader; its errors propagate: site reports them as usual
 
 
 _events = os.environ.get(_EVENTS_ENV)
