@@ -20,19 +20,20 @@ PACKAGE = Path(shutdown_probe.__file__).parent
 
 # Low to high. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "environment"}),
-    ("results model", {"results"}),
+    ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns"}),
+    ("results model", {"results", "environment"}),
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
     # pipeline calls it to judge the case it just ran
     ("judging", {"expect"}),
-    ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "processes", "namespaces",
-                       "ports", "output", "readiness", "probe", "evidence", "traffic", "actions", "kills",
-                       "stops"}),
-    ("case pipeline", {"case", "runner"}),
-    ("rendering", {"render", "articles_model"}),
+    ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "handles", "kills", "strays",
+                       "processes", "namespaces", "ports", "output", "readiness", "probe", "evidence", "traffic",
+                       "actions", "deadline", "stops"}),
+    ("case pipeline", {"case", "launch", "phases", "collect", "pipeline", "runner"}),
+    # writeup: the articles' model, which their renderer reads
+    ("rendering", {"render", "writeup"}),
     ("reports and policies", {"reports", "interrupts"}),
-    ("faces", {"cli", "pytest_plugin", "pytest_cases", "articles", "__init__", "__main__"}),
+    ("faces", {"cli", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
 ]
 
 # Scripts that run inside targets or as their PID 1 / watchdog, by path: they must not
