@@ -20,9 +20,9 @@ from .case import RUN_ID, SESSION_ENV, Case, tag_prefix
 from .kills import KILL_GRACE
 from .paths import Path
 from .pipeline import OUTPUT_GRACE, abort_all, run_case
-from .ports import lease_port
-from .errors import UsageError
 from .environment import environment_info
+from .errors import UsageError
+from .ports import lease_port
 from .results import CaseResult, Results
 from .scenario import Scenario
 from .waiting import Flag

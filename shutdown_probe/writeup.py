@@ -22,8 +22,8 @@ from typing import Any
 
 from .errors import ScenarioError
 from .results import CaseResult, ExpectResult, Results
-# for now (its public names are on their way); the write-up is checked with the same
-# words as a scenario file.
+# the scenario loader's checker: the write-up is checked with the same words as a
+# scenario file
 from .scenario import Checker, Expectation, Scenario, did_you_mean, load_scenario, parse_expectation, read_toml
 
 TOP_KEYS = ("title", "intro", "articles", "experiments")

@@ -1,6 +1,5 @@
 """The faces stay thin and on top: the articles write-up is a CLI command with its
-old name kept, and no face module is in an import cycle or imports a private name
-from another module."""
+old name kept, and no face module imports a private name from another module."""
 
 from __future__ import annotations
 
@@ -46,38 +45,13 @@ def _imports() -> dict[str, set[tuple[str, str]]]:
     return graph
 
 
-def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
-    """A path of imports from ``start`` back to itself, if there is one."""
-    stack = [(start, [start])]
-    seen = set()
-    while stack:
-        here, path = stack.pop()
-        for nxt in graph.get(here, ()):
-            if nxt == start:
-                return path + [start]
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, path + [nxt]))
-    return None
-
-
-def test_no_face_is_in_an_import_cycle():
-    raw = _imports()
-    graph = {m: {t if t in raw else f"{t}.{n}" if f"{t}.{n}" in raw else t for t, n in deps} - {m}
-             for m, deps in raw.items()}
-    for face in sorted(FACES):
-        assert face in graph, face
-        assert _cycle_through(graph, face) is None, _cycle_through(graph, face)
+# Import cycles and the layers (lazy imports and the faces included) are checked for the
+# whole package by tests/unit/test_layers.py.
 
 
 def test_the_faces_import_no_private_name_from_another_module():
-    # writeup.py still takes the scenario loader's checker and did_you_mean, which are
-    # private there until the scenario package names them publicly
-    allowed = {("writeup", "scenario", "_Checker"), ("writeup", "scenario", "_did_you_mean"),
-               ("pytest_cases", "scenario", "_did_you_mean")}
     raw = _imports()
-    found = {(m, t, n) for m in FACES for t, n in raw[m]
-             if n.startswith("_") and not n.startswith("__") and (m, t, n) not in allowed}
+    found = {(m, t, n) for m in FACES for t, n in raw[m] if n.startswith("_") and not n.startswith("__")}
     assert found == set()
 
 
