@@ -32,6 +32,21 @@ from .specs import TOP_KEYS
 # A scenario file is at most this big: the bundled ones are under 8 KiB, and a file of
 # megabytes is a mistake (the wrong file, or /dev/zero behind a link), not a scenario.
 MAX_FILE_BYTES = 1 << 20
+# Arrays and inline tables nested deeper than this are refused before tomllib sees
+# them. tomllib (3.11) recurses a few frames per level and hits the recursion limit
+# at about 400 levels; a collection of the garbage collector that happens down there
+# runs finalizers with no stack left, and they fail as "Exception ignored in ..."
+# lines written to stderr (or break pytest's unraisable hook). A scenario nests 3.
+MAX_NESTING = 64
+# What can open or close a level, or hide brackets: strings, comments.
+_NESTING_TOKENS = re.compile(r"""""\"|'''|["'#\[\]{}]""")
+# From just after a string's opening quotes, through its closing ones.
+_STRING_ENDS = {
+    '"""': re.compile(r'(?:[^\\]|\\.)*?"""', re.S),  # multi-line basic: escapes
+    "'''": re.compile(r".*?'''", re.S),  # multi-line literal: no escapes
+    '"': re.compile(r'(?:[^\\"\n]|\\.)*"'),
+    "'": re.compile(r"[^'\n]*'"),
+}
 
 
 def load_scenario(file: str | os.PathLike[str], *, shown: str | None = None) -> Scenario:
@@ -68,6 +83,8 @@ def read_toml(path: FsPath, shown: str) -> dict[str, Any]:
         text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is fine
     except UnicodeDecodeError as exc:
         raise ScenarioError(shown, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if _nesting(text) > MAX_NESTING:
+        raise ScenarioError(shown, None, f"TOML: arrays or inline tables nested more than {MAX_NESTING} deep")
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -79,6 +96,30 @@ def read_toml(path: FsPath, shown: str) -> dict[str, Any]:
                 else one_line(str(exc)))
         raise ScenarioError(shown, None, f"TOML: {what}") from None
     return data
+
+
+def _nesting(text: str) -> int:
+    """How deep brackets and braces nest in a TOML text, outside strings and
+    comments (a table header counts its own brackets: an overestimate by one or two)."""
+    depth = deepest = pos = 0
+    while (m := _NESTING_TOKENS.search(text, pos)) is not None:
+        token, pos = m.group(), m.end()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+        elif token == "#":
+            end = text.find("\n", pos)
+            pos = len(text) if end < 0 else end
+        else:  # a string: skip to its end (an unterminated one is tomllib's to report)
+            end_m = _STRING_ENDS[token].match(text, pos)
+            if end_m is None:
+                end = text.find("\n", pos)
+                pos = len(text) if end < 0 else end
+            else:
+                pos = end_m.end()
+    return deepest
 
 
 def _toml_message(exc: tomllib.TOMLDecodeError, text: str) -> str:

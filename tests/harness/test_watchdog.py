@@ -38,8 +38,11 @@ SPREADER = textwrap.dedent("""\
     def on_stop(signum, frame):  # the stop arrived; carry on regardless
         note("stopping")
 
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
+    # Ignored while the children are forked: a child inherits the disposition at
+    # fork, so a group's SIGINT that reaches a child before it ran a line of its own
+    # must not run the root's handler there (only the roots say "stopping").
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     def forever():
@@ -49,8 +52,6 @@ SPREADER = textwrap.dedent("""\
     note("root")
     for _ in range(children):
         if os.fork() == 0:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the roots say "stopping"
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             note("child")
             forever()
     if os.fork() == 0:  # its own process group: a group signal misses it
@@ -70,6 +71,8 @@ SPREADER = textwrap.dedent("""\
                   "open(sys.argv[1], 'a').write(f'untagged {os.getpid()}\\\\n')\\n"
                   "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
                   "while True: signal.pause()", log], {})
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
     open(os.path.join(workdir, "ready"), "w").close()
     forever()
     """)

@@ -83,3 +83,38 @@ def test_make_scenario_reports_a_bad_table_as_a_file_would():
         make_scenario("one", command=[sys.executable, "-c", "pass"], hooks=["bye"])  # type: ignore[arg-type]
     assert str(excinfo.value) == "scenario 'one': hooks: expected a table, got a list"
     assert excinfo.value.value == ["bye"]
+
+
+# tomllib (3.11) reaches the recursion limit at about 400 levels of inline tables:
+# deep files are refused before it recurses, so nothing runs with no stack left.
+@pytest.mark.parametrize("text", [
+    "[app]\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n",
+    "[app]\nx = " + "[" * 65 + "]" * 65 + "\n",
+])
+def test_arrays_or_tables_nested_too_deep_are_one_line_before_tomllib_recurses(tmp_path, text, monkeypatch):
+    import shutdown_probe.scenario.loading as loading
+
+    def never(_text: str) -> None:
+        raise AssertionError("tomllib was called")
+
+    monkeypatch.setattr(loading.tomllib, "loads", never)
+    (tmp_path / "deep.toml").write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "deep.toml", shown="deep.toml")
+    assert str(err.value) == "deep.toml: TOML: arrays or inline tables nested more than 64 deep"
+
+
+@pytest.mark.parametrize("text", [
+    'x = "' + "[" * 200 + '"',          # brackets in strings are text
+    "x = '" + "{" * 200 + "'",
+    'x = """\n' + "[" * 200 + '\n"""',
+    "x = '''\n" + "[" * 200 + "\n'''",
+    "# " + "[" * 200 + "\nx = 1",       # and in comments
+    'x = "\\"' + "[" * 200 + '"',         # an escaped quote does not end the string
+    "x = " + "[" * 64 + "]" * 64,       # the limit itself is fine
+])
+def test_brackets_in_strings_and_comments_do_not_count_as_nesting(text):
+    import shutdown_probe.scenario.loading as loading
+
+    assert loading._nesting(text) <= 64
+    loading.tomllib.loads(text)  # and each is TOML
