@@ -29,6 +29,7 @@ from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
 from .reading import Unreadable, read_regular, size_words
+from .roles import framework_roles
 from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote, ProcessRecord
 from .scenario import PROBE_HOOK_PREFIX
 
@@ -154,7 +155,8 @@ _WORDS = {"_is_int": "an integer within +-1e15", "_is_pid": f"a pid (1 to {PID_L
 _COMMON = {"pid": _is_pid, "t": _is_time}
 EVENT_SCHEMA: dict[str, dict[str, Any]] = {
     "start": {"ppid": _is_ppid, "argv": _or_null(_is_strs), "how": _or_null(_is_str),
-              "werkzeug_run_main": _or_null(_is_str), "executable": _or_null(_is_str)},
+              "werkzeug_run_main": _or_null(_is_str), "run_main": _or_null(_is_str),
+              "executable": _or_null(_is_str)},
     "register": {"id": _is_int, "name": _is_str, "where": _or_null(_is_str), "stdlib": _is_bool},
     "unregister": {"id": _is_int, "name": _is_str, "where": _or_null(_is_str)},
     "hook-start": {"id": _is_int, "name": _is_str},
@@ -294,30 +296,12 @@ class ProbeReport:
 
     @cached_property
     def kinds(self) -> dict[int, str]:
-        """pid -> the framework role the probe can recognise, when it can."""
-        starts = self.starts
-        children: dict[int | None, list[dict[str, Any]]] = {}
-        for e in starts.values():
-            children.setdefault(e.get("ppid"), []).append(e)
-        out: dict[int, str] = {}
-        for pid, e in starts.items():
-            argv = " ".join(e.get("argv") or [])
-            ppid = e.get("ppid")
-            parent = starts.get(ppid) if ppid is not None else None
-            parent_argv = " ".join(parent.get("argv") or []) if parent else ""
-            if e.get("werkzeug_run_main") == "true":
-                out[pid] = "reloader-child"
-            elif any(c.get("werkzeug_run_main") == "true" for c in children.get(pid, [])):
-                out[pid] = "reloader-parent"
-            elif "gunicorn" in argv and parent is not None and "gunicorn" in parent_argv:
-                out[pid] = "worker"
-            elif "gunicorn" in argv:
-                out[pid] = "master"
-            elif "multiprocessing" in argv and ("spawn_main" in argv or "forkserver" in argv):
-                out[pid] = "mp-child"
-            elif e.get("how") == "fork":
-                out[pid] = "fork-child"
-        return out
+        """pid -> the framework role the probe can recognise, when it can (see :mod:`.roles`)."""
+        handlers: dict[int, list[str]] = {}
+        for e in self.events:
+            if e["ev"] == "signal" and e.get("handler"):
+                handlers.setdefault(e["pid"], []).append(e["handler"])
+        return framework_roles(self.starts, handlers)
 
     def summary(self) -> dict[str, Any]:
         """What goes into the results JSON under ``probe``."""

@@ -49,6 +49,7 @@ _stdlib_cache = {}  # type: dict[str, bool]
 _signal_names = None  # type: dict[int, str] | None
 _signal_names_rt = (None, None)  # type: tuple[int | None, int | None]
 _inject_action = None
+_started = False  # start-up is over: other threads may exist from now on
 
 
 # ---------------------------------------------------------------- writing
@@ -143,8 +144,44 @@ def _open(path):
     except OSError:
         os.close(fd)
         return False
-    _fd, _ident = fd, (st.st_dev, st.st_ino)
+    _fd, _ident = _park(fd), (st.st_dev, st.st_ino)
     return True
+
+
+# High descriptor numbers for the events file, tried in turn (the first one under the
+# process's RLIMIT_NOFILE that is free).
+_PARK_AT = (1023, 255, 63)
+
+
+def _park(fd):
+    """``fd`` moved out of the app's way: to a free high number, or left where it is.
+
+    ``open`` returns the lowest free number, so a descriptor the probe kept low would
+    shift every descriptor the app opens afterwards by one. That is observable: Celery's
+    prefork pool keeps its children's pipes in a ``set`` of descriptor numbers, whose
+    order decides which child gets the first task, and one extra descriptor made the
+    first child get it instead of the second. At start-up (one thread) a free number
+    is found with ``fstat`` and taken with ``dup2``; on a reopen, when other threads may
+    open descriptors meanwhile, with ``F_DUPFD_CLOEXEC``, which is atomic."""
+    for target in _PARK_AT:
+        if target <= fd:
+            return fd
+        try:
+            if _started:
+                import fcntl
+                moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, target)
+            else:
+                try:
+                    os.fstat(target)
+                    continue  # the app's (inherited): never touched
+                except OSError:
+                    pass
+                moved = os.dup2(fd, target, inheritable=False)
+        except (OSError, ImportError, AttributeError):
+            continue  # above the limit (EBADF, EINVAL): a lower one
+        os.close(fd)
+        return moved
+    return fd
 
 
 # ---------------------------------------------------------------- describing
@@ -443,7 +480,8 @@ def _patch_excepthook():
 
 def _start(how):
     _emit("start", (("ppid", os.getppid()), ("argv", _argv()), ("how", how),
-                    ("werkzeug_run_main", os.environ.get("WERKZEUG_RUN_MAIN")), ("executable", sys.executable)))
+                    ("werkzeug_run_main", os.environ.get("WERKZEUG_RUN_MAIN")),
+                    ("run_main", os.environ.get("RUN_MAIN")), ("executable", sys.executable)))
 
 
 def _argv():
@@ -529,7 +567,7 @@ def _install_inject():
 
 
 def _install(path):
-    global _path, _monotonic
+    global _path, _monotonic, _started
     import atexit
 
     if getattr(atexit.register, "__shutdown_probe__", False):
@@ -550,6 +588,7 @@ def _install(path):
         _patch_excepthook()
     except Exception:
         _disable()
+    _started = True
 
 
 def _disable():
