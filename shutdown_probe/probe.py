@@ -192,6 +192,10 @@ def _problem(raw: bytes) -> tuple[dict[str, Any] | None, str]:
     return event, ""
 
 
+# what a forked child's start event leaves to its parent's
+_INHERITED = ("argv", "werkzeug_run_main", "run_main", "executable")
+
+
 @dataclass
 class EventsRead:
     """The valid events of the file, and why the probe's evidence is incomplete, if it is."""
@@ -290,8 +294,13 @@ class ProbeReport:
     def starts(self) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for e in self.events:
-            if e["ev"] == "start":
-                out.setdefault(e["pid"], e)
+            if e["ev"] == "start" and e["pid"] not in out:
+                parent = out.get(e["ppid"])
+                if e.get("how") == "fork" and e.get("argv") is None and parent is not None:
+                    # a forked child's argv, executable and environment are its parent's
+                    # (the probe does not read them again in the child: it keeps a fork cheap)
+                    e = {**e, **{k: parent.get(k) for k in _INHERITED}}
+                out[e["pid"]] = e
         return out
 
     @cached_property
