@@ -2,6 +2,7 @@
 
     python benchmarks/probe_cost.py                  # 60 rounds of each measure
     python benchmarks/probe_cost.py --rounds 200 --forks 400
+    python benchmarks/probe_cost.py --site OLD/sitecustomize.py    # another version
 
 Start: ``python -c pass`` run by this process, timed around the whole process (wall
 time from spawn to reap), once with the probe (its folder first on ``PYTHONPATH``,
@@ -15,7 +16,10 @@ it), once with ``PYTHONDONTWRITEBYTECODE=1`` and no ``.pyc`` (every start compil
 Fork: one interpreter per round (probe on or off, alternating) forks ``--forks``
 children, one at a time; each child calls ``os._exit(0)`` at once, and the parent
 times ``os.fork()`` to ``waitpid`` returning, which covers the probe's at-fork work
-in the child (its ``start`` event). The figure of a round is its median fork.
+in the child (its ``start`` event). The figure of a round is its median fork. Once
+as is, once with the app importing ``threading`` first (as every app that uses
+``logging`` does): the probe imports it in every process, and CPython runs
+``threading``'s own at-fork handler in each child of a process that has it.
 
 For each measure: each arm's median and range (min-max) over the rounds, and the
 median of the paired differences (on minus off, round by round).
@@ -32,11 +36,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 SITE = Path(__file__).resolve().parent.parent / "shutdown_probe" / "_probe_site" / "sitecustomize.py"
 
 FORK_CODE = """
 import os, sys, time
+if sys.argv[2] == "threading":
+    import threading
 n = int(sys.argv[1])
 times = []
 for _ in range(n):
@@ -68,15 +75,17 @@ def _start_time(env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
-def _fork_time(env: dict[str, str], forks: int) -> float:
-    out = subprocess.run([sys.executable, "-c", FORK_CODE, str(forks)], env=env, check=True,
+def _fork_time(env: dict[str, str], forks: int, threading: bool) -> float:
+    out = subprocess.run([sys.executable, "-c", FORK_CODE, str(forks), "threading" if threading else "-"],
+                         env=env, check=True,
                          capture_output=True, text=True).stdout
     return float(out)
 
 
-def _rounds(measure, on: dict[str, str], off: dict[str, str], rounds: int) -> tuple[list[float], list[float]]:
+def _rounds(measure: Callable[[dict[str, str]], float], on: dict[str, str], off: dict[str, str], rounds: int) -> tuple[list[float], list[float]]:
     measure(on), measure(off)  # warm-up: caches, the .pyc where it may be written
-    ons, offs = [], []
+    ons: list[float] = []
+    offs: list[float] = []
     for n in range(rounds):
         order = ((ons, on), (offs, off)) if n % 2 == 0 else ((offs, off), (ons, on))
         for into, env in order:
@@ -96,6 +105,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--forks", type=int, default=200)
+    parser.add_argument("--site", type=Path, default=SITE,
+                        help="the sitecustomize.py to measure (default: this checkout's probe)")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]} ({sys.executable}); {args.rounds} rounds, "
           f"{args.forks} forks a round")
@@ -103,14 +114,15 @@ def main(argv: list[str]) -> int:
         for bytecode in (True, False):
             site = Path(tmp) / ("cached" if bytecode else "uncached")
             site.mkdir()
-            shutil.copy(SITE, site / "sitecustomize.py")
+            shutil.copy(args.site, site / "sitecustomize.py")
             events = Path(tmp) / "events.jsonl"
             on, off = _env(site, events, bytecode), _env(None, events, bytecode)
             label = ".pyc cached" if bytecode else "PYTHONDONTWRITEBYTECODE=1"
             ons, offs = _rounds(_start_time, on, off, args.rounds)
             print(_line(f"start, {label}", ons, offs))
-            ons, offs = _rounds(lambda env: _fork_time(env, args.forks), on, off, args.rounds)
-            print(_line(f"fork, {label}", ons, offs))
+            for threading in (False, True):
+                ons, offs = _rounds(lambda env: _fork_time(env, args.forks, threading), on, off, args.rounds)
+                print(_line(f"fork{', the app imported threading' if threading else ''}, {label}", ons, offs))
             events.unlink(missing_ok=True)
     return 0
 
