@@ -29,6 +29,7 @@ from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
 from .reading import Unreadable, read_regular, size_words
+from .roles import framework_roles
 from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote, ProcessRecord
 from .scenario import PROBE_HOOK_PREFIX
 
@@ -154,7 +155,8 @@ _WORDS = {"_is_int": "an integer within +-1e15", "_is_pid": f"a pid (1 to {PID_L
 _COMMON = {"pid": _is_pid, "t": _is_time}
 EVENT_SCHEMA: dict[str, dict[str, Any]] = {
     "start": {"ppid": _is_ppid, "argv": _or_null(_is_strs), "how": _or_null(_is_str),
-              "werkzeug_run_main": _or_null(_is_str), "executable": _or_null(_is_str)},
+              "werkzeug_run_main": _or_null(_is_str), "run_main": _or_null(_is_str),
+              "executable": _or_null(_is_str)},
     "register": {"id": _is_int, "name": _is_str, "where": _or_null(_is_str), "stdlib": _is_bool},
     "unregister": {"id": _is_int, "name": _is_str, "where": _or_null(_is_str)},
     "hook-start": {"id": _is_int, "name": _is_str},
@@ -188,6 +190,10 @@ def _problem(raw: bytes) -> tuple[dict[str, Any] | None, str]:
         if not check(event[key]):
             return None, f"'{key}' of a {ev} event is not {_WORDS[check.__name__]}"
     return event, ""
+
+
+# what a forked child's start event leaves to its parent's
+_INHERITED = ("argv", "werkzeug_run_main", "run_main", "executable")
 
 
 @dataclass
@@ -288,36 +294,23 @@ class ProbeReport:
     def starts(self) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for e in self.events:
-            if e["ev"] == "start":
-                out.setdefault(e["pid"], e)
+            if e["ev"] == "start" and e["pid"] not in out:
+                parent = out.get(e["ppid"])
+                if e.get("how") == "fork" and e.get("argv") is None and parent is not None:
+                    # a forked child's argv, executable and environment are its parent's
+                    # (the probe does not read them again in the child: it keeps a fork cheap)
+                    e = {**e, **{k: parent.get(k) for k in _INHERITED}}
+                out[e["pid"]] = e
         return out
 
     @cached_property
     def kinds(self) -> dict[int, str]:
-        """pid -> the framework role the probe can recognise, when it can."""
-        starts = self.starts
-        children: dict[int | None, list[dict[str, Any]]] = {}
-        for e in starts.values():
-            children.setdefault(e.get("ppid"), []).append(e)
-        out: dict[int, str] = {}
-        for pid, e in starts.items():
-            argv = " ".join(e.get("argv") or [])
-            ppid = e.get("ppid")
-            parent = starts.get(ppid) if ppid is not None else None
-            parent_argv = " ".join(parent.get("argv") or []) if parent else ""
-            if e.get("werkzeug_run_main") == "true":
-                out[pid] = "reloader-child"
-            elif any(c.get("werkzeug_run_main") == "true" for c in children.get(pid, [])):
-                out[pid] = "reloader-parent"
-            elif "gunicorn" in argv and parent is not None and "gunicorn" in parent_argv:
-                out[pid] = "worker"
-            elif "gunicorn" in argv:
-                out[pid] = "master"
-            elif "multiprocessing" in argv and ("spawn_main" in argv or "forkserver" in argv):
-                out[pid] = "mp-child"
-            elif e.get("how") == "fork":
-                out[pid] = "fork-child"
-        return out
+        """pid -> the framework role the probe can recognise, when it can (see :mod:`.roles`)."""
+        handlers: dict[int, list[str]] = {}
+        for e in self.events:
+            if e["ev"] == "signal" and e.get("handler"):
+                handlers.setdefault(e["pid"], []).append(e["handler"])
+        return framework_roles(self.starts, handlers)
 
     def summary(self) -> dict[str, Any]:
         """What goes into the results JSON under ``probe``."""

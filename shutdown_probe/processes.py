@@ -79,6 +79,9 @@ __all__ = [
 ]
 
 
+# How often the ports of processes found after the app got ready are read (seconds).
+LATE_PORTS_EVERY = 0.25
+
 # ------------------------------------------------------------------ the case's tree
 
 
@@ -123,6 +126,8 @@ class CaseProcesses:
         # Set by close() once the case is ending: no action starts after its last look.
         self.closed = False
         self.window = window
+        self._settled_at: float | None = None  # when settle_roles read the ports
+        self._ports_next = 0.0  # the next look at the ports of processes found later
         if window is not None:
             # copy() is one step under the GIL: another thread iterating the dict
             # while this case's thread adds to it would raise
@@ -260,6 +265,7 @@ class CaseProcesses:
         ports = listening_ports([h.pid for h in self.handles.values() if h.alive])
         for handle in self.handles.values():
             handle.listening = ports.get(handle.pid, [])
+        self._settled_at = time.monotonic()
         children = [h for h in self.handles.values()
                     if h.role.startswith("child") and h.alive and parent_pid(h.ps) == self.root.pid]
         if not children:
@@ -277,6 +283,19 @@ class CaseProcesses:
         for n, h in enumerate(children):
             h.role = "child" if n == 0 else f"child-{n + 1}"
         self.worker = children[0]
+
+    def _late_ports(self) -> None:
+        """The ports of processes found after :meth:`settle_roles` (a replacement
+        worker), read while they live until they are seen listening; at most every
+        :data:`LATE_PORTS_EVERY` seconds, and only for those."""
+        now = time.monotonic()
+        if self._settled_at is None or now < self._ports_next:
+            return
+        self._ports_next = now + LATE_PORTS_EVERY
+        late = [h.pid for h in self.handles.values()
+                if h.alive and not h.listening and h.found_at is not None and h.found_at > self._settled_at]
+        for pid, ports in listening_ports(late).items():
+            self.handles[pid].listening = ports
 
     def started_since(self, t: float) -> list[ProcessHandle]:
         """The root's children first seen after monotonic time ``t`` (a respawned worker)."""
@@ -311,6 +330,7 @@ class CaseProcesses:
         while True:
             self.discover()
             self._reap_ended()
+            self._late_ports()
             if done():
                 return True
             left = deadline - time.monotonic()
@@ -375,6 +395,8 @@ class CaseProcesses:
     def kill_all(self, reason: str, *, record: bool = True) -> list[ProcessHandle]:
         """SIGKILL every live process of the case; return those the harness killed."""
         killed: list[ProcessHandle] = []
+        self._ports_next = 0.0
+        self._late_ports()  # a last look at what the late ones serve, before they die
         # The known processes first, then a machine-wide look for the tag: that scan
         # reads every process's environment, which can take long on a busy machine
         # (each read waits for that process's memory map lock), and must not delay

@@ -5,7 +5,8 @@ The harness puts this folder first on ``PYTHONPATH`` and names an events file in
 event to that file, each with one ``os.write`` on an ``O_APPEND`` descriptor, so a line
 written just before a SIGKILL survives and concurrent processes never interleave:
 
-* ``start``       the process began (``how`` = "exec", or "fork" in a forked child);
+* ``start``       the process began (``how`` = "exec", or "fork" in a forked child, whose
+                  argv, executable and environment are left null: its parent's);
 * ``register``    ``atexit.register`` was called (``id``, ``name``, ``where``, ``stdlib``);
 * ``unregister``  ``atexit.unregister`` removed the registration ``id``;
 * ``hook-start``, ``hook-end``  an atexit callable began / returned or raised;
@@ -49,6 +50,7 @@ _stdlib_cache = {}  # type: dict[str, bool]
 _signal_names = None  # type: dict[int, str] | None
 _signal_names_rt = (None, None)  # type: tuple[int | None, int | None]
 _inject_action = None
+_started = False  # start-up is over: other threads may exist from now on
 
 
 # ---------------------------------------------------------------- writing
@@ -143,8 +145,44 @@ def _open(path):
     except OSError:
         os.close(fd)
         return False
-    _fd, _ident = fd, (st.st_dev, st.st_ino)
+    _fd, _ident = _park(fd), (st.st_dev, st.st_ino)
     return True
+
+
+# High descriptor numbers for the events file, tried in turn (the first one under the
+# process's RLIMIT_NOFILE that is free).
+_PARK_AT = (1023, 255, 63)
+
+
+def _park(fd):
+    """``fd`` moved out of the app's way: to a free high number, or left where it is.
+
+    ``open`` returns the lowest free number, so a descriptor the probe kept low would
+    shift every descriptor the app opens afterwards by one. That is observable: Celery's
+    prefork pool keeps its children's pipes in a ``set`` of descriptor numbers, whose
+    order decides which child gets the first task, and one extra descriptor made the
+    first child get it instead of the second. At start-up (one thread) a free number
+    is found with ``fstat`` and taken with ``dup2``; on a reopen, when other threads may
+    open descriptors meanwhile, with ``F_DUPFD_CLOEXEC``, which is atomic."""
+    for target in _PARK_AT:
+        if target <= fd:
+            return fd
+        try:
+            if _started:
+                import fcntl
+                moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, target)
+            else:
+                try:
+                    os.fstat(target)
+                    continue  # the app's (inherited): never touched
+                except OSError:
+                    pass
+                moved = os.dup2(fd, target, inheritable=False)
+        except (OSError, ImportError, AttributeError):
+            continue  # above the limit (EBADF, EINVAL): a lower one
+        os.close(fd)
+        return moved
+    return fd
 
 
 # ---------------------------------------------------------------- describing
@@ -443,7 +481,8 @@ def _patch_excepthook():
 
 def _start(how):
     _emit("start", (("ppid", os.getppid()), ("argv", _argv()), ("how", how),
-                    ("werkzeug_run_main", os.environ.get("WERKZEUG_RUN_MAIN")), ("executable", sys.executable)))
+                    ("werkzeug_run_main", os.environ.get("WERKZEUG_RUN_MAIN")),
+                    ("run_main", os.environ.get("RUN_MAIN")), ("executable", sys.executable)))
 
 
 def _argv():
@@ -470,9 +509,19 @@ def _argv():
                 for a in getattr(sys, "orig_argv", [])]
 
 
+# The rest of a forked child's start event: its argv, executable and environment are its
+# parent's (the harness takes them from the parent's start event).
+_FORK_TAIL = ',"argv":null,"how":"fork","werkzeug_run_main":null,"run_main":null,"executable":null}\n'
+
+
 def _after_fork_in_child():
+    # As little as possible: this runs in every forked child before the app's own code
+    # does (no /proc read, no JSON building); the whole event is ~30 us of the child's time.
+    if _fd < 0:
+        return
     try:
-        _start("fork")
+        line = '{"ev":"start","pid":%d,"t":%r,"ppid":%d' % (os.getpid(), _monotonic(), os.getppid())
+        _write((line + _FORK_TAIL).encode("ascii"))
     except Exception:
         pass
 
@@ -529,7 +578,7 @@ def _install_inject():
 
 
 def _install(path):
-    global _path, _monotonic
+    global _path, _monotonic, _started
     import atexit
 
     if getattr(atexit.register, "__shutdown_probe__", False):
@@ -550,6 +599,7 @@ def _install(path):
         _patch_excepthook()
     except Exception:
         _disable()
+    _started = True
 
 
 def _disable():

@@ -7,6 +7,7 @@ cells, shared by the terminal, Markdown, HTML and JUnit reports so all say the s
 from __future__ import annotations
 
 from ..results import NOT_OBSERVED, UNFINISHED, CaseResult, HookResult, ProcessRecord
+from ..roles import FORK_CHILD, RELOADER_CHILD, RELOADER_PARENT
 
 
 RAN = "✓"
@@ -28,14 +29,38 @@ def _multi_process(case: CaseResult) -> bool:
     return any(r != "root" for h in case.hooks.values() for r in (*h.roles, *h.interrupted_roles))
 
 
-def where(roles: list[str], case: CaseResult) -> str:
-    """Which processes, in words: 'parent', 'child', 'both', 'parent+child-2'."""
+# Framework roles (the probe's, :mod:`..roles`) a cell shows in the harness's words: a
+# reloader's two processes are what "parent" and "child" have always meant, and a
+# process merely forked says less than where it sits in the tree.
+_SAME_AS_HARNESS = {RELOADER_PARENT: "parent", RELOADER_CHILD: "child"}
+
+
+def _name(pid: int | None, role: str, kinds: dict[int, str]) -> str:
+    """One process in a cell: its framework role when the probe knows it, else the
+    harness's role ("parent" for the root)."""
+    kind = kinds.get(pid) if pid is not None else None
+    if kind and kind != FORK_CHILD:
+        return _SAME_AS_HARNESS.get(kind, kind)
+    return "parent" if role == "root" else role
+
+
+def where(roles: list[str], case: CaseResult, pids: list[int] | None = None) -> str:
+    """Which processes, in words: 'parent', 'child', 'both', 'parent+child-2', 'worker',
+    'master+worker×2'. With ``pids`` (in the order of ``roles``), a process whose
+    framework role the probe knows is named by it."""
     distinct = list(dict.fromkeys(roles))
     if not distinct or not _multi_process(case):
         return ""
     if set(distinct) == {"root", "child"} and sum(1 for p in app_processes(case) if p.role != "root") <= 1:
         return "both"
-    return "+".join("parent" if r == "root" else r for r in distinct)
+    kinds = {p.pid: p.kind for p in case.processes if p.kind}
+    if pids is None or len(pids) != len(roles) or not kinds:
+        return "+".join("parent" if r == "root" else r for r in distinct)
+    names: dict[str, int] = {}
+    for pid, role in dict.fromkeys(zip(pids, roles)):
+        name = _name(pid, role, kinds)
+        names[name] = names.get(name, 0) + 1
+    return "+".join(name if n == 1 else f"{name}×{n}" for name, n in names.items())
 
 
 def hook_mark(hook: HookResult) -> str:
@@ -56,11 +81,11 @@ def hook_cell(case: CaseResult, name: str) -> str:
         return UNKNOWN  # not seen is not "did not run"
     parts = []
     if hook.ran:
-        parts.append(f"{RAN} {where(hook.roles, case)}".rstrip())
+        parts.append(f"{RAN} {where(hook.roles, case, hook.pids)}".rstrip())
         if hook.errors:
             parts[-1] += f" {RAISED}"
     if hook.interrupted_pids:
-        parts.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
+        parts.append(f"{CUT} {where(hook.interrupted_roles, case, hook.interrupted_pids) or 'cut short'}")
     return " ".join(parts) if parts else NOT_RAN
 
 

@@ -268,10 +268,10 @@ def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
             continue
         notes = []
         if hook.ran:
-            notes.append(where(hook.roles, case))
+            notes.append(where(hook.roles, case, hook.pids))
             notes.append(RAISED if hook.errors else "")
         if hook.interrupted_pids:
-            notes.append(f"{CUT} {where(hook.interrupted_roles, case) or 'cut short'}")
+            notes.append(f"{CUT} {where(hook.interrupted_roles, case, hook.interrupted_pids) or 'cut short'}")
         if hook.ran or hook.interrupted_pids:
             out.add((0, i, name, ", ".join(n for n in notes if n)))
     if not out:

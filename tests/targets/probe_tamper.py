@@ -36,7 +36,7 @@ LINES = {
     "pid-list": '{"ev":"start","pid":[1]}',
     "no-t": json.dumps({"ev": "register", "pid": pid, "id": 99, "name": "x", "where": None, "stdlib": False}),
     "argv-ints": json.dumps({"ev": "start", "pid": pid + 1, "t": 1.0, "ppid": pid, "argv": [1, 2], "how": "exec",
-                             "werkzeug_run_main": None, "executable": "x"}),
+                             "werkzeug_run_main": None, "run_main": None, "executable": "x"}),
     "nested": "[" * 100_000 + "]" * 100_000,
     "nan": '{"ev":"finalize","pid":%d,"t":NaN,"caller":null}' % pid,
 }

@@ -20,7 +20,7 @@ PACKAGE = Path(shutdown_probe.__file__).parent
 
 # Low to high. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns"}),
+    ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "roles"}),
     ("results model", {"results", "environment"}),
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
