@@ -150,6 +150,6 @@ def _matching(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str]) -> Aimed
         return Aimed(skip=f"no process of the app matches {aim.describe()}: {have} among "
                           f"{', '.join(_who(h, kinds) for h in app_processes(tree)) or 'none alive'}")
     chosen = found[n - 1]
-    which = " ".join(part for part in aim.describe().split(" ") if not part.startswith("nth="))
-    return Aimed((chosen,), f"{_who(chosen, kinds)}: {n} of {len(found)} with {which}, by start time",
+    return Aimed((chosen,), f"{_who(chosen, kinds)}: {n} of {len(found)} with {aim.describe(nth=False)}, by "
+                            "start time",
                  kinds=kinds)

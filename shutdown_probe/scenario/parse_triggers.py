@@ -76,7 +76,8 @@ def parse_signal(c: Checker, value: Any, key: str) -> int:
                               f"got {value}", value=value)
         return value
     if not isinstance(value, str):
-        raise c.fail(key, f"expected a signal name such as 'SIGKILL' or a number, got {value_kind(value)}",
+        raise c.fail(key, f"expected a signal name such as 'SIGKILL' or a whole signal number such as 9, got "
+                          f"{value_kind(value)}",
                      value=value)
     if is_signal_name(value):
         return int(signal.Signals[value])

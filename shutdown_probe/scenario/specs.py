@@ -136,14 +136,15 @@ class AimSpec:
     cmdline: Pattern[str] | None = field(default=None, compare=False)
     nth: int | None = None
 
-    def describe(self) -> str:
-        """The selector as the scenario wrote it: 'busy', "role='worker' nth=2"."""
+    def describe(self, *, nth: bool = True) -> str:
+        """The selector as the scenario wrote it: 'busy', "role='worker' nth=2"
+        (without ``nth=`` when ``nth`` is false)."""
         if self.to is not None:
             return self.to
         parts = [f"role={self.role!r}"] if self.role is not None else []
         if self.cmdline is not None:
             parts.append(f"cmdline={self.cmdline.pattern!r}")
-        if self.nth is not None:
+        if self.nth is not None and nth:
             parts.append(f"nth={self.nth}")
         return " ".join(parts)
 
