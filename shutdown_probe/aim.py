@@ -99,7 +99,7 @@ def choose(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str],
         held.sort(key=lambda h: min(busy[h.pid]))
         how = "; ".join(f"{_who(h, kinds)} holds in-flight request "
                         f"{', '.join(f'#{n}' for n in busy[h.pid])}" for h in held)
-        return Aimed(tuple(held), f"{how} (the server side of its connection in the kernel's socket table)",
+        return Aimed(tuple(held), f"{how} (the server side of each connection in the kernel's socket table)",
                      kinds=kinds)
     return _among_workers(aim, tree, kinds, busy)
 

@@ -142,8 +142,8 @@ def test_idle_is_a_worker_not_holding_it():
 # ---------------------------------------------------------------- multiprocessing's helpers
 
 
-def spawn_workers(paths: list[str], probe: bool, triggers: dict | None = None):
-    return target_scenario("mp_spawn_workers.py", "2", name="mp-spawn", ready=READY, paths=paths,
+def spawn_workers(paths: list[str], probe: bool, triggers: dict | None = None, workers: int = 2):
+    return target_scenario("mp_spawn_workers.py", str(workers), name="mp-spawn", ready=READY, paths=paths,
                            triggers=triggers, probe=probe, stop_timeout=5)
 
 
@@ -178,3 +178,11 @@ def test_every_worker_leaves_the_helpers_alone(probe):
     assert sorted(signalled(r)) == sorted(worker_pids(r.output_tail))
     assert tracker_of(r).signal is None
     assert ("mp-child" in r.trigger["chosen"]) is probe
+
+
+def test_a_root_whose_only_child_is_the_tracker_has_no_child_to_signal():
+    r = run_path(spawn_workers(["sigkill-child"], False, workers=0), "sigkill-child")
+    tracker = tracker_of(r)
+    assert r.outcome == "skipped" and r.trigger == {}
+    assert r.skip_reason == ("the root has no child process to signal other than multiprocessing's helpers "
+                             f"(mp-resource-tracker pid {tracker.pid})")

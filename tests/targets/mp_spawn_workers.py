@@ -8,7 +8,8 @@ tracker, not a worker. Each worker prints "worker ready PID" and blocks until a
 signal ends it. Once all are ready the parent prints "workers P1 P2..." and creates
 WORKDIR/ready; when the first worker ends it prints "worker ended PID EXITCODE",
 terminates the others, joins them and exits 0 (the tracker then sees its pipe close
-and exits by itself).
+and exits by itself). With N = 0 it starts the tracker alone (as shared memory or a
+semaphore would), prints "tracker only", creates WORKDIR/ready and waits for a signal.
 """
 
 import multiprocessing
@@ -27,6 +28,14 @@ def work(ready):
 
 if __name__ == "__main__":
     workdir, count = sys.argv[1], int(sys.argv[2])
+    if count == 0:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        print("tracker only", flush=True)
+        open(os.path.join(workdir, "ready"), "w").close()
+        signal.pause()
+        sys.exit(0)
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Semaphore(0)
     procs = [ctx.Process(target=work, args=(ready,)) for _ in range(count)]
