@@ -25,6 +25,8 @@ class Path:
     * ``worker`` - the process that serves: the root's working child if it has one,
       else the root. Used by the probe's injected exits;
     * ``trigger`` - no signal: the scenario's trigger of the same name is fired;
+    * ``aim`` - the scenario's signal trigger of the same name: ``signal`` to the
+      processes its ``to``/``role``/``cmdline``/``nth`` choose (:mod:`~shutdown_probe.aim`);
     * ``profile`` - a deployment's whole stop sequence, described by ``profile``.
 
     ``inject`` names the exit the Python probe performs inside the target when it
@@ -189,6 +191,12 @@ PROFILE_PATHS: tuple[str, ...] = tuple(p.name for p in PROFILE_PATHS_LIST)
 def trigger_path(name: str) -> Path:
     """A path made from a scenario's own ``[triggers.NAME]`` table."""
     return Path(name, "trigger", None, f"fire the scenario's `{name}` trigger")
+
+
+def aimed_path(name: str, signum: int, whom: str) -> Path:
+    """A path made from a scenario's signal trigger ``[triggers.NAME]``: ``signum`` to
+    the processes ``whom`` (the trigger's selector, in words) names."""
+    return Path(name, "aim", signum, f"{signal_name(signum)} to {whom} (the scenario's `{name}` trigger)")
 
 
 def signal_name(signum: int | None) -> str | None:

@@ -21,13 +21,15 @@ from .case import Case
 from .deadline import StopDeadline
 from .handles import TAG_ENV, ProcessHandle, action_of
 from .launch import Launched
+from .aim import choose
+from .mphelpers import mp_helper
 from .paths import signal_name
-from .probe import loaded_in, without_probe
+from .probe import ProbeReport, loaded_in, read_events, without_probe
 from .processes import CaseProcesses
 from .procfs import signal_dispositions
 from .procnet import listening_ports
 from .readiness import Interrupted, wait_ready
-from .results import CaseOutcome, Orphan, TriggerInfo
+from .results import CaseOutcome, Orphan, SignalledInfo, TriggerInfo
 from .stops import StopContext, StopSequence, cleanup_watch
 from .waiting import Backoff, Flag, wait_readable
 
@@ -117,14 +119,31 @@ class Target:
 
     handle: ProcessHandle | None
     skip: str | None = None  # the reason, without the v1 error's "skipped: " prefix
+    # a signal trigger (path target "aim"): chosen by aim_target once the traffic is
+    # in flight; then the further processes signalled at once, how they were chosen,
+    # whether it is the process group, and the probe's roles of those chosen
+    pending: bool = False
+    also: tuple[ProcessHandle, ...] = ()
+    how: str | None = None
+    group: bool = False
+    kinds: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def handles(self) -> tuple[ProcessHandle, ...]:
+        return ((self.handle,) if self.handle is not None else ()) + self.also
 
 
 def choose_target(case: Case, lc: Launched) -> Target:
     path, tree = case.path, lc.tree
     target: ProcessHandle | None = None
+    if path.target == "aim":
+        return Target(None, pending=True)
     if path.target == "child":
         if tree.worker is None:
-            return Target(None, "the root has no child process to signal")
+            helpers = ", ".join(f"{mp_helper(h.cmdline, tree.root.cmdline) or 'helper'} pid {h.pid}"
+                                for h in tree.helpers if h.alive)
+            return Target(None, f"the root has no child process to signal other than multiprocessing's helpers "
+                                f"({helpers})" if helpers else "the root has no child process to signal")
         target = tree.worker
     elif path.target == "worker":
         target = tree.worker or tree.root
@@ -139,6 +158,19 @@ def choose_target(case: Case, lc: Launched) -> Target:
             return Target(target, f"the Python probe is not loaded in the serving process ({target.role}, "
                                   f"pid {target.pid}: {target.cmdline[:80]}); is it a Python process?")
     return Target(target)
+
+
+def aim_target(case: Case, lc: Launched, traffic: Traffic | None) -> Target:
+    """A signal trigger's processes, chosen now that the requests are in flight (a
+    skip when its selector matches nothing)."""
+    aim = case.scenario.triggers[case.path.name].aim
+    assert aim is not None
+    lc.tree.discover()
+    kinds = ProbeReport(read_events(lc.events)).kinds if lc.events is not None else {}
+    aimed = choose(aim, lc.tree, kinds, traffic.holders() if traffic is not None else None)
+    first = aimed.handles[0] if aimed.handles else None
+    return Target(first, aimed.skip, also=aimed.handles[1:], how=aimed.how, group=aimed.group,
+                  kinds={pid: k for pid, k in aimed.kinds.items() if any(h.pid == pid for h in aimed.handles)})
 
 
 # ------------------------------------------------------------------ arm
@@ -215,11 +247,16 @@ def fire(case: Case, lc: Launched, target: Target, t0: float, cancel: Flag | Non
         spec = lc.resolved.triggers[path.name]
         action = Background(spec, lc.resolved.cwd, action_env, tree=tree, action="trigger")
         return Fired(clock.at, {"trigger": spec.name}, action)
-    if path.target == "group":
+    if path.target == "group" or target.group:
         assert path.signal is not None
         delivered = tree.signal_group(path.signal)
-        return Fired(clock.at, {"signal": signal_name(path.signal), "to": "process group",
-                                "pgid": tree.started.pid, "delivered": delivered})
+        info: TriggerInfo = {"signal": signal_name(path.signal), "to": "process group",
+                             "pgid": tree.started.pid, "delivered": delivered}
+        if target.group:
+            info.update({"trigger": path.name, "aim": "group", "chosen": target.how})
+        return Fired(clock.at, info)
+    if path.target == "aim":
+        return Fired(clock.at, _fire_aimed(case, target))
     assert target.handle is not None and path.signal is not None
     delivered = target.handle.send(path.signal)
     trigger: TriggerInfo = {"signal": signal_name(path.signal), "to": target.handle.role,
@@ -227,6 +264,25 @@ def fire(case: Case, lc: Launched, target: Target, t0: float, cancel: Flag | Non
     if path.inject:
         trigger["inject"] = path.inject
     return Fired(clock.at, trigger)
+
+
+def _fire_aimed(case: Case, target: Target) -> TriggerInfo:
+    """A signal trigger: the signal to each chosen process, one right after another."""
+    path, aim = case.path, case.scenario.triggers[case.path.name].aim
+    assert path.signal is not None and aim is not None and target.handles
+    signalled: list[SignalledInfo] = []
+    for h in target.handles:
+        one: SignalledInfo = {"pid": h.pid, "role": h.role, "delivered": h.send(path.signal)}
+        if target.kinds.get(h.pid):
+            one["kind"] = target.kinds[h.pid]
+        signalled.append(one)
+    info: TriggerInfo = {"trigger": path.name, "signal": signal_name(path.signal),
+                         "to": ", ".join(h.role for h in target.handles),
+                         "delivered": all(s.get("delivered") for s in signalled),
+                         "aim": aim.describe(), "chosen": target.how, "signalled": signalled}
+    if len(signalled) == 1:
+        info["pid"] = signalled[0]["pid"]
+    return info
 
 
 # ------------------------------------------------------------------ await the end
@@ -249,21 +305,24 @@ def await_end(case: Case, lc: Launched, target: Target, t0: float, fired: Fired,
     """Wait for the root (or, for a path that ends a child, for the root to end too
     or to have replaced the child), then for every other process; what is left at
     the deadline is ended by the harness."""
-    app, tree, handle = case.scenario.app, lc.tree, target.handle
+    app, tree = case.scenario.app, lc.tree
     wake = [cancel.fileno()] if cancel is not None else []
-    side = handle if handle is not None and handle is not tree.root else None
-    if side is not None:
-        root_done = tree.wait_until(_survival_check(tree, side, t0, app.survive_after, traffic),
+    # a path that ends a child (not the root) waits for a replacement or the root's end
+    sides = list(target.handles) if target.handles and tree.root not in target.handles else []
+    if sides:
+        root_done = tree.wait_until(_survival_check(tree, sides, t0, app.survive_after, traffic),
                                     fired.deadline, wake)
     else:
         root_done = tree.wait_root(fired.deadline, wake)
     _check(cancel)
-    replaced = tree.started_since(t0) if side is not None else []
-    if side is not None and replaced and tree.root.alive and not side.alive:
-        assert side.ended_at is not None
+    replaced = tree.started_since(t0) if sides else []
+    if sides and replaced and tree.root.alive and not any(h.alive for h in sides):
+        last = max(h.ended_at or 0.0 for h in sides)
         new = ", ".join(f"{h.role} pid {h.pid}" for h in replaced)
-        note = escalate(f"survived: the root replaced its {side.role} (the path's target) with {new} and was "
-                        f"still running {time.monotonic() - side.ended_at:.1f} s later; the harness ended the case")
+        whom = ", ".join(h.role for h in sides)
+        note = escalate(f"survived: the root replaced its {whom} (the path's target{'s' if len(sides) > 1 else ''}) "
+                        f"with {new} and was still running {time.monotonic() - last:.1f} s later; the harness "
+                        "ended the case")
         return Ending("survived", join_error(fired.error, note), duration_s=_duration(tree, t0))
     if not root_done:
         error = f"the root did not exit within stop_timeout ({app.stop_timeout:g} s)"
@@ -296,18 +355,19 @@ def _duration(tree: CaseProcesses, t0: float) -> float | None:
     return None
 
 
-def _survival_check(tree: CaseProcesses, target: ProcessHandle, t0: float, survive_after: float,
+def _survival_check(tree: CaseProcesses, targets: list[ProcessHandle], t0: float, survive_after: float,
                     traffic: Traffic | None) -> Callable[[], bool]:
-    """For a path that ends a child: done when the root ends too, or when the root
-    has started a replacement, outlived the child by ``survive_after`` seconds, and
-    the traffic has settled. A root that is merely slow to exit is not done early."""
+    """For a path that ends children: done when the root ends too, or when the root
+    has started a replacement, outlived the last of them by ``survive_after``
+    seconds, and the traffic has settled. A root that is merely slow to exit is not
+    done early."""
 
     def done() -> bool:
         if not tree.root.alive:
             return True
-        if target.alive or target.ended_at is None or not tree.started_since(t0):
+        if any(h.alive or h.ended_at is None for h in targets) or not tree.started_since(t0):
             return False
-        if time.monotonic() < target.ended_at + survive_after:
+        if time.monotonic() < max(h.ended_at or 0.0 for h in targets) + survive_after:
             return False
         return traffic is None or traffic.settled()
 

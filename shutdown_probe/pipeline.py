@@ -36,6 +36,7 @@ from .phases import (
     Ending,
     Failure,
     Fired,
+    aim_target,
     arm,
     await_end,
     await_ready,
@@ -155,19 +156,26 @@ class _CaseRun:
             return self._fail(ready.failure)
         target = choose_target(case, lc)
         if target.skip is not None:
-            return self._fail(Failure("skipped", f"skipped: {target.skip}", "ending a skipped case", record=False,
-                                      skip_reason=target.skip))
+            return self._skipped(target.skip)
         self.traffic = start_traffic(case, lc, self.port)
         if self.traffic is not None:
             failure = prime(self.traffic, lc, cancel)
             if failure is not None:
                 return self._fail(failure)
+        if target.pending:  # a signal trigger aims once the requests are in flight
+            target = aim_target(case, lc, self.traffic)
+            if target.skip is not None:
+                return self._skipped(target.skip)
         self.t0 = arm(lc, self.traffic)
         if lc.stop is not None:  # a stop profile says how it fires before it runs
             self.trigger = fired_by(case.path, lc.stop)
         self.fired = fire(case, lc, target, self.t0, cancel)
         self.trigger = self.fired.trigger
         return await_end(case, lc, target, self.t0, self.fired, self.traffic, self.escalate, cancel)
+
+    def _skipped(self, reason: str) -> Ending:
+        return self._fail(Failure("skipped", f"skipped: {reason}", "ending a skipped case", record=False,
+                                  skip_reason=reason))
 
     def _fail(self, failure: Failure) -> Ending:
         note = self.escalate(failure.reason, record=failure.record)

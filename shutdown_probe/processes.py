@@ -66,6 +66,7 @@ from .procfs import (
     signal_is_fatal,
     started_monotonic,
 )
+from .mphelpers import mp_helper
 from .procnet import child_pids, descendant_pids, listening_ports
 from .strays import find_strays, sweep_strays
 from .waiting import wait_readable
@@ -115,6 +116,7 @@ class CaseProcesses:
         self.init: ProcessHandle | None = None
         self._layers = (["init"] if init else []) + ["root"] if launcher else []
         self.worker: ProcessHandle | None = None  # the "child" that does the work
+        self.helpers: list[ProcessHandle] = []  # the root's children that are multiprocessing's helpers
         # Every SIGKILL the harness sent to a process of the case, in order.
         self.kills = CaseKills()
         # Held while ``handles`` grows: abort_all's thread may discover at the same
@@ -260,7 +262,9 @@ class CaseProcesses:
         """Choose the root's working child and record what each process listens on.
 
         The worker is the child the Werkzeug reloader marked (``WERKZEUG_RUN_MAIN``),
-        else a child that listens on a TCP port, else the oldest child.
+        else a child that listens on a TCP port, else the oldest child; never one of
+        multiprocessing's helpers (:mod:`~shutdown_probe.mphelpers`), which are
+        numbered last and kept in ``helpers``.
         """
         ports = listening_ports([h.pid for h in self.handles.values() if h.alive])
         for handle in self.handles.values():
@@ -268,21 +272,25 @@ class CaseProcesses:
         self._settled_at = time.monotonic()
         children = [h for h in self.handles.values()
                     if h.role.startswith("child") and h.alive and parent_pid(h.ps) == self.root.pid]
+        root_argv = cmdline_of(self.root.ps)
+        self.helpers = [h for h in children if mp_helper(cmdline_of(h.ps) or h.cmdline, root_argv)]
         if not children:
             return
 
-        def rank(h: ProcessHandle) -> tuple[int, int, float]:
+        def rank(h: ProcessHandle) -> tuple[int, int, int, float, int]:
             return (
+                1 if h in self.helpers else 0,
                 0 if environ_of(h.ps).get("WERKZEUG_RUN_MAIN") == "true" else 1,
                 0 if h.listening else 1,
                 created(h.ps),
+                h.pid,
             )
 
         children.sort(key=rank)
         # Renumber so that "child" is always the worker.
         for n, h in enumerate(children):
             h.role = "child" if n == 0 else f"child-{n + 1}"
-        self.worker = children[0]
+        self.worker = children[0] if children[0] not in self.helpers else None
 
     def _late_ports(self) -> None:
         """The ports of processes found after :meth:`settle_roles` (a replacement

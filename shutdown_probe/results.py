@@ -57,7 +57,10 @@ class ExitInfo(TypedDict, total=False):
 class TriggerInfo(TypedDict, total=False):
     """How the path fired: a signal (``signal``, ``to``, ``pid``/``pgid``,
     ``delivered``, ``inject``), a stop profile (``profile``), or a trigger action
-    (``trigger`` and what :func:`~shutdown_probe.actions.perform` records)."""
+    (``trigger`` and what :func:`~shutdown_probe.actions.perform` records). A signal
+    trigger has ``trigger``, the signal's fields, ``aim`` (its selector as written:
+    "busy", "role='worker' nth=2"), ``chosen`` (how the processes were chosen, in
+    words) and ``signalled`` (each process, for every selector but the group)."""
 
     signal: str | None
     to: str | None
@@ -75,6 +78,9 @@ class TriggerInfo(TypedDict, total=False):
     error: str | None
     command: list[str]
     returncode: int | None
+    aim: str | None
+    chosen: str | None
+    signalled: list[SignalledInfo]
 
 
 class ActionInfo(TypedDict, total=False):
@@ -99,10 +105,14 @@ class SecondSignalInfo(TypedDict, total=False):
 
 
 class SignalledInfo(TypedDict, total=False):
+    """One process (or group) a stopper or a signal trigger signalled; ``kind``: the
+    probe's name for it, when the probe named it (signal triggers)."""
+
     pid: int | None
     pgid: int | None
     role: str | None
     delivered: bool | None
+    kind: str | None
 
 
 class ProcessInfo(TypedDict, total=False):

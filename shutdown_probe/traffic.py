@@ -290,6 +290,19 @@ class Traffic:
         self._roles.update(procs)
         return st
 
+    def holders(self) -> dict[int, list[int]]:
+        """pid -> the numbers of the requests in flight whose server side it holds,
+        read now from the kernel's socket table (the request's local port is the peer
+        of an ESTABLISHED socket on the app's port; the process is the one that has
+        that socket's inode open). Before the path fires."""
+        flight = [r for r in self.requests if not r.done.is_set()]
+        self._state(flight)
+        out: dict[int, list[int]] = {}
+        for r in flight:
+            if r.pid is not None:
+                out.setdefault(r.pid, []).append(r.n)
+        return out
+
     # -- the path fires
 
     def fire(self, t0: float) -> None:

@@ -38,16 +38,19 @@ from .loading import MAX_FILE_BYTES, load_scenario, make_scenario, parse_scenari
 from .model import Scenario
 from .parse_expect import parse_expectation
 from .resolution import Resolved, TrafficPlan
-from .specs import (ANY_ATEXIT, APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER,
+from .specs import (AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER,
                     EXPECT_KEYS, HOOK_KEYS, HTTP_METHODS, INIT_KINDS, MAX_SECONDS, OUTCOMES, PRE_STOP_KEYS,
                     PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS, PROFILE_OWN_KEYS, READY_KINDS, TOP_KEYS, TRAFFIC_KEYS,
-                    TRIGGER_KEYS, AppSpec, Expectation, HookSpec, ProfileSettings, ReadyCheck, TrafficSpec,
+                    TRIGGER_KEYS, AimSpec, AppSpec, Expectation, HookSpec, ProfileSettings, ReadyCheck, TrafficSpec,
                     TriggerSpec)
 from .templates import PLACEHOLDERS, ShellQuoting, shell_contexts, shell_quote, substitute, substitute_shell
 
 __all__ = [
+    "AIM_KEYS",
+    "AIM_TARGETS",
     "ANY_ATEXIT",
     "APP_KEYS",
+    "AimSpec",
     "AppSpec",
     "Checker",
     "DEFAULT_READY_TIMEOUT",

@@ -102,6 +102,8 @@ def _fill_action(t: TriggerSpec, sub: Callable[[str], str]) -> TriggerSpec:
         method=t.method,
         command=tuple(sub(a) for a in t.command) if t.command else None,
         timeout=t.timeout,
+        signal=t.signal,
+        aim=t.aim,
     )
 
 

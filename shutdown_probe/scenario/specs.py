@@ -32,7 +32,10 @@ TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interva
 # scenario may expect them without declaring them under [hooks].
 PROBE_HOOK_PREFIX = "atexit:"
 HOOK_KEYS = ("log", "file")
-TRIGGER_KEYS = ("http", "method", "command", "timeout")
+TRIGGER_KEYS = ("http", "method", "command", "timeout", "signal", "to", "role", "cmdline", "nth")
+# a signal trigger's keys beside `signal`; and the processes `to` names
+AIM_KEYS = ("to", "role", "cmdline", "nth")
+AIM_TARGETS = ("root", "group", "busy", "idle", "every-worker")
 EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "order", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
@@ -123,14 +126,41 @@ class HookSpec:
 
 
 @dataclass(frozen=True)
+class AimSpec:
+    """Whom a signal trigger signals: ``to`` one of :data:`AIM_TARGETS`, or the
+    processes whose probe or harness role is ``role`` and whose command line matches
+    ``cmdline``, the ``nth`` of them by start time (alone: the ``nth`` worker)."""
+
+    to: str | None = None
+    role: str | None = None
+    cmdline: Pattern[str] | None = field(default=None, compare=False)
+    nth: int | None = None
+
+    def describe(self, *, nth: bool = True) -> str:
+        """The selector as the scenario wrote it: 'busy', "role='worker' nth=2"
+        (without ``nth=`` when ``nth`` is false)."""
+        if self.to is not None:
+            return self.to
+        parts = [f"role={self.role!r}"] if self.role is not None else []
+        if self.cmdline is not None:
+            parts.append(f"cmdline={self.cmdline.pattern!r}")
+        if self.nth is not None and nth:
+            parts.append(f"nth={self.nth}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
 class TriggerSpec:
-    """An app-specific action a path can fire instead of a signal."""
+    """An app-specific action a path can fire: an HTTP request, a command, or a
+    signal (``signal``, to the processes ``aim`` chooses)."""
 
     name: str
     http: str | None = None  # URL template
     method: str = "GET"
     command: tuple[str, ...] | None = None  # argv templates
     timeout: float = 5.0
+    signal: int | None = None
+    aim: AimSpec | None = None
 
 
 @dataclass(frozen=True)

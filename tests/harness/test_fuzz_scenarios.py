@@ -109,6 +109,10 @@ ALT = {
     "app": {"command": "{python} " + APP_SCRIPT + " {workdir} | cat", "shell": True, "probe": False,
             "ready": {"http": "http://127.0.0.1:{port}/health"}},
     "hooks": {"bye": {"log": "bye"}},
+    "triggers": {
+        "hit": {"signal": "SIGUSR1", "role": "root", "cmdline": r"app\.py", "nth": 1},
+        "all": {"signal": 15, "to": "every-worker"},
+    },
     "profiles": {
         "double-ctrl-c": {"when": "bye"},
         "k8s-delete": {"grace": 0, "signal": "SIGINT", "pre_stop": {"command": ["{python}", "-c", "pass"]}},
@@ -132,7 +136,8 @@ KNOWN_KEYS = sorted({*S.TOP_KEYS, *S.APP_KEYS, *S.READY_KINDS, "count", *S.HOOK_
 # Strings the loader gives a meaning to: they get a fuzzed file past the first check.
 DOMAIN_STRINGS = sorted({
     *BUILTIN_PATHS, *OUTCOMES, *S.HTTP_METHODS, *S.INIT_KINDS, "get", "bye", "flushed", "released", "poke",
-    "atexit", "atexit:", "atexit:app.cleanup", "root", "child", "worker",
+    "atexit", "atexit:", "atexit:app.cleanup", "root", "child", "worker", "group", "busy", "idle",
+    "every-worker", "mp-child",
     "SIGTERM", "SIGKILL", "SIGSTOP", "SIGQUIT", "SIGRTMIN", "SIGRTMIN+1", "sigterm", "TERM", "SIGFOO",
     "{python}", "{port}", "{workdir}", "{scenario_dir}", "{prot}", "{", "}", "{{", "}}", "{}", "{port",
     "{workdir}/ready", "{workdir}/../x", ".", "..", "/", "/nonexistent", APP_SCRIPT, "missing.py",

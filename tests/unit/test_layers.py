@@ -20,7 +20,8 @@ PACKAGE = Path(shutdown_probe.__file__).parent
 
 # Low to high. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "roles"}),
+    ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "roles",
+              "mphelpers"}),
     ("results model", {"results", "environment"}),
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
@@ -28,7 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("judging", {"expect"}),
     ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "handles", "kills", "strays",
                        "processes", "namespaces", "ports", "output", "readiness", "probe", "evidence", "traffic",
-                       "actions", "deadline", "stops"}),
+                       "actions", "deadline", "stops", "aim"}),
     ("case pipeline", {"case", "launch", "phases", "collect", "pipeline", "runner"}),
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),
