@@ -106,6 +106,8 @@ class Service:
 
     def how_ended(self) -> str:
         """"exited with code 1", "killed by SIGKILL", or "running"."""
+        if self.status is None and not self.alive():
+            self._gone.wait(KILL_WAIT)  # ended: its reaper is about to have the status
         if self.status is None:
             return "running"
         rc, sig = describe_status(self.status)
@@ -188,6 +190,8 @@ class Service:
         if self.ready is not None:
             rec.ready_s = round(self.ready.elapsed, 4)
             rec.ready_detail = self.ready.detail
+        if self.status is None and not self.alive():
+            self._gone.wait(KILL_WAIT)
         if self.status is not None:
             rec.returncode, rec.signal = describe_status(self.status)
         if died and self.ended_at is not None and t0 is not None:
