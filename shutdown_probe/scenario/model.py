@@ -74,7 +74,11 @@ class Scenario:
 
     def resolve(self, *, port: int, workdir: str, services: dict[str, int] | None = None) -> Resolved:
         """The templates filled for the case that runs on ``port`` in ``workdir``, its
-        services on the ports ``services`` gives (name -> port)."""
+        services on the ports ``services`` gives (name -> port): every one of them."""
+        missing = [n for n in self.services if n not in (services or {})]
+        if missing:
+            raise UsageError(f"resolve: scenario {self.name!r} needs the ports of its services "
+                             f"({', '.join(missing)}): pass services={{name: port}}")
         return resolve(self.app, self.hooks, self.triggers, self.profiles, self.traffic, scenario_dir=self.dir,
                        port=port, workdir=workdir, services=services or {})
 
