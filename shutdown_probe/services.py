@@ -62,7 +62,7 @@ class Service:
 
     def __init__(self, plan: ResolvedService, scope: ServiceScope, port: int, tag: str, folder: str,
                  popen: subprocess.Popen[bytes], pidfd: int, capture: OutputCapture,
-                 ready_watch: LogWatcher | None) -> None:
+                 ready_watch: LogWatcher | None, started_at: float) -> None:
         self.name, self.scope, self.port, self.tag, self.folder = plan.name, scope, port, tag, folder
         self.plan = plan
         self.popen = popen
@@ -70,8 +70,9 @@ class Service:
         self.pidfd = pidfd
         self.capture = capture
         self.ready_watch = ready_watch
-        self.started_at = time.monotonic()
+        self.started_at = started_at  # CLOCK_MONOTONIC, just before it was started
         self.ready: ReadyOutcome | None = None
+        self.ready_s: float | None = None  # its start -> the end of its ready check
         self.ended_at: float | None = None  # CLOCK_MONOTONIC when it ended
         self.status: int | None = None  # its wait status, once reaped
         self.stopping = False  # the harness is stopping it: its end is no death
@@ -119,6 +120,7 @@ class Service:
         self.ready = wait_ready(self.plan.ready, timeout=timeout, root_fd=self.pidfd, root_alive=self.alive,
                                 capture=self.capture, log_watch=self.ready_watch, cancel=cancel,
                                 who=f"service '{self.name}'")
+        self.ready_s = time.monotonic() - self.started_at
         return self.ready
 
     def _signal_group(self, sig: int) -> bool:
@@ -187,8 +189,8 @@ class Service:
                             command=shlex.join(self.plan.argv), port=self.port, pid=self.pid,
                             stopped_by_harness=self.stopped_by_harness, killed_by_harness=self.killed_by_harness,
                             error=error)
-        if self.ready is not None:
-            rec.ready_s = round(self.ready.elapsed, 4)
+        if self.ready is not None and self.ready_s is not None:
+            rec.ready_s = round(self.ready_s, 4)
             rec.ready_detail = self.ready.detail
         if self.status is None and not self.alive():
             self._gone.wait(KILL_WAIT)
@@ -227,6 +229,7 @@ def start_service(plan: ResolvedService, scope: ServiceScope, port: int, tag: st
         for s in ignored:
             signal.signal(s, signal.SIG_DFL)
 
+    started_at = time.monotonic()
     try:
         with adoption.spawning():
             popen = subprocess.Popen(plan.argv, cwd=plan.cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w,
@@ -256,7 +259,7 @@ def start_service(plan: ResolvedService, scope: ServiceScope, port: int, tag: st
         ready_watch = LogWatcher(plan.ready.regex, plan.ready.count)
         capture.subscribe(ready_watch, plan.ready.regex)
     capture.start()
-    service = Service(plan, scope, port, tag, folder, popen, pidfd, capture, ready_watch)
+    service = Service(plan, scope, port, tag, folder, popen, pidfd, capture, ready_watch, started_at)
     with _live_lock:
         _live.add(service)
     return service
