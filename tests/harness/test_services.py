@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from shutdown_probe import expand_cases, load_scenario, run_cases
+from shutdown_probe.processes import tagged_processes
 from shutdown_probe.waiting import wait_readable
-from tests.support import ROOT, TARGETS, running, wait_while_running, write_scenario
+from tests.support import ROOT, SESSION, TARGETS, running, wait_while_running, write_scenario
 
 # How long a service may outlive a harness killed by SIGKILL (the watchdog's sweep:
 # generous, for a loaded two-core machine).
@@ -197,14 +198,21 @@ def test_a_harness_killed_by_sigkill_leaves_no_service_behind(tmp_path, scope):
     want = 1 if scope == "run" else 2
     wait_while_running(proc, lambda: len(log_lines(tmp_path, "start")) >= want, f"{want} service start(s)")
     pids = [int(s[0]) for s in log_lines(tmp_path, "start")]
+
+    def apps() -> list[int]:  # the cases' apps: tagged, and not a service
+        return [p.pid for p in tagged_processes(f"{SESSION}/") if p.pid not in pids]
+
+    # both cases' apps are up (each connected to the service before its ready file)
+    wait_while_running(proc, lambda: len(apps()) >= 2, "both cases' apps")
     assert all(running(pid) for pid in pids)
+    alive = pids + apps()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     proc.stderr.close()  # type: ignore[union-attr]
-    survivors = wait_gone(pids, SURVIVAL_LIMIT)
+    survivors = wait_gone(alive, SURVIVAL_LIMIT)
     for pid in survivors:  # do not poison the next tests
         os.kill(pid, signal.SIGKILL)
-    assert survivors == [], f"services alive {SURVIVAL_LIMIT} s after the harness was SIGKILLed"
+    assert survivors == [], f"alive {SURVIVAL_LIMIT} s after the harness was SIGKILLed (services: {pids})"
 
 
 def test_an_interrupted_run_stops_its_services(tmp_path):
