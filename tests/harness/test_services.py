@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from shutdown_probe import expand_cases, load_scenario, run_cases
+from shutdown_probe import expand_cases, load_scenario, run_cases, watchdog
 from shutdown_probe.processes import tagged_processes
 from shutdown_probe.waiting import wait_readable
 from tests.support import ROOT, SESSION, TARGETS, running, wait_while_running, write_scenario
@@ -213,6 +213,10 @@ def test_a_harness_killed_by_sigkill_leaves_no_service_behind(tmp_path, scope):
     for pid in survivors:  # do not poison the next tests
         os.kill(pid, signal.SIGKILL)
     assert survivors == [], f"alive {SURVIVAL_LIMIT} s after the harness was SIGKILLed (services: {pids})"
+    # its watchdog, re-parented to this process, ends a moment after its sweep: wait for
+    # it, so that a later test counting this process's watchdogs finds only its own
+    wait_gone([pid for pid, state in watchdog.watchdog_children().items()
+               if pid != watchdog.pid() and state != "Z"], 10)
 
 
 def test_an_interrupted_run_stops_its_services(tmp_path):
