@@ -156,7 +156,8 @@ def test_a_service_killed_during_a_case_makes_it_an_error_and_the_next_case_says
 
 def start_harness(scenario: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(scenario), "--jobs", "2", "--quiet"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
 
 def wait_gone(pids: list[int], limit: float) -> list[int]:
@@ -227,7 +228,12 @@ def test_an_interrupted_run_stops_its_services(tmp_path):
     wait_while_running(proc, lambda: log_lines(tmp_path, "start"), "the service's start")
     [pid] = [int(s[0]) for s in log_lines(tmp_path, "start")]
     os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"the interrupted harness did not end: {err.decode(errors='replace')}")
     assert proc.returncode == 130, err
     assert wait_gone([pid], SURVIVAL_LIMIT) == []
 
