@@ -405,6 +405,11 @@ def _never_started(results: Results) -> dict[str, str]:
         if not all(c.outcome in ("not-ready", "error") for c in cases):  # not "interrupted"
             continue
         first = cases[0]
+        failed = next((svc for svc in first.services if svc.state in ("not-ready", "not-started")), None)
+        if failed is not None:  # a service the app needs, not the app, is what never started
+            broken[name] = (f"{first.scenario_file}: services.{failed.name}: the service failed on every one of "
+                            f"{len(cases)} path(s): {first.error}")
+            continue
         key = "app.ready" if first.outcome == "not-ready" else "app.command"
         last = next((ln.strip() for ln in reversed(first.output_tail.splitlines()) if ln.strip()), "")
         said = f"; its last output: {last[:160]}" if last else "; it printed nothing"

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar, Union
 
-from .waiting import Flag
+from .waiting import Flag, wait_readable
 
 __all__ = ["Interruption", "parent_death_signal"]
 
@@ -189,6 +189,14 @@ class Interruption:
         """
         box: dict[str, Any] = {}
         ended = threading.Event()
+        # The kernel may hand a process's signal to any of its threads; Python runs the
+        # handler only once the main thread runs bytecode again, and a main thread
+        # blocked on a lock never would. So it waits on a pipe that the signal's C
+        # handler writes to (signal.set_wakeup_fd), whichever thread took it, and that
+        # the run's end writes to too.
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
 
         def work() -> None:
             try:
@@ -198,22 +206,31 @@ class Interruption:
             finally:
                 ended.set()
                 self._wake.set()
+                try:
+                    os.write(wake_w, b"x")
+                except OSError:
+                    pass  # full (the waiter wakes anyway) or closed (it stopped waiting)
 
         worker = threading.Thread(target=work, name="shutdown-probe-run")
         self.running += 1
+        old_wakeup = _set_wakeup_fd(wake_w)
         try:
             worker.start()
             while not ended.is_set() and self.signum is None:
-                self._wake.wait()
-                self._wake.clear()  # the loop looks again at what set it
+                wait_readable([wake_r], None)
+                _drain(wake_r)  # the loop looks again at what woke it
             if self.signum is None:
                 worker.join()
             if self.signum is not None:
                 self.killed = self._stop_cases(ended, patience)
                 return None
         finally:
+            _set_wakeup_fd(old_wakeup)
             if not worker.is_alive():  # else a hurried case is still ending, and may
                 self.running -= 1      # yet look at the cancel flag: uninstall keeps it
+            os.close(wake_r)
+            if not worker.is_alive():  # else it may still write its end there
+                os.close(wake_w)
         if "error" in box:
             raise box["error"]
         value: T = box["value"]
@@ -233,6 +250,21 @@ class Interruption:
                 break
             self._wake.clear()  # the loop looks again at what set it
         return killed + abort_all()
+
+
+def _set_wakeup_fd(fd: int) -> int:
+    """signal.set_wakeup_fd from the main thread (elsewhere it cannot: -1, nothing set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return -1
+    return signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def parent_death_signal(sig: int) -> None:

@@ -72,10 +72,12 @@ class _Plan:
     stop: StopRecord | None
 
 
-def launch(case: Case, workdir: str, port: int, tag: str) -> Launched | NotLaunched:
-    """Start the app of ``case`` (its processes tagged ``tag``)."""
+def launch(case: Case, workdir: str, port: int, tag: str,
+           services: dict[str, int] | None = None) -> Launched | NotLaunched:
+    """Start the app of ``case`` (its processes tagged ``tag``); ``services`` are the
+    ports of the scenario's running services, by name."""
     scenario, path = case.scenario, case.path
-    resolved = scenario.resolve(port=port, workdir=workdir)
+    resolved = scenario.resolve(port=port, workdir=workdir, services=services)
     plan = _plan(case, resolved, workdir, tag)
     if isinstance(plan, NotLaunched):
         return plan

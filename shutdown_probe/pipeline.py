@@ -2,7 +2,8 @@
 
 :func:`run_case` is the whole life of one case:
 
-    lease a port  ->  launch (own session, tagged env, pipes drained)
+    lease a port  ->  the scenario's services (the run's, started by its first case;
+      the case's own)  ->  launch (own session, tagged env, pipes drained)
       ->  ready  ->  choose the target  ->  prime the traffic, arm the detectors
       ->  fire the path  ->  await the end (hung / survived / orphans: the harness
       ends what is left)  ->  clean up  ->  collect: the CaseResult
@@ -25,7 +26,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
-from . import adoption, watchdog
+from . import adoption, services, watchdog
 from .capabilities import capabilities
 from .case import RUN_ID, Case, new_tag
 from .collect import Cleanup, collect, not_launched
@@ -50,6 +51,7 @@ from .ports import lease_port
 from .processes import CaseProcesses
 from .readiness import Interrupted
 from .results import CaseResult, TriggerInfo
+from .service_pool import Provision, ServicePool
 from .stops import fired_by
 from .strays import sweep_strays
 from .waiting import Flag
@@ -67,7 +69,8 @@ _active_lock = threading.Lock()
 
 
 def abort_all() -> int:
-    """SIGKILL every process of every running case; return how many were signalled.
+    """SIGKILL every process of every running case, and every service; return how
+    many were signalled.
 
     For an interrupted harness: the cases' own threads also clean up when they see the
     cancel flag, this is the backstop that does not depend on them. Its kills are the
@@ -82,11 +85,23 @@ def abort_all() -> int:
         n += len(tree.kill_all(reason))
     for tree in trees:
         tree.wait_gone(KILL_GRACE, reason)
-    return n
+    return n + services.kill_all()
 
 
-def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = False) -> CaseResult:
-    """Run one case and return what was observed. Never leaves a process behind."""
+def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = False,
+             services: ServicePool | None = None) -> CaseResult:
+    """Run one case and return what was observed. Never leaves a process behind.
+
+    ``services`` is the run's pool of scenario services (:mod:`~shutdown_probe.service_pool`):
+    a service of scope "run" started there is shared with the run's other cases and
+    stopped when the pool is closed. Without one, the case has a pool of its own,
+    closed after it."""
+    if services is None:
+        pool = ServicePool()
+        try:
+            return run_case(case, cancel=cancel, keep_workdir=keep_workdir, services=pool)
+        finally:
+            pool.close()
     began = time.monotonic()
     capabilities()  # become a subreaper before the first child exists
     watchdog.ensure(RUN_ID)  # and have someone who outlives a SIGKILLed harness
@@ -94,7 +109,7 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
     if not keep_workdir:  # a harness killed by SIGKILL leaves it to the watchdog
         watchdog.watch_dir(workdir)
     try:
-        result = _leased(case, workdir, cancel)
+        result = _leased(case, workdir, cancel, services)
     finally:
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -102,20 +117,33 @@ def run_case(case: Case, *, cancel: Flag | None = None, keep_workdir: bool = Fal
     return replace(result, workdir=workdir if keep_workdir else None, wall_s=round(time.monotonic() - began, 4))
 
 
-def _leased(case: Case, workdir: str, cancel: Flag | None) -> CaseResult:
+def _leased(case: Case, workdir: str, cancel: Flag | None, pool: ServicePool) -> CaseResult:
     try:
         lease = lease_port()
     except HarnessError as exc:  # this case's problem: the others still run
         return not_launched(case, NotLaunched("error", str(exc), {}, None))
     try:
-        launched = launch(case, workdir, lease.port, new_tag())
-        if isinstance(launched, NotLaunched):
-            return not_launched(case, launched)
-        with _active_lock:
-            _active.add(launched.tree)
-        return _CaseRun(case, launched, lease.port, cancel).run()
+        provision = pool.provide(case, cancel)
+        result: CaseResult | None = None
+        try:
+            result = _launched(case, workdir, cancel, lease.port, provision)
+        finally:
+            if result is None:  # the harness failed: its services still stop
+                provision.finish(not_launched(case, NotLaunched("error", "", {}, None)))
+        return provision.finish(result)
     finally:
         lease.release()
+
+
+def _launched(case: Case, workdir: str, cancel: Flag | None, port: int, provision: Provision) -> CaseResult:
+    if provision.failure is not None:
+        return not_launched(case, NotLaunched(provision.outcome, provision.failure, {}, None))
+    launched = launch(case, workdir, port, new_tag(), provision.ports)
+    if isinstance(launched, NotLaunched):
+        return not_launched(case, launched)
+    with _active_lock:
+        _active.add(launched.tree)
+    return _CaseRun(case, launched, port, cancel).run()
 
 
 class _CaseRun:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .paths import Path
     from .results import CaseResult, Results
     from .scenario import Expectation, Scenario
+    from .service_pool import ServicePool
     from .waiting import Flag
 
 T = TypeVar("T")
@@ -120,7 +121,8 @@ class ScenarioItem(pytest.Item):
 
         keep = self.config.getoption("shutdown_probe_keep_workdirs")
         result = _running(
-            self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep),
+            self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep,
+                                                  services=_services(self.config)),
             lambda result: record(self, result, self.scenario.description))
         if result.outcome == "skipped":
             reason = result.skip_reason or "skipped"
@@ -247,7 +249,29 @@ def _running(session: pytest.Session, call: Callable[[Flag], T], keep: Callable[
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _close_services(config)
     _stop(config).uninstall()
+
+
+# ------------------------------------------------------------------ the session's services
+
+
+_POOL = pytest.StashKey["ServicePool"]()
+
+
+def _services(config: pytest.Config) -> ServicePool:
+    """The session's scenario services (one pool per session, or per xdist worker)."""
+    if _POOL not in config.stash:
+        from .service_pool import ServicePool
+
+        config.stash[_POOL] = ServicePool()
+    return config.stash[_POOL]
+
+
+def _close_services(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.close()
 
 
 class CaseInterrupted(Exception):
@@ -296,11 +320,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None,
     if outcome.excinfo is None:  # every report of the item is logged: delivered
         item.stash[_PENDING] = []
         item.stash[_ATTACHED] = 0
+    # the run-scoped services of a scenario live until its last item in a row: the
+    # next item keeps those of its own scenario, every other scenario's stop now
+    pool = item.config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.release_except(nextitem.scenario if isinstance(nextitem, ScenarioItem) else None)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     _stop(session.config).finishing = True  # signals from now on wait for the reports
+    _close_services(session.config)  # before the matrix's sweep for leftovers
 
 
 def _undelivered(session: pytest.Session) -> list[dict[str, Any]]:
@@ -362,6 +392,7 @@ class SessionMatrix:
         stop = _stop(self.config)
         stop.finishing = True  # this may run before the module's hook that says so
         # the handlers stay (pytest_unconfigure restores them): a signal now is counted
+        _close_services(self.config)  # the services are stopped, not swept as leftovers
         self.leaked |= _sweep_leftovers(self.messages)
         if self.leaked and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -508,7 +539,8 @@ class ShutdownProbe:
         scenario = self._scenario(scenario)
         case = Case(scenario, _pick_path(scenario, path))
         result = _running(
-            self._node.session, lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir),
+            self._node.session, lambda cancel: run_case(case, cancel=cancel, keep_workdir=keep_workdir,
+                                                        services=_services(self._node.config)),
             lambda result: self._keep(result, scenario))
         self._check_interrupted()
         return result
@@ -526,7 +558,7 @@ class ShutdownProbe:
                 self._keep(result, scenario)
 
         results = _running(self._node.session, lambda cancel: run_cases(
-            cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs), keep)
+            cases, jobs=jobs, cancel=cancel, keep_workdirs=keep_workdirs, services=_services(self._node.config)), keep)
         self._check_interrupted()
         return {r.path: r for r in results.cases}
 

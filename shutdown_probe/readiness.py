@@ -46,11 +46,13 @@ def wait_ready(
     capture: OutputCapture,
     log_watch: LogWatcher | None,
     cancel: Flag | None = None,
+    who: str = "the app",
 ) -> ReadyOutcome:
     """Wait until ``check`` passes, the root exits, or ``timeout`` runs out.
 
     ``log_watch`` must have been subscribed to the capture before the app started,
-    so no line can slip past.
+    so no line can slip past. ``who`` names what is waited for in the outcome's
+    words ("the app", "service 'redis'").
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -60,7 +62,7 @@ def wait_ready(
         if cancel is not None and cancel.is_set():
             raise Interrupted()
         if not root_alive():
-            return ReadyOutcome(False, "the app exited before it was ready", time.monotonic() - start)
+            return ReadyOutcome(False, f"{who} exited before it was ready", time.monotonic() - start)
         return None
 
     if check is None:

@@ -42,6 +42,11 @@ ClaimVerdict = Literal["confirmed", "refuted", "untested"]
 # the outcomes a scenario's expectation may name (scenario.OUTCOMES, which must match)
 CaseOutcome = Literal["exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped"]
 ProbeNoteKind = Literal["unreadable", "truncated", "malformed"]
+ServiceScope = Literal["run", "case"]
+# a service at the end of a case: still running (scope "run"), stopped by the harness
+# after the case (scope "case"), ended by itself or by someone else while the case
+# needed it ("died"), never ready, or never started
+ServiceState = Literal["running", "stopped", "died", "not-ready", "not-started"]
 
 
 # The free-form tables of a case, with the keys the reports read back and their types
@@ -325,6 +330,31 @@ class Stray:
 
 
 @dataclass
+class ServiceRecord:
+    """A scenario service ([services.NAME]) as one case saw it. Not one of the app's
+    processes: never in ``processes`` nor ``orphans``, never a path's target."""
+
+    name: str
+    scope: ServiceScope
+    state: ServiceState
+    command: str = ""
+    port: int | None = None
+    pid: int | None = None
+    ready_s: float | None = None  # its start -> ready
+    ready_detail: str = ""  # what made it ready, or why it never was
+    returncode: int | None = None  # once it ended: how
+    signal: str | None = None
+    # seconds from the case's trigger to its end, when it ended while the case needed
+    # it (negative: before the trigger); None otherwise
+    ended_after_s: float | None = None
+    stopped_by_harness: bool = False  # the harness stopped it (SIGTERM to its group)
+    killed_by_harness: bool = False  # ...and it needed the SIGKILL after its stop_timeout
+    error: str | None = None  # what went wrong with it, in a sentence
+    # its last output lines (stderr's after STDERR_MARK), kept when it failed
+    output_tail: str = ""
+
+
+@dataclass
 class Escalation:
     """A signal the harness itself had to send to clean up, and why."""
 
@@ -514,6 +544,8 @@ class CaseResult:
     # outcome "skipped": why the path did not apply ("the root has no child process to
     # signal"); ``error`` says the same as "skipped: <reason>", as results version 1 did
     skip_reason: str | None = None
+    # the scenario's services ([services.NAME]) as this case saw them, in file order
+    services: list[ServiceRecord] = field(default_factory=list)
 
     def skip(self, reason: str) -> None:
         """Mark the case skipped: the path does not apply, for ``reason``."""

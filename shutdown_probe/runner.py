@@ -25,10 +25,12 @@ from .errors import UsageError
 from .ports import lease_port
 from .results import CaseResult, Results
 from .scenario import Scenario
+from .service_pool import ServicePool
 from .waiting import Flag
 
 __all__ = [
-    "KILL_GRACE", "MAX_CASES", "OUTPUT_GRACE", "RUN_ID", "SESSION_ENV", "Case", "CaseList", "TooManyCases",
+    "KILL_GRACE", "MAX_CASES", "OUTPUT_GRACE", "RUN_ID", "SESSION_ENV", "Case", "CaseList", "ServicePool",
+    "TooManyCases",
     "abort_all", "expand_cases", "lease_port", "run_case", "run_cases", "tag_prefix",
 ]
 
@@ -128,12 +130,23 @@ def run_cases(
     on_start: Callable[[Case], None] | None = None,
     on_done: Callable[[Case, CaseResult], None] | None = None,
     keep_workdirs: bool = False,
+    services: ServicePool | None = None,
 ) -> Results:
     """Run ``cases`` (``jobs`` at a time) and collect their results in case order.
 
     Each of ``jobs`` workers takes the next case when it is free, so a long
     :class:`CaseList` is never turned into a list, nor into one queued task per case.
+    The scenarios' services of scope "run" are started once for all of their cases
+    and stopped at the end: in ``services`` when given (the caller closes it), else
+    in a pool of this run's own.
     """
+    if services is None:
+        own = ServicePool()
+        try:
+            return run_cases(cases, jobs=jobs, cancel=cancel, on_start=on_start, on_done=on_done,
+                             keep_workdirs=keep_workdirs, services=own)
+        finally:
+            own.close()
     caps = capabilities()
     watchdog.ensure(RUN_ID)
     info = caps.as_dict()
@@ -153,7 +166,7 @@ def run_cases(
             return
         if on_start:
             on_start(case)
-        res = run_case(case, cancel=cancel, keep_workdir=keep_workdirs)
+        res = run_case(case, cancel=cancel, keep_workdir=keep_workdirs, services=services)
         done[i] = res
         if on_done:
             on_done(case, res)

@@ -21,6 +21,7 @@ This module is the face of the package; the modules behind it, lowest first:
     parse_triggers.py  [hooks], [triggers], their actions, and paths
     parse_profiles.py  [profiles]
     parse_traffic.py   [traffic]
+    parse_services.py  [services]
     parse_expect.py    [expect]
     loading.py         the ways in: a TOML file, a mapping, keyword arguments
     describe.py        the text `shutdown-probe check` prints
@@ -37,13 +38,13 @@ from .describe import describe
 from .loading import MAX_FILE_BYTES, load_scenario, make_scenario, parse_scenario, read_scenario_bytes, read_toml
 from .model import Scenario
 from .parse_expect import parse_expectation
-from .resolution import Resolved, TrafficPlan
-from .specs import (AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER,
-                    EXPECT_KEYS, HOOK_KEYS, HTTP_METHODS, INIT_KINDS, MAX_SECONDS, OUTCOMES, PRE_STOP_KEYS,
-                    PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS, PROFILE_OWN_KEYS, READY_KINDS, TOP_KEYS, TRAFFIC_KEYS,
-                    TRIGGER_KEYS, AimSpec, AppSpec, Expectation, HookSpec, ProfileSettings, ReadyCheck, TrafficSpec,
-                    TriggerSpec)
-from .templates import PLACEHOLDERS, ShellQuoting, shell_contexts, shell_quote, substitute, substitute_shell
+from .resolution import Resolved, ResolvedService, TrafficPlan
+from .specs import (AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT,
+                    DEFAULT_SURVIVE_AFTER, EXPECT_KEYS, HOOK_KEYS, HTTP_METHODS, INIT_KINDS, MAX_SECONDS, OUTCOMES,
+                    PRE_STOP_KEYS, PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS, PROFILE_OWN_KEYS, READY_KINDS, SERVICE_KEYS,
+                    SERVICE_SCOPES, TOP_KEYS, TRAFFIC_KEYS, TRIGGER_KEYS, AimSpec, AppSpec, Expectation, HookSpec,
+                    ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec)
+from .templates import PLACEHOLDERS, ShellQuoting, service_port, shell_contexts, shell_quote, substitute, substitute_shell
 
 __all__ = [
     "AIM_KEYS",
@@ -77,7 +78,11 @@ __all__ = [
     "ReadyCheck",
     "RegexProblem",
     "Resolved",
+    "ResolvedService",
+    "SERVICE_KEYS",
+    "SERVICE_SCOPES",
     "Scenario",
+    "ServiceSpec",
     "ShellQuoting",
     "TOP_KEYS",
     "TRAFFIC_KEYS",
@@ -96,6 +101,7 @@ __all__ = [
     "read_scenario_bytes",
     "read_toml",
     "regex_timeout_note",
+    "service_port",
     "shell_contexts",
     "shell_quote",
     "substitute",

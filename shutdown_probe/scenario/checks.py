@@ -19,14 +19,18 @@ from regex import Pattern
 from ..errors import ScenarioError
 from ..patterns import RegexProblem, compile_regex, shown
 from .specs import HTTP_METHODS, MAX_SECONDS, TOP_KEYS
-from .templates import PLACEHOLDERS, substitute, unknown_placeholder
+from .templates import PLACEHOLDERS, sample_values, service_of, service_port, substitute, unknown_placeholder
 
 
 class Checker:
-    """Type and key checks of one file, all reporting through one ScenarioError format."""
+    """Type and key checks of one file, all reporting through one ScenarioError format.
+
+    ``services`` are the names of the scenario's [services] tables: their ports are
+    placeholders every template may use (``{services.NAME.port}``)."""
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.services: tuple[str, ...] = ()
 
     def fail(self, key: str | None, message: str, *, value: object = None,
              allowed: Iterable[str] | None = None) -> ScenarioError:
@@ -61,10 +65,17 @@ class Checker:
         text = self.string(value, key)
         if "\0" in text:  # argv, environment, paths and URLs cannot hold one
             raise self.fail(key, "contains a NUL character", value=text)
-        bad = unknown_placeholder(text)
+        bad = unknown_placeholder(text, self.services)
         if bad is not None:
-            hint = did_you_mean(bad[1:-1], PLACEHOLDERS, form="{{{}}}")
-            allowed = ["{" + p + "}" for p in PLACEHOLDERS]
+            names = [*PLACEHOLDERS, *(service_port(s) for s in self.services)]
+            allowed = ["{" + p + "}" for p in names]
+            service = service_of(bad[1:-1])
+            if service is not None:
+                hint = did_you_mean(service, self.services)
+                have = ", ".join(self.services) if self.services else "none"
+                raise self.fail(key, f"unknown service '{service}' in {bad}{hint} (services: {have}; "
+                                     "a [services.NAME] table declares one)", value=bad, allowed=allowed)
+            hint = did_you_mean(bad[1:-1], names, form="{{{}}}")
             raise self.fail(key, f"unknown placeholder {bad}{hint} (allowed: {', '.join(allowed)}"
                                  "; write {{ and }} for literal braces)", value=bad, allowed=allowed)
         return text
@@ -121,7 +132,7 @@ class Checker:
 
     def url(self, text: str, key: str) -> None:
         """A URL template the harness can take apart, whatever its placeholders become."""
-        probe = substitute(text, {"python": "python", "port": "1", "workdir": "/w", "scenario_dir": "/s"})
+        probe = substitute(text, sample_values(self.services))
         try:
             parts = urlsplit(probe)
             parts.port  # noqa: B018 - raises ValueError for a port that is not one

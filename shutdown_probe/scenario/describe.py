@@ -18,6 +18,9 @@ def describe(scenario: Scenario) -> list[str]:
     ready = scenario.app.ready
     lines.append((f"  ready:   {ready.kind} {ready.value}" + (f" ({ready.count} lines)" if ready.count > 1 else ""))
                  if ready else "  ready:   as soon as started")
+    for svc in scenario.services.values():
+        check = f"ready {svc.ready.kind} {svc.ready.value}" if svc.ready else "ready as soon as started"
+        lines.append(f"  service: {svc.name} (scope {svc.scope}): {shlex.join(svc.command)}; {check}")
     if scenario.traffic is not None:
         t = scenario.traffic
         lines.append(f"  traffic: {t.in_flight} in flight" + (f" + {t.queued} queued" if t.queued else "")

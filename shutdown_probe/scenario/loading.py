@@ -25,6 +25,7 @@ from .model import Scenario
 from .parse_app import parse_app
 from .parse_expect import parse_expect
 from .parse_profiles import parse_profiles
+from .parse_services import parse_services, service_names
 from .parse_traffic import parse_traffic
 from .parse_triggers import parse_hooks, parse_paths, parse_triggers
 from .specs import TOP_KEYS
@@ -151,6 +152,10 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
     name = c.string(data.get("name", file.stem), "name")
     description = c.string(data.get("description", ""), "description")
 
+    # first: every table may name a service's port
+    raw_services = c.table(data.get("services", {}), "services")
+    c.services = service_names(c, raw_services)
+    services = parse_services(c, raw_services, file.parent)
     app = parse_app(c, c.table(data["app"], "app"), file.parent)
     hooks = parse_hooks(c, c.table(data.get("hooks", {}), "hooks"))
     triggers = parse_triggers(c, c.table(data.get("triggers", {}), "triggers"))
@@ -165,7 +170,7 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
     traffic = parse_traffic(c, c.table(data["traffic"], "traffic"), paths) if "traffic" in data else None
     expect = parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers,
                            probe=app.probe is not False, traffic=traffic)
-    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles, traffic)
+    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles, traffic, services)
 
 
 def make_scenario(
@@ -179,6 +184,7 @@ def make_scenario(
     expect: dict[str, Any] | None = None,
     profiles: dict[str, Any] | None = None,
     traffic: dict[str, Any] | None = None,
+    services: dict[str, Any] | None = None,
     description: str = "",
     base_dir: str | os.PathLike[str] = ".",
     shown: str | None = None,
@@ -205,7 +211,7 @@ def make_scenario(
     if hooks:
         data["hooks"] = _log_shorthand(hooks)
     for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles),
-                       ("traffic", traffic)):
+                       ("traffic", traffic), ("services", services)):
         if value is not None:
             data[key] = value
     base = FsPath(base_dir).resolve()

@@ -8,8 +8,9 @@ from pathlib import Path as FsPath
 
 from ..errors import UsageError
 from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
-from .resolution import Resolved, resolve
-from .specs import ANY_ATEXIT, PROBE_HOOK_PREFIX, AppSpec, Expectation, HookSpec, ProfileSettings, TrafficSpec, TriggerSpec
+from .resolution import Resolved, ResolvedService, resolve, resolve_service
+from .specs import (ANY_ATEXIT, PROBE_HOOK_PREFIX, AppSpec, Expectation, HookSpec, ProfileSettings, ServiceSpec,
+                    TrafficSpec, TriggerSpec)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Scenario:
     # the profile paths the scenario configures (see profile_settings)
     profiles: dict[str, ProfileSettings] = field(default_factory=dict)
     traffic: TrafficSpec | None = None
+    # [services.NAME], in file order
+    services: dict[str, ServiceSpec] = field(default_factory=dict)
 
     @property
     def dir(self) -> FsPath:
@@ -69,7 +72,17 @@ class Scenario:
         raise UsageError(f"unknown hook '{hook}'")
 
 
-    def resolve(self, *, port: int, workdir: str) -> Resolved:
-        """The templates filled for the case that runs on ``port`` in ``workdir``."""
+    def resolve(self, *, port: int, workdir: str, services: dict[str, int] | None = None) -> Resolved:
+        """The templates filled for the case that runs on ``port`` in ``workdir``, its
+        services on the ports ``services`` gives (name -> port): every one of them."""
+        missing = [n for n in self.services if n not in (services or {})]
+        if missing:
+            raise UsageError(f"resolve: scenario {self.name!r} needs the ports of its services "
+                             f"({', '.join(missing)}): pass services={{name: port}}")
         return resolve(self.app, self.hooks, self.triggers, self.profiles, self.traffic, scenario_dir=self.dir,
-                       port=port, workdir=workdir)
+                       port=port, workdir=workdir, services=services or {})
+
+    def resolve_service(self, name: str, *, workdir: str, services: dict[str, int]) -> ResolvedService:
+        """Service ``name``'s templates filled for one start of it, in its own folder
+        ``workdir``; ``services`` holds its port and those of the services it names."""
+        return resolve_service(self.services[name], scenario_dir=self.dir, workdir=workdir, services=services)

@@ -16,7 +16,7 @@ from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
 from .specs import (APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS,
                     AppSpec, ReadyCheck)
-from .templates import ShellQuoting, shell_contexts, substitute
+from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
 
 def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
@@ -25,12 +25,12 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     shell = c.boolean(app.get("shell", False), "app.shell")
     if "command" not in app:
         raise c.fail("app.command", "missing: expected the app's argv, e.g. [\"{python}\", \"app.py\"]")
-    cwd = _parse_cwd(c, c.template(app.get("cwd", "."), "app.cwd"), base)
-    command = _parse_command(c, app["command"], shell=shell)
-    env = _parse_env(c, c.table(app.get("env", {}), "app.env"))
+    cwd = parse_cwd(c, c.template(app.get("cwd", "."), "app.cwd"), base)
+    command = parse_command(c, app["command"], shell=shell)
+    env = parse_env(c, c.table(app.get("env", {}), "app.env"))
     ready = None
     if "ready" in app:
-        ready = _parse_ready(c, app["ready"])
+        ready = parse_ready(c, app["ready"])
     ready_timeout = c.seconds(app.get("ready_timeout", DEFAULT_READY_TIMEOUT), "app.ready_timeout")
     stop_timeout = c.seconds(app.get("stop_timeout", DEFAULT_STOP_TIMEOUT), "app.stop_timeout")
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
@@ -38,56 +38,59 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
 
     if not isinstance(command, str):
-        _check_executable(c, command, cwd, env, base)
+        check_executable(c, command, cwd, env, base)
     return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
                    survive_after)
 
 
-def _parse_cwd(c: Checker, raw_cwd: str, base: FsPath) -> FsPath:
+def parse_cwd(c: Checker, raw_cwd: str, base: FsPath, where: str = "app") -> FsPath:
+    """``where``.cwd: a folder relative to the scenario file's."""
     try:
         cwd = (base / raw_cwd).resolve()
         if "{" not in raw_cwd:
             if not cwd.exists():
-                raise c.fail("app.cwd", f"folder {cwd} does not exist", value=raw_cwd)
+                raise c.fail(f"{where}.cwd", f"folder {cwd} does not exist", value=raw_cwd)
             if not cwd.is_dir():
-                raise c.fail("app.cwd", f"{cwd} is not a folder", value=raw_cwd)
+                raise c.fail(f"{where}.cwd", f"{cwd} is not a folder", value=raw_cwd)
     except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop...
-        raise c.fail("app.cwd", f"cannot use folder {shown(raw_cwd)}: "
+        raise c.fail(f"{where}.cwd", f"cannot use folder {shown(raw_cwd)}: "
                                 f"{getattr(exc, 'strerror', None) or exc}", value=raw_cwd) from None
     return cwd
 
 
-def _parse_command(c: Checker, raw_cmd: Any, *, shell: bool) -> tuple[str, ...] | str:
-    """app.command: argv templates, or with ``shell`` one script (a list is joined)."""
+def parse_command(c: Checker, raw_cmd: Any, *, shell: bool, where: str = "app") -> tuple[str, ...] | str:
+    """``where``.command: argv templates, or with ``shell`` one script (a list is joined)."""
     command: tuple[str, ...] | str
+    key = f"{where}.command"
     if shell:
-        command = c.template(raw_cmd, "app.command") if isinstance(raw_cmd, str) else shlex.join(
-            c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+        command = c.template(raw_cmd, key) if isinstance(raw_cmd, str) else shlex.join(
+            c.template(a, key) for a in c.string_list(raw_cmd, key))
         try:
             shell_contexts(command)
         except ShellQuoting as exc:
-            raise c.fail("app.command", f"{exc}; pass the value in app.env instead, e.g. "
+            raise c.fail(key, f"{exc}; pass the value in {where}.env instead, e.g. "
                                         f"env = {{ WORKDIR = \"{{workdir}}\" }} and \"$WORKDIR\" in the "
                                         f"command", value=command) from None
     elif isinstance(raw_cmd, str):
         try:
-            command = tuple(shlex.split(c.template(raw_cmd, "app.command")))
+            command = tuple(shlex.split(c.template(raw_cmd, key)))
         except ValueError as exc:
-            raise c.fail("app.command", f"cannot split into arguments: {exc}", value=raw_cmd) from None
+            raise c.fail(key, f"cannot split into arguments: {exc}", value=raw_cmd) from None
     else:
         if not isinstance(raw_cmd, list):
-            raise c.fail("app.command", f"expected a list of strings or a string, got {value_kind(raw_cmd)}",
+            raise c.fail(key, f"expected a list of strings or a string, got {value_kind(raw_cmd)}",
                          value=raw_cmd)
-        command = tuple(c.template(a, "app.command") for a in c.string_list(raw_cmd, "app.command"))
+        command = tuple(c.template(a, key) for a in c.string_list(raw_cmd, key))
     if not command:
-        raise c.fail("app.command", "is empty: expected the program to run and its arguments", value=raw_cmd)
+        raise c.fail(key, "is empty: expected the program to run and its arguments", value=raw_cmd)
     return command
 
 
-def _parse_env(c: Checker, env_table: dict[str, Any]) -> dict[str, str]:
+def parse_env(c: Checker, env_table: dict[str, Any], table: str = "app") -> dict[str, str]:
+    """``table``.env: variable name -> value template."""
     env: dict[str, str] = {}
     for key, value in env_table.items():
-        where = f"app.env.{seg(key)}"
+        where = f"{table}.env.{seg(key)}"
         if not key or "=" in key or "\0" in key:
             raise c.fail(where, "expected an environment variable name: not empty, with no '=' or NUL in it",
                          value=key)
@@ -98,58 +101,60 @@ def _parse_env(c: Checker, env_table: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _check_executable(c: Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str],
-                      scenario_dir: FsPath) -> None:
-    probe = {"python": sys.executable, "port": "0", "workdir": "/nonexistent",
+def check_executable(c: Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[str, str],
+                     scenario_dir: FsPath, where: str = "app") -> None:
+    """The program of ``where``.command exists and can run (a script given to Python too)."""
+    probe = {**sample_values(c.services), "python": sys.executable, "port": "0", "workdir": "/nonexistent",
              "scenario_dir": str(scenario_dir.resolve())}
+    key = f"{where}.command"
     program = argv[0]
-    if "{port}" in program or "{workdir}" in program:
+    if "{port}" in program or "{workdir}" in program or "{services." in program:
         return  # only known per case
     program = substitute(program, probe)
     if not program:
-        raise c.fail("app.command", "the program (the first item) is an empty string", value=program)
+        raise c.fail(key, "the program (the first item) is an empty string", value=program)
     if "\0" in program:
-        raise c.fail("app.command", "the program contains a NUL character", value=program)
+        raise c.fail(key, "the program contains a NUL character", value=program)
     if "/" in program:
         full = program if os.path.isabs(program) else str(cwd / program)
         if not os.path.exists(full):
-            raise c.fail("app.command", f"executable {program!r} does not exist (looked in {cwd})", value=program)
+            raise c.fail(key, f"executable {program!r} does not exist (looked in {cwd})", value=program)
         if os.path.isdir(full) or not os.access(full, os.X_OK):
-            raise c.fail("app.command", f"{program!r} is not an executable file", value=program)
+            raise c.fail(key, f"{program!r} is not an executable file", value=program)
     else:
         search = env.get("PATH", os.environ.get("PATH", os.defpath))
         if shutil.which(program, path=search) is None:
-            raise c.fail("app.command", f"executable {program!r} not found on PATH", value=program)
+            raise c.fail(key, f"executable {program!r} not found on PATH", value=program)
     # A Python script that does not exist would only show up as "not ready" after
     # the ready timeout; say it now.
     name = os.path.basename(program)
     if name.startswith("python") and len(argv) > 1:
         script = argv[1]
-        if "{port}" not in script and "{workdir}" not in script:
+        if "{port}" not in script and "{workdir}" not in script and "{services." not in script:
             script = substitute(script, probe)
         if script.endswith(".py") and "{" not in script and "\0" not in script:
             full = script if os.path.isabs(script) else str(cwd / script)
             if not os.path.isfile(full):
-                raise c.fail("app.command", f"script {script!r} does not exist (looked in {cwd})", value=script)
+                raise c.fail(key, f"script {script!r} does not exist (looked in {cwd})", value=script)
 
 
-def _parse_ready(c: Checker, value: Any) -> ReadyCheck:
-    """app.ready: exactly one of :data:`READY_KINDS` (and ``count`` with ``log``)."""
-    table = dict(c.table(value, "app.ready"))
-    c.keys(table, READY_KINDS + ("count",), "app.ready")
+def parse_ready(c: Checker, value: Any, where: str = "app.ready") -> ReadyCheck:
+    """``where`` (app.ready): exactly one of :data:`READY_KINDS` (and ``count`` with ``log``)."""
+    table = dict(c.table(value, where))
+    c.keys(table, READY_KINDS + ("count",), where)
     count = table.pop("count", None)
     if len(table) != 1:
-        raise c.fail("app.ready", f"expected exactly one of {', '.join(READY_KINDS)}, got {len(table)}",
+        raise c.fail(where, f"expected exactly one of {', '.join(READY_KINDS)}, got {len(table)}",
                      allowed=READY_KINDS)
     kind, raw = next(iter(table.items()))
     if count is not None:
         if kind != "log":
-            raise c.fail("app.ready.count", "goes with ready.log only (how many matching lines mean ready)",
+            raise c.fail(f"{where}.count", "goes with ready.log only (how many matching lines mean ready)",
                          value=count)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise c.fail("app.ready.count", f"expected a whole number from 1 up, got {value_kind(count)}",
+            raise c.fail(f"{where}.count", f"expected a whole number from 1 up, got {value_kind(count)}",
                          value=count)
-    key = f"app.ready.{kind}"
+    key = f"{where}.{kind}"
     if kind == "delay":
         return ReadyCheck(kind, c.seconds(raw, key, zero_ok=True))
     if kind == "tcp" and isinstance(raw, int) and not isinstance(raw, bool):
@@ -164,14 +169,15 @@ def _parse_ready(c: Checker, value: Any) -> ReadyCheck:
         raise c.fail(key, f"expected an http:// or https:// URL, got {shown(text)}", value=text)
     if kind == "http":
         c.url(text, key)
-    m = re.fullmatch(r"(?a)(?:\[?([\w.:-]+)\]?:)?(\d+|\{port\})", text) if kind == "tcp" else None
+    m = re.fullmatch(r"(?a)(?:\[?([\w.:-]+)\]?:)?(\d+|\{port\}|\{services\.[\w-]+\.port\})", text) \
+        if kind == "tcp" else None
     if kind == "tcp" and m is None:
         raise c.fail(key, f"expected a port or host:port, got {shown(text)}", value=text)
     if m is not None:
         if m.group(1) is not None:
             c.host(m.group(1), key)
         port = m.group(2)
-        if port != "{port}" and not (len(port) <= 5 and 1 <= int(port) <= 65535):
+        if not port.startswith("{") and not (len(port) <= 5 and 1 <= int(port) <= 65535):
             got = port if len(port) <= 20 else shown(port, 20)
             raise c.fail(key, f"expected a port from 1 to 65535, got {got}", value=port)
     return ReadyCheck(kind, text)

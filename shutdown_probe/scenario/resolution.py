@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Callable
 
-from .specs import AppSpec, HookSpec, ProfileSettings, ReadyCheck, TrafficSpec, TriggerSpec
-from .templates import substitute, substitute_shell
+from .specs import AppSpec, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec
+from .templates import service_port, substitute, substitute_shell
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,10 @@ class Resolved:
 
 def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, TriggerSpec],
             profiles: dict[str, ProfileSettings], traffic: TrafficSpec | None, *, scenario_dir: FsPath,
-            port: int, workdir: str) -> Resolved:
+            port: int, workdir: str, services: dict[str, int]) -> Resolved:
     """The tables of a scenario in ``scenario_dir`` with their templates filled for
-    the case that runs on ``port`` in ``workdir``."""
-    values = {
-        "python": sys.executable,
-        "port": str(port),
-        "workdir": workdir,
-        "scenario_dir": str(scenario_dir),
-    }
+    the case that runs on ``port`` in ``workdir``, its services on ``services``' ports."""
+    values = _values(scenario_dir, port, workdir, services)
 
     def sub(text: str) -> str:
         return substitute(text, values)
@@ -83,6 +78,44 @@ def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, Trigge
     pre_stop = {name: _fill_action(p.pre_stop, sub)
                 for name, p in profiles.items() if p.pre_stop is not None}
     return Resolved(argv, cwd, env, ready, hook_files, filled, pre_stop, _plan(traffic, sub))
+
+
+@dataclass(frozen=True)
+class ResolvedService:
+    """A service's templates filled for one start of it."""
+
+    name: str
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    ready: ReadyCheck | None
+
+
+def resolve_service(spec: ServiceSpec, *, scenario_dir: FsPath, workdir: str,
+                    services: dict[str, int]) -> ResolvedService:
+    """Service ``spec`` filled in: ``{port}`` is its own (``services[spec.name]``),
+    ``{workdir}`` its own folder."""
+    values = _values(scenario_dir, services[spec.name], workdir, services)
+
+    def sub(text: str) -> str:
+        return substitute(text, values)
+
+    ready = spec.ready
+    if ready is not None and ready.kind != "log" and isinstance(ready.value, str):
+        ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
+    return ResolvedService(spec.name, [sub(a) for a in spec.command], str(spec.cwd),
+                           {k: sub(v) for k, v in spec.env.items()}, ready)
+
+
+def _values(scenario_dir: FsPath, port: int, workdir: str, services: dict[str, int]) -> dict[str, str]:
+    values = {
+        "python": sys.executable,
+        "port": str(port),
+        "workdir": workdir,
+        "scenario_dir": str(scenario_dir),
+    }
+    values.update({service_port(name): str(p) for name, p in services.items()})
+    return values
 
 
 def _plan(traffic: TrafficSpec | None, sub: Callable[[str], str]) -> TrafficPlan | None:

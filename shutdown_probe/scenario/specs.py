@@ -23,11 +23,18 @@ DEFAULT_SURVIVE_AFTER = 1.0
 # about 24 days they no longer fit the poll() and socket timeouts the harness uses.
 MAX_SECONDS = 86400.0
 
-TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic")
+TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic",
+            "services")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
             "unbuffered", "probe", "survive_after")
 TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
                 "timeout", "accept_timeout", "method", "paths")
+# [services.NAME]: a process the app needs beside it (a broker, a database)
+SERVICE_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "scope")
+# "run": one for every case of the scenario in a run; "case": one per case
+SERVICE_SCOPES = ("run", "case")
+DEFAULT_SERVICE_READY_TIMEOUT = 15.0
+DEFAULT_SERVICE_STOP_TIMEOUT = 5.0
 # Hooks the Python probe finds by itself are named "atexit:<qualified name>"; a
 # scenario may expect them without declaring them under [hooks].
 PROBE_HOOK_PREFIX = "atexit:"
@@ -80,6 +87,24 @@ class AppSpec:
     # (a master respawning its workers): how long it must go on running once the
     # child is gone for the case to end, as "survived".
     survive_after: float = DEFAULT_SURVIVE_AFTER
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """[services.NAME]: a real process the harness starts before the app and stops
+    after it, with a TCP port of its own (``{port}`` in its strings,
+    ``{services.NAME.port}`` everywhere). Its templates are filled per start:
+    ``{workdir}`` is a private folder of its own."""
+
+    name: str
+    command: tuple[str, ...]  # argv templates
+    cwd: FsPath
+    env: dict[str, str]
+    ready: ReadyCheck | None
+    ready_timeout: float = DEFAULT_SERVICE_READY_TIMEOUT
+    # after SIGTERM to its process group, how long it has before the SIGKILL
+    stop_timeout: float = DEFAULT_SERVICE_STOP_TIMEOUT
+    scope: str = "run"  # one of SERVICE_SCOPES
 
 
 @dataclass(frozen=True)

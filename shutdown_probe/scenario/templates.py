@@ -1,4 +1,5 @@
-"""Placeholders: ``{python}``, ``{port}``, ``{workdir}``, ``{scenario_dir}`` in a
+"""Placeholders: ``{python}``, ``{port}``, ``{workdir}``, ``{scenario_dir}`` and
+``{services.NAME.port}`` (the port leased for the scenario's service NAME) in a
 scenario's strings, filled per case; and, for ``shell = true``, quoted so that no value
 can run as shell code.
 
@@ -10,8 +11,44 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Iterable
 
 PLACEHOLDERS = ("python", "port", "workdir", "scenario_dir")
+# {services.NAME.port}: what a service's placeholder looks like, and the form of a
+# service's name (a placeholder must be able to hold it: no dot, no brace)
+SERVICE_PORT = "services.{}.port"
+SERVICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
+_SERVICE_PLACEHOLDER_RE = re.compile(r"services\.([^{}]*)\.port")
+
+
+def service_port(name: str) -> str:
+    """The placeholder name (without braces) of service ``name``'s port."""
+    return SERVICE_PORT.format(name)
+
+
+def service_of(placeholder: str) -> str | None:
+    """The service a placeholder name (``services.redis.port``) names, or None when it
+    does not have that form."""
+    m = _SERVICE_PLACEHOLDER_RE.fullmatch(placeholder)
+    return m.group(1) if m else None
+
+
+def service_refs(template: str) -> list[str]:
+    """The services whose ports ``template`` names, in order."""
+    out = []
+    for m in _PLACEHOLDER_RE.finditer(template):
+        if m.group(1) is not None:
+            name = service_of(m.group(1))
+            if name is not None:
+                out.append(name)
+    return out
+
+
+def sample_values(services: Iterable[str] = ()) -> dict[str, str]:
+    """A value for every placeholder, for checking a template's shape at load time."""
+    values = {"python": "python", "port": "1", "workdir": "/w", "scenario_dir": "/s"}
+    values.update({service_port(name): "1" for name in services})
+    return values
 
 _PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -155,10 +192,13 @@ def substitute_shell(template: str, values: dict[str, str]) -> str:
     return "".join(out)
 
 
-def unknown_placeholder(template: str) -> str | None:
+def unknown_placeholder(template: str, services: Iterable[str] = ()) -> str | None:
     """The first placeholder of ``template`` that is not one of :data:`PLACEHOLDERS`
-    (``"{prot}"``), or None."""
+    nor the port of one of ``services`` (``"{prot}"``, ``"{services.redsi.port}"``), or None."""
+    known = set(services)
     for m in _PLACEHOLDER_RE.finditer(template):
-        if m.group(0) not in ("{{", "}}") and m.group(1) not in PLACEHOLDERS:
+        if m.group(0) in ("{{", "}}") or m.group(1) in PLACEHOLDERS:
+            continue
+        if service_of(m.group(1)) not in known:
             return m.group(0)
     return None

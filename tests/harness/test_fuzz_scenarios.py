@@ -65,7 +65,7 @@ FULL = {
     "app": {
         "command": ["{python}", APP_SCRIPT, "{workdir}"],
         "cwd": ".",
-        "env": {"PORT": "{port}", "WORKERS": 2, "RATIO": 0.5},
+        "env": {"PORT": "{port}", "WORKERS": 2, "RATIO": 0.5, "DB": "127.0.0.1:{services.db.port}"},
         "ready": {"log": r"^\[pid (?P<pid>\d+)\] ready$", "count": 1},
         "ready_timeout": 5,
         "stop_timeout": 2.5,
@@ -94,6 +94,10 @@ FULL = {
         "url": "http://127.0.0.1:{port}/slow", "in_flight": 2, "queued": 1,
         "new_url": "http://127.0.0.1:{port}/new", "concurrency": 3, "interval": 0.05, "max_new": 10,
         "window": 1.0, "timeout": 5, "accept_timeout": 2, "method": "GET", "paths": ["sigterm", "docker-stop"],
+    },
+    "services": {
+        "db": {"command": ["{python}", "-c", "pass", "{port}", "{workdir}"], "cwd": ".", "env": {"DB_PORT": "{port}"},
+               "ready": {"tcp": "127.0.0.1:{port}"}, "ready_timeout": 3, "stop_timeout": 1, "scope": "case"},
     },
     "expect": {
         "sigterm": {"claim": "SIGTERM runs the handler", "ran": ["bye"], "not_ran": ["released"],
@@ -378,7 +382,10 @@ def assert_accepts_or_one_line(path: Path) -> ScenarioError | None:
     if loaded is not None:
         # what `run` does with a loaded scenario before it starts anything
         describe(loaded)
-        loaded.resolve(port=12345, workdir=str(path.parent / "work"))
+        ports = {name: 12346 + n for n, name in enumerate(loaded.services)}
+        loaded.resolve(port=12345, workdir=str(path.parent / "work"), services=ports)
+        for name in loaded.services:
+            loaded.resolve_service(name, workdir=str(path.parent / "svc"), services=ports)
         expand_cases([loaded])
         for p in loaded.paths:
             if p.profile is not None:
@@ -478,7 +485,7 @@ def test_bases_are_valid_and_cover_every_key():
         used |= set(ready)
     wanted = {*S.TOP_KEYS, *S.APP_KEYS, *S.READY_KINDS, "count", *S.HOOK_KEYS, *S.TRIGGER_KEYS, *S.EXPECT_KEYS,
               *S.PRE_STOP_KEYS, *S.PROFILE_COMMON_KEYS, *(k for keys in S.PROFILE_OWN_KEYS.values() for k in keys),
-              *S.TRAFFIC_KEYS}
+              *S.TRAFFIC_KEYS, *S.SERVICE_KEYS}
     assert wanted - used == set()
 
 

@@ -40,6 +40,13 @@ SIGNAL_SENDERS = {
     ("_watchdog.py", "send"): {"signal.pidfd_send_signal"},  # pidfd opened, then start time checked
     ("interrupts.py", "_on_signal"): {"signal.pidfd_send_signal"},  # xdist workers, by pidfd
     ("pytest_cases.py", "_sweep_leftovers"): {"proc.kill"},  # psutil: start time checked
+    # a scenario service: its own session's group while its leader is unreaped (its
+    # reaper holds the lock the signal is sent under); what still carries its own tag
+    # (psutil: start time checked); kill_all: each live service, through the first
+    ("services.py", "_signal_group"): {"os.killpg"},
+    ("services.py", "start_service"): {"os.killpg"},  # the service just started, not yet reaped
+    ("services.py", "_kill_rest"): {"proc.kill"},
+    ("services.py", "kill_all"): {"s.kill"},
     ("interrupts.py", "parent_death_signal"): {"os.kill"},  # itself
     ("_forward_init.py", "main"): {"os.killpg", "os.kill"},  # the init's own unreaped child / its group
     ("_pid1_launcher.py", "_end_like"): {"os.kill"},  # itself
