@@ -305,7 +305,7 @@ def _process_lanes(tl: _Timeline, case: CaseResult) -> dict[int, float]:
             if p.zombie and p.reaped_after_s is not None:
                 xz = tl.x(p.reaped_after_s)
                 tl.body.append(tag("rect", {"class": "life zombie", "x": f"{x1:.1f}", "y": f"{bar_y + 3:.1f}",
-                                             "width": f"{max(xz - x1, 1):.1f}", "height": 4},
+                                             "width": f"{max(xz - x1, 1):.1f}", "height": 4, "fill-opacity": "0.4"},
                                     _title(f"{name}: a zombie, exited but not reaped by its parent, "
                                            f"until {secs(p.reaped_after_s)}")))
                 tl.events.append(Event(p.reaped_after_s, name, "reaped (no longer a zombie)"))
