@@ -101,6 +101,13 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
         result.probe_order = report.probe_order()
 
 
+# A process is reported a zombie when it was still unreaped this long after its exit,
+# by a parent that was not itself exiting: a parent that ends a moment after its
+# child (a group signal, an exit right after a pidfd wait) leaves a zombie of a few
+# milliseconds, which says nothing about reaping.
+ZOMBIE_MIN_S = 0.1
+
+
 def _records(tree: CaseProcesses, t0: float | None, killed: set[int]) -> list[ProcessRecord]:
     """One record per process of the case, in the order the case found them."""
     launcher_only = tree.init is None and tree.root is not tree.started
@@ -125,6 +132,10 @@ def _records(tree: CaseProcesses, t0: float | None, killed: set[int]) -> list[Pr
             rec.exit_note = h.exit_note
         if h.ended_at is not None and t0 is not None:
             rec.ended_after_s = round(h.ended_at - t0, 4)
+        if h.zombie_seen is not None and h.ended_at is not None and h.zombie_seen - h.ended_at >= ZOMBIE_MIN_S:
+            rec.zombie = True
+            if h.reaped_at is not None and t0 is not None:
+                rec.reaped_after_s = round(h.reaped_at - t0, 4)
         if t0 is not None and h.found_at is not None and h.found_at > t0 and h.started_at is not None:
             rec.started_after_s = round(max(0.0, h.started_at - t0), 2)
         out.append(rec)

@@ -23,14 +23,14 @@ import psutil
 
 from .capabilities import capabilities, pidfd_exit_status
 from .paths import signal_name
-from .procfs import environ_value
+from .procfs import environ_value, stat
 from .waiting import wait_readable
 
 TAG_ENV = "SHUTDOWN_PROBE_CASE"
 
 # The roles of the processes a case's actions start (the action itself; whatever it
 # starts is "<action>-child"), and the suffix of their tag: "<case tag>/<action>".
-ACTIONS = ("trigger", "pre-stop")
+ACTIONS = ("trigger", "pre-stop", "exec-stop")
 # A process re-parented to the harness without a tag, tied to its case otherwise.
 ADOPTED = "adopted"
 
@@ -73,6 +73,12 @@ class ProcessHandle:
     signals_caught: list[str] = field(default_factory=list)
     # for a re-parented process without a tag: what ties it to the case
     attributed_by: str | None = None
+    # After its exit (a pidfd turns readable at the exit, not at the reaping): a
+    # zombie its parent had not reaped yet. zombie_seen: the last monotonic time it was
+    # seen so; reaped_at: the first time it was seen gone after that.
+    zombie_seen: float | None = None
+    reaped_at: float | None = None
+    zombie_settled: bool = False  # nothing more to learn: never a zombie, or reaped
 
     @property
     def is_popen(self) -> bool:
@@ -143,6 +149,30 @@ class ProcessHandle:
                     self.status = status
         except ChildProcessError:
             pass  # someone else's child: its parent reaps it
+
+    def look_for_zombie(self, now: float) -> None:
+        """Once it has exited: is it still in the process table, unreaped by a parent
+        that is not the harness (a PID 1 that never calls wait)? The harness's own
+        children are reaped by :meth:`reap`, never watched here."""
+        if self.zombie_settled or self.ended_at is None:
+            return
+        try:
+            # is_running() compares the start time: a reused PID is not this process
+            zombie = self.ps.is_running() and self.ps.status() == psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            zombie = False
+        st = stat(self.pid) if zombie else None
+        if st is not None and st.ppid != os.getpid():
+            parent = stat(st.ppid)
+            if parent is not None and parent.exiting:
+                return  # a parent dying with it (a group signal): not one that never reaps
+            self.zombie_seen = now
+            return
+        if zombie:
+            return  # re-parented to the harness: reap() takes it
+        if self.zombie_seen is not None:
+            self.reaped_at = now
+        self.zombie_settled = True
 
     def learn_exit(self) -> None:
         """After the process ended: find its exit status any way the machine allows."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 from . import adoption, watchdog
@@ -113,10 +113,14 @@ def _plan(case: Case, resolved: Resolved, workdir: str, tag: str) -> _Plan | Not
     if path.profile is None:
         return _Plan(resolved.argv, env, events, probe, None, None)
     settings = case.scenario.profile_settings(path.name)
+    if settings.exec_stop:  # the commands with this case's port and workdir filled in
+        settings = replace(settings, exec_stop=resolved.exec_stop.get(path.name, ()))
     stop = new_record(path, settings)
     prefix, skip = _pid1_prefix(path, settings, stop)
     if skip is not None:
         return NotLaunched("skipped", f"skipped: {skip}", probe, stop, skip_reason=skip)
+    if path.profile.init == "dumb-init":
+        env.pop("DUMB_INIT_SETSID", None)  # "0" would be --single-child: not this path's dumb-init
     return _Plan(prefix + resolved.argv, env, events, probe, settings, stop)
 
 
@@ -192,7 +196,7 @@ def _pid1_prefix(path: Path, settings: ProfileSettings, stop: StopRecord) -> tup
     stop.namespace = ns.how
     prefix = list(ns.prefix)
     if path.profile.pid1 == "init":
-        init = choose_init(settings.init)
+        init = choose_init(settings.init, path.profile.init or "tini")
         if init.prefix is None:
             return [], f"{path.name}: {init.why_not}"
         stop.init = init.name

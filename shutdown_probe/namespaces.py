@@ -102,9 +102,40 @@ def find_tini() -> str | None:
     return shutil.which("tini") or shutil.which("docker-init")
 
 
-def choose_init(preference: str = "auto") -> InitChoice:
-    """``auto``: tini when installed, else the built-in one; ``tini``/``builtin``: that one."""
-    builtin = InitChoice(tuple(_helper(FORWARD_INIT) + ["--"]), "shutdown-probe's built-in forwarding init")
+def find_dumb_init() -> str | None:
+    """dumb-init, as Debian (and its own .deb) installs it."""
+    return shutil.which("dumb-init")
+
+
+def _dumb_init_version(path: str) -> str | None:
+    if path not in _tini:  # one cache for both: the keys are paths
+        try:
+            done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+            out = (done.stdout + done.stderr).split()
+        except (OSError, subprocess.TimeoutExpired):
+            out = []
+        _tini[path] = out[1] if len(out) >= 2 and out[0] == "dumb-init" else None
+    return _tini[path]
+
+
+def choose_init(preference: str = "auto", kind: str = "tini") -> InitChoice:
+    """The init of a ``pid1 = "init"`` profile. ``kind`` is how it forwards signals
+    (:attr:`~shutdown_probe.paths.StopProfile.init`): ``tini`` (to the child),
+    ``tini-group`` (``tini -g``: to the child's process group) or ``dumb-init``
+    (dumb-init's default session mode, which nothing else here imitates: dumb-init or
+    nothing). ``preference`` for the tini kinds: ``auto`` (tini when installed, else
+    the built-in init), ``tini`` or ``builtin``."""
+    if kind == "dumb-init":
+        path = find_dumb_init()
+        if path is None:
+            return InitChoice(None, "", "dumb-init is not installed here (Debian: apt-get install dumb-init)")
+        version = _dumb_init_version(path)
+        # DUMB_INIT_SETSID=0 in the environment would mean --single-child: the path
+        # is dumb-init's default mode, so launch.py takes that variable out.
+        return InitChoice((path,), f"dumb-init {version or '?'} ({path})")
+    group = kind == "tini-group"
+    builtin = InitChoice(tuple(_helper(FORWARD_INIT) + (["--group"] if group else []) + ["--"]),
+                         "shutdown-probe's built-in forwarding init" + (" (--group)" if group else ""))
     if preference == "builtin":
         return builtin
     tini = find_tini()
@@ -115,6 +146,8 @@ def choose_init(preference: str = "auto") -> InitChoice:
         return InitChoice(builtin.prefix, builtin.name + " (tini is not installed)")
     version = _tini_version(tini)
     name = f"tini {version} ({tini})" if version else f"tini ({tini})"
+    if group:
+        return InitChoice((tini, "-g", "--"), name + " -g")
     return InitChoice((tini, "--"), name)
 
 
@@ -122,8 +155,10 @@ def environment() -> dict[str, str]:
     """For the results' environment block."""
     ns = pid_namespace()
     tini = find_tini()
+    dumb = find_dumb_init()
     return {
         "pid_namespace": ns.how if ns.why_not is None else f"no: {ns.why_not}",
         "tini": (f"{_tini_version(tini) or '?'} ({tini})" if tini else "not installed"),
+        "dumb_init": (f"{_dumb_init_version(dumb) or '?'} ({dumb})" if dumb else "not installed"),
     }
 

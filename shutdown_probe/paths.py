@@ -63,7 +63,18 @@ class StopProfile:
       is PID 1 and the app its child);
     * ``sigcont``: SIGCONT right after the stop signal (systemd);
     * ``pre_stop``: the scenario may give an action that runs first, inside the grace;
-    * ``repeat``: the stop signal is sent a second time while cleanup runs.
+    * ``repeat``: the stop signal is sent a second time while cleanup runs;
+    * ``init``: which init is PID 1 when ``pid1 == "init"``, by how it forwards a
+      signal - ``tini`` (to its child only), ``tini-group`` (``tini -g``: to the
+      child's process group) or ``dumb-init`` (the child leads a session of its own;
+      a signal goes to that session's process group, and when the child dies, SIGTERM
+      goes to the group before the init exits);
+    * ``after_main``: what the stopper does to the other processes once the main
+      process has exited - ``wait`` for them (until the grace runs out), or ``kill``
+      them at once (systemd ``KillMode=mixed``);
+    * ``exec_stop``: the scenario may give commands that run first (systemd
+      ``ExecStop=``), each within the grace; the stop signal follows them, and the
+      grace starts again from it.
     """
 
     stopper: str
@@ -76,6 +87,9 @@ class StopProfile:
     sigcont: bool = False
     pre_stop: bool = False
     repeat: bool = False
+    init: str | None = None
+    after_main: str = "wait"
+    exec_stop: bool = False
 
 
 def _sig(name: str, target: str, signum: signal.Signals, summary: str) -> Path:
@@ -107,7 +121,22 @@ PROFILE_PATHS_LIST = (
              "`docker run --init` + `docker stop`: an init is PID 1 and forwards SIGTERM to the app; 10 s, SIGKILL",
              StopProfile("Docker with --init", "pid1", "all", "all", 10.0,
                          _DOCKER_SOURCE + "; krallin/tini README: tini forwards signals to its child",
-                         pid1="init")),
+                         pid1="init", init="tini")),
+    _profile("docker-stop-tini-group", signal.SIGTERM,
+             "`docker run --init` with `tini -g` + `docker stop`: the init forwards SIGTERM to the app's "
+             "whole process group; 10 s, SIGKILL",
+             StopProfile("Docker with tini -g", "pid1", "all", "all", 10.0,
+                         _DOCKER_SOURCE + "; krallin/tini README, 'Process group killing': with -g tini "
+                         "sends the signals it receives to the child's process group",
+                         pid1="init", init="tini-group")),
+    _profile("docker-stop-dumb-init", signal.SIGTERM,
+             "dumb-init as PID 1 + `docker stop`: SIGTERM to the app's whole session (its group), "
+             "SIGTERM to the rest when the app exits; 10 s, SIGKILL",
+             StopProfile("Docker with dumb-init", "pid1", "all", "all", 10.0,
+                         _DOCKER_SOURCE + "; Yelp/dumb-init README, 'Session behavior': the child leads "
+                         "a session of its own and signals go to its whole process group "
+                         "(--single-child: to the child only)",
+                         pid1="init", init="dumb-init")),
     _profile("k8s-delete", signal.SIGTERM,
              "Kubernetes pod deletion: the preStop action, then SIGTERM to PID 1; 30 s in all, then SIGKILL",
              StopProfile("Kubernetes", "pid1", "all", "all", 30.0,
@@ -120,7 +149,23 @@ PROFILE_PATHS_LIST = (
              StopProfile("systemd", "all", "all", "all", 90.0,
                          "systemd.kill(5): KillMode=control-group, KillSignal=SIGTERM followed by SIGCONT, "
                          "TimeoutStopSec (DefaultTimeoutStopSec 90 s), then FinalKillSignal=SIGKILL",
-                         sigcont=True)),
+                         sigcont=True, exec_stop=True)),
+    _profile("systemd-stop-mixed", signal.SIGTERM,
+             "`systemctl stop` with KillMode=mixed: SIGTERM and SIGCONT to the main process only; when it "
+             "has exited, or after 90 s, SIGKILL to every process left",
+             StopProfile("systemd (KillMode=mixed)", "root", "all", "all", 90.0,
+                         "systemd.kill(5): KillMode=mixed sends the SIGTERM to the main process and the "
+                         "subsequent SIGKILL to all remaining processes of the control group; src/core/"
+                         "service.c: once the main process has exited, the final SIGTERM has no one to "
+                         "signal and the final SIGKILL follows at once",
+                         sigcont=True, after_main="kill", exec_stop=True)),
+    _profile("systemd-stop-process", signal.SIGTERM,
+             "`systemctl stop` with KillMode=process: SIGTERM and SIGCONT to the main process only; "
+             "90 s, SIGKILL to it only; the rest is left running",
+             StopProfile("systemd (KillMode=process)", "root", "root", "root", 90.0,
+                         "systemd.kill(5): KillMode=process, only the main process itself is killed "
+                         "(not recommended!); TimeoutStopSec 90 s",
+                         sigcont=True, exec_stop=True)),
     _profile("supervisor-stop", signal.SIGTERM,
              "supervisord stop: SIGTERM to the program's process only; 10 s, SIGKILL to it only; children stay",
              StopProfile("supervisord", "root", "root", "root", 10.0,
@@ -131,6 +176,13 @@ PROFILE_PATHS_LIST = (
              StopProfile("supervisord (stopasgroup)", "group", "root", "group", 10.0,
                          "supervisord docs/configuration.rst [program:x]: stopasgroup=true (implies "
                          "killasgroup), stopwaitsecs=10")),
+    _profile("supervisor-stop-killasgroup", signal.SIGTERM,
+             "supervisord with killasgroup=true only: SIGTERM to the program's process; 10 s, SIGKILL "
+             "to its process group",
+             StopProfile("supervisord (killasgroup)", "root", "root", "group", 10.0,
+                         "supervisord docs/configuration.rst [program:x]: stopasgroup=false, "
+                         "killasgroup=true (the final SIGKILL goes to the whole process group), "
+                         "stopwaitsecs=10; Celery's extra/supervisord/celeryd.conf sets killasgroup only")),
     _profile("heroku-stop", signal.SIGTERM,
              "Heroku dyno stop: SIGTERM to every process of the dyno; 30 s, then SIGKILL",
              StopProfile("Heroku", "all", "all", "all", 30.0,

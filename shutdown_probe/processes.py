@@ -363,9 +363,12 @@ class CaseProcesses:
                 h.ended_at = now
 
     def _reap_ended(self) -> None:
+        now = time.monotonic()
         for h in self.handles.values():
             if not h.alive:
                 h.reap()
+                if not h.is_popen:
+                    h.look_for_zombie(now)
         if self.popen.returncode is None and not self.started.alive:
             self.popen.wait()
             adoption.disown(self.popen.pid)

@@ -29,6 +29,13 @@ class Stat:
     pgid: int
     sid: int
     start: int  # clock ticks since boot
+    ppid: int = 0
+    flags: int = 0  # the kernel's PF_* flags of the task
+
+    @property
+    def exiting(self) -> bool:
+        """PF_EXITING: the process has begun to exit (include/linux/sched.h)."""
+        return bool(self.flags & 0x4)
 
 
 def stat(pid: int) -> Stat | None:
@@ -39,7 +46,8 @@ def stat(pid: int) -> Stat | None:
         return None
     fields = raw[raw.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
     try:
-        return Stat(fields[0], int(fields[2]), int(fields[3]), int(fields[19]))
+        return Stat(fields[0], int(fields[2]), int(fields[3]), int(fields[19]), int(fields[1]),
+                    int(fields[6]))
     except (IndexError, ValueError):
         return None
 

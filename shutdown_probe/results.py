@@ -289,6 +289,11 @@ class ProcessRecord:
     exit_known: bool = False
     exit_note: str | None = None
     ended_after_s: float | None = None  # seconds from the trigger; None if never ended
+    # After its exit it stayed a zombie: its parent (a PID 1 that never calls wait)
+    # did not reap it. reaped_after_s: when it was seen gone from the process table
+    # (seconds from the trigger), None if it was still a zombie when last looked at.
+    zombie: bool = False
+    reaped_after_s: float | None = None
     killed_by_harness: bool = False
     # the stop profile's own SIGKILL, when the grace ran out (the stopper, not the harness)
     killed_by_stop: bool = False
@@ -391,8 +396,13 @@ class StopRecord:
     second_signal: SecondSignalInfo | None = None  # double-ctrl-c: {sent, at_s, why}
     # stop start -> the stopper's processes all gone, when they went by themselves
     cleanup_s: float | None = None
-    final_kill: bool = False  # the grace ran out and the stopper sent SIGKILL
+    final_kill: bool = False  # the stopper sent its SIGKILL (why: kill_cause)
     kill_at_s: float | None = None
+    # why the final SIGKILL came: "grace" (it ran out) or "main-exited" (systemd
+    # KillMode=mixed kills what is left the moment the main process has exited)
+    kill_cause: str | None = None
+    # systemd ExecStop=: each command, its exit and duration_s, in the order run
+    exec_stop: list[ActionInfo] = field(default_factory=list)
     killed: list[ProcessInfo] = field(default_factory=list)  # [{pid, role, cmdline}]
     # processes still running when the stopper considered the stop done
     # (supervisord waits for its own process only)

@@ -141,7 +141,11 @@ class StopSequence:
             self.rec.pid1_handles_signal = signal_accepted(target.pid, sig)
             self._note(target, target.send(sig))
         elif to == "root":
-            self._note(self.tree.root, self.tree.root.send(sig))
+            # an exited root may still be an unreaped zombie, which takes a signal: not a delivery
+            delivered = self.tree.root.alive and self.tree.root.send(sig)
+            if self.profile.sigcont and delivered:
+                self.tree.root.send(signal.SIGCONT)
+            self._note(self.tree.root, delivered)
         elif to == "group":
             pgid = self.tree.started.pid
             self._doomed = [h for h in self._members()
@@ -164,9 +168,10 @@ class StopSequence:
                     self._note(h, delivered)
             self.rec.to = f"every process ({len(done)})"
 
-    def _final_kill(self) -> None:
+    def _final_kill(self, cause: str = "grace") -> None:
         self.rec.final_kill = True
         self.rec.kill_at_s = self._since()
+        self.rec.kill_cause = cause
         self.tree.discover(full_scan=True)
         kill = self.profile.kill
         if kill == "root":
@@ -176,7 +181,8 @@ class StopSequence:
         else:
             hit = self._members()
         self.rec.killed = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]} for h in hit]
-        note = f"SIGKILL from {self.ctx.path.name}: the {self.rec.grace_s:g} s grace ran out"
+        note = (f"SIGKILL from {self.ctx.path.name}: the {self.rec.grace_s:g} s grace ran out" if cause == "grace"
+                else f"SIGKILL from {self.ctx.path.name}: the main process had exited")
         for h in hit:
             h.exit_note = note
             h.killed_by_stop = True
@@ -201,6 +207,8 @@ class StopSequence:
         kill_deadline = self.t0 + rec.grace_s if rec.grace_s is not None else None
         if self.profile.pre_stop and self.ctx.pre_stop is not None:
             kill_deadline = self._pre_stop(self.ctx.pre_stop)
+        if self.profile.exec_stop and self.ctx.settings.exec_stop:
+            kill_deadline = self._exec_stop(self.ctx.settings.exec_stop)
         self._deliver(self.sig)
         if self.profile.repeat:
             self._second_signal()
@@ -225,10 +233,30 @@ class StopSequence:
         rec.signal_at_s = self._since()
         return kill_deadline
 
+    def _exec_stop(self, commands: tuple[TriggerSpec, ...]) -> float:
+        """systemd's ExecStop=: each command in turn, each given the whole grace
+        (TimeoutStopSec); one that fails or times out ends the list (systemd.service(5)).
+        The stop signal follows, and the grace starts again from it: returns when the
+        final kill is due."""
+        rec, ctx = self.rec, self.ctx
+        assert rec.grace_s is not None
+        env = {**ctx.env, "MAINPID": str(self.tree.root.pid)}
+        for command in commands:
+            began = self._since()
+            done = perform(command, ctx.cwd, env, timeout=rec.grace_s, tree=self.tree, action="exec-stop")
+            info: dict[str, object] = {**done, "duration_s": round(self._since() - began, 4)}
+            rec.exec_stop.append(cast(ActionInfo, info))
+            if done.get("returncode") != 0:
+                break
+        rec.signal_at_s = self._since()
+        return time.monotonic() + rec.grace_s
+
     def _grace(self, kill_deadline: float) -> None:
         """Wait for the stopper's processes until the grace runs out, then kill."""
         rec = self.rec
-        if self._wait(self._scope_done, kill_deadline):
+        if self.profile.after_main == "kill":
+            self._main_then_rest(kill_deadline)
+        elif self._wait(self._scope_done, kill_deadline):
             if not self.rec.final_kill:
                 rec.cleanup_s = self._since()
             if rec.pid1_handles_signal is False:
@@ -245,6 +273,18 @@ class StopSequence:
                 self._wait(lambda: not any(h.alive for h in self._doomed), time.monotonic() + KILL_WAIT)
             rec.left_running = [{"pid": h.pid, "role": h.role, "cmdline": h.cmdline[:200]}
                                 for h in self._members()]
+
+    def _main_then_rest(self, kill_deadline: float) -> None:
+        """systemd KillMode=mixed: wait for the main process; once it has exited, what
+        is left gets SIGKILL at once (the final SIGTERM goes to the main process only,
+        which is gone); if the grace runs out first, everything gets it."""
+        rec = self.rec
+        if not self._wait(lambda: not self.tree.root.alive or not self._members(), kill_deadline):
+            self._final_kill()
+        elif self._members():
+            self._final_kill("main-exited")
+        else:
+            rec.cleanup_s = self._since()
 
     def _second_signal(self) -> None:
         """double-ctrl-c: the same signal again, once cleanup is seen to run."""

@@ -24,11 +24,16 @@ def _ending(p: ProcessRecord, case: CaseResult) -> str:
         # how the harness's own cleanup ended it says nothing about the path
         return "was still running when the harness ended the case"
     if p.killed_by_stop:
+        if case.stop is not None and case.stop.kill_cause == "main-exited":
+            return "was killed by SIGKILL once the main process had exited"
         return "was killed by SIGKILL when the grace ran out"
     if p.killed_by_harness:
         return "outlived the stop timeout (the harness killed it)"
     if p.signal:
         return f"died by {p.signal}"
+    if p.returncode is not None and p.zombie:
+        until = f"until {p.reaped_after_s:.2f} s" if p.reaped_after_s is not None else "while watched"
+        return f"exited with status {p.returncode}, then stayed a zombie its parent never reaped {until}"
     if p.returncode is not None:
         return f"exited with status {p.returncode}"
     return "ended (how is unknown" + (f": {p.exit_note})" if p.exit_note else ")")
@@ -45,6 +50,9 @@ def _stop_phrase(case: CaseResult) -> str:
         what = pre.get("http") or " ".join(pre.get("command", []))
         how = pre.get("error") or (f"HTTP {pre['status']}" if "status" in pre else f"rc {pre.get('returncode')}")
         parts.append(f"preStop {what} ({how}, {pre.get('duration_s', 0):.2f} s)")
+    for ex in stop.exec_stop:
+        how = ex.get("error") or f"rc {ex.get('returncode')}"
+        parts.append(f"ExecStop {' '.join(ex.get('command', []))} ({how}, {ex.get('duration_s', 0):.2f} s)")
     to = stop.to
     if stop.init:
         to += f", {stop.init}"
@@ -60,7 +68,9 @@ def _stop_phrase(case: CaseResult) -> str:
             parts.append(f"no second {stop.signal} ({second.get('why')})")
     if stop.final_kill:
         hit = ", ".join(f"{k['role']} {k['pid']}" for k in stop.killed) or "nothing left"
-        parts.append(f"the {stop.grace_s:g} s grace ran out: SIGKILL ({hit})")
+        why = ("the main process had exited" if stop.kill_cause == "main-exited"
+               else f"the {stop.grace_s:g} s grace ran out")
+        parts.append(f"{why}: SIGKILL ({hit})")
     elif stop.cleanup_s is not None and stop.grace_s is not None:
         parts.append(f"done in {stop.cleanup_s:.2f} s of the {stop.grace_s:g} s grace")
     if stop.left_running:

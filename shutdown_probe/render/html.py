@@ -159,6 +159,9 @@ def _process_table(case: CaseResult) -> str:
             notes.append("handles " + ", ".join(p.signals_caught))
         if p.signals_ignored:
             notes.append("ignores " + ", ".join(p.signals_ignored))
+        if p.zombie:
+            notes.append("a zombie after its exit: its parent did not reap it" + (
+                f"; reaped at {secs(p.reaped_after_s)}" if p.reaped_after_s is not None else ""))
         if p.exit_note and not how.endswith(f"({p.exit_note})"):
             notes.append(p.exit_note)
         killed = "by the stop's SIGKILL (grace over)" if p.killed_by_stop else (
@@ -208,6 +211,8 @@ def _stop_facts(stop: StopRecord) -> str:
     if stop.cleanup_s is not None:
         pairs.append(("cleanup", secs(stop.cleanup_s) + (f" of the {stop.grace_s:g} s grace"
                                                           if stop.grace_s is not None else "")))
+    for ex in stop.exec_stop:
+        pairs.append(("ExecStop", ", ".join(f"{k}={v}" for k, v in ex.items())))
     pairs.append(("final SIGKILL", f"at {secs(stop.kill_at_s)}: " + (", ".join(
         f"{k.get('role')} {k.get('pid')}" for k in stop.killed) or "nothing left") if stop.final_kill else "no"))
     if stop.left_running:

@@ -144,6 +144,9 @@ def _case_details(case: CaseResult) -> list[str]:
         else:
             end = "exit unknown" + (f" ({p.exit_note})" if p.exit_note else "")
         when = f" after {p.ended_after_s:.2f} s" if p.ended_after_s is not None else ""
+        if p.zombie:
+            when += (f", then a zombie (unreaped) until {p.reaped_after_s:.2f} s" if p.reaped_after_s is not None
+                     else ", then a zombie (never reaped while watched)")
         extra = []
         if p.listening:
             extra.append("listening " + ",".join(f":{x}" for x in p.listening))

@@ -192,10 +192,13 @@ def _signals_row(tl: _Timeline, case: CaseResult) -> None:
             labels.append(_Label(tl.x(at2), mid + 4, f"{stop.signal} again", "sig"))
         if stop.final_kill and stop.kill_at_s is not None:
             hit = ", ".join(f"{k.get('role')} {k.get('pid')}" for k in stop.killed) or "nothing left"
-            tip = f"the {stop.grace_s:g} s grace ran out: SIGKILL ({hit})"
+            main_gone = stop.kill_cause == "main-exited"
+            why = "the main process had exited" if main_gone else f"the {stop.grace_s:g} s grace ran out"
+            tip = f"{why}: SIGKILL ({hit})"
             tl.body.append(_square(tl.x(stop.kill_at_s), mid, "kill stop-kill", tip, stop.kill_at_s, 10))
             tl.events.append(Event(stop.kill_at_s, "signals", tip))
-            labels.append(_Label(tl.x(stop.kill_at_s), mid + 4, "SIGKILL (grace over)", "kill"))
+            labels.append(_Label(tl.x(stop.kill_at_s), mid + 4,
+                                 "SIGKILL (main gone)" if main_gone else "SIGKILL (grace over)", "kill"))
     elif trigger:
         tip = f"trigger: {trigger} (" + ", ".join(f"{k}={v}" for k, v in case.trigger.items()) + ")"
         tl.body.append(_triangle(tl.x(0.0), mid, "sig trigger", tip, 0.0))
@@ -244,8 +247,17 @@ def process_ending(p: ProcessRecord) -> tuple[str, str]:
     if p.signal:
         return "end-sig", p.signal
     if p.returncode is not None:
-        return ("end-ok" if p.returncode == 0 else "end-rc"), f"rc {p.returncode}"
-    return "end-unknown", "exit unknown" + (f" ({p.exit_note})" if p.exit_note else "")
+        return ("end-ok" if p.returncode == 0 else "end-rc"), f"rc {p.returncode}" + zombie_words(p)
+    return "end-unknown", "exit unknown" + (f" ({p.exit_note})" if p.exit_note else "") + zombie_words(p)
+
+
+def zombie_words(p: ProcessRecord) -> str:
+    """", then a zombie until 1.51 s" for a process its parent did not reap; else ""."""
+    if not p.zombie:
+        return ""
+    if p.reaped_after_s is None:
+        return ", then a zombie (never reaped while watched)"
+    return f", then a zombie (unreaped) until {secs(p.reaped_after_s)}"
 
 
 def _end_mark(x: float, y: float, cls: str, tip: str, t: float) -> str:
@@ -290,6 +302,13 @@ def _process_lanes(tl: _Timeline, case: CaseResult) -> dict[int, float]:
                                          "width": f"{max(x1 - x0, 1):.1f}", "height": 10},
                                 _title(f"{name}: alive until {secs(p.ended_after_s)}")))
             cls, words = process_ending(p)
+            if p.zombie and p.reaped_after_s is not None:
+                xz = tl.x(p.reaped_after_s)
+                tl.body.append(tag("rect", {"class": "life zombie", "x": f"{x1:.1f}", "y": f"{bar_y + 3:.1f}",
+                                             "width": f"{max(xz - x1, 1):.1f}", "height": 4, "fill-opacity": "0.4"},
+                                    _title(f"{name}: a zombie, exited but not reaped by its parent, "
+                                           f"until {secs(p.reaped_after_s)}")))
+                tl.events.append(Event(p.reaped_after_s, name, "reaped (no longer a zombie)"))
             tip = f"{name} ended at {secs(p.ended_after_s)}: {words}"
             tl.body.append(_end_mark(x1, bar_y + 5, cls, tip, p.ended_after_s))
             tl.events.append(Event(p.ended_after_s, name, f"ended: {words}"))

@@ -25,14 +25,14 @@ def parse_profiles(
     of the scenario that anything is configured for.
     """
     names = [p.name for p in paths]
-    own_keys = {key: owner for owner, keys in PROFILE_OWN_KEYS.items() for key in keys}
+    own_keys = _owners()
     for key in profiles:
         if key == "grace" or key in PROFILE_PATHS:
             continue
         full = f"profiles.{seg(key)}"
         if key in PROFILE_COMMON_KEYS or key in own_keys:
             hint = (f"; '{key}' is set per profile: write it under [profiles.NAME], e.g. "
-                    f"[profiles.{own_keys.get(key, 'docker-stop')}]")
+                    f"[profiles.{own_keys[key][0] if key in own_keys else 'docker-stop'}]")
         elif key in BUILTIN_PATHS or key in triggers:
             hint = f"; path '{key}' is not a stop profile, only stop profiles take settings"
         else:
@@ -70,8 +70,17 @@ def parse_profiles(
     return out
 
 
+def _owners() -> dict[str, list[str]]:
+    """Each profile-own key -> the profiles that take it, in catalogue order."""
+    out: dict[str, list[str]] = {}
+    for owner, keys in PROFILE_OWN_KEYS.items():
+        for key in keys:
+            out.setdefault(key, []).append(owner)
+    return out
+
+
 def _parse_profile(
-    c: Checker, name: str, table: dict[str, Any], where: str, own_keys: dict[str, str],
+    c: Checker, name: str, table: dict[str, Any], where: str, own_keys: dict[str, list[str]],
     hooks: dict[str, HookSpec], default_grace: float | None, *, probe: bool,
 ) -> ProfileSettings:
     profile = BUILTIN_PATHS[name].profile
@@ -89,7 +98,8 @@ def _parse_profile(
             raise c.fail(full, f"{name} sends SIGINT, as a terminal's Ctrl-C does; its signal cannot be "
                                f"changed (allowed here: {', '.join(allowed)})")
         if key in own_keys:
-            raise c.fail(full, f"'{key}' is a setting of [profiles.{own_keys[key]}] only "
+            owners = " or ".join(f"[profiles.{o}]" for o in own_keys[key])
+            raise c.fail(full, f"'{key}' is a setting of {owners} only "
                                f"(allowed here: {', '.join(allowed)})")
         c.keys({key: None}, allowed, where)  # unknown: did you mean...
 
@@ -102,8 +112,12 @@ def _parse_profile(
     if "init" in table:
         init = c.string(table["init"], f"{where}.init")
         if init not in INIT_KINDS:
-            raise c.fail(f"{where}.init", f"expected one of {', '.join(INIT_KINDS)}, got {init!r}"
-                                          f"{did_you_mean(init, INIT_KINDS)}", value=init, allowed=INIT_KINDS)
+            own_path = {"dumb-init": "docker-stop-dumb-init", "tini-group": "docker-stop-tini-group",
+                        "tini -g": "docker-stop-tini-group"}.get(init)
+            hint = (f"; {init} forwards signals differently, so it is a path of its own: add "
+                    f"'{own_path}' to paths" if own_path else did_you_mean(init, INIT_KINDS))
+            raise c.fail(f"{where}.init", f"expected one of {', '.join(INIT_KINDS)}, got {init!r}{hint}",
+                         value=init, allowed=INIT_KINDS)
 
     pre_stop = None
     if "pre_stop" in table:
@@ -126,7 +140,30 @@ def _parse_profile(
     if after is not None and when is not None:
         raise c.fail(where, "expected at most one of after (seconds after the first Ctrl-C) or when "
                             "(a hook whose start sends the second), got both")
-    return ProfileSettings(grace, grace_from, signum, init, pre_stop, after, when)
+    exec_stop: tuple[TriggerSpec, ...] = ()
+    if "exec_stop" in table:
+        effective = grace if grace is not None else profile.grace
+        assert effective is not None  # exec_stop is the systemd paths', which have a grace
+        exec_stop = _parse_exec_stop(c, table["exec_stop"], f"{where}.exec_stop", effective)
+    return ProfileSettings(grace, grace_from, signum, init, pre_stop, after, when, exec_stop)
+
+
+def _parse_exec_stop(c: Checker, value: Any, key: str, timeout: float) -> tuple[TriggerSpec, ...]:
+    """ExecStop=: one command (an argv list) or several (a list of argv lists), run in order."""
+    if not isinstance(value, list) or not value:
+        got = "an empty list" if value == [] else value_kind(value)
+        raise c.fail(key, "expected a command as an argv list, such as ['{python}', 'stop.py'], or a list "
+                          f"of such commands, run in order; got {got}", value=value)
+    several = all(isinstance(v, list) for v in value)
+    commands = value if several else [value]
+    out = []
+    for n, raw in enumerate(commands):
+        where = f"{key}[{n}]" if several else key
+        argv = tuple(c.template(a, where) for a in c.string_list(raw, where))
+        if not argv:
+            raise c.fail(where, "is empty: expected a command as an argv list")
+        out.append(TriggerSpec("exec-stop", command=argv, timeout=timeout))
+    return tuple(out)
 
 
 def _has_grace(name: str) -> bool:

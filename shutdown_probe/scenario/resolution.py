@@ -48,6 +48,8 @@ class Resolved:
     # profile name -> its preStop action (k8s-delete), templates filled
     pre_stop: dict[str, TriggerSpec] = field(default_factory=dict)
     traffic: TrafficPlan | None = None
+    # profile name -> its ExecStop= commands (the systemd paths), templates filled
+    exec_stop: dict[str, tuple[TriggerSpec, ...]] = field(default_factory=dict)
 
 
 
@@ -77,7 +79,9 @@ def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, Trigge
     filled = {name: _fill_action(t, sub) for name, t in triggers.items()}
     pre_stop = {name: _fill_action(p.pre_stop, sub)
                 for name, p in profiles.items() if p.pre_stop is not None}
-    return Resolved(argv, cwd, env, ready, hook_files, filled, pre_stop, _plan(traffic, sub))
+    exec_stop = {name: tuple(_fill_action(t, sub) for t in p.exec_stop)
+                 for name, p in profiles.items() if p.exec_stop}
+    return Resolved(argv, cwd, env, ready, hook_files, filled, pre_stop, _plan(traffic, sub), exec_stop)
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,12 @@ HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
 # [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
 PROFILE_COMMON_KEYS = ("grace", "signal")
-PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "k8s-delete": ("pre_stop",),
-                    "double-ctrl-c": ("after", "when")}
+PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "docker-stop-tini-group": ("init",),
+                    "k8s-delete": ("pre_stop",), "double-ctrl-c": ("after", "when"),
+                    "systemd-stop": ("exec_stop",), "systemd-stop-mixed": ("exec_stop",),
+                    "systemd-stop-process": ("exec_stop",)}
+# `init` of docker-stop-init and docker-stop-tini-group: tini, or the built-in
+# forwarding init (with --group for tini-group); auto = tini when installed
 INIT_KINDS = ("auto", "tini", "builtin")
 # double-ctrl-c's `when`: the first atexit hook any process starts (the probe's view)
 ANY_ATEXIT = "atexit"
@@ -232,11 +236,13 @@ class ProfileSettings:
     grace: float | None = None  # None: the profile's default (StopProfile.grace)
     grace_from: str = "default"  # "default" | "scenario" (where grace came from)
     signal: int | None = None  # None: the path's own signal (Path.signal)
-    init: str = "auto"  # docker-stop-init only: "auto" | "tini" | "builtin"
+    init: str = "auto"  # docker-stop-init, docker-stop-tini-group: "auto" | "tini" | "builtin"
     pre_stop: TriggerSpec | None = None  # k8s-delete only; named "pre-stop"
     after: float | None = None  # double-ctrl-c: seconds after the first Ctrl-C
     # double-ctrl-c: a hook whose start sends the second Ctrl-C: a declared hook, a
     # probe hook "atexit:NAME", or ANY_ATEXIT (see Scenario.hook_kind)
     when: str | None = None
+    # the systemd paths: ExecStop= commands, run in order before the stop signal
+    exec_stop: tuple[TriggerSpec, ...] = ()
 
 

@@ -109,7 +109,7 @@ FULL = {
     },
 }
 ALT = {
-    "paths": ["sigint", "double-ctrl-c", "k8s-delete"],
+    "paths": ["sigint", "double-ctrl-c", "k8s-delete", "systemd-stop-mixed"],
     "app": {"command": "{python} " + APP_SCRIPT + " {workdir} | cat", "shell": True, "probe": False,
             "ready": {"http": "http://127.0.0.1:{port}/health"}},
     "hooks": {"bye": {"log": "bye"}},
@@ -120,6 +120,7 @@ ALT = {
     "profiles": {
         "double-ctrl-c": {"when": "bye"},
         "k8s-delete": {"grace": 0, "signal": "SIGINT", "pre_stop": {"command": ["{python}", "-c", "pass"]}},
+        "systemd-stop-mixed": {"exec_stop": [["{python}", "-c", "pass"], ["true"]]},
     },
     "expect": {"k8s-delete": {"grace_kill": False, "not_ran": ["bye"]}},
 }

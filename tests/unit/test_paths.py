@@ -30,10 +30,16 @@ CONTRACT = {
     # issue 5: deployment stop profiles (the stop signal; the profile says the rest)
     "docker-stop": ("profile", signal.SIGTERM),
     "docker-stop-init": ("profile", signal.SIGTERM),
+    # issue 20: the inits and stopper variants users deploy with
+    "docker-stop-tini-group": ("profile", signal.SIGTERM),
+    "docker-stop-dumb-init": ("profile", signal.SIGTERM),
     "k8s-delete": ("profile", signal.SIGTERM),
     "systemd-stop": ("profile", signal.SIGTERM),
+    "systemd-stop-mixed": ("profile", signal.SIGTERM),
+    "systemd-stop-process": ("profile", signal.SIGTERM),
     "supervisor-stop": ("profile", signal.SIGTERM),
     "supervisor-stop-group": ("profile", signal.SIGTERM),
+    "supervisor-stop-killasgroup": ("profile", signal.SIGTERM),
     "heroku-stop": ("profile", signal.SIGTERM),
     "double-ctrl-c": ("profile", signal.SIGINT),
 }
@@ -43,10 +49,18 @@ CONTRACT = {
 PROFILES = {
     "docker-stop": ("pid1", "all", "all", 10.0, "app"),
     "docker-stop-init": ("pid1", "all", "all", 10.0, "init"),
+    "docker-stop-tini-group": ("pid1", "all", "all", 10.0, "init"),
+    "docker-stop-dumb-init": ("pid1", "all", "all", 10.0, "init"),
     "k8s-delete": ("pid1", "all", "all", 30.0, "app"),
     "systemd-stop": ("all", "all", "all", 90.0, None),
+    # systemd.kill(5): mixed = SIGTERM to the main process, SIGKILL to all that is left;
+    # process = only the main process is signalled and killed
+    "systemd-stop-mixed": ("root", "all", "all", 90.0, None),
+    "systemd-stop-process": ("root", "root", "root", 90.0, None),
     "supervisor-stop": ("root", "root", "root", 10.0, None),
     "supervisor-stop-group": ("group", "root", "group", 10.0, None),
+    # Celery's extra/supervisord/celeryd.conf: killasgroup=true, stopasgroup unset
+    "supervisor-stop-killasgroup": ("root", "root", "group", 10.0, None),
     "heroku-stop": ("all", "all", "all", 30.0, None),
     "double-ctrl-c": ("group", "all", "none", None, None),
 }
@@ -75,7 +89,11 @@ def test_stop_profile_semantics(name):
     profile = BUILTIN_PATHS[name].profile
     assert profile is not None
     assert (profile.to, profile.waits_for, profile.kill, profile.grace, profile.pid1) == PROFILES[name]
-    assert profile.sigcont is (name == "systemd-stop")
+    assert profile.sigcont is name.startswith("systemd-stop")
+    assert profile.exec_stop is name.startswith("systemd-stop")
+    assert profile.after_main == ("kill" if name == "systemd-stop-mixed" else "wait")
+    assert profile.init == {"docker-stop-init": "tini", "docker-stop-tini-group": "tini-group",
+                            "docker-stop-dumb-init": "dumb-init"}.get(name)
     assert profile.pre_stop is (name == "k8s-delete")
     assert profile.repeat is (name == "double-ctrl-c")
     assert profile.source.strip() and profile.stopper.strip()

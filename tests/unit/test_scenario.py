@@ -263,7 +263,23 @@ BAD = [
     case("init-on-docker-stop", DOCKER + '[profiles.docker-stop]\ninit = "tini"\n',
          "profiles.docker-stop.init", "[profiles.docker-stop-init]", "allowed here: grace, signal"),
     case("init-unknown-kind", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = "dumb-init"\n',
-         "profiles.docker-stop-init.init", "'dumb-init'", "auto", "tini", "builtin"),
+         "profiles.docker-stop-init.init", "'dumb-init'", "auto", "tini", "builtin",
+         "a path of its own", "'docker-stop-dumb-init'"),
+    case("init-tini-group-is-a-path", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = "tini-group"\n',
+         "profiles.docker-stop-init.init", "'docker-stop-tini-group'"),
+    case("init-on-dumb-init-path", profiles("docker-stop-dumb-init") + '[profiles.docker-stop-dumb-init]\ninit = "tini"\n',
+         "profiles.docker-stop-dumb-init.init", "[profiles.docker-stop-init] or [profiles.docker-stop-tini-group]"),
+    case("exec-stop-on-docker-stop", DOCKER + '[profiles.docker-stop]\nexec_stop = ["true"]\n',
+         "profiles.docker-stop.exec_stop", "[profiles.systemd-stop] or [profiles.systemd-stop-mixed] or "
+         "[profiles.systemd-stop-process]"),
+    case("exec-stop-empty", profiles("systemd-stop") + '[profiles.systemd-stop]\nexec_stop = []\n',
+         "profiles.systemd-stop.exec_stop", "argv list", "an empty list"),
+    case("exec-stop-a-string", profiles("systemd-stop") + '[profiles.systemd-stop]\nexec_stop = "kill $MAINPID"\n',
+         "profiles.systemd-stop.exec_stop", "argv list", "a string"),
+    case("exec-stop-empty-command", profiles("systemd-stop-mixed") + '[profiles.systemd-stop-mixed]\nexec_stop = [["true"], []]\n',
+         "profiles.systemd-stop-mixed.exec_stop[1]", "is empty"),
+    case("exec-stop-mixed-items", profiles("systemd-stop") + '[profiles.systemd-stop]\nexec_stop = ["true", ["false"]]\n',
+         "profiles.systemd-stop.exec_stop", "list of strings", "item 2"),
     case("init-unknown-kind-typo", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = "tinni"\n',
          "profiles.docker-stop-init.init", "did you mean 'tini'"),
     case("init-not-a-string", profiles("docker-stop-init") + '[profiles.docker-stop-init]\ninit = true\n',
@@ -737,6 +753,25 @@ def test_profile_signal_is_a_signal_name(tmp_path, name, value):
     s = load_scenario(write_scenario(tmp_path, text))
     assert s.profile_settings("supervisor-stop").signal == int(signal_module.Signals[name]) == value
     assert s.profile_settings("docker-stop").signal is None  # the path's own
+
+
+@pytest.mark.parametrize("path", ["docker-stop-init", "docker-stop-tini-group"])
+def test_init_is_a_setting_of_both_tini_paths(tmp_path, path):
+    text = profiles(path) + f'[profiles.{path}]\ninit = "builtin"\n'
+    assert load_scenario(write_scenario(tmp_path, text)).profile_settings(path).init == "builtin"
+
+
+@pytest.mark.parametrize("path", ["systemd-stop", "systemd-stop-mixed", "systemd-stop-process"])
+def test_exec_stop_one_command_or_several(tmp_path, path):
+    one = profiles(path) + f'[profiles.{path}]\nexec_stop = ["{{python}}", "stop.py", "{{port}}"]\n'
+    got = load_scenario(write_scenario(tmp_path, one)).profile_settings(path)
+    assert [c.command[1:2] for c in got.exec_stop] == [("stop.py",)]
+    assert got.exec_stop[0].command[0] == "{python}"  # templates, filled per case
+    assert got.exec_stop[0].timeout == 90.0  # each command gets TimeoutStopSec
+    two = profiles(path) + f'[profiles.{path}]\ngrace = 4\nexec_stop = [["a", "1"], ["b"]]\n'
+    got = load_scenario(write_scenario(tmp_path, two)).profile_settings(path)
+    assert [(c.name, c.command, c.timeout) for c in got.exec_stop] == [("exec-stop", ("a", "1"), 4.0),
+                                                                       ("exec-stop", ("b",), 4.0)]
 
 
 @pytest.mark.parametrize("init", ["auto", "tini", "builtin"])
