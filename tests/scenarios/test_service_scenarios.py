@@ -1,0 +1,191 @@
+"""The bundled service scenarios end to end, against what was measured by hand.
+
+Django runserver with its autoreloader, uvicorn --reload and --workers 2, hypercorn
+--workers 2, and a multiprocessing pool under fork and spawn. Every fact checked here
+was first measured without this tool (raw processes, kill, curl, ss, strace;
+reports/measured-by-hand.md); the scenarios' own expectations are the same facts, and
+the tests below add what an expectation cannot say: which process held the request,
+which pid ran a hook, who was left listening.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import SCENARIOS
+from shutdown_probe import expand_cases, load_scenario, run_cases
+
+
+def run(name: str) -> dict:
+    results = run_cases(expand_cases([load_scenario(SCENARIOS / name)]), jobs=2)
+    return {c.path: c for c in results.cases}
+
+
+@pytest.fixture(scope="module")
+def django():
+    pytest.importorskip("django")
+    return run("django_runserver.toml")
+
+
+@pytest.fixture(scope="module")
+def uvicorn_reload():
+    pytest.importorskip("uvicorn")
+    return run("uvicorn_reload.toml")
+
+
+@pytest.fixture(scope="module")
+def uvicorn_workers():
+    pytest.importorskip("uvicorn")
+    return run("uvicorn_workers.toml")
+
+
+@pytest.fixture(scope="module")
+def hypercorn():
+    pytest.importorskip("hypercorn")
+    return run("hypercorn_workers.toml")
+
+
+@pytest.fixture(scope="module")
+def pool_fork():
+    return run("mp_pool_fork.toml")
+
+
+@pytest.fixture(scope="module")
+def pool_spawn():
+    return run("mp_pool_spawn.toml")
+
+
+SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 6, "hypercorn": 6,
+                     "pool_fork": 6, "pool_spawn": 5}
+
+
+@pytest.mark.parametrize("fixture", sorted(SCENARIO_FIXTURES))
+def test_every_declared_expectation_held(request, fixture):
+    cases = request.getfixturevalue(fixture)
+    assert len(cases) == SCENARIO_FIXTURES[fixture]
+    for case in cases.values():
+        # a hung case carries its reason in error; the expectation says hung is right
+        assert case.outcome in ("exited", "survived", "hung"), (case.scenario, case.path, case.error)
+        assert case.expect.declared and case.expect.passed, (case.scenario, case.path, case.expect.failures)
+
+
+def in_flight(case):
+    return [r for r in case.traffic.requests if r.kind == "in-flight"]
+
+
+def by_pid(case, pid):
+    return next(p for p in case.processes if p.pid == pid)
+
+
+# ------------------------------------------------------------------ Django
+
+
+def test_django_sigkill_on_the_parent_leaves_the_child_serving_the_port(django):
+    case = django["sigkill"]
+    (orphan,) = case.orphans
+    assert orphan.listening and orphan.killed_by_harness
+    # the orphan finished the request in flight and answered new ones
+    assert [r.outcome for r in in_flight(case)] == ["completed"]
+    assert set(case.traffic.counts("new")) == {"completed"}
+
+
+def test_django_the_parent_sigkills_its_child_on_sigterm(django):
+    case = django["sigterm"]
+    child = next(p for p in case.processes if p.role == "child")
+    assert child.signal == "SIGKILL" and not child.killed_by_harness
+    assert [r.outcome for r in in_flight(case)] == ["cut"]
+    assert in_flight(case)[0].pid == child.pid
+
+
+def test_django_each_process_prints_its_own_atexit_line(django):
+    case = django["sigterm-child"]
+    parent = case.hooks["atexit_parent"].pids
+    child = case.hooks["atexit_child"].pids
+    assert len(parent) == 1 and len(child) == 1 and parent != child
+    assert by_pid(case, parent[0]).role == "root"
+
+
+# ------------------------------------------------------------------ uvicorn --reload
+
+
+@pytest.mark.parametrize("path", ["sigterm-child", "sigkill-child"])
+def test_uvicorn_reload_supervisor_does_not_notice_its_server_end(uvicorn_reload, path):
+    case = uvicorn_reload[path]
+    server = by_pid(case, case.trigger["pid"])
+    assert server.signal == ("SIGTERM" if path == "sigterm-child" else "SIGKILL")
+    assert not server.killed_by_harness
+    root = next(p for p in case.processes if p.role == "root")
+    # still there when the stop timeout ran out, still holding the listening port
+    assert root.killed_by_harness and root.listening
+    # connections are accepted by the kernel but nothing answers them
+    new = case.traffic.counts("new")
+    assert new.get("unfinished", 0) > 0 and "refused" not in new
+
+
+def test_uvicorn_reload_sigterm_drains_then_the_server_dies_by_its_own_signal(uvicorn_reload):
+    case = uvicorn_reload["sigterm"]
+    assert case.exit["returncode"] == 0
+    assert [r.outcome for r in in_flight(case)] == ["completed"]
+    (pid,) = case.hooks["lifespan_shutdown"].pids
+    server = by_pid(case, pid)
+    assert server.role != "root" and server.signal == "SIGTERM"  # the re-raised signal
+
+
+# ------------------------------------------------------------------ uvicorn --workers 2
+
+
+def test_uvicorn_workers_sigterm_runs_lifespan_shutdown_in_both_workers(uvicorn_workers):
+    case = uvicorn_workers["sigterm"]
+    pids = case.hooks["lifespan_shutdown"].pids
+    assert len(set(pids)) == 2 and all(by_pid(case, p).role != "root" for p in pids)
+    assert all(by_pid(case, p).signal == "SIGTERM" for p in pids)
+
+
+def test_uvicorn_workers_a_sigtermed_worker_is_replaced(uvicorn_workers):
+    case = uvicorn_workers["sigterm-child"]
+    respawned = [p for p in case.processes if p.started_after_s is not None]
+    assert len(respawned) == 1
+    assert case.hooks["lifespan_shutdown"].pids == [case.trigger["pid"]]
+
+
+# ------------------------------------------------------------------ hypercorn --workers 2
+
+
+@pytest.mark.parametrize("path", ["sigterm", "sigint", "ctrl-c"])
+def test_hypercorn_only_the_idle_worker_runs_its_hooks_the_busy_one_is_sigtermed(hypercorn, path):
+    case = hypercorn[path]
+    (request,) = in_flight(case)
+    assert request.outcome == "cut"
+    busy = by_pid(case, request.pid)
+    assert busy.role != "root" and busy.signal == "SIGTERM" and not busy.killed_by_harness
+    (idle,) = case.hooks["lifespan_shutdown"].pids
+    assert idle != busy.pid and by_pid(case, idle).role != "root"
+    assert case.hooks["atexit:slow_asgi.flush_on_exit"].pids == [idle]
+
+
+@pytest.mark.parametrize("path", ["sigterm-child", "sigkill-child"])
+def test_hypercorn_one_worker_ending_ends_the_server(hypercorn, path):
+    case = hypercorn[path]
+    assert case.outcome == "exited" and case.exit["returncode"] == 0
+    assert not case.orphans
+    assert not any(p.killed_by_harness for p in case.processes)
+
+
+# ------------------------------------------------------------------ multiprocessing
+
+
+@pytest.mark.parametrize("fixture", ["pool_fork", "pool_spawn"])
+def test_pool_workers_orphaned_by_sigterm_finish_their_tasks(request, fixture):
+    case = request.getfixturevalue(fixture)["sigterm"]
+    done = case.hooks["task_done"].pids
+    assert len(set(done)) == 2 and all(by_pid(case, p).role != "root" for p in done)
+    atexit = case.hooks["atexit"]
+    # fork workers end with os._exit (no atexit); spawn workers with sys.exit
+    assert sorted(atexit.pids) == (sorted(done) if fixture == "pool_spawn" else [])
+
+
+def test_pool_fork_a_killed_worker_is_replaced_and_the_main_process_waits_on(pool_fork):
+    case = pool_fork["sigkill-child"]
+    assert case.outcome == "survived"
+    assert len([p for p in case.processes if p.started_after_s is not None]) == 1
+    assert not case.hooks["main_finally"].ran
