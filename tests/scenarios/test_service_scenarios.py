@@ -10,6 +10,8 @@ which pid ran a hook, who was left listening.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.support import SCENARIOS
@@ -46,6 +48,14 @@ def hypercorn():
 
 
 @pytest.fixture(scope="module")
+def celery():
+    pytest.importorskip("celery")
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian's redis-server package; .ci/run installs it)")
+    return run("celery_prefork.toml")
+
+
+@pytest.fixture(scope="module")
 def pool_fork():
     return run("mp_pool_fork.toml")
 
@@ -56,7 +66,7 @@ def pool_spawn():
 
 
 SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 6, "hypercorn": 6,
-                     "pool_fork": 6, "pool_spawn": 5}
+                     "pool_fork": 6, "pool_spawn": 5, "celery": 5}
 
 
 @pytest.mark.parametrize("fixture", sorted(SCENARIO_FIXTURES))
@@ -189,3 +199,26 @@ def test_pool_fork_a_killed_worker_is_replaced_and_the_main_process_waits_on(poo
     assert case.outcome == "survived"
     assert len([p for p in case.processes if p.started_after_s is not None]) == 1
     assert not case.hooks["main_finally"].ran
+
+
+# ------------------------------------------------------------------ Celery prefork on redis
+
+
+def test_celery_the_task_ran_in_a_pool_child_and_worker_shutdown_in_the_main_process(celery):
+    case = celery["sigterm"]
+    (task,) = case.hooks["task_done"].pids
+    (shutdown,) = case.hooks["worker_shutdown"].pids
+    # the probe's roles, from billiard's and Celery's own signal handlers
+    assert by_pid(case, shutdown).role == "root" and by_pid(case, shutdown).kind == "master"
+    assert by_pid(case, task).role.startswith("child") and by_pid(case, task).kind == "worker"
+    # the broker was the harness's own redis, started once for the run and stopped
+    (redis,) = case.services
+    assert redis.name == "redis" and redis.scope == "run" and redis.port
+
+
+def test_celery_sigkill_to_the_main_process_takes_its_pool_children_too(celery):
+    case = celery["sigkill"]
+    children = [p for p in case.processes if p.role.startswith("child")]
+    assert children and not case.orphans
+    # ended by the kernel's parent-death signal, not by the harness
+    assert all(p.signal == "SIGKILL" and not p.killed_by_harness for p in children)
