@@ -126,12 +126,41 @@ def time_cell(case: CaseResult) -> str:
 
 
 def target_process(case: CaseResult) -> ProcessRecord | None:
-    """The process the path signalled (by role), once it ended; None when unknown."""
+    """The process the path signalled, once it ended; None when unknown. For a
+    signal trigger that signalled several, the last of them to end."""
+    signalled = [s.get("pid") for s in case.trigger.get("signalled") or []]
+    pids = {pid for pid in signalled if pid is not None}
+    if pids:
+        ended = [p for p in case.processes if p.pid in pids and p.ended_after_s is not None]
+        if len(ended) < len(pids):
+            return None  # one of them never ended: no time to give
+        return max(ended, key=lambda p: p.ended_after_s or 0.0)
     to = case.trigger.get("to")
     for p in case.processes:
         if p.role == to and p.started_after_s is None and p.ended_after_s is not None:
             return p
     return None
+
+
+def trigger_text(case: CaseResult) -> str:
+    """How the path fired, as ``key=value`` pairs; the processes a signal trigger
+    signalled as "role pid N", with "(not delivered)" where the kill failed."""
+    parts = []
+    for key, value in case.trigger.items():
+        if key == "signalled" and isinstance(value, list):
+            value = "; ".join(_signalled_words(s) for s in value)
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+def _signalled_words(s: object) -> str:
+    if not isinstance(s, dict):
+        return str(s)
+    who = s.get("role") or "process"
+    if s.get("kind"):
+        who += f" ({s['kind']})"
+    where = f"pid {s['pid']}" if s.get("pid") is not None else f"group {s.get('pgid')}"
+    return f"{who} {where}" + (" (not delivered)" if s.get("delivered") is False else "")
 
 
 def orphans_cell(case: CaseResult) -> str:

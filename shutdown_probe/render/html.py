@@ -26,7 +26,7 @@ from .repeats import repeat_lines
 from .rows import by_scenario, hook_names
 from .rows import rows as matrix_rows
 from .traffic import has_traffic, traffic_lines
-from .cells import CUT, NOT_RAN, RAISED, RAN, exit_cell, hook_cell, time_cell
+from .cells import CUT, NOT_RAN, RAISED, RAN, exit_cell, hook_cell, time_cell, trigger_text
 from .explain import explain
 from .markup import esc, esc_block, secs, tag
 from .timeline import fired, process_ending, timeline
@@ -226,7 +226,7 @@ def _case_facts(case: CaseResult) -> list[tuple[str, str]]:
     """The facts at the top of a case's section: trigger, readiness, exit, time..."""
     facts: list[tuple[str, str]] = []
     if case.trigger and case.stop is None:
-        facts.append(("trigger", ", ".join(f"{k}={v}" for k, v in case.trigger.items())))
+        facts.append(("trigger", trigger_text(case)))
     if case.ready_s is not None:
         facts.append(("ready after", secs(case.ready_s) + " (from launch)"))
     if fired(case):

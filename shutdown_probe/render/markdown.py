@@ -6,7 +6,7 @@ import re
 
 from ..results import CaseResult, Results
 from . import claims, legend, notes, order, repeats, rows, traffic
-from .cells import NOT_RAN, hook_mark
+from .cells import NOT_RAN, hook_mark, trigger_text
 from .explain import explain
 from .text import clean
 
@@ -126,7 +126,7 @@ def claim_lines(cases: list[CaseResult]) -> list[str]:
 def _case_details(case: CaseResult) -> list[str]:
     out = [f"#### {code(case.label)} — {escape(case.outcome)}", ""]
     if case.trigger:
-        out.append("- trigger: " + escape(", ".join(f"{k}={v}" for k, v in case.trigger.items())))
+        out.append("- trigger: " + escape(trigger_text(case)))
     if case.stop is not None:
         stop = case.stop
         grace = f"{stop.grace_s:g} s ({stop.grace_from})" if stop.grace_s is not None else "none (never kills)"

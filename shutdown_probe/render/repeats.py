@@ -13,6 +13,7 @@ from ..results import CaseResult
 from .cells import exit_cell, hook_cell
 from .order import order_text
 from .rows import hook_names
+from .traffic import drained_cell
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,10 @@ class RepeatLine:
 def repeat_lines(cases: list[CaseResult]) -> list[RepeatLine]:
     """For each repeated path (``--repeat``): whether its runs agreed, and how they split.
 
-    Runs agree when their hook cells, outcome, exit, the known order of the declared
-    hooks and the order the probe saw atexit hooks start are the same; timing and pids
-    always differ and are left out.
+    Runs agree when their hook cells, outcome, exit, what became of the requests in
+    flight (completed, cut...), the known order of the declared hooks and the order
+    the probe saw atexit hooks start are the same; timing, pids and how many new
+    requests were sent always differ and are left out.
     """
     runs: dict[str, list[CaseResult]] = {}
     for case in cases:
@@ -41,6 +43,8 @@ def repeat_lines(cases: list[CaseResult]) -> list[RepeatLine]:
         kinds: dict[tuple[str, ...], list[int]] = {}
         for case in group:
             row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
+            if case.traffic is not None:  # one run's request cut, another's drained: they differ
+                row += (f"in flight {drained_cell(case)}",)
             # what is known of the order: runs that saw opposite orders differ
             row += (f"order {order_text(case.order)}" if order_text(case.order) else "no order",)
             # the probe's atexit order (one exact clock): runs that called them in

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..results import CaseResult, Escalation, HookResult, ProcessRecord, RequestRecord, StopRecord, TrafficRecord
 from .axis import PLOT_LEFT, VIEW_WIDTH, Axis, axis_for
-from .cells import CUT, RAN
+from .cells import CUT, RAN, trigger_text
 from .markup import clip, esc, secs, tag
 from .traffic import FATE_WORDS, STOPPED_BY, new_requests_cell
 
@@ -200,7 +200,7 @@ def _signals_row(tl: _Timeline, case: CaseResult) -> None:
             labels.append(_Label(tl.x(stop.kill_at_s), mid + 4,
                                  "SIGKILL (main gone)" if main_gone else "SIGKILL (grace over)", "kill"))
     elif trigger:
-        tip = f"trigger: {trigger} (" + ", ".join(f"{k}={v}" for k, v in case.trigger.items()) + ")"
+        tip = f"trigger: {trigger} (" + trigger_text(case) + ")"
         tl.body.append(_triangle(tl.x(0.0), mid, "sig trigger", tip, 0.0))
         tl.events.append(Event(0.0, "signals", tip))
         labels.append(_Label(tl.x(0.0), mid + 4, trigger, "sig"))

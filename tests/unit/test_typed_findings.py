@@ -17,7 +17,7 @@ from tests.support import ROOT
 from shutdown_probe.render import format_html, format_junit, format_markdown, format_terminal
 from shutdown_probe.render.cells import UNKNOWN, hook_cell, hook_mark
 from shutdown_probe.render.repeats import RepeatLine, repeat_lines
-from shutdown_probe.results import CaseResult, HookResult, Results
+from shutdown_probe.results import CaseResult, HookResult, RequestRecord, Results, TrafficRecord
 
 OLD_FILE = ROOT / "tests" / "data" / "results.json"
 
@@ -98,6 +98,21 @@ def test_repeat_lines_are_typed():
     assert repeat_lines([run(1, True), run(2, True)]) == [RepeatLine("agree", "sigterm: the 2 runs agree")]
     (split,) = repeat_lines([run(1, True), run(2, False), run(3, True)])
     assert split.kind == "differ" and split.text.startswith("sigterm: the 3 runs differ: ")
+
+
+def test_runs_whose_request_in_flight_ended_otherwise_do_not_agree():
+    """Same hooks, outcome and exit, but one run's request was cut and the other's
+    completed: a split, not "the runs agree" (seen with --repeat on sigkill-child)."""
+    def run(n: int, fate: str) -> CaseResult:
+        request = RequestRecord(1, "in-flight", fate)  # type: ignore[arg-type]
+        traffic = TrafficRecord("http://x/", None, 1, requests=[request], drained=fate == "completed")
+        return CaseResult("s", "sigkill-child", "survived", attempt=n, traffic=traffic)
+
+    (same,) = repeat_lines([run(1, "cut"), run(2, "cut")])
+    assert same.kind == "agree"
+    (split,) = repeat_lines([run(1, "cut"), run(2, "completed"), run(3, "cut")])
+    assert split.kind == "differ"
+    assert "2× in flight ✗ 0/1: 1 cut (#1, #3)" in split.text and "1× in flight ✓ 1/1 (#2)" in split.text
 
 
 def test_the_style_sheet_is_package_data_and_on_the_page():
