@@ -33,6 +33,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .mphelpers import FORKSERVER as MP_FORKSERVER
+from .mphelpers import RESOURCE_TRACKER as MP_RESOURCE_TRACKER
+from .mphelpers import mp_helper
+
 # The role names: scenario files select processes by them (``ran_in``, a trigger's
 # ``role``), so they are part of the contract.
 RELOADER_PARENT = "reloader-parent"
@@ -40,8 +44,6 @@ RELOADER_CHILD = "reloader-child"
 MASTER = "master"
 WORKER = "worker"
 MP_CHILD = "mp-child"
-MP_RESOURCE_TRACKER = "mp-resource-tracker"
-MP_FORKSERVER = "mp-forkserver"
 FORK_CHILD = "fork-child"
 ROLES = (RELOADER_PARENT, RELOADER_CHILD, MASTER, WORKER, MP_CHILD, MP_RESOURCE_TRACKER, MP_FORKSERVER,
          FORK_CHILD)
@@ -66,16 +68,10 @@ def _argv(start: dict[str, Any] | None) -> str:
 
 
 def _mp_helper(start: dict[str, Any]) -> str | None:
-    """The resource tracker or the forkserver, started by multiprocessing with ``-c``."""
-    if start.get("how") != "exec":
-        return None
-    argv = start.get("argv") or []
-    code = argv[argv.index("-c") + 1] if "-c" in argv[:-1] else ""
-    if code.startswith("from multiprocessing.resource_tracker import main"):
-        return MP_RESOURCE_TRACKER
-    if code.startswith("from multiprocessing.forkserver import main"):
-        return MP_FORKSERVER
-    return None
+    """The resource tracker or the forkserver (told by :mod:`mphelpers` from the command
+    line multiprocessing starts them with); a forkserver's children are forks, not
+    execs, so they never look like it."""
+    return mp_helper(_argv(start)) if start.get("how") == "exec" else None
 
 
 def _spawned(start: dict[str, Any]) -> bool:
