@@ -33,11 +33,12 @@ from .handles import ProcessHandle, action_of, cmdline_of, created, parent_pid
 from .mphelpers import mp_helper
 from .patterns import REGEX_TIMEOUT, line_matcher, shown
 from .processes import CaseProcesses
+from .roles import MP_CHILD, RELOADER_CHILD, WORKER
 from .scenario import AimSpec
 
 # The probe's names for processes that serve (the reloader's serving child, a
 # pre-forking server's worker, a multiprocessing child)
-SERVING_KINDS = ("worker", "reloader-child", "mp-child")
+SERVING_KINDS = (WORKER, RELOADER_CHILD, MP_CHILD)
 
 
 @dataclass(frozen=True)
