@@ -65,7 +65,7 @@ def pool_spawn():
     return run("mp_pool_spawn.toml")
 
 
-SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 6, "hypercorn": 6,
+SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 8, "hypercorn": 6,
                      "pool_fork": 6, "pool_spawn": 5, "celery": 5}
 
 
@@ -142,6 +142,17 @@ def test_uvicorn_reload_sigterm_drains_then_the_server_dies_by_its_own_signal(uv
 
 
 # ------------------------------------------------------------------ uvicorn --workers 2
+
+
+def test_uvicorn_workers_the_busy_worker_is_the_one_holding_the_request(uvicorn_workers):
+    busy, idle = uvicorn_workers["kill-busy-worker"], uvicorn_workers["kill-idle-worker"]
+    # the traffic's record of the process that held the connection against the
+    # process the trigger signalled (found apart, just before the signal)
+    [signalled] = busy.trigger["signalled"]
+    assert [r.pid for r in in_flight(busy)] == [signalled["pid"]]
+    [other] = idle.trigger["signalled"]
+    assert other["pid"] not in [r.pid for r in in_flight(idle)]
+    assert by_pid(idle, other["pid"]).kind == "worker"
 
 
 def test_uvicorn_workers_sigterm_runs_lifespan_shutdown_in_both_workers(uvicorn_workers):
