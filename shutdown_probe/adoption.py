@@ -42,6 +42,7 @@ over is killed and recorded on that case.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections import deque
 from contextlib import contextmanager
@@ -99,6 +100,27 @@ class Window:
         ticks since boot, truncated) may have been made while this case ran."""
         earliest, latest = ticks / _TICK, (ticks + 1) / _TICK
         return self.launched <= latest and (self.ended is None or self.ended >= earliest)
+
+
+def stop_signal_reset() -> Callable[[], None] | None:
+    """For a child the harness starts to be watched (an app, a service): the stop
+    signals the harness itself ignores, put back to their default between fork and
+    exec; None when it ignores none.
+
+    exec passes SIG_IGN on: ``cmd &`` in a non-interactive shell ignores SIGINT and
+    SIGQUIT, and a target that inherited that would never see KeyboardInterrupt, so
+    the matrix would lie.
+    """
+    ignored = [s for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
+               if signal.getsignal(s) == signal.SIG_IGN]
+    if not ignored:
+        return None
+
+    def reset() -> None:  # runs in the child
+        for s in ignored:
+            signal.signal(s, signal.SIG_DFL)
+
+    return reset
 
 
 @contextmanager

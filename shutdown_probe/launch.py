@@ -10,7 +10,6 @@ nothing started.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from dataclasses import dataclass, replace
 
@@ -130,12 +129,6 @@ def _start(case_id: str, plan: _Plan, resolved: Resolved, tag: str,
     pipes, or why it could not start."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    ignores = _inherited_ignores()
-
-    def reset_signals() -> None:  # runs in the child, between fork and exec
-        for s in ignores:
-            signal.signal(s, signal.SIG_DFL)
-
     # The case's window opens before its root exists, and the root is registered as
     # the harness's own child before anyone can list the harness's children: a
     # process re-parented to the harness can then be told apart (see adoption.py).
@@ -146,7 +139,7 @@ def _start(case_id: str, plan: _Plan, resolved: Resolved, tag: str,
             popen = subprocess.Popen(
                 plan.argv, cwd=resolved.cwd, env=plan.env, stdin=subprocess.DEVNULL,
                 stdout=out_w, stderr=err_w, start_new_session=True,
-                preexec_fn=reset_signals if ignores else None,
+                preexec_fn=adoption.stop_signal_reset(),
             )
         except OSError as exc:
             adoption.close_window(window)
@@ -174,16 +167,6 @@ def target_env(case: Case, resolved_env: dict[str, str], tag: str) -> dict[str, 
     env.update(resolved_env)
     env[TAG_ENV] = tag
     return env
-
-
-def _inherited_ignores() -> list[signal.Signals]:
-    """Stop signals the harness itself ignores: exec would pass SIG_IGN on to targets.
-
-    ``cmd &`` in a non-interactive shell ignores SIGINT and SIGQUIT; a target that
-    inherits that never sees KeyboardInterrupt, and the matrix would lie.
-    """
-    return [s for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
-            if signal.getsignal(s) == signal.SIG_IGN]
 
 
 def _pid1_prefix(path: Path, settings: ProfileSettings, stop: StopRecord) -> tuple[list[str], str | None]:

@@ -222,19 +222,12 @@ def start_service(plan: ResolvedService, scope: ServiceScope, port: int, tag: st
     env[TAG_ENV] = tag
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    ignored = [s for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
-               if signal.getsignal(s) == signal.SIG_IGN]
-
-    def reset_signals() -> None:  # in the child: a harness under nohup must not pass SIG_IGN on
-        for s in ignored:
-            signal.signal(s, signal.SIG_DFL)
-
     started_at = time.monotonic()
     try:
         with adoption.spawning():
             popen = subprocess.Popen(plan.argv, cwd=plan.cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w,
                                      stderr=err_w, start_new_session=True,
-                                     preexec_fn=reset_signals if ignored else None)
+                                     preexec_fn=adoption.stop_signal_reset())
             adoption.own(popen.pid)
     except OSError as exc:
         for fd in (out_r, err_r):
