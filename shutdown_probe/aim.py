@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .handles import ProcessHandle, action_of, cmdline_of, created, parent_pid
-from .mphelpers import mp_helper
 from .patterns import REGEX_TIMEOUT, line_matcher, shown
 from .processes import CaseProcesses
 from .roles import MP_CHILD, RELOADER_CHILD, WORKER
@@ -66,14 +65,9 @@ def app_processes(tree: CaseProcesses) -> list[ProcessHandle]:
     return sorted((h for h in tree.live() if not action_of(h.role)), key=_age)
 
 
-def is_helper(tree: CaseProcesses, h: ProcessHandle) -> bool:
-    parent = tree.handles.get(parent_pid(h.ps) or -1)
-    return mp_helper(cmdline_of(h.ps) or h.cmdline, cmdline_of(parent.ps) if parent is not None else "") is not None
-
-
 def workers(tree: CaseProcesses, kinds: dict[int, str]) -> tuple[list[ProcessHandle], str]:
     """The app's workers, oldest first, and what made them workers, in words."""
-    live = [h for h in app_processes(tree) if not is_helper(tree, h)]
+    live = [h for h in app_processes(tree) if tree.helper_kind(h) is None]
     named = [h for h in live if kinds.get(h.pid) in SERVING_KINDS]
     if named:
         return named, f"the processes the probe named {', '.join(sorted({kinds[h.pid] for h in named}))}"

@@ -22,7 +22,6 @@ from .deadline import StopDeadline
 from .handles import TAG_ENV, ProcessHandle, action_of
 from .launch import Launched
 from .aim import choose
-from .mphelpers import mp_helper
 from .paths import signal_name
 from .probe import ProbeReport, loaded_in, read_events, without_probe
 from .processes import CaseProcesses
@@ -140,8 +139,7 @@ def choose_target(case: Case, lc: Launched) -> Target:
         return Target(None, pending=True)
     if path.target == "child":
         if tree.worker is None:
-            helpers = ", ".join(f"{mp_helper(h.cmdline, tree.root.cmdline) or 'helper'} pid {h.pid}"
-                                for h in tree.helpers if h.alive)
+            helpers = ", ".join(f"{tree.helper_kind(h) or 'helper'} pid {h.pid}" for h in tree.helpers if h.alive)
             return Target(None, f"the root has no child process to signal other than multiprocessing's helpers "
                                 f"({helpers})" if helpers else "the root has no child process to signal")
         target = tree.worker

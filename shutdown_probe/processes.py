@@ -272,8 +272,7 @@ class CaseProcesses:
         self._settled_at = time.monotonic()
         children = [h for h in self.handles.values()
                     if h.role.startswith("child") and h.alive and parent_pid(h.ps) == self.root.pid]
-        root_argv = cmdline_of(self.root.ps)
-        self.helpers = [h for h in children if mp_helper(cmdline_of(h.ps) or h.cmdline, root_argv)]
+        self.helpers = [h for h in children if self.helper_kind(h)]
         if not children:
             return
 
@@ -291,6 +290,12 @@ class CaseProcesses:
         for n, h in enumerate(children):
             h.role = "child" if n == 0 else f"child-{n + 1}"
         self.worker = children[0] if children[0] not in self.helpers else None
+
+    def helper_kind(self, h: ProcessHandle) -> str | None:
+        """Which of multiprocessing's helpers ``h`` is (:mod:`~shutdown_probe.mphelpers`,
+        told from its command line and its parent's), or None."""
+        parent = self.handles.get(parent_pid(h.ps) or -1)
+        return mp_helper(cmdline_of(h.ps) or h.cmdline, cmdline_of(parent.ps) if parent is not None else "")
 
     def _late_ports(self) -> None:
         """The ports of processes found after :meth:`settle_roles` (a replacement
