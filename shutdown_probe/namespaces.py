@@ -18,6 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path as FsPath
+from typing import Callable
 
 _HERE = FsPath(__file__).resolve().parent
 LAUNCHER = _HERE / "_pid1_launcher.py"
@@ -83,18 +84,24 @@ class InitChoice:
     why_not: str | None = None
 
 
-_tini: dict[str, str | None] = {}
+_versions: dict[str, str | None] = {}
+
+
+def _version(path: str, pick: Callable[[list[str]], str | None]) -> str | None:
+    """What ``pick`` finds in the words ``path --version`` prints; run once per path."""
+    if path not in _versions:
+        try:
+            done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+            words = (done.stdout + done.stderr).split()
+        except (OSError, subprocess.TimeoutExpired):
+            words = []
+        _versions[path] = pick(words) if words else None
+    return _versions[path]
 
 
 def _tini_version(path: str) -> str | None:
-    if path not in _tini:
-        try:
-            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        words = out.split()
-        _tini[path] = words[2] if len(words) >= 3 and words[1] == "version" else None
-    return _tini[path]
+    """"tini version 0.19.0 - git.de40ad0" -> "0.19.0"."""
+    return _version(path, lambda w: w[2] if len(w) >= 3 and w[1] == "version" else None)
 
 
 def find_tini() -> str | None:
@@ -108,14 +115,8 @@ def find_dumb_init() -> str | None:
 
 
 def _dumb_init_version(path: str) -> str | None:
-    if path not in _tini:  # one cache for both: the keys are paths
-        try:
-            done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-            out = (done.stdout + done.stderr).split()
-        except (OSError, subprocess.TimeoutExpired):
-            out = []
-        _tini[path] = out[1] if len(out) >= 2 and out[0] == "dumb-init" else None
-    return _tini[path]
+    """"dumb-init v1.2.5" -> "v1.2.5"."""
+    return _version(path, lambda w: w[1] if len(w) >= 2 and w[0] == "dumb-init" else None)
 
 
 def choose_init(preference: str = "auto", kind: str = "tini") -> InitChoice:
