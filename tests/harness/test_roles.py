@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import select
 import shutil
 import signal
@@ -191,17 +192,21 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: nothing outlives a killed pytest
 
 
-def _wait_for(stream, word: bytes, deadline: float) -> bytes:
+def _wait_until(stream, done, what: str, deadline: float) -> bytes:
     seen = b""
-    while word not in seen:
+    while not done(seen):
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([stream], [], [], left)[0]:
-            raise AssertionError(f"no {word!r} in time; saw {seen[-2000:]!r}")
+            raise AssertionError(f"no {what} in time; saw {seen[-2000:]!r}")
         chunk = os.read(stream.fileno(), 65536)
         if not chunk:
-            raise AssertionError(f"ended before {word!r}; saw {seen[-2000:]!r}")
+            raise AssertionError(f"ended before {what}; saw {seen[-2000:]!r}")
         seen += chunk
     return seen
+
+
+def _wait_for(stream, word: bytes, deadline: float) -> bytes:
+    return _wait_until(stream, lambda seen: word in seen, repr(word), deadline)
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +247,12 @@ def first_task_ran_in(redis_url: str, tmp_path: Path, probe: bool, n: int) -> in
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                               preexec_fn=_die_with_parent)
     try:
-        _wait_for(worker.stdout, b"ready.", time.monotonic() + 60)
+        # both pool children up (and the worker ready) before the task is sent: otherwise
+        # the first task goes to whichever child came up first, which load decides
+        def all_up(seen: bytes) -> bool:
+            return b"ready." in seen and len(set(re.findall(rb"pool child (\d+) up", seen))) == 2
+
+        _wait_until(worker.stdout, all_up, "ready worker with both pool children up", time.monotonic() + 60)
         from celery import Celery
 
         client = Celery("roles_client", broker=redis_url, backend=redis_url)
