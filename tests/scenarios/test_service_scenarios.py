@@ -11,6 +11,7 @@ which pid ran a hook, who was left listening.
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -187,7 +188,11 @@ def test_hypercorn_only_the_idle_worker_runs_its_hooks_the_busy_one_is_sigtermed
 @pytest.mark.parametrize("path", ["sigterm-child", "sigkill-child"])
 def test_hypercorn_one_worker_ending_ends_the_server(hypercorn, path):
     case = hypercorn[path]
-    assert case.outcome == "exited" and case.exit["returncode"] == 0
+    # hypercorn/run.py: a worker's non-zero exitcode ends the loop, the root terminate()s
+    # the rest and returns _join_exited(rest), which polls without waiting: 0 if the
+    # SIGTERMed sibling is not reaped yet, else its exitcode -15, which sys.exit makes
+    # 241. Which one is a race (241 seen under load), so both are the documented code.
+    assert case.outcome == "exited" and case.exit["returncode"] in (0, -signal.SIGTERM & 0xFF), case.exit
     assert not case.orphans
     assert not any(p.killed_by_harness for p in case.processes)
 
