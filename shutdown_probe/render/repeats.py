@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..results import CaseResult
-from .cells import exit_cell, hook_cell
+from .cells import exit_cell, hook_cell, verify_column, verify_mark
 from .order import order_text
-from .rows import hook_names
+from .rows import check_names, hook_names
 from .traffic import drained_cell
 
 
@@ -28,8 +28,8 @@ class RepeatLine:
 def repeat_lines(cases: list[CaseResult]) -> list[RepeatLine]:
     """For each repeated path (``--repeat``): whether its runs agreed, and how they split.
 
-    Runs agree when their hook cells, outcome, exit, what became of the requests in
-    flight (completed, cut...), the known order of the declared hooks and the order
+    Runs agree when their hook cells, outcome, exit, their [verify] checks' answers,
+    what became of the requests in flight (completed, cut...), the known order of the declared hooks and the order
     the probe saw atexit hooks start are the same; timing, pids and how many new
     requests were sent always differ and are left out.
     """
@@ -38,11 +38,16 @@ def repeat_lines(cases: list[CaseResult]) -> list[RepeatLine]:
         if case.attempt is not None:
             runs.setdefault(case.path, []).append(case)
     hooks = hook_names(cases)
+    checks = check_names(cases)
     lines: list[RepeatLine] = []
     for path, group in runs.items():
         kinds: dict[tuple[str, ...], list[int]] = {}
         for case in group:
             row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
+            # a check that passed in one run and failed in another: they differ (its
+            # words, a row count, may differ while the answer is the same)
+            answers = {rec.name: verify_mark(rec) for rec in case.verify}
+            row += tuple(f"{verify_column(n)} {answers.get(n, 'not run')}" for n in checks)
             if case.traffic is not None:  # one run's request cut, another's drained: they differ
                 row += (f"in flight {drained_cell(case)}",)
             # what is known of the order: runs that saw opposite orders differ
