@@ -204,7 +204,7 @@ def _check_table(case: CaseResult) -> str:
         cell = verify_cell(case, rec.name)
         how = rec.error or (f"killed by {rec.signal}" if rec.signal else f"exit {rec.returncode}")
         rows.append([(rec.name, "mono"), (cell, f"nw {_cell_class(cell, 'check')}"), (how, "long"),
-                     (secs(rec.duration_s), "nw"), (rec.command or "-", "cmd"), (rec.output or "-", "cmd output")])
+                     (secs(rec.duration_s), "nw"), (rec.command or "-", "cmd"), (rec.output or "-", "cmd")])
     return _table(["check", "result", "how it ended", "took", "command", "output (its last lines)"], rows,
                   "small checks")
 
