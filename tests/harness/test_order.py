@@ -209,7 +209,7 @@ def test_runs_that_saw_opposite_orders_differ():
     ba = HookOrder(["b", "a"], [OrderPair("b", "a", "stdout")], [])
     cases = [run_with(1, ab), run_with(2, ba), run_with(3, ab)]
     assert repeat_lines(cases) == [
-        RepeatLine("differ", "sigterm: the 3 runs differ: 2× order a → b (#1, #3); 1× order b → a (#2)")]
+        RepeatLine("differ", "sigterm: the 3 runs differ in hook order: a → b (#1, #3) / b → a (#2)")]
 
 
 def test_results_without_a_recorded_order_state_none():
@@ -229,7 +229,8 @@ def test_runs_whose_atexit_hooks_started_in_opposite_orders_differ():
         return case
 
     cases = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:b", "atexit:a"])]
-    assert repeat_lines(cases) == [RepeatLine("differ", "sigterm: the 2 runs differ: 1× atexit order atexit:a → atexit:b "
-                                              "(#1); 1× atexit order atexit:b → atexit:a (#2)")]
+    assert repeat_lines(cases) == [RepeatLine("differ", "sigterm: the 2 runs differ in atexit order: "
+                                              "atexit:a → atexit:b (#1) / atexit:b → atexit:a (#2)")]
     same = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:a", "atexit:b"])]
-    assert repeat_lines(same) == [RepeatLine("agree", "sigterm: the 2 runs agree")]
+    assert repeat_lines(same) == [RepeatLine("agree", "sigterm: the 2 runs agree on the outcome, the hooks, "
+                                             "the hook order and the atexit order")]
