@@ -50,7 +50,7 @@ def agreement_text(comparison: Comparison, outcome: str) -> str:
         words = [COMPARED_WORDS[a] for a in comparison.compared]
         text = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
     if comparison.unknown:
-        text += f"; not known in each, so not compared: {', '.join(comparison.unknown)}"
+        text += f"; not compared (not known in every run): {', '.join(comparison.unknown)}"
     return text
 
 
