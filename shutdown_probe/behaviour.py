@@ -238,7 +238,9 @@ def compare(cases: list[CaseResult]) -> Comparison:
     differences = []
     for key in keys:
         seen: dict[str, tuple[list[int], tuple[Fate, ...]]] = {}
-        for run, v in zip(runs, values):
+        for run, v, case in zip(runs, values, cases):
+            if key[0] != "outcome" and case.outcome in NOT_OBSERVED:
+                continue  # a run that did not run to the end saw nothing else
             text, fates = v.get(key, ("none", ()))
             seen.setdefault(text, ([], fates))[0].append(run)
         if len(seen) > 1:
