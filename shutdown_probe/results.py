@@ -499,6 +499,11 @@ class TrafficRecord:
     # why new requests stopped: "window", "cap", "case ended"
     stopped_by: str = ""
     notes: list[str] = field(default_factory=list)
+    # the app's port (the one watched for ``released_s``), and the app's processes
+    # still listening on it when the harness had to end the case (a hung root, an
+    # orphan): they held it to the end. None / empty in older results: not recorded.
+    port: int | None = None
+    held_by: list[int] = field(default_factory=list)
 
     def counts(self, kind: str) -> dict[str, int]:
         """Outcome -> number of requests of ``kind`` (in-flight, queued, new)."""

@@ -29,7 +29,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .procnet import LISTEN, listening, server_sockets, socket_holders
+from .procnet import LISTEN, listening, listening_ports, server_sockets, socket_holders
 from .results import RequestKind, RequestOutcome, RequestRecord, TrafficRecord
 from .scenario import TrafficPlan
 from .waiting import Backoff, Flag
@@ -199,6 +199,8 @@ class Traffic:
         self._cond = threading.Condition(self._lock)  # a request ended, or the case did
         self.t0: float | None = None
         self.released_at: float | None = None
+        # the app's processes still listening on the port when the harness ended the case
+        self.held_by: list[int] = []
         self.stopped_by = ""
         self.notes: list[str] = []
         self._roles: dict[int, str] = {}
@@ -395,7 +397,12 @@ class Traffic:
 
     def harness_kill(self, why: str) -> None:
         """The harness is about to kill what is left: the requests still waiting
-        then are unfinished (the harness cut them, not the path)."""
+        then are unfinished (the harness cut them, not the path). Which of the app's
+        processes still listen on the port is read first: they held it to the end."""
+        if self.t0 is not None and not self._halted.is_set() and not self._check_released():
+            held = [pid for pid, ports in listening_ports(list(self.processes())).items() if self.port in ports]
+            with self._lock:
+                self.held_by = sorted(held)
         with self._cond:
             self._halted.set()
             self._wake.set()
@@ -423,9 +430,11 @@ class Traffic:
         plan = self.plan
         t0 = self.t0 if self.t0 is not None else time.monotonic()
         rec = TrafficRecord(url=plan.url, new_url=plan.new_url, in_flight=plan.in_flight, queued=plan.queued,
-                            window_s=plan.window, stopped_by=self.stopped_by, notes=list(self.notes))
+                            window_s=plan.window, stopped_by=self.stopped_by, notes=list(self.notes),
+                            port=self.port)
         with self._lock:
             rec.requests = [r.record(t0, self._roles) for r in self.requests]
+            rec.held_by = list(self.held_by)
         if self.t0 is None:
             return rec
         flight = [r for r in rec.requests if r.kind == "in-flight"]

@@ -6,6 +6,8 @@ cells, shared by the terminal, Markdown, HTML and JUnit reports so all say the s
 
 from __future__ import annotations
 
+import re
+
 from ..results import NOT_OBSERVED, STDERR_MARK, UNFINISHED, CaseResult, HookResult, ProcessRecord, VerifyRecord
 from ..roles import FORK_CHILD, RELOADER_CHILD, RELOADER_PARENT
 
@@ -70,8 +72,18 @@ def hook_mark(hook: HookResult) -> str:
     return NOT_RAN if hook.observed else UNKNOWN
 
 
-def hook_cell(case: CaseResult, name: str) -> str:
-    """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere."""
+def unnumbered(roles: list[str]) -> list[str]:
+    """The harness's roles without the number the order of discovery gave them
+    (``child-2`` is a ``child``): what runs of one path can share."""
+    return [_NUMBER.sub("", r) for r in roles]
+
+
+_NUMBER = re.compile(r"-\d+$")
+
+
+def hook_cell(case: CaseResult, name: str, *, numbered: bool = True) -> str:
+    """✓ where the hook ran, ◐ where it was cut short, ✗ when it ran nowhere.
+    ``numbered=False``: ``child-2`` is named ``child`` (the runs of a repeated path)."""
     if case.outcome in NOT_OBSERVED:
         return "-"
     hook: HookResult | None = case.hooks.get(name)
@@ -80,12 +92,14 @@ def hook_cell(case: CaseResult, name: str) -> str:
     if not hook.ran and not hook.interrupted_pids and not hook.observed:
         return UNKNOWN  # not seen is not "did not run"
     parts = []
+    roles, cut = (hook.roles, hook.interrupted_roles) if numbered else (unnumbered(hook.roles),
+                                                                      unnumbered(hook.interrupted_roles))
     if hook.ran:
-        parts.append(f"{RAN} {where(hook.roles, case, hook.pids)}".rstrip())
+        parts.append(f"{RAN} {where(roles, case, hook.pids)}".rstrip())
         if hook.errors:
             parts[-1] += f" {RAISED}"
     if hook.interrupted_pids:
-        parts.append(f"{CUT} {where(hook.interrupted_roles, case, hook.interrupted_pids) or 'cut short'}")
+        parts.append(f"{CUT} {where(cut, case, hook.interrupted_pids) or 'cut short'}")
     return " ".join(parts) if parts else NOT_RAN
 
 

@@ -28,7 +28,8 @@ from typing import Any
 
 from ..paths import BUILTIN_PATHS
 from ..results import NOT_OBSERVED, CaseResult, Results
-from .cells import CUT, RAISED, verify_column, verify_mark, where
+from ..behaviour import compare
+from .cells import CUT, RAISED, unnumbered, verify_column, verify_mark, where
 from .legend import legend
 from .markdown import code, escape
 from .rows import hook_names
@@ -268,11 +269,11 @@ def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
         if hook is None:
             continue
         notes = []
-        if hook.ran:
-            notes.append(where(hook.roles, case, hook.pids))
+        if hook.ran:  # by role: which of two workers the harness numbered first never counts
+            notes.append(where(unnumbered(hook.roles), case, hook.pids))
             notes.append(RAISED if hook.errors else "")
         if hook.interrupted_pids:
-            notes.append(f"{CUT} {where(hook.interrupted_roles, case, hook.interrupted_pids) or 'cut short'}")
+            notes.append(f"{CUT} {where(unnumbered(hook.interrupted_roles), case, hook.interrupted_pids) or 'cut short'}")
         if hook.ran or hook.interrupted_pids:
             out.add((0, i, name, ", ".join(n for n in notes if n)))
     if not out:
@@ -305,8 +306,27 @@ def _cell(cases: list[CaseResult], hooks: list[str], used: set[str]) -> str:
         else:
             facts.append(text)
             used.add(name)
+    facts += _process_splits(cases, used)
     # hooks are listed with commas; the facts after them are set apart by semicolons
     return "; ".join(([", ".join(ran)] if ran else []) + facts)
+
+
+def _process_splits(cases: list[CaseResult], used: set[str]) -> list[str]:
+    """The runs compared as ``--repeat`` compares them (:func:`~shutdown_probe.behaviour.compare`):
+    a role whose processes ended otherwise in some runs, with each end and how many runs
+    saw it ("reloader-child: rc 0 (1/3 runs)"). Where the runs differ only in the hooks
+    that ran, the hook entries already say so."""
+    out = []
+    for diff in compare(cases).differences:
+        if diff.aspect != "process":
+            continue
+        ends: Counter[str] = Counter()
+        for variant in diff.variants:
+            ends[" + ".join(f.end for f in variant.fates) or "none"] += len(variant.runs)
+        if len(ends) > 1:
+            used.add(SPLIT)
+            out += [escape(f"{diff.name}: {end} ({n}/{len(cases)} runs)") for end, n in sorted(ends.items())]
+    return out
 
 
 def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str]:

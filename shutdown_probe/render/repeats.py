@@ -1,19 +1,28 @@
-"""For a repeated path (``--repeat``): whether its runs agreed, and how they split.
+"""For a repeated path (``--repeat``): whether its runs agreed, on what, and how they split.
 
-Each line is typed (:class:`RepeatLine`): a renderer colours a split differently
-from an agreement by its ``kind``, never by reading the sentence.
+Each line is typed (:class:`RepeatLine`): a renderer colours a split differently from an
+agreement by its ``kind``, and a program reads what differed from its ``comparison``
+(:class:`~shutdown_probe.behaviour.Comparison`), never from the sentence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from ..behaviour import Aspect, Comparison, Difference, compare
 from ..results import CaseResult
-from .cells import exit_cell, hook_cell, verify_column, verify_mark
-from .order import order_text
-from .rows import check_names, hook_names
-from .traffic import drained_cell
+
+# what an agreement is on, in words, aspect by aspect
+COMPARED_WORDS: dict[Aspect, str] = {
+    "outcome": "the outcome",
+    "process": "each process's end and hooks (by role)",
+    "hook": "the hooks",
+    "in-flight": "the requests in flight",
+    "order": "the hook order",
+    "atexit-order": "the atexit order",
+    "check": "the checks after the case",
+}
 
 
 @dataclass(frozen=True)
@@ -21,50 +30,50 @@ class RepeatLine:
     """One repeated path's line: ``agree`` (every run saw the same) or ``differ``."""
 
     kind: Literal["agree", "differ"]
-    text: str  # "sigterm: the 3 runs agree", "sigterm: the 3 runs differ: 2× ..."
+    text: str  # "sigterm: the 3 runs agree on ...", "sigterm: the 3 runs differ in ..."
+    comparison: Comparison | None = field(default=None, compare=False)
 
+
+def _runs(runs: tuple[int, ...]) -> str:
+    return "#" + ", #".join(map(str, runs))
+
+
+def difference_text(diff: Difference) -> str:
+    """'worker: rc 0 (#1, #3) / SIGKILL (#2)'."""
+    return f"{diff.label}: " + " / ".join(f"{v.text} ({_runs(v.runs)})" for v in diff.variants)
+
+
+def agreement_text(comparison: Comparison, outcome: str) -> str:
+    """What the runs agree on, naming only what was compared, and what was not seen."""
+    if comparison.compared == ("outcome",):
+        text = f"the outcome ({outcome})"
+    else:
+        words = [COMPARED_WORDS[a] for a in comparison.compared]
+        text = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+    if comparison.unknown:
+        text += f"; not compared (not known in every run): {', '.join(comparison.unknown)}"
+    return text
 
 
 def repeat_lines(cases: list[CaseResult]) -> list[RepeatLine]:
     """For each repeated path (``--repeat``): whether its runs agreed, and how they split.
 
-    Runs agree when their hook cells, outcome, exit, their [verify] checks' answers,
-    what became of the requests in flight (completed, cut...), the known order of the declared hooks and the order
-    the probe saw atexit hooks start are the same; timing, pids and how many new
-    requests were sent always differ and are left out.
+    Runs are compared by behaviour (:func:`~shutdown_probe.behaviour.compare`): the
+    outcome, each process by its role with how it ended and the hooks that ran in it,
+    each hook's mark, what became of the requests in flight and the known hook orders.
     """
     runs: dict[str, list[CaseResult]] = {}
     for case in cases:
         if case.attempt is not None:
             runs.setdefault(case.path, []).append(case)
-    hooks = hook_names(cases)
-    checks = check_names(cases)
     lines: list[RepeatLine] = []
     for path, group in runs.items():
-        kinds: dict[tuple[str, ...], list[int]] = {}
-        for case in group:
-            row = (case.outcome, exit_cell(case), *(f"{h} {hook_cell(case, h)}" for h in hooks))
-            # a check that passed in one run and failed in another: they differ (its
-            # words, a row count, may differ while the answer is the same)
-            answers = {rec.name: verify_mark(rec) for rec in case.verify}
-            row += tuple(f"{verify_column(n)} {answers.get(n, 'not run')}" for n in checks)
-            if case.traffic is not None:  # one run's request cut, another's drained: they differ
-                row += (f"in flight {drained_cell(case)}",)
-            # what is known of the order: runs that saw opposite orders differ
-            row += (f"order {order_text(case.order)}" if order_text(case.order) else "no order",)
-            # the probe's atexit order (one exact clock): runs that called them in
-            # other orders differ too
-            row += ("atexit order " + " → ".join(case.probe_order) if case.probe_order else "no atexit order",)
-            kinds.setdefault(row, []).append(case.attempt or 0)
-        if len(kinds) == 1:
-            # they agree on what was seen; where no clock saw an order, not on that
-            partial = any(case.order is not None and case.order.unknown for case in group)
-            lines.append(RepeatLine("agree", f"{path}: the {len(group)} runs agree"
-                                    + (" (the order of some hooks is unknown in each)" if partial else "")))
+        comparison = compare(group)
+        n = len(group)
+        if comparison.agree:
+            lines.append(RepeatLine("agree", f"{path}: the {n} runs agree on "
+                                    + agreement_text(comparison, group[0].outcome), comparison))
             continue
-        # what differs between the kinds of run, not what they share
-        differing = [i for i in range(len(next(iter(kinds)))) if len({row[i] for row in kinds}) > 1]
-        parts = [f"{len(attempts)}× {', '.join(row[i] for i in differing)} (#{', #'.join(map(str, attempts))})"
-                 for row, attempts in sorted(kinds.items(), key=lambda kv: -len(kv[1]))]
-        lines.append(RepeatLine("differ", f"{path}: the {len(group)} runs differ: " + "; ".join(parts)))
+        lines.append(RepeatLine("differ", f"{path}: the {n} runs differ in "
+                                + "; ".join(difference_text(d) for d in comparison.differences), comparison))
     return lines

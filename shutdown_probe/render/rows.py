@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..results import CaseResult, Results
-from .cells import exit_cell, hook_cell, orphans_cell, time_cell, verify_cell
+from ..behaviour import role_of
+from .cells import exit_cell, hook_cell, orphans_cell, time_cell, unnumbered, verify_cell
 from .traffic import drained_cell, new_requests_cell, port_cell
 
 
@@ -61,10 +62,31 @@ class Row:
 
 
 def _orphans_shape(case: CaseResult) -> str:
-    """The orphans cell without pids and ports, which differ from run to run."""
-    parts = [o.role + (" (killed)" if o.killed_by_harness else "") for o in case.orphans]
+    """The orphans cell without pids and port numbers, which differ from run to run:
+    each orphan by its role (:func:`~shutdown_probe.behaviour.role_of`), "listening"
+    where it held a port (the numbers follow the combined cell, see :func:`_ports`)."""
+    by_pid = {p.pid: p for p in case.processes}
+    shapes = Counter((role_of(by_pid[o.pid]) if o.pid in by_pid else unnumbered([o.role])[0],
+                      " listening" if o.listening else "", " (killed)" if o.killed_by_harness else "")
+                     for o in case.orphans)
+    parts = [f"{role}{'' if n == 1 else f'×{n}'}{listening}{killed}"
+             for (role, listening, killed), n in sorted(shapes.items())]
     parts += ["stray?" + (" (killed)" if s.killed_by_harness else "") for s in case.strays]
     return "; ".join(parts) or "-"
+
+
+def _ports(ports: list[int]) -> str:
+    """The port numbers a combined cell stands for (each run leases its own)."""
+    unique = list(dict.fromkeys(ports))
+    return f" ({', '.join(f':{p}' for p in unique)})" if unique else ""
+
+
+def _orphan_ports(cases: list[CaseResult]) -> list[int]:
+    return [port for c in cases for o in c.orphans for port in o.listening]
+
+
+def _held_ports(cases: list[CaseResult]) -> list[int]:
+    return [c.traffic.port for c in cases if c.traffic is not None and c.traffic.held_by and c.traffic.port]
 
 
 _SECONDS = re.compile(r"^(\d+\.\d+) s$")
@@ -89,9 +111,9 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, checks: list[
     [verify] columns (default: every check the cases ran)."""
     names = check_names(cases) if checks is None else checks
 
-    def row(case: CaseResult, orphans: str) -> Row:
-        return Row(case.label, case.failed, [hook_cell(case, h) for h in hooks],
-                   [drained_cell(case), new_requests_cell(case), port_cell(case)] if traffic else [],
+    def row(case: CaseResult, orphans: str, one: bool = True) -> Row:
+        return Row(case.label, case.failed, [hook_cell(case, h, numbered=one) for h in hooks],
+                   [drained_cell(case), new_requests_cell(case), port_cell(case, number=one)] if traffic else [],
                    exit_cell(case), time_cell(case), orphans, [verify_cell(case, n) for n in names])
 
     order: list[CaseResult | str] = []  # a case, or the name of a repeated path
@@ -109,11 +131,14 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, checks: list[
         if isinstance(item, CaseResult):
             out.append(row(item, orphans_cell(item)))
             continue
-        each = [row(c, _orphans_shape(c)) for c in runs[item]]
+        group = runs[item]
+        each = [row(c, _orphans_shape(c), one=False) for c in group]
+        cells = [_combined([r.traffic[i] for r in each]) for i in range(len(each[0].traffic))]
+        if cells:  # the port column: the numbers of the ports held to the end
+            cells[-1] += _ports(_held_ports(group))
         out.append(Row(f"{item} ×{len(each)}", any(r.failed for r in each),
-                       [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))],
-                       [_combined([r.traffic[i] for r in each]) for i in range(len(each[0].traffic))],
+                       [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))], cells,
                        _combined([r.exit for r in each]), _combined([r.time for r in each]),
-                       _combined([r.orphans for r in each]),
+                       _combined([r.orphans for r in each]) + _ports(_orphan_ports(group)),
                        [_combined([r.checks[i] for r in each]) for i in range(len(names))]))
     return out

@@ -3,6 +3,9 @@ and port cells, and a case's traffic lines for the details."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from ..behaviour import role_of
 from ..results import NOT_OBSERVED, REQUEST_OUTCOMES, CaseResult, RequestRecord, TrafficRecord
 from .cells import NOT_RAN, RAN
 
@@ -67,19 +70,38 @@ def _served_new(t: TrafficRecord) -> int:
     return t.counts("new").get("completed", 0)
 
 
-def port_cell(case: CaseResult) -> str:
-    """When the port stopped serving new requests (and was released, if much later)."""
+def holders(case: CaseResult) -> str:
+    """Who still listened on the port when the harness ended the case, by role
+    ("worker×2", "reloader-child (root)"), or ""."""
+    t = case.traffic
+    if t is None or not t.held_by:
+        return ""
+    by_pid = {p.pid: p for p in case.processes}
+    names = Counter(role_of(by_pid[pid]) if pid in by_pid else "pid not tracked" for pid in t.held_by)
+    return "+".join(name if n == 1 else f"{name}×{n}" for name, n in sorted(names.items()))
+
+
+def port_cell(case: CaseResult, *, number: bool = True) -> str:
+    """When the port stopped serving new requests (and was released, if much later);
+    while a hung root or an orphan still held it when the harness ended the case, who
+    did, and the port (``number=False``: without it, for the runs of a repeated path,
+    whose ports differ)."""
     t = _traffic(case)
     if t is None:
         return "-"
+    parts = []
     if t.stopped_accepting_s is not None:
         text = f"stopped {t.stopped_accepting_s:.2f} s"
         if t.released_s is not None and abs(t.released_s - t.stopped_accepting_s) > 0.05:
             text += f"; released {t.released_s:.2f} s"
-        return text
-    if _served_new(t):
-        return "kept serving"
-    return "-"
+        parts.append(text)
+    elif _served_new(t):
+        parts.append("kept serving")
+    who = holders(case)
+    if who:
+        port = f":{t.port} " if number and t.port is not None else ""
+        parts.append(f"{port}held by {who} until killed")
+    return "; ".join(parts) or "-"
 
 
 def _request_line(r: RequestRecord) -> str:
@@ -127,6 +149,9 @@ def traffic_lines(case: CaseResult) -> list[str]:
         port.append(f"released at {t.released_s:.2f} s")
     if t.last_served_s is not None:
         port.append(f"last response served at {t.last_served_s:.2f} s")
+    if holders(case):
+        port.append(f"still held{f' (:{t.port})' if t.port is not None else ''} by {holders(case)} "
+                    "when the harness ended the case")
     if port:
         lines.append("port: " + "; ".join(port))
     lines += [f"note: {n}" for n in t.notes]

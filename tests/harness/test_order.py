@@ -89,7 +89,9 @@ def test_every_run_reads_the_same_and_the_repeat_line_says_what_agrees(print_fil
     text = " ".join(format_terminal(Results(cases=print_file_print), width=400).split())
     assert (f"order in sigterm (all {RUNS} runs): flushed → atexit (stdout); unknown: finally vs flushed and atexit "
             "(different clocks: a sentinel's last-write time and a line's place in stdout)") in text
-    assert f"sigterm: the {RUNS} runs agree (the order of some hooks is unknown in each)" in text
+    # one process, so its end is compared; the pairs no clock saw are said not compared
+    assert (f"sigterm: the {RUNS} runs agree on the outcome, each process's end and hooks (by role), the hooks "
+            "and the hook order; not compared (not known in every run): the order of some hooks") in text
     assert "- order: flushed → atexit (stdout); unknown: finally vs" in format_markdown(
         Results(cases=print_file_print[:1]))
 
@@ -209,7 +211,7 @@ def test_runs_that_saw_opposite_orders_differ():
     ba = HookOrder(["b", "a"], [OrderPair("b", "a", "stdout")], [])
     cases = [run_with(1, ab), run_with(2, ba), run_with(3, ab)]
     assert repeat_lines(cases) == [
-        RepeatLine("differ", "sigterm: the 3 runs differ: 2× order a → b (#1, #3); 1× order b → a (#2)")]
+        RepeatLine("differ", "sigterm: the 3 runs differ in hook order: a → b (#1, #3) / b → a (#2)")]
 
 
 def test_results_without_a_recorded_order_state_none():
@@ -229,7 +231,8 @@ def test_runs_whose_atexit_hooks_started_in_opposite_orders_differ():
         return case
 
     cases = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:b", "atexit:a"])]
-    assert repeat_lines(cases) == [RepeatLine("differ", "sigterm: the 2 runs differ: 1× atexit order atexit:a → atexit:b "
-                                              "(#1); 1× atexit order atexit:b → atexit:a (#2)")]
+    assert repeat_lines(cases) == [RepeatLine("differ", "sigterm: the 2 runs differ in atexit order: "
+                                              "atexit:a → atexit:b (#1) / atexit:b → atexit:a (#2)")]
     same = [run(1, ["atexit:a", "atexit:b"]), run(2, ["atexit:a", "atexit:b"])]
-    assert repeat_lines(same) == [RepeatLine("agree", "sigterm: the 2 runs agree")]
+    assert repeat_lines(same) == [RepeatLine("agree", "sigterm: the 2 runs agree on the outcome, the hooks, "
+                                             "the hook order and the atexit order")]

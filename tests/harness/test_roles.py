@@ -54,7 +54,7 @@ def marked(folder: Path, prefix: str) -> set[int]:
     return {int(p.name.split("-")[1]) for p in folder.glob(f"{prefix}-*")}
 
 
-def server_toml(command: list[str], marks: Path, *, paths: list[str], extra: str = "") -> str:
+def server_toml(command: list[str], marks: Path, *, paths: list[str], extra: str = "", survive: int = 1) -> str:
     quoted = ", ".join(f'"{a}"' for a in command)
     return f"""
 name = "roles"
@@ -65,7 +65,7 @@ cwd = "{TARGETS}"
 env = {{ ROLES_DIR = "{marks}" }}
 ready = {{ http = "http://127.0.0.1:{{port}}/" }}
 ready_timeout = 20
-survive_after = 1
+survive_after = {survive}
 [hooks.bye]
 log = '\\[pid (?P<pid>\\d+)\\] bye'
 {extra}
@@ -151,7 +151,9 @@ def test_uvicorn_workers_master_and_workers_and_a_replacement_keeps_its_port(tmp
     marks = tmp_path / "marks"
     marks.mkdir()
     command = ["{python}", "-m", "uvicorn", "roles_asgi:app", "--port", "{port}", "--workers", "2"]
-    result = run_one(tmp_path, server_toml(command, marks, paths=["sigkill-child"]), "sigkill-child")
+    # uvicorn looks for dead workers every 0.5 s and spawns a new Python, which imports
+    # uvicorn and the app: under load that took more than the 1 s other tests allow
+    result = run_one(tmp_path, server_toml(command, marks, paths=["sigkill-child"], survive=6), "sigkill-child")
     assert result.outcome == "survived", result.error  # uvicorn replaces a dead worker
     roles = kinds(result)
     root = next(p for p in result.processes if p.role == "root")

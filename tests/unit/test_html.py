@@ -199,7 +199,7 @@ def test_repeated_runs_share_a_row_that_links_to_the_first_run():
     assert [text(h) for h in find_all(root, "h3")] == [
         "demo :: sigterm #1 — exited", "demo :: sigterm #2 — exited", "demo :: sigterm #3 — exited"]
     (differ,) = find_all(root, "li", "differ")
-    assert text(differ) == "sigterm: the 3 runs differ: 2× atexit ✓ (#1, #2); 1× atexit ✗ (#3)"
+    assert text(differ) == "sigterm: the 3 runs differ in hook atexit: ran (#1, #2) / not ran (#3)"
 
 
 # ---------------------------------------------------------------- the timeline

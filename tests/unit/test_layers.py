@@ -22,7 +22,7 @@ PACKAGE = Path(shutdown_probe.__file__).parent
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "roles",
               "mphelpers"}),
-    ("results model", {"results", "environment"}),
+    ("results model", {"results", "environment", "behaviour"}),
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
     # pipeline calls it to judge the case it just ran

@@ -490,11 +490,13 @@ def test_repeated_runs_share_a_row_that_says_where_they_differed():
 
     results = Results(cases=[run(1, 0.3, True, 21), run(2, 0.1, True, 22), run(3, 0.2, False, 23)],
                       scenarios={"demo": ""}, tool="shutdown-probe 0.1.0")
-    # pids and ports differ in every run: the orphans cell keeps what they share
-    assert rows(format_terminal(results)) == [["sigterm ×3", "✓ ×2 · ✗ ×1", "rc 0", "0.10–0.30 s", "child (killed)"]]
+    # pids and ports differ in every run: the orphans cell keeps what they share, and
+    # the ports each run's orphan held (5000 + n) follow it, so none is lost
+    orphans = "child listening (killed) (:5001, :5002, :5003)"
+    assert rows(format_terminal(results)) == [["sigterm ×3", "✓ ×2 · ✗ ×1", "rc 0", "0.10–0.30 s", orphans]]
     md = format_markdown(results)
-    assert "| `sigterm ×3` | ✓ ×2 · ✗ ×1 | rc 0 | 0.10–0.30 s | child (killed) |" in md
-    assert "sigterm: the 3 runs differ: 2× atexit ✓ (#1, #2); 1× atexit ✗ (#3)" in md
+    assert f"| `sigterm ×3` | ✓ ×2 · ✗ ×1 | rc 0 | 0.10–0.30 s | {orphans} |" in md
+    assert "sigterm: the 3 runs differ in hook atexit: ran (#1, #2) / not ran (#3)" in md
 
 
 HOSTILE = "x | y\n| --- |\n<script>alert(1)</script> `tick` **bold** [link](http://e.x) &amp; ~~gone~~"

@@ -95,9 +95,16 @@ def test_repeat_lines_are_typed():
     def run(n: int, ran: bool) -> CaseResult:
         return CaseResult("s", "sigterm", "exited", attempt=n, hooks={"bye": HookResult(ran, "x")})
 
-    assert repeat_lines([run(1, True), run(2, True)]) == [RepeatLine("agree", "sigterm: the 2 runs agree")]
+    # no process was recorded: the agreement names only what was compared
+    (same,) = repeat_lines([run(1, True), run(2, True)])
+    assert same == RepeatLine("agree", "sigterm: the 2 runs agree on the outcome and the hooks")
+    assert same.comparison is not None and same.comparison.compared == ("outcome", "hook")
     (split,) = repeat_lines([run(1, True), run(2, False), run(3, True)])
-    assert split.kind == "differ" and split.text.startswith("sigterm: the 3 runs differ: ")
+    assert split.kind == "differ" and split.text.startswith("sigterm: the 3 runs differ in ")
+    assert split.comparison is not None
+    (diff,) = split.comparison.differences
+    assert (diff.aspect, diff.name) == ("hook", "bye")
+    assert [(v.text, v.runs) for v in diff.variants] == [("ran", (1, 3)), ("not ran", (2,))]
 
 
 def test_runs_whose_request_in_flight_ended_otherwise_do_not_agree():
@@ -112,7 +119,7 @@ def test_runs_whose_request_in_flight_ended_otherwise_do_not_agree():
     assert same.kind == "agree"
     (split,) = repeat_lines([run(1, "cut"), run(2, "completed"), run(3, "cut")])
     assert split.kind == "differ"
-    assert "2× in flight ✗ 0/1: 1 cut (#1, #3)" in split.text and "1× in flight ✓ 1/1 (#2)" in split.text
+    assert split.text == "sigkill-child: the 3 runs differ in requests in flight: 1 cut (#1, #3) / 1 completed (#2)"
 
 
 def test_the_style_sheet_is_package_data_and_on_the_page():

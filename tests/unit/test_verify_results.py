@@ -128,9 +128,15 @@ def test_repeated_runs_differ_when_a_check_answers_differently():
     runs = [case("sigterm", LOST, attempt=1), case("sigterm", KEPT, attempt=2), case("sigterm", LOST, attempt=3)]
     (line,) = repeat_lines(runs)
     assert line.kind == "differ"
-    assert "2× verify:rows ✗ (#1, #3); 1× verify:rows ✓ (#2)" in line.text
-    same = [case("sigterm", LOST, attempt=1), case("sigterm", LOST, attempt=2)]
-    assert repeat_lines(same)[0].kind == "agree"
+    assert line.text == "sigterm: the 3 runs differ in check rows: failed (#1, #3) / passed (#2)"
+    assert line.comparison is not None
+    (diff,) = line.comparison.differences
+    assert (diff.aspect, diff.name, [(v.text, v.runs) for v in diff.variants]) == (
+        "check", "rows", [("failed", (1, 3)), ("passed", (2,))])
+    # the same answer in other words (a row count) agrees; the agreement names the checks
+    other_words = VerifyRecord("rows", False, returncode=1, output="5 of 20000 rows")
+    (same,) = repeat_lines([case("sigterm", LOST, attempt=1), case("sigterm", other_words, attempt=2)])
+    assert same.kind == "agree" and "the checks after the case" in same.text
 
 
 def test_the_checks_survive_the_json_round_trip_and_an_older_file_has_none():
