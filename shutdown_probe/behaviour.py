@@ -7,8 +7,8 @@ process by its role (the framework role the probe saw, :mod:`.roles`; else
 multiprocessing's helper told by its command line; else the harness's role without its
 number) with how it ended and which hooks ran in it, as a multiset per role, so that
 which of two workers was ``child`` and which ``child-2`` never counts. Then the case's
-outcome, each hook's mark, what became of the requests in flight and the order the
-hooks were seen in.
+outcome, each hook's mark, what became of the requests in flight, the order the
+hooks were seen in, and each [verify] check's answer (passed, failed, error).
 
 :func:`compare` folds the runs of one path into a :class:`Comparison`: what was
 compared, and for each thing that was not the same in every run, the values seen and
@@ -27,8 +27,8 @@ from .mphelpers import mp_helper
 from .results import NOT_OBSERVED, REQUEST_OUTCOMES, CaseResult, ProcessRecord
 
 # What a Comparison compares, in the order differences are listed.
-Aspect = Literal["outcome", "process", "hook", "in-flight", "order", "atexit-order"]
-ASPECTS: tuple[Aspect, ...] = ("outcome", "process", "hook", "in-flight", "order", "atexit-order")
+Aspect = Literal["outcome", "process", "hook", "in-flight", "order", "atexit-order", "check"]
+ASPECTS: tuple[Aspect, ...] = ("outcome", "process", "hook", "in-flight", "order", "atexit-order", "check")
 
 # how a process's end came about, besides the path and the app themselves
 EndedBy = Literal["", "harness", "stopper"]
@@ -129,6 +129,9 @@ class Behaviour:
     order: tuple[tuple[str, str], ...] = ()
     order_partial: bool = False  # some pairs of hooks that ran were seen by no one clock
     atexit_order: tuple[str, ...] = ()  # the probe's atexit hooks, by when they started
+    # each [verify] check's answer: passed, failed or error (its words, a row count,
+    # may differ while the answer is the same)
+    checks: tuple[tuple[str, str], ...] = ()
 
 
 def _fate_key(fate: Fate) -> str:
@@ -156,7 +159,8 @@ def behaviour(case: CaseResult) -> Behaviour:
         in_flight=in_flight,
         order=tuple(sorted((p.first, p.then) for p in order.known)) if order is not None else (),
         order_partial=order is not None and bool(order.unknown),
-        atexit_order=tuple(case.probe_order))
+        atexit_order=tuple(case.probe_order),
+        checks=tuple(sorted((rec.name, rec.verdict) for rec in case.verify)))
 
 
 # ------------------------------------------------------------------------- comparing runs
@@ -185,7 +189,8 @@ class Difference:
     @property
     def label(self) -> str:
         return {"outcome": "outcome", "process": self.name, "hook": f"hook {self.name}",
-                "in-flight": "requests in flight", "order": "hook order", "atexit-order": "atexit order"}[self.aspect]
+                "in-flight": "requests in flight", "order": "hook order", "atexit-order": "atexit order",
+                "check": f"check {self.name}"}[self.aspect]
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,8 @@ def _values(b: Behaviour) -> dict[tuple[Aspect, str], tuple[str, tuple[Fate, ...
         out[("order", "")] = (", ".join(f"{a} → {c}" for a, c in b.order) or "none seen", ())
     if b.atexit_order:
         out[("atexit-order", "")] = (" → ".join(b.atexit_order), ())
+    for name, verdict in b.checks:
+        out[("check", name)] = (verdict, ())
     return out
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .results import INCOMPLETE, CaseResult, ClaimVerdict, ExpectResult, HookResult, OrderPair, UnknownOrder
+from .results import (INCOMPLETE, CaseResult, ClaimVerdict, ExpectResult, HookResult, OrderPair, UnknownOrder,
+                      VerifyRecord)
 from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
@@ -43,6 +44,10 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
     if expectation.drained is not None or expectation.dropped is not None:
         for ok, line in _traffic(expectation, result):
             checks.add(ok, line)
+    for name in expectation.verified:
+        checks.add(*_verified(name, True, result))
+    for name in expectation.not_verified:
+        checks.add(*_verified(name, False, result))
     verdict: ClaimVerdict | None = None
     if claim is not None:
         verdict = "refuted" if checks.failures else "confirmed"
@@ -86,6 +91,27 @@ def _hooks(checks: _Checks, expectation: Expectation, result: CaseResult) -> Non
             checks.failed(f"expected hook '{hook}' to run in {'+'.join(want)}, it ran in {_got(h)}")
         else:
             checks.held(f"hook '{hook}' ran in {_got(h)} and in no other process")
+
+
+def _verified(name: str, want: bool, result: CaseResult) -> tuple[bool, str]:
+    """``verified`` / ``not_verified``: check ``name`` passed (exit 0), or ran to its
+    end and failed. A check that gave no answer (an error) holds for neither."""
+    rec = next((r for r in result.verify if r.name == name), None)
+    expected = f"expected check '{name}' to {'pass' if want else 'fail'}"
+    if rec is None:
+        return False, f"{expected}, but it did not run"
+    said = _check_words(rec)
+    if rec.error is not None:
+        return False, f"{expected}; it gave no answer: {rec.error}{said}"
+    if rec.passed != want:
+        return False, f"{expected}, it {'failed' if want else 'passed'} (exit {rec.returncode}){said}"
+    return True, f"check '{name}' {'passed' if want else 'failed'} (exit {rec.returncode}){said}"
+
+
+def _check_words(rec: VerifyRecord) -> str:
+    """": its last line: ..." (the check's own words), or ""."""
+    last = rec.last_line()
+    return f"; its last line: {last}" if last else ""
 
 
 def _exit(want: int | str, result: CaseResult) -> tuple[bool, str]:

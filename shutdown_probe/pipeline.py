@@ -7,6 +7,8 @@
       ->  ready  ->  choose the target  ->  prime the traffic, arm the detectors
       ->  fire the path  ->  await the end (hung / survived / orphans: the harness
       ends what is left)  ->  clean up  ->  collect: the CaseResult
+      ->  the [verify] checks (every process gone, the services still up, the
+      case's folder still there)  ->  the case's services stopped
 
 Each phase is a function returning a small value (:mod:`~shutdown_probe.launch`,
 :mod:`~shutdown_probe.phases`, :mod:`~shutdown_probe.collect`); only the last one
@@ -28,9 +30,10 @@ from typing import TYPE_CHECKING, Callable
 
 from . import adoption, services, watchdog
 from .capabilities import capabilities
-from .case import RUN_ID, Case, new_tag
+from .case import RUN_ID, Case, new_tag, tag_prefix
 from .collect import Cleanup, collect, not_launched
 from .errors import HarnessError
+from .expect import evaluate
 from .kills import KILL_GRACE, end_case
 from .launch import Launched, NotLaunched, launch
 from .phases import (
@@ -50,10 +53,11 @@ from .phases import (
 from .ports import lease_port
 from .processes import CaseProcesses
 from .readiness import Interrupted
-from .results import CaseResult, TriggerInfo
+from .results import NOT_OBSERVED, CaseResult, TriggerInfo
 from .service_pool import Provision, ServicePool
 from .stops import fired_by
 from .strays import sweep_strays
+from .verify import run_checks
 from .waiting import Flag
 
 if TYPE_CHECKING:  # imported when a scenario has [traffic]: it brings in requests
@@ -126,7 +130,8 @@ def _leased(case: Case, workdir: str, cancel: Flag | None, pool: ServicePool) ->
         provision = pool.provide(case, cancel)
         result: CaseResult | None = None
         try:
-            result = _launched(case, workdir, cancel, lease.port, provision)
+            ran = _launched(case, workdir, cancel, lease.port, provision)
+            result = _checked(case, ran, workdir, lease.port, provision, cancel)
         finally:
             if result is None:  # the harness failed: its services still stop
                 provision.finish(not_launched(case, NotLaunched("error", "", {}, None)))
@@ -144,6 +149,19 @@ def _launched(case: Case, workdir: str, cancel: Flag | None, port: int, provisio
     with _active_lock:
         _active.add(launched.tree)
     return _CaseRun(case, launched, port, cancel).run()
+
+
+def _checked(case: Case, result: CaseResult, workdir: str, port: int, provision: Provision,
+             cancel: Flag | None) -> CaseResult:
+    """The scenario's [verify] checks, for a case that ran its path to the end: every
+    process of it is gone by now, its services still run, its folder is still there.
+    The path's expectations are judged again with them."""
+    if not case.scenario.verify or result.outcome in NOT_OBSERVED:
+        return result
+    checks = case.scenario.resolve_verify(port=port, workdir=workdir, services=provision.ports)
+    result.verify = run_checks(checks, tag_prefix(), cancel)
+    result.expect = evaluate(case.scenario.expect.get(case.path.name), result)
+    return result
 
 
 class _CaseRun:

@@ -360,6 +360,38 @@ class ServiceRecord:
 
 
 @dataclass
+class VerifyRecord:
+    """A [verify.NAME] check, run once every process of the case was gone (before the
+    case's services stopped), against the state the app left.
+
+    It passed when its command exited 0 (``passed``); it failed when it exited with
+    another code; it gave no answer (``error``, in a sentence) when it could not start,
+    ran out of time (killed, with everything it started) or was ended by a signal."""
+
+    name: str
+    passed: bool
+    command: str = ""
+    returncode: int | None = None  # its exit code, when it exited
+    signal: str | None = None  # the signal that ended it, when one did
+    duration_s: float | None = None  # its start -> its end
+    # its last output lines (stderr's after STDERR_MARK), long lines shortened
+    output: str = ""
+    error: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        """"passed", "failed" (it answered: not 0) or "error" (no answer)."""
+        if self.passed:
+            return "passed"
+        return "error" if self.error is not None else "failed"
+
+    def last_line(self) -> str:
+        """Its last non-empty output line ("" when it printed nothing)."""
+        lines = [ln for ln in self.output.splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
+
+
+@dataclass
 class Escalation:
     """A signal the harness itself had to send to clean up, and why."""
 
@@ -561,6 +593,9 @@ class CaseResult:
     skip_reason: str | None = None
     # the scenario's services ([services.NAME]) as this case saw them, in file order
     services: list[ServiceRecord] = field(default_factory=list)
+    # the scenario's [verify] checks, in file order, when the case ran its path to the
+    # end (empty otherwise: nothing was checked)
+    verify: list[VerifyRecord] = field(default_factory=list)
 
     def skip(self, reason: str) -> None:
         """Mark the case skipped: the path does not apply, for ``reason``."""

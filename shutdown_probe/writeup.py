@@ -152,7 +152,8 @@ def load(file: str | os.PathLike[str]) -> Writeup:
                 raise c.fail(f"{where}.{section}", "missing: expected a table with a claim and its checks")
             key = f"{where}.{section}"
             expectation = parse_expectation(c, table[section], key, path_name, scenario.hooks,
-                                            probe=scenario.app.probe is not False, traffic=scenario.traffic)
+                                            probe=scenario.app.probe is not False, traffic=scenario.traffic,
+                                            checks=tuple(scenario.verify))
             if expectation.claim is None:
                 raise c.fail(f"{key}.claim", "missing: expected a sentence saying what the checks show")
             claims[section] = expectation

@@ -15,6 +15,9 @@ its own per worker when several share one broker).
   way out) prints ``worker_process_shutdown (pid N)``.
 * an atexit hook prints ``atexit: flushed (pid N)`` when an interpreter ends
   normally (the pool children are forked and end with ``os._exit``: not there).
+* with RESULT_BACKEND (a redis URL) the task's states go there, STARTED included
+  (``task_track_started``), and with TASK_ID_FILE the task's id is written to that
+  file once it is sent: ``check_task.py`` reads what became of it.
 """
 
 import atexit
@@ -29,14 +32,17 @@ from celery.worker.request import Request
 BROKER_URL = os.environ.get("BROKER_URL", "redis://127.0.0.1:6379/0")
 TASK_SECONDS = float(os.environ.get("TASK_SECONDS", "2"))
 QUEUE = os.environ.get("QUEUE", "celery")
+RESULT_BACKEND = os.environ.get("RESULT_BACKEND") or None
+TASK_ID_FILE = os.environ.get("TASK_ID_FILE")
 
-app = Celery("celery_app", broker=BROKER_URL)
+app = Celery("celery_app", broker=BROKER_URL, backend=RESULT_BACKEND)
 app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     # one task per child at a time, none reserved ahead: the task's fate is its own
     worker_prefetch_multiplier=1,
     task_default_queue=QUEUE,
+    task_track_started=RESULT_BACKEND is not None,
 )
 
 
@@ -75,7 +81,11 @@ def long_task(seconds):
 
 @worker_ready.connect
 def send_one_task(sender, **kwargs):
-    long_task.delay(TASK_SECONDS)
+    sent = long_task.delay(TASK_SECONDS)
+    if TASK_ID_FILE:
+        with open(TASK_ID_FILE + ".tmp", "w") as fh:
+            fh.write(sent.id)
+        os.rename(TASK_ID_FILE + ".tmp", TASK_ID_FILE)  # whole, or not there
     say(f"worker ready, task sent to {QUEUE}")
 
 

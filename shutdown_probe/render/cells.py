@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..results import NOT_OBSERVED, UNFINISHED, CaseResult, HookResult, ProcessRecord
+from ..results import NOT_OBSERVED, STDERR_MARK, UNFINISHED, CaseResult, HookResult, ProcessRecord, VerifyRecord
 from ..roles import FORK_CHILD, RELOADER_CHILD, RELOADER_PARENT
 
 
@@ -101,6 +101,46 @@ def hook_cell(case: CaseResult, name: str, *, numbered: bool = True) -> str:
     if hook.interrupted_pids:
         parts.append(f"{CUT} {where(cut, case, hook.interrupted_pids) or 'cut short'}")
     return " ".join(parts) if parts else NOT_RAN
+
+
+# A [verify] check's column is named after it, with this before the name.
+VERIFY_COLUMN = "verify:"
+# How much of a check's last output line its cell shows (the details have it all).
+VERIFY_WORDS = 40
+
+
+def verify_column(name: str) -> str:
+    """The header of check ``name``'s column: ``verify:rows``."""
+    return VERIFY_COLUMN + name
+
+
+def verify_words(rec: VerifyRecord) -> str:
+    """What a check said or why it gave no answer, short: its last output line, else
+    its exit; for an error, the error's first words."""
+    if rec.error is not None:
+        if rec.error.startswith("still running"):
+            return "timed out"
+        if rec.error.startswith("killed by "):
+            return rec.error.split(" (")[0]
+        return rec.error.split(":")[0]
+    last = rec.last_line().removeprefix(STDERR_MARK).strip()
+    if not last:
+        return f"exit {rec.returncode}" if not rec.passed else ""
+    return last if len(last) <= VERIFY_WORDS else last[:VERIFY_WORDS - 1] + "…"
+
+
+def verify_mark(rec: VerifyRecord) -> str:
+    """✓ it exited 0, ✗ it exited with another code, ? it gave no answer."""
+    return {"passed": RAN, "failed": NOT_RAN}.get(rec.verdict, UNKNOWN)
+
+
+def verify_cell(case: CaseResult, name: str) -> str:
+    """A check's cell: its mark and its own last words ("✗ 0 of 20000 rows"); "-"
+    when it did not run (the case did not run its path to the end)."""
+    rec = next((r for r in case.verify if r.name == name), None)
+    if rec is None:
+        return "-"
+    return f"{verify_mark(rec)} {verify_words(rec)}".rstrip()
 
 
 def exit_cell(case: CaseResult) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 from ..paths import BUILTIN_PATHS
 from ..results import NOT_OBSERVED, CaseResult, Results
 from ..behaviour import compare
-from .cells import CUT, RAISED, unnumbered, where
+from .cells import CUT, RAISED, unnumbered, verify_column, verify_mark, where
 from .legend import legend
 from .markdown import code, escape
 from .rows import hook_names
@@ -254,7 +254,8 @@ def _case_order(case: CaseResult) -> tuple[int, str, int, str]:
 
 
 # An entry of a cell, sortable: (group, hook index, name, qualifier). Groups: 0 a hook,
-# 1 "nothing ran", 2 an outcome, 3 orphans.
+# 1 "nothing ran", 2 an outcome, 3 orphans, 4 a [verify] check's answer (its mark only:
+# its words may change from run to run).
 _Entry = tuple[int, int, str, str]
 
 
@@ -281,6 +282,7 @@ def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
         out.add((2, list(OUTCOME_WORDS).index(case.outcome), OUTCOME_WORDS[case.outcome], ""))
     if case.orphans:
         out.add((3, 0, ORPHAN, ""))
+    out.update((4, 0, f"{verify_column(rec.name)} {verify_mark(rec)}", "") for rec in case.verify)
     return out
 
 

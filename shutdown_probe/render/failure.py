@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
-from .cells import exit_cell, hook_cell, orphans_cell, time_cell
+from .cells import exit_cell, hook_cell, orphans_cell, time_cell, verify_cell
 from .explain import explain
 from .notes import probe_note_lines, started_after_lines
 from .text import clean_line
@@ -75,6 +75,12 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
         width = max(len(n) for n in shown.values())
         for name, hook in case.hooks.items():
             lines.append(f"    {shown[name]:<{width}}  {hook_cell(case, name):<5}  {hook.evidence}")
+    if case.verify:
+        lines.append("  checks after the case:")
+        for rec in case.verify:
+            how = rec.error or (f"killed by {rec.signal}" if rec.signal else f"exit {rec.returncode}")
+            lines.append(f"    {rec.name}  {verify_cell(case, rec.name)}  ({how}): {rec.command}")
+            lines += [f"      | {line}" for line in rec.output.splitlines()[-5:]]
     lines += [f"  {line}" for line in started_after_lines(case)]
     lines += [f"  {line}" for line in probe_note_lines([case])]
     traffic = traffic_lines(case)
@@ -129,6 +135,7 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
         ("time", time_cell(case)),
     ]
     props += [(f"hook.{name}", hook_cell(case, name)) for name in case.hooks]
+    props += [(f"verify.{rec.name}", verify_cell(case, rec.name)) for rec in case.verify]
     if case.traffic is not None:
         props += [("drained", drained_cell(case)), ("new_requests", new_requests_cell(case)),
                   ("port", port_cell(case))]

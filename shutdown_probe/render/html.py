@@ -23,10 +23,11 @@ from .legend import legend, traffic_legend
 from .notes import failure_lines, probe_note_lines, started_after_lines, summary_line
 from .order import order_lines, order_text
 from .repeats import repeat_lines
-from .rows import by_scenario, hook_names
+from .rows import by_scenario, check_names, hook_names
 from .rows import rows as matrix_rows
 from .traffic import has_traffic, traffic_lines
-from .cells import CUT, NOT_RAN, RAISED, RAN, exit_cell, hook_cell, time_cell, trigger_text
+from .cells import (CUT, NOT_RAN, RAISED, RAN, exit_cell, hook_cell, time_cell, trigger_text, verify_cell,
+                    verify_column)
 from .explain import explain
 from .markup import esc, esc_block, secs, tag
 from .timeline import fired, process_ending, timeline
@@ -55,6 +56,10 @@ def _cell_class(text: str, kind: str) -> str:
         if text.startswith(NOT_RAN):
             return "not-ran"
         return "none"
+    if kind == "check":  # a [verify] check: its words follow the mark
+        if " ×" in text:
+            return "mixed"
+        return {RAN: "ran", NOT_RAN: "not-ran"}.get(text[:1], "none")
     if kind == "exit":
         if " ×" in text:
             return "mixed"
@@ -70,8 +75,10 @@ def _cell_class(text: str, kind: str) -> str:
 
 def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
     hooks = hook_names(cases)
+    checks = check_names(cases)
     traffic = has_traffic(cases)
-    head = ["path", *hooks, *(["drained", "new requests", "port"] if traffic else []), "exit", "time", "orphans"]
+    head = ["path", *hooks, *map(verify_column, checks), *(["drained", "new requests", "port"] if traffic else []),
+            "exit", "time", "orphans"]
     out = ['<div class="scroll"><table class="matrix">',
            "<thead><tr>" + "".join(tag("th", {"scope": "col"}, esc(h)) for h in head) + "</tr></thead>", "<tbody>"]
     # the case each row stands for (a repeated path: its first run), in rows() order
@@ -83,10 +90,11 @@ def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
         elif case.path not in seen:
             seen.add(case.path)
             firsts.append(case)
-    for row, case in zip(matrix_rows(cases, hooks, traffic), firsts):
+    for row, case in zip(matrix_rows(cases, hooks, traffic, checks), firsts):
         link = tag("a", {"href": f"#case-{index[id(case)]}"}, esc(row.label))
         cells = [tag("th", {"class": "path", "scope": "row"}, link)]
         cells += [tag("td", {"class": f"c {_cell_class(t, 'hook')}".rstrip()}, esc(t)) for t in row.hooks]
+        cells += [tag("td", {"class": f"check {_cell_class(t, 'check')}".rstrip()}, esc(t)) for t in row.checks]
         if traffic:
             drained, new, port = row.traffic
             cells.append(tag("td", {"class": f"c {_cell_class(drained, 'drained')}".rstrip()}, esc(drained)))
@@ -189,6 +197,18 @@ def _hook_table(case: CaseResult) -> str:
     return _table(["hook", "result", "in", "at", "duration", "source", "evidence"], rows, "small hooks")
 
 
+def _check_table(case: CaseResult) -> str:
+    """The [verify] checks: each one's answer, exit, time, command and output."""
+    rows = []
+    for rec in case.verify:
+        cell = verify_cell(case, rec.name)
+        how = rec.error or (f"killed by {rec.signal}" if rec.signal else f"exit {rec.returncode}")
+        rows.append([(rec.name, "mono"), (cell, f"nw {_cell_class(cell, 'check')}"), (how, "long"),
+                     (secs(rec.duration_s), "nw"), (rec.command or "-", "cmd"), (rec.output or "-", "cmd")])
+    return _table(["check", "result", "how it ended", "took", "command", "output (its last lines)"], rows,
+                  "small checks")
+
+
 def _stop_facts(stop: StopRecord) -> str:
     grace = f"{stop.grace_s:g} s ({stop.grace_from})" if stop.grace_s is not None else "none (never kills)"
     pairs = [("profile", f"{stop.profile} ({stop.stopper})"), ("signal", f"{stop.signal} to {stop.to}"),
@@ -282,6 +302,9 @@ def _case(case: CaseResult, n: int) -> list[str]:
             orders.append("atexit order: " + " → ".join(case.probe_order))
         if orders:
             out.append('<ul class="notes">' + "".join(tag("li", {}, esc(o)) for o in orders) + "</ul>")
+    if case.verify:
+        out.append("<h4>checks after the case</h4>")
+        out.append(_check_table(case))
     if case.orphans:
         out.append("<h4>orphans</h4>")
         out.append(_table(["pid", "role", "listening", "killed by the harness", "command"],

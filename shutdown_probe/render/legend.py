@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..results import CaseResult
-from .cells import CUT, RAISED, UNKNOWN, hook_cell
+from .cells import CUT, NOT_RAN, RAISED, RAN, UNKNOWN, VERIFY_COLUMN, hook_cell
 from .traffic import has_traffic
 
 
@@ -19,6 +19,10 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"{CUT} = started but never finished (the process died inside the hook)")
     if any(t.startswith(UNKNOWN) for t in cells):
         notes.append(f"{UNKNOWN} = not known whether it ran (see the details)")
+    if any(c.verify for c in cases):
+        notes.append(f"{VERIFY_COLUMN}NAME = a check run after the case against the state the app left: "
+                     f"{RAN} it exited 0, {NOT_RAN} it exited with another code, {UNKNOWN} it gave no answer "
+                     "(timed out, could not start, killed); then its last output line")
     return "; ".join(notes) or None
 
 

@@ -6,7 +6,7 @@ import re
 
 from ..results import CaseResult, Results
 from . import claims, legend, notes, order, repeats, rows, traffic
-from .cells import NOT_RAN, hook_mark, trigger_text
+from .cells import NOT_RAN, hook_mark, trigger_text, verify_column, verify_mark
 from .explain import explain
 from .text import clean
 
@@ -67,6 +67,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
     env = results.environment
     for scenario, cases in rows.by_scenario(results).items():
         hooks = rows.hook_names(cases)
+        checks = rows.check_names(cases)
         lines.append(f"## {escape(scenario)}")
         lines.append("")
         description = results.scenarios.get(cases[0].scenario, "")
@@ -75,12 +76,13 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
             lines.append("")
         has_traffic = traffic.has_traffic(cases)
         traffic_header = ["drained", "new requests", "port"] if has_traffic else []
-        header = ["path", *hooks, *traffic_header, "exit", "time", "orphans"]
+        header = ["path", *hooks, *map(verify_column, checks), *traffic_header, "exit", "time", "orphans"]
         lines.append("| " + " | ".join(escape(h) for h in header) + " |")
-        align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if has_traffic else [])
+        align = (["---"] + [":---:"] * len(hooks) + ["---"] * len(checks)
+                 + ([":---:", "---", "---"] if has_traffic else []))
         lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
-        for row in rows.rows(cases, hooks, has_traffic):
-            cells = [*row.hooks, *row.traffic, row.exit, row.time, row.orphans]
+        for row in rows.rows(cases, hooks, has_traffic, checks):
+            cells = [*row.hooks, *row.checks, *row.traffic, row.exit, row.time, row.orphans]
             lines.append("| " + " | ".join([code(row.label, cell=True), *(escape(c) for c in cells)]) + " |")
         lines.append("")
         legends = (legend.legend(cases), legend.traffic_legend(cases))
@@ -173,6 +175,11 @@ def _case_details(case: CaseResult) -> list[str]:
         out.append(f"- hook {code(name)} {mark}{escape(who)}: {escape(h.evidence)}")
     if order.order_text(case.order):
         out.append("- order: " + escape(order.order_text(case.order)))
+    for rec in case.verify:
+        how = rec.error or (f"killed by {rec.signal}" if rec.signal else f"exit {rec.returncode}")
+        took = f", {rec.duration_s:.2f} s" if rec.duration_s is not None else ""
+        last = f": {rec.last_line()}" if rec.last_line() else ""
+        out.append(f"- check {code(rec.name)} {verify_mark(rec)} ({escape(how)}{took}){escape(last)}")
     for e in case.escalations:
         out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
     if case.expect.claim:

@@ -21,6 +21,7 @@ COMPARED_WORDS: dict[Aspect, str] = {
     "in-flight": "the requests in flight",
     "order": "the hook order",
     "atexit-order": "the atexit order",
+    "check": "the checks after the case",
 }
 
 

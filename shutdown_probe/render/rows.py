@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..results import CaseResult, Results
 from ..behaviour import role_of
-from .cells import exit_cell, hook_cell, orphans_cell, time_cell, unnumbered
+from .cells import exit_cell, hook_cell, orphans_cell, time_cell, unnumbered, verify_cell
 from .traffic import drained_cell, new_requests_cell, port_cell
 
 
@@ -37,6 +37,16 @@ def hook_names(cases: list[CaseResult]) -> list[str]:
     return names
 
 
+def check_names(cases: list[CaseResult]) -> list[str]:
+    """The [verify] checks these cases ran, in the order first seen."""
+    names: list[str] = []
+    for case in cases:
+        for rec in case.verify:
+            if rec.name not in names:
+                names.append(rec.name)
+    return names
+
+
 @dataclass
 class Row:
     """One line of a matrix: a case, or every run of a repeated path (``--repeat``)."""
@@ -48,6 +58,7 @@ class Row:
     exit: str
     time: str
     orphans: str
+    checks: list[str]  # one cell per [verify] check name (after the hooks)
 
 
 def _orphans_shape(case: CaseResult) -> str:
@@ -94,14 +105,16 @@ def _combined(values: list[str]) -> str:
     return " · ".join(f"{v} ×{n}" for v, n in counts.most_common())
 
 
-def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
+def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, checks: list[str] | None = None) -> list[Row]:
     """The matrix's rows, in case order; the runs of a repeated path share one row
-    (``sigterm ×20``) whose cells say where the runs differed."""
+    (``sigterm ×20``) whose cells say where the runs differed. ``checks``: the
+    [verify] columns (default: every check the cases ran)."""
+    names = check_names(cases) if checks is None else checks
 
     def row(case: CaseResult, orphans: str, one: bool = True) -> Row:
         return Row(case.label, case.failed, [hook_cell(case, h, numbered=one) for h in hooks],
                    [drained_cell(case), new_requests_cell(case), port_cell(case, number=one)] if traffic else [],
-                   exit_cell(case), time_cell(case), orphans)
+                   exit_cell(case), time_cell(case), orphans, [verify_cell(case, n) for n in names])
 
     order: list[CaseResult | str] = []  # a case, or the name of a repeated path
     runs: dict[str, list[CaseResult]] = {}
@@ -126,5 +139,6 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
         out.append(Row(f"{item} ×{len(each)}", any(r.failed for r in each),
                        [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))], cells,
                        _combined([r.exit for r in each]), _combined([r.time for r in each]),
-                       _combined([r.orphans for r in each]) + _ports(_orphan_ports(group))))
+                       _combined([r.orphans for r in each]) + _ports(_orphan_ports(group)),
+                       [_combined([r.checks[i] for r in each]) for i in range(len(names))]))
     return out

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ..results import Results
 from . import claims, legend, notes, order, repeats, rows, traffic
-from .cells import NOT_RAN, RAN
+from .cells import NOT_RAN, RAN, verify_column
 from .text import clean_line
 
 
@@ -40,12 +40,15 @@ def build_tables(results: Results) -> list[RenderableType]:
     out: list[RenderableType] = []
     for scenario, cases in rows.by_scenario(results).items():
         hooks = rows.hook_names(cases)
+        checks = rows.check_names(cases)
         description = results.scenarios.get(cases[0].scenario, "")
         title = f"{scenario} — {description}" if description else scenario
         table = Table(title=_text(title), title_justify="left", show_lines=False)
         table.add_column(_text("path"), no_wrap=True)
         for name in hooks:
             table.add_column(_text(name), justify="center", overflow="fold")
+        for name in checks:
+            table.add_column(_text(verify_column(name)), overflow="fold")
         has_traffic = traffic.has_traffic(cases)
         if has_traffic:
             table.add_column(_text("drained"), justify="center")
@@ -54,9 +57,9 @@ def build_tables(results: Results) -> list[RenderableType]:
         table.add_column(_text("exit"), no_wrap=True)
         table.add_column(_text("time"), justify="right", no_wrap=True)
         table.add_column(_text("orphans"))
-        for row in rows.rows(cases, hooks, has_traffic):
+        for row in rows.rows(cases, hooks, has_traffic, checks):
             cells = [_text(row.label, style="red" if row.failed else "")]
-            for text in row.hooks:
+            for text in [*row.hooks, *row.checks]:
                 cells.append(_text(text, style=_mark_style(text)))
             if has_traffic:
                 drained, new_requests, port = row.traffic

@@ -22,6 +22,7 @@ This module is the face of the package; the modules behind it, lowest first:
     parse_profiles.py  [profiles]
     parse_traffic.py   [traffic]
     parse_services.py  [services]
+    parse_verify.py    [verify]
     parse_expect.py    [expect]
     loading.py         the ways in: a TOML file, a mapping, keyword arguments
     describe.py        the text `shutdown-probe check` prints
@@ -38,12 +39,12 @@ from .describe import describe
 from .loading import MAX_FILE_BYTES, load_scenario, make_scenario, parse_scenario, read_scenario_bytes, read_toml
 from .model import Scenario
 from .parse_expect import parse_expectation
-from .resolution import Resolved, ResolvedService, TrafficPlan
+from .resolution import Resolved, ResolvedService, ResolvedVerify, TrafficPlan
 from .specs import (AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT,
                     DEFAULT_SURVIVE_AFTER, EXPECT_KEYS, HOOK_KEYS, HTTP_METHODS, INIT_KINDS, MAX_SECONDS, OUTCOMES,
                     PRE_STOP_KEYS, PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS, PROFILE_OWN_KEYS, READY_KINDS, SERVICE_KEYS,
-                    SERVICE_SCOPES, TOP_KEYS, TRAFFIC_KEYS, TRIGGER_KEYS, AimSpec, AppSpec, Expectation, HookSpec,
-                    ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec)
+                    SERVICE_SCOPES, TOP_KEYS, TRAFFIC_KEYS, TRIGGER_KEYS, VERIFY_KEYS, AimSpec, AppSpec, Expectation,
+                    HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec, VerifySpec)
 from .templates import PLACEHOLDERS, ShellQuoting, service_port, shell_contexts, shell_quote, substitute, substitute_shell
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "RegexProblem",
     "Resolved",
     "ResolvedService",
+    "ResolvedVerify",
     "SERVICE_KEYS",
     "SERVICE_SCOPES",
     "Scenario",
@@ -90,6 +92,8 @@ __all__ = [
     "TrafficPlan",
     "TrafficSpec",
     "TriggerSpec",
+    "VERIFY_KEYS",
+    "VerifySpec",
     "compile_regex",
     "describe",
     "did_you_mean",

@@ -28,6 +28,8 @@ def describe(scenario: Scenario) -> list[str]:
                      + (f"new requests for {t.window:g} s" if t.sends_new else "no new requests")
                      + (f" on {', '.join(t.paths)}" if t.paths is not None else ""))
     lines.append(f"  hooks:   {', '.join(scenario.hooks) or 'none'}")
+    for spec in scenario.verify.values():
+        lines.append(f"  check:   {spec.name} (after each case, within {spec.timeout:g} s): {shlex.join(spec.command)}")
     probe = {None: "on when the command runs Python (finds atexit:* hooks by itself)",
              True: "on", False: "off"}[scenario.app.probe]
     lines.append(f"  probe:   {probe}")

@@ -28,6 +28,7 @@ from .parse_profiles import parse_profiles
 from .parse_services import parse_services, service_names
 from .parse_traffic import parse_traffic
 from .parse_triggers import parse_hooks, parse_paths, parse_triggers
+from .parse_verify import parse_verify
 from .specs import TOP_KEYS
 
 # A scenario file is at most this big: the bundled ones are under 8 KiB, and a file of
@@ -168,9 +169,11 @@ def parse_scenario(data: dict[str, Any], *, file: FsPath, shown: str | None = No
     profiles = parse_profiles(c, c.table(data.get("profiles", {}), "profiles"), paths, hooks, triggers,
                                probe=app.probe is not False)
     traffic = parse_traffic(c, c.table(data["traffic"], "traffic"), paths) if "traffic" in data else None
+    verify = parse_verify(c, c.table(data.get("verify", {}), "verify"), file.parent)
     expect = parse_expect(c, c.table(data.get("expect", {}), "expect"), paths, hooks, triggers,
-                           probe=app.probe is not False, traffic=traffic)
-    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles, traffic, services)
+                           probe=app.probe is not False, traffic=traffic, checks=tuple(verify))
+    return Scenario(name, description, file, paths, app, hooks, triggers, expect, profiles, traffic, services,
+                    verify)
 
 
 def make_scenario(
@@ -185,6 +188,7 @@ def make_scenario(
     profiles: dict[str, Any] | None = None,
     traffic: dict[str, Any] | None = None,
     services: dict[str, Any] | None = None,
+    verify: dict[str, Any] | None = None,
     description: str = "",
     base_dir: str | os.PathLike[str] = ".",
     shown: str | None = None,
@@ -211,7 +215,7 @@ def make_scenario(
     if hooks:
         data["hooks"] = _log_shorthand(hooks)
     for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles),
-                       ("traffic", traffic), ("services", services)):
+                       ("traffic", traffic), ("services", services), ("verify", verify)):
         if value is not None:
             data[key] = value
     base = FsPath(base_dir).resolve()

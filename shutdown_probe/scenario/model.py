@@ -8,9 +8,9 @@ from pathlib import Path as FsPath
 
 from ..errors import UsageError
 from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
-from .resolution import Resolved, ResolvedService, resolve, resolve_service
+from .resolution import Resolved, ResolvedService, ResolvedVerify, resolve, resolve_service, resolve_verify
 from .specs import (ANY_ATEXIT, PROBE_HOOK_PREFIX, AppSpec, Expectation, HookSpec, ProfileSettings, ServiceSpec,
-                    TrafficSpec, TriggerSpec)
+                    TrafficSpec, TriggerSpec, VerifySpec)
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Scenario:
     traffic: TrafficSpec | None = None
     # [services.NAME], in file order
     services: dict[str, ServiceSpec] = field(default_factory=dict)
+    # [verify.NAME]: checks run after each case, in file order
+    verify: dict[str, VerifySpec] = field(default_factory=dict)
 
     @property
     def dir(self) -> FsPath:
@@ -86,3 +88,9 @@ class Scenario:
         """Service ``name``'s templates filled for one start of it, in its own folder
         ``workdir``; ``services`` holds its port and those of the services it names."""
         return resolve_service(self.services[name], scenario_dir=self.dir, workdir=workdir, services=services)
+
+    def resolve_verify(self, *, port: int, workdir: str, services: dict[str, int]) -> list[ResolvedVerify]:
+        """The [verify] checks with their templates filled for the case that ran on
+        ``port`` in ``workdir``, its services on ``services``' ports; in file order."""
+        return [resolve_verify(spec, scenario_dir=self.dir, port=port, workdir=workdir, services=services)
+                for spec in self.verify.values()]

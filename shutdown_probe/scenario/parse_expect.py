@@ -17,6 +17,7 @@ _HookCheck = Callable[[str, str], None]
 def parse_expect(
     c: Checker, expect: dict[str, Any], paths: tuple[Path, ...], hooks: dict[str, HookSpec],
     triggers: dict[str, TriggerSpec], *, probe: bool = True, traffic: TrafficSpec | None = None,
+    checks: tuple[str, ...] = (),
 ) -> dict[str, Expectation]:
     """[expect]: one [expect.PATH] per path of the scenario."""
     names = [p.name for p in paths]
@@ -30,16 +31,18 @@ def parse_expect(
                 hint = did_you_mean(path_name, names)
             raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
                                 f"(paths: {', '.join(names)})", value=path_name, allowed=names)
-        out[path_name] = parse_expectation(c, raw, where, path_name, hooks, probe=probe, traffic=traffic)
+        out[path_name] = parse_expectation(c, raw, where, path_name, hooks, probe=probe, traffic=traffic,
+                                           checks=checks)
     return out
 
 
 def parse_expectation(
     c: Checker, raw: Any, where: str, path_name: str, hooks: dict[str, HookSpec], *, probe: bool = True,
-    traffic: TrafficSpec | None = None,
+    traffic: TrafficSpec | None = None, checks: tuple[str, ...] = (),
 ) -> Expectation:
     """One expectation table (``[expect.PATH]``, or any table with its keys) for path
-    ``path_name``; ``where`` prefixes the keys in error messages."""
+    ``path_name``; ``where`` prefixes the keys in error messages; ``checks`` the
+    names of the scenario's [verify] checks."""
 
     def hook_name(hook: str, key: str) -> None:
         if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
@@ -69,6 +72,7 @@ def parse_expectation(
     ran_in = _ran_in(c, table.get("ran_in", {}), f"{where}.ran_in", not_ran, hook_name)
     verdicts = _verdicts(c, table, where, path_name, traffic)
     order = _order(c, table.get("order", []), f"{where}.order", not_ran, hooks, hook_name)
+    verified, not_verified = _verified(c, table, where, checks)
     claim = None
     if "claim" in table:
         claim = " ".join(c.string(table["claim"], f"{where}.claim").split())
@@ -76,11 +80,27 @@ def parse_expectation(
             raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show",
                          value=table["claim"])
     expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
-                              verdicts["drained"], verdicts["dropped"], claim, tuple(order))
+                              verdicts["drained"], verdicts["dropped"], claim, tuple(order), verified, not_verified)
     if claim is not None and not expectation.checks:
         raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
-                                       "ran_in, order, outcome, exit, orphans, grace_kill, drained or dropped")
+                                       "ran_in, order, outcome, exit, orphans, grace_kill, drained, dropped, "
+                                       "verified or not_verified")
     return expectation
+
+
+def _verified(c: Checker, table: dict[str, Any], where: str,
+              checks: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``verified`` and ``not_verified``: [verify] checks that must pass, and fail."""
+    lists = {}
+    for key in ("verified", "not_verified"):
+        names = c.string_list(table.get(key, []), f"{where}.{key}")
+        for name in names:
+            c.name_in(name, checks, f"{where}.{key}", "check ([verify.NAME])")
+        lists[key] = tuple(dict.fromkeys(names))
+    both = sorted(set(lists["verified"]) & set(lists["not_verified"]))
+    if both:
+        raise c.fail(where, f"check '{both[0]}' is in both verified and not_verified", value=both[0])
+    return lists["verified"], lists["not_verified"]
 
 
 def _exit(c: Checker, value: Any, key: str) -> int | str:

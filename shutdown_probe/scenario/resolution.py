@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Callable
 
-from .specs import AppSpec, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec
+from .specs import AppSpec, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec, VerifySpec
 from .templates import service_port, substitute, substitute_shell
 
 
@@ -109,6 +109,27 @@ def resolve_service(spec: ServiceSpec, *, scenario_dir: FsPath, workdir: str,
         ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
     return ResolvedService(spec.name, [sub(a) for a in spec.command], str(spec.cwd),
                            {k: sub(v) for k, v in spec.env.items()}, ready)
+
+
+@dataclass(frozen=True)
+class ResolvedVerify:
+    """A [verify] check's templates filled for one case."""
+
+    name: str
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    timeout: float
+
+
+def resolve_verify(spec: VerifySpec, *, scenario_dir: FsPath, port: int, workdir: str,
+                   services: dict[str, int]) -> ResolvedVerify:
+    """Check ``spec`` filled in with the case's placeholders: ``{port}`` the app's,
+    ``{workdir}`` the case's folder (still there: the check runs before it is removed)."""
+    values = _values(scenario_dir, port, workdir, services)
+    return ResolvedVerify(spec.name, [substitute(a, values) for a in spec.command],
+                          str(spec.cwd),
+                          {k: substitute(v, values) for k, v in spec.env.items()}, spec.timeout)
 
 
 def _values(scenario_dir: FsPath, port: int, workdir: str, services: dict[str, int]) -> dict[str, str]:

@@ -24,7 +24,7 @@ DEFAULT_SURVIVE_AFTER = 1.0
 MAX_SECONDS = 86400.0
 
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic",
-            "services")
+            "services", "verify")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
             "unbuffered", "probe", "survive_after")
 TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
@@ -35,6 +35,9 @@ SERVICE_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout
 SERVICE_SCOPES = ("run", "case")
 DEFAULT_SERVICE_READY_TIMEOUT = 15.0
 DEFAULT_SERVICE_STOP_TIMEOUT = 5.0
+# [verify.NAME]: a command run after the case, against the state the app left
+VERIFY_KEYS = ("command", "cwd", "env", "timeout")
+DEFAULT_VERIFY_TIMEOUT = 10.0
 # Hooks the Python probe finds by itself are named "atexit:<qualified name>"; a
 # scenario may expect them without declaring them under [hooks].
 PROBE_HOOK_PREFIX = "atexit:"
@@ -43,7 +46,8 @@ TRIGGER_KEYS = ("http", "method", "command", "timeout", "signal", "to", "role", 
 # a signal trigger's keys beside `signal`; and the processes `to` names
 AIM_KEYS = ("to", "role", "cmdline", "nth")
 AIM_TARGETS = ("root", "group", "busy", "idle", "every-worker")
-EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "order", "outcome", "exit", "orphans", "grace_kill", "drained", "dropped")
+EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "order", "outcome", "exit", "orphans", "grace_kill", "drained",
+               "dropped", "verified", "not_verified")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
 # [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
@@ -109,6 +113,21 @@ class ServiceSpec:
     # after SIGTERM to its process group, how long it has before the SIGKILL
     stop_timeout: float = DEFAULT_SERVICE_STOP_TIMEOUT
     scope: str = "run"  # one of SERVICE_SCOPES
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """[verify.NAME]: a command the harness runs once the case's every process is gone
+    (its services still running), against the state the app left: a database, a
+    file, a key in a broker. It passes when it exits 0; its output is the evidence."""
+
+    name: str
+    command: tuple[str, ...]  # argv templates
+    cwd: FsPath
+    env: dict[str, str]
+    # how long it may run; then it is killed (with every process it started) and the
+    # check is an error, neither passed nor failed
+    timeout: float = DEFAULT_VERIFY_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -215,11 +234,15 @@ class Expectation:
     # hooks that must all run, their first runs starting in this order (the probe's
     # atexit:* hooks, or the declared hooks by when their evidence appeared)
     order: tuple[str, ...] = ()
+    # [verify.NAME] checks that must pass (exit 0), and that must run and fail
+    verified: tuple[str, ...] = ()
+    not_verified: tuple[str, ...] = ()
 
     @property
     def checks(self) -> bool:
         """Whether anything is checked (a claim alone checks nothing)."""
-        return bool(self.ran or self.not_ran or self.ran_in or self.order) or any(
+        return bool(self.ran or self.not_ran or self.ran_in or self.order or self.verified
+                    or self.not_verified) or any(
             v is not None for v in (self.outcome, self.exit, self.orphans, self.grace_kill, self.drained,
                                     self.dropped))
 

@@ -99,11 +99,15 @@ FULL = {
         "db": {"command": ["{python}", "-c", "pass", "{port}", "{workdir}"], "cwd": ".", "env": {"DB_PORT": "{port}"},
                "ready": {"tcp": "127.0.0.1:{port}"}, "ready_timeout": 3, "stop_timeout": 1, "scope": "case"},
     },
+    "verify": {
+        "saved": {"command": ["{python}", "-c", "pass", "{workdir}/state", "{port}", "{services.db.port}"],
+                  "cwd": ".", "env": {"STATE": "{workdir}/state"}, "timeout": 2},
+    },
     "expect": {
         "sigterm": {"claim": "SIGTERM runs the handler", "ran": ["bye"], "not_ran": ["released"],
                     "ran_in": {"bye": ["root"]}, "outcome": "exited", "exit": 0, "orphans": False,
-                    "drained": True, "dropped": False},
-        "sigkill": {"not_ran": ["bye", "atexit:app.cleanup"], "exit": "SIGKILL"},
+                    "drained": True, "dropped": False, "verified": ["saved"]},
+        "sigkill": {"not_ran": ["bye", "atexit:app.cleanup"], "exit": "SIGKILL", "not_verified": ["saved"]},
         "docker-stop": {"grace_kill": True, "order": ["bye", "flushed"], "ran_in": {"flushed": "root"}},
         "os-exit": {"ran": ["atexit:app.cleanup"]},
     },
@@ -137,7 +141,7 @@ S = scenario_mod
 KNOWN_KEYS = sorted({*S.TOP_KEYS, *S.APP_KEYS, *S.READY_KINDS, "count", *S.HOOK_KEYS, *S.TRIGGER_KEYS,
                      *S.EXPECT_KEYS, *S.PRE_STOP_KEYS, *S.PROFILE_COMMON_KEYS, "grace",
                      *(k for keys in S.PROFILE_OWN_KEYS.values() for k in keys), *S.TRAFFIC_KEYS,
-                     *BUILTIN_PATHS, "bye", "flushed", "released", "poke"})
+                     *S.VERIFY_KEYS, *BUILTIN_PATHS, "bye", "flushed", "released", "poke", "saved"})
 # Strings the loader gives a meaning to: they get a fuzzed file past the first check.
 DOMAIN_STRINGS = sorted({
     *BUILTIN_PATHS, *OUTCOMES, *S.HTTP_METHODS, *S.INIT_KINDS, "get", "bye", "flushed", "released", "poke",
@@ -486,7 +490,7 @@ def test_bases_are_valid_and_cover_every_key():
         used |= set(ready)
     wanted = {*S.TOP_KEYS, *S.APP_KEYS, *S.READY_KINDS, "count", *S.HOOK_KEYS, *S.TRIGGER_KEYS, *S.EXPECT_KEYS,
               *S.PRE_STOP_KEYS, *S.PROFILE_COMMON_KEYS, *(k for keys in S.PROFILE_OWN_KEYS.values() for k in keys),
-              *S.TRAFFIC_KEYS, *S.SERVICE_KEYS}
+              *S.TRAFFIC_KEYS, *S.SERVICE_KEYS, *S.VERIFY_KEYS}
     assert wanted - used == set()
 
 

@@ -47,6 +47,8 @@ SIGNAL_SENDERS = {
     ("services.py", "start_service"): {"os.killpg"},  # the service just started, not yet reaped
     ("services.py", "_kill_rest"): {"proc.kill"},
     ("services.py", "kill_all"): {"s.kill"},
+    # a [verify] check that overran: Service.kill (its group, while its leader is unreaped)
+    ("verify.py", "_end"): {"check.kill"},
     ("interrupts.py", "parent_death_signal"): {"os.kill"},  # itself
     ("_forward_init.py", "main"): {"os.killpg", "os.kill"},  # the init's own unreaped child / its group
     ("_pid1_launcher.py", "_end_like"): {"os.kill"},  # itself

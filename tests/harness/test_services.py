@@ -24,8 +24,7 @@ import pytest
 
 from shutdown_probe import expand_cases, load_scenario, run_cases, watchdog
 from shutdown_probe.processes import tagged_processes
-from shutdown_probe.waiting import wait_readable
-from tests.support import ROOT, SESSION, TARGETS, running, wait_while_running, write_scenario
+from tests.support import ROOT, SESSION, TARGETS, running, wait_gone, wait_while_running, write_scenario
 
 # How long a service may outlive a harness killed by SIGKILL (the watchdog's sweep:
 # generous, for a loaded two-core machine).
@@ -158,28 +157,6 @@ def start_harness(scenario: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "shutdown_probe", "run", str(scenario), "--jobs", "2", "--quiet"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})
-
-
-def wait_gone(pids: list[int], limit: float) -> list[int]:
-    """Wait on pidfds up to ``limit`` seconds; the pids still running then."""
-    fds = []
-    for pid in pids:
-        try:
-            fds.append(os.pidfd_open(pid))
-        except ProcessLookupError:
-            pass
-    try:
-        import time
-
-        deadline = time.monotonic() + limit
-        left = list(fds)
-        while left and time.monotonic() < deadline:
-            woke = wait_readable(left, deadline - time.monotonic())
-            left = [fd for fd in left if fd not in woke]
-    finally:
-        for fd in fds:
-            os.close(fd)
-    return [pid for pid in pids if running(pid)]
 
 
 # An app that never stops by itself: SIGTERM and SIGINT are ignored, so each case runs

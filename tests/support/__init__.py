@@ -10,7 +10,7 @@ from .cases import (READY_FILE, exit_of, proc, run_path, target_command, target_
 from .cli import run_cli, wait_while_running
 from .fuzz import EXPLORE, fuzz_settings
 from .folders import DATA, ROOT, SCENARIOS, TARGETS, TESTS
-from .processes import running, tie_of
+from .processes import running, tie_of, wait_gone
 from .session import SESSION
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "target_scenario",
     "target_toml",
     "tie_of",
+    "wait_gone",
     "wait_while_running",
     "write_scenario",
 ]
