@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 
 from . import adoption, watchdog
+from .busyline import BusyWatch
 from .case import Case
 from .evidence import FileHookDetector, LogHookDetector
 from .handles import TAG_ENV
@@ -46,6 +47,8 @@ class Launched:
     ready_watch: LogWatcher | None
     window: adoption.Window
     strays: list[Stray]  # where adoption records the strays this case may own
+    # [app] busy: the latest line naming the busy process (None: not declared)
+    busy_watch: BusyWatch | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,13 @@ def launch(case: Case, workdir: str, port: int, tag: str,
     if app.ready is not None and app.ready.kind == "log":
         ready_watch = LogWatcher(app.ready.regex, app.ready.count)
         capture.subscribe(ready_watch, app.ready.regex)
+    busy_watch = None
+    if app.busy_log is not None:
+        busy_watch = BusyWatch(app.busy_log)
+        capture.subscribe(busy_watch, app.busy_log)
     capture.start()
     return Launched(resolved, plan.env, plan.events, plan.probe, plan.settings, plan.stop, log_hooks,
-                    file_hooks, tree, capture, ready_watch, window, strays)
+                    file_hooks, tree, capture, ready_watch, window, strays, busy_watch)
 
 
 def _plan(case: Case, resolved: Resolved, workdir: str, tag: str) -> _Plan | NotLaunched:
