@@ -131,8 +131,9 @@ def _by_line(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str], watch: Bu
         return Aimed(skip=f"no idle worker to signal: {what} ({_who(named, kinds)} is busy, {said}; "
                           f"workers: {source})")
     return Aimed((others[0],), f"{_who(others[0], kinds)}: the oldest of the workers ({source}) other than "
-                               f"the busy one, {_who(named, kinds)} {said}; of {len(others)} others (the line "
-                               "says nothing of whether they are busy too)", kinds=kinds)
+                               f"the busy one, {_who(named, kinds)} {said}; of {len(others)} other"
+                               f"{'s' if len(others) != 1 else ''} (the line says nothing of whether they are "
+                               "busy too)", kinds=kinds)
 
 
 def _among_workers(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str],
