@@ -20,6 +20,7 @@ from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
 from .cells import exit_cell, hook_cell, orphans_cell, time_cell
 from .explain import explain
 from .notes import probe_note_lines, started_after_lines
+from .services import service_cell, services_line
 from .text import clean_line
 from .traffic import drained_cell, new_requests_cell, port_cell, traffic_lines
 
@@ -76,6 +77,9 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
         for name, hook in case.hooks.items():
             lines.append(f"    {shown[name]:<{width}}  {hook_cell(case, name):<5}  {hook.evidence}")
     lines += [f"  {line}" for line in started_after_lines(case)]
+    services = services_line(case)
+    if services:
+        lines.append(f"  {services}")
     lines += [f"  {line}" for line in probe_note_lines([case])]
     traffic = traffic_lines(case)
     if traffic:
@@ -133,6 +137,8 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
         props += [("drained", drained_cell(case)), ("new_requests", new_requests_cell(case)),
                   ("port", port_cell(case))]
     props.append(("orphans", orphans_cell(case)))
+    if case.services:
+        props.append(("services", service_cell(case)))
     if case.expect.declared:
         props.append(("expect", "held" if case.expect.passed else "; ".join(case.expect.failures)))
     if case.expect.claim:

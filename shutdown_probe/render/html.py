@@ -25,6 +25,7 @@ from .order import order_lines, order_text
 from .repeats import repeat_lines
 from .rows import by_scenario, hook_names
 from .rows import rows as matrix_rows
+from .services import FAILED_STATES, has_services, service_text
 from .traffic import has_traffic, traffic_lines
 from .cells import CUT, NOT_RAN, RAISED, RAN, exit_cell, hook_cell, time_cell, trigger_text
 from .explain import explain
@@ -71,7 +72,9 @@ def _cell_class(text: str, kind: str) -> str:
 def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
     hooks = hook_names(cases)
     traffic = has_traffic(cases)
-    head = ["path", *hooks, *(["drained", "new requests", "port"] if traffic else []), "exit", "time", "orphans"]
+    services = has_services(cases)
+    head = ["path", *hooks, *(["drained", "new requests", "port"] if traffic else []), "exit", "time", "orphans",
+            *(["services"] if services else [])]
     out = ['<div class="scroll"><table class="matrix">',
            "<thead><tr>" + "".join(tag("th", {"scope": "col"}, esc(h)) for h in head) + "</tr></thead>", "<tbody>"]
     # the case each row stands for (a repeated path: its first run), in rows() order
@@ -83,7 +86,7 @@ def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
         elif case.path not in seen:
             seen.add(case.path)
             firsts.append(case)
-    for row, case in zip(matrix_rows(cases, hooks, traffic), firsts):
+    for row, case in zip(matrix_rows(cases, hooks, traffic, services), firsts):
         link = tag("a", {"href": f"#case-{index[id(case)]}"}, esc(row.label))
         cells = [tag("th", {"class": "path", "scope": "row"}, link)]
         cells += [tag("td", {"class": f"c {_cell_class(t, 'hook')}".rstrip()}, esc(t)) for t in row.hooks]
@@ -95,6 +98,9 @@ def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
         cells.append(tag("td", {"class": f"exit {_cell_class(row.exit, 'exit')}".rstrip()}, esc(row.exit)))
         cells.append(tag("td", {"class": "num"}, esc(row.time)))
         cells.append(tag("td", {"class": f"orphans {_cell_class(row.orphans, 'orphans')}"}, esc(row.orphans)))
+        if row.services is not None:
+            cls = "bad" if NOT_RAN in row.services else _cell_class(row.services, "traffic")
+            cells.append(tag("td", {"class": f"services {cls}".rstrip()}, esc(row.services)))
         out.append(tag("tr", {"class": "failed" if row.failed else None}, "".join(cells)))
     out.append("</tbody></table></div>")
     return out
@@ -282,6 +288,11 @@ def _case(case: CaseResult, n: int) -> list[str]:
             orders.append("atexit order: " + " → ".join(case.probe_order))
         if orders:
             out.append('<ul class="notes">' + "".join(tag("li", {}, esc(o)) for o in orders) + "</ul>")
+    if case.services:
+        out.append("<h4>services</h4>")
+        out.append('<ul class="services">' + "".join(
+            tag("li", {"class": "failure" if svc.state in FAILED_STATES else None}, esc(service_text(svc)))
+            for svc in case.services) + "</ul>")
     if case.orphans:
         out.append("<h4>orphans</h4>")
         out.append(_table(["pid", "role", "listening", "killed by the harness", "command"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..results import CaseResult, Results
-from . import claims, legend, notes, order, repeats, rows, traffic
+from . import claims, legend, notes, order, repeats, rows, services, traffic
 from .cells import NOT_RAN, hook_mark, trigger_text
 from .explain import explain
 from .text import clean
@@ -75,12 +75,14 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
             lines.append("")
         has_traffic = traffic.has_traffic(cases)
         traffic_header = ["drained", "new requests", "port"] if has_traffic else []
-        header = ["path", *hooks, *traffic_header, "exit", "time", "orphans"]
+        has_services = services.has_services(cases)
+        header = ["path", *hooks, *traffic_header, "exit", "time", "orphans", *(["services"] if has_services else [])]
         lines.append("| " + " | ".join(escape(h) for h in header) + " |")
         align = ["---"] + [":---:"] * len(hooks) + ([":---:", "---", "---"] if has_traffic else [])
-        lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
-        for row in rows.rows(cases, hooks, has_traffic):
-            cells = [*row.hooks, *row.traffic, row.exit, row.time, row.orphans]
+        lines.append("|" + "|".join(align + ["---", "---:", "---"] + (["---"] if has_services else [])) + "|")
+        for row in rows.rows(cases, hooks, has_traffic, has_services):
+            cells = [*row.hooks, *row.traffic, row.exit, row.time, row.orphans,
+                     *([row.services] if row.services is not None else [])]
             lines.append("| " + " | ".join([code(row.label, cell=True), *(escape(c) for c in cells)]) + " |")
         lines.append("")
         legends = (legend.legend(cases), legend.traffic_legend(cases))
@@ -136,6 +138,9 @@ def _case_details(case: CaseResult) -> list[str]:
             out.append(f"- PID 1: {escape(stop.namespace)}" + (f", init: {escape(stop.init)}" if stop.init else ""))
     if case.error:
         out.append(f"- {escape(case.error, start=True)}")
+    line = services.services_line(case)
+    if line:
+        out.append(f"- {escape(line, start=True)}")
     for p in case.processes:
         if p.signal:
             end = p.signal

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..results import CaseResult, Results
 from .cells import exit_cell, hook_cell, orphans_cell, time_cell
+from .services import service_cell
 from .traffic import drained_cell, new_requests_cell, port_cell
 
 
@@ -47,6 +48,7 @@ class Row:
     exit: str
     time: str
     orphans: str
+    services: str | None = None  # the services cell (None: the matrix has no such column)
 
 
 def _orphans_shape(case: CaseResult) -> str:
@@ -72,14 +74,24 @@ def _combined(values: list[str]) -> str:
     return " · ".join(f"{v} ×{n}" for v, n in counts.most_common())
 
 
-def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
+def _services_combined(cases: list[CaseResult]) -> str:
+    """The services cell of several runs: with the port when every run had the same
+    (a run-scoped service), else without it (a service started per case)."""
+    cells = [service_cell(c) for c in cases]
+    if len(set(cells)) == 1:
+        return cells[0]
+    return _combined([service_cell(c, ports=False) for c in cases])
+
+
+def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, services: bool = False) -> list[Row]:
     """The matrix's rows, in case order; the runs of a repeated path share one row
-    (``sigterm ×20``) whose cells say where the runs differed."""
+    (``sigterm ×20``) whose cells say where the runs differed. ``services``: fill
+    the services cell."""
 
     def row(case: CaseResult, orphans: str) -> Row:
         return Row(case.label, case.failed, [hook_cell(case, h) for h in hooks],
                    [drained_cell(case), new_requests_cell(case), port_cell(case)] if traffic else [],
-                   exit_cell(case), time_cell(case), orphans)
+                   exit_cell(case), time_cell(case), orphans, service_cell(case) if services else None)
 
     order: list[CaseResult | str] = []  # a case, or the name of a repeated path
     runs: dict[str, list[CaseResult]] = {}
@@ -101,5 +113,6 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool) -> list[Row]:
                        [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))],
                        [_combined([r.traffic[i] for r in each]) for i in range(len(each[0].traffic))],
                        _combined([r.exit for r in each]), _combined([r.time for r in each]),
-                       _combined([r.orphans for r in each])))
+                       _combined([r.orphans for r in each]),
+                       _services_combined(runs[item]) if services else None))
     return out
