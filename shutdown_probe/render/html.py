@@ -213,7 +213,12 @@ def _stop_facts(stop: StopRecord) -> str:
     if stop.pre_stop:
         pairs.append(("preStop", ", ".join(f"{k}={v}" for k, v in stop.pre_stop.items())))
     if stop.second_signal:
-        pairs.append(("second signal", ", ".join(f"{k}={v}" for k, v in stop.second_signal.items())))
+        second = stop.second_signal
+        text = ", ".join(f"{k}={v}" for k, v in second.items() if k != "signalled")
+        if second.get("signalled"):
+            text += "; to " + ", ".join(f"{s.get('role')} {s.get('pid')}" + (
+                "" if s.get("delivered", True) else " (not delivered)") for s in second["signalled"])
+        pairs.append(("second signal", text))
     if stop.cleanup_s is not None:
         pairs.append(("cleanup", secs(stop.cleanup_s) + (f" of the {stop.grace_s:g} s grace"
                                                           if stop.grace_s is not None else "")))
