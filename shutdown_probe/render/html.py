@@ -295,7 +295,7 @@ def _case(case: CaseResult, n: int) -> list[str]:
             out.append('<ul class="notes">' + "".join(tag("li", {}, esc(o)) for o in orders) + "</ul>")
     if case.services:
         out.append("<h4>services</h4>")
-        out.append('<ul class="services">' + "".join(
+        out.append('<ul class="notes services">' + "".join(
             tag("li", {"class": "failure" if svc.state in FAILED_STATES else None}, esc(service_text(svc)))
             for svc in case.services) + "</ul>")
     if case.orphans:
