@@ -8,7 +8,11 @@ The selectors (``[triggers.NAME]`` with ``signal = ...``):
 * ``to = "busy"``: every process that holds one of the traffic's in-flight requests,
   found in the kernel's socket table (the server side of each request's connection,
   and the process that has its inode open); ``"idle"``: the oldest worker holding
-  none; both need ``[traffic]`` on the path;
+  none. When the scenario declares ``[app] busy = { log = REGEX }`` (a worker system
+  without HTTP traffic), the app's own line says it instead, on every path: ``busy``
+  is the process the latest matching line names (its ``pid`` group,
+  :mod:`~shutdown_probe.busyline`), which must be a live process of the app;
+  ``idle`` the oldest worker other than it. Without either, both skip the case;
 * ``to = "every-worker"``: every worker at once;
 * ``role``, ``cmdline``: the processes whose probe role (``Probe.kinds``) or harness
   role is ``role`` and whose command line matches the regex ``cmdline``, oldest
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .busyline import BusyWatch
 from .handles import ProcessHandle, action_of, cmdline_of, created, parent_pid
 from .patterns import REGEX_TIMEOUT, line_matcher, shown
 from .processes import CaseProcesses
@@ -75,16 +80,22 @@ def workers(tree: CaseProcesses, kinds: dict[int, str]) -> tuple[list[ProcessHan
 
 
 def choose(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str],
-           busy: dict[int, list[int]] | None) -> Aimed:
+           busy: dict[int, list[int]] | None, watch: BusyWatch | None = None) -> Aimed:
     """The processes ``aim`` names now. ``busy``: pid -> the in-flight requests it
-    holds (from the kernel's socket table), None when the path has no traffic."""
+    holds (from the kernel's socket table), None when the path has no traffic;
+    ``watch``: the app's lines naming the busy process, when ``[app] busy`` is declared
+    (it then decides ``busy`` and ``idle``)."""
     if aim.to == "root":
         return Aimed((tree.root,), "the root: the process the harness launched", kinds=kinds)
     if aim.to == "group":
         return Aimed(how=f"the root's process group ({tree.started.pid}), in one kernel call", group=True)
+    if aim.to in ("busy", "idle") and watch is not None:
+        return _by_line(aim, tree, kinds, watch)
     if aim.to in ("busy", "idle") and busy is None:
-        return Aimed(skip=f"to = '{aim.to}' needs requests in flight, and this path has no [traffic] "
-                          "(add [traffic] with in_flight = 1 or more, and this path in traffic.paths)")
+        return Aimed(skip=f"to = '{aim.to}' needs evidence of who is busy, and this path has neither requests "
+                          "in flight nor a line naming the busy process (add [traffic] with in_flight = 1 or "
+                          "more and this path in traffic.paths, or [app] busy = { log = 'REGEX' } whose "
+                          "(?P<pid>...) group names the process doing the work)")
     if aim.to == "busy":
         assert busy is not None
         held = [h for h in app_processes(tree) if h.pid in busy]
@@ -97,6 +108,32 @@ def choose(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str],
         return Aimed(tuple(held), f"{how} (the server side of each connection in the kernel's socket table)",
                      kinds=kinds)
     return _among_workers(aim, tree, kinds, busy)
+
+
+def _by_line(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str], watch: BusyWatch) -> Aimed:
+    """``busy`` and ``idle`` from the app's latest line naming the busy process."""
+    line = watch.latest()
+    if line is None:
+        return Aimed(skip=watch.nothing_named())
+    live = app_processes(tree)
+    named = next((h for h in live if h.pid == line.pid), None)
+    said = f"named by the app's latest line matching [app] busy.log ({line.where()})"
+    if named is None:
+        alive = ", ".join(_who(h, kinds) for h in live) or "none alive"
+        return Aimed(skip=f"pid {line.pid}, {said}, is not a live process of the app ({alive}); nothing "
+                          "outside the case is signalled")
+    if aim.to == "busy":
+        return Aimed((named,), f"{_who(named, kinds)}: {said}", kinds=kinds)
+    ws, source = workers(tree, kinds)
+    others = [h for h in ws if h.pid != named.pid]
+    if not others:
+        what = "the app has no worker" if not ws else "its only worker is the busy one"
+        return Aimed(skip=f"no idle worker to signal: {what} ({_who(named, kinds)} is busy, {said}; "
+                          f"workers: {source})")
+    return Aimed((others[0],), f"{_who(others[0], kinds)}: the oldest of the workers ({source}) other than "
+                               f"the busy one, {_who(named, kinds)} {said}; of {len(others)} other"
+                               f"{'s' if len(others) != 1 else ''} (the line says nothing of whether they are "
+                               "busy too)", kinds=kinds)
 
 
 def _among_workers(aim: AimSpec, tree: CaseProcesses, kinds: dict[int, str],

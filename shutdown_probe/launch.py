@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 
 from . import adoption, watchdog
+from .busyline import BusyWatch
 from .case import Case
 from .evidence import FileHookDetector, LogHookDetector
 from .handles import TAG_ENV
@@ -46,6 +47,8 @@ class Launched:
     ready_watch: LogWatcher | None
     window: adoption.Window
     strays: list[Stray]  # where adoption records the strays this case may own
+    # [app] busy: the latest line naming the busy process (None: not declared)
+    busy_watch: BusyWatch | None = None
 
 
 @dataclass(frozen=True)
@@ -93,14 +96,20 @@ def launch(case: Case, workdir: str, port: int, tag: str,
     capture = OutputCapture({"stdout": out_r, "stderr": err_r})
     for det in log_hooks.values():
         capture.subscribe(det, det.spec.log)  # the regex: lines it cannot match are skipped
-    ready_watch = None
     app = scenario.app
+    busy_watch = None
+    if app.busy_log is not None:
+        # before the ready check: each line goes to the subscribers in order, so a ready
+        # line that also names the busy process is seen here before the case is ready
+        busy_watch = BusyWatch(app.busy_log)
+        capture.subscribe(busy_watch, app.busy_log)
+    ready_watch = None
     if app.ready is not None and app.ready.kind == "log":
         ready_watch = LogWatcher(app.ready.regex, app.ready.count)
         capture.subscribe(ready_watch, app.ready.regex)
     capture.start()
     return Launched(resolved, plan.env, plan.events, plan.probe, plan.settings, plan.stop, log_hooks,
-                    file_hooks, tree, capture, ready_watch, window, strays)
+                    file_hooks, tree, capture, ready_watch, window, strays, busy_watch)
 
 
 def _plan(case: Case, resolved: Resolved, workdir: str, tag: str) -> _Plan | NotLaunched:

@@ -70,8 +70,10 @@ class StopProfile:
       a signal goes to that session's process group, and when the child dies, SIGTERM
       goes to the group before the init exits);
     * ``after_main``: what the stopper does to the other processes once the main
-      process has exited - ``wait`` for them (until the grace runs out), or ``kill``
-      them at once (systemd ``KillMode=mixed``);
+      process has exited - ``wait`` for them (until the grace runs out), ``kill``
+      them at once (systemd ``KillMode=mixed``), or ``final-sigterm``: the stop
+      signal again to every process left, then a new grace before the SIGKILL
+      (systemd ``KillMode=control-group``'s "final SIGTERM");
     * ``exec_stop``: the scenario may give commands that run first (systemd
       ``ExecStop=``), each within the grace; the stop signal follows them, and the
       grace starts again from it.
@@ -145,11 +147,15 @@ PROFILE_PATHS_LIST = (
                          "terminationGracePeriodSeconds 30, then SIGKILL",
                          pid1="app", pre_stop=True)),
     _profile("systemd-stop", signal.SIGTERM,
-             "`systemctl stop`: SIGTERM and SIGCONT to every process of the service; 90 s, then SIGKILL to all",
+             "`systemctl stop`: SIGTERM and SIGCONT to every process of the service; once the main process "
+             "has exited, SIGTERM again to every process left and 90 s more; 90 s, then SIGKILL to all",
              StopProfile("systemd", "all", "all", "all", 90.0,
                          "systemd.kill(5): KillMode=control-group, KillSignal=SIGTERM followed by SIGCONT, "
-                         "TimeoutStopSec (DefaultTimeoutStopSec 90 s), then FinalKillSignal=SIGKILL",
-                         sigcont=True, exec_stop=True)),
+                         "TimeoutStopSec (DefaultTimeoutStopSec 90 s), then FinalKillSignal=SIGKILL; src/core/"
+                         "service.c: when the main process exits, stop-post (ExecStopPost=, not modelled), then "
+                         "the final SIGTERM to the processes left in the control group (final-sigterm, "
+                         "unit_kill_context), with TimeoutStopSec again before the final SIGKILL",
+                         sigcont=True, exec_stop=True, after_main="final-sigterm")),
     _profile("systemd-stop-mixed", signal.SIGTERM,
              "`systemctl stop` with KillMode=mixed: SIGTERM and SIGCONT to the main process only; when it "
              "has exited, or after 90 s, SIGKILL to every process left",

@@ -165,7 +165,7 @@ def aim_target(case: Case, lc: Launched, traffic: Traffic | None) -> Target:
     assert aim is not None
     lc.tree.discover()
     kinds = ProbeReport(read_events(lc.events)).kinds if lc.events is not None else {}
-    aimed = choose(aim, lc.tree, kinds, traffic.holders() if traffic is not None else None)
+    aimed = choose(aim, lc.tree, kinds, traffic.holders() if traffic is not None else None, lc.busy_watch)
     first = aimed.handles[0] if aimed.handles else None
     return Target(first, aimed.skip, also=aimed.handles[1:], how=aimed.how, group=aimed.group,
                   kinds={pid: k for pid, k in aimed.kinds.items() if any(h.pid == pid for h in aimed.handles)})

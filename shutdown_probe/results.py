@@ -104,9 +104,14 @@ class ActionInfo(TypedDict, total=False):
 
 
 class SecondSignalInfo(TypedDict, total=False):
+    """The stop signal a second time: double-ctrl-c's second Ctrl-C (to the group),
+    or systemd KillMode=control-group's final SIGTERM to every process left once the
+    main process had exited (``signalled``: to whom)."""
+
     sent: bool | None
     at_s: float | None
     why: str | None
+    signalled: list[SignalledInfo]
 
 
 class SignalledInfo(TypedDict, total=False):
@@ -425,7 +430,8 @@ class StopRecord:
     # whether PID 1 had a handler for the signal (the kernel drops it otherwise)
     pid1_handles_signal: bool | None = None
     pre_stop: ActionInfo | None = None  # the action, its result, duration_s
-    second_signal: SecondSignalInfo | None = None  # double-ctrl-c: {sent, at_s, why}
+    # double-ctrl-c: {sent, at_s, why}; systemd-stop's final SIGTERM: also signalled
+    second_signal: SecondSignalInfo | None = None
     # stop start -> the stopper's processes all gone, when they went by themselves
     cleanup_s: float | None = None
     final_kill: bool = False  # the stopper sent its SIGKILL (why: kill_cause)

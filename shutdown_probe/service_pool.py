@@ -118,11 +118,13 @@ def _start_one(scenario: Scenario, name: str, scope: ServiceScope, ports: dict[s
     if ready.ready:
         return None
     ended = f" ({service.how_ended()})" if not service.alive() else ""
+    started.services.remove(service)
+    # stopped first: its output is then read to the end (a service that exited at
+    # once may have written its last line still unread in the pipe; seen under load)
+    _stop(service, spec.stop_timeout)
     last = service.last_line()
     started.failure = (f"service '{name}' never got ready: {ready.detail}{ended}"
                        + (f"; its last output line: {last}" if last else "; it printed nothing"))
-    started.services.remove(service)
-    _stop(service, spec.stop_timeout)
     started.records.append(service.record(None, state="not-ready", error=started.failure, evidence=True))
     return started.failure
 

@@ -29,7 +29,7 @@ from .probe import _short, read_events
 from .processes import CaseProcesses
 from .procfs import process_group, signal_accepted, signal_is_fatal
 from .readiness import Interrupted
-from .results import ActionInfo, StopRecord, TriggerInfo
+from .results import ActionInfo, SignalledInfo, StopRecord, TriggerInfo
 from .scenario import ProfileSettings, TriggerSpec
 from .waiting import Flag
 
@@ -152,21 +152,28 @@ class StopSequence:
                             if process_group(h.pid) == pgid and signal_is_fatal(h.pid, sig)]
             delivered = self.tree.signal_group(sig)
             self.rec.signalled.append({"pgid": pgid, "role": "process group", "delivered": delivered})
-        else:  # every process, as a cgroup walk does: until a pass finds no one new
-            done: set[int] = set()
-            while True:
-                self.tree.discover()
-                fresh = [h for h in self._members() if h.pid not in done]
-                if not fresh:
-                    break
-                fresh.sort(key=lambda h: (h is not self.tree.root, h.pid))
-                for h in fresh:
-                    done.add(h.pid)
-                    delivered = h.send(sig)
-                    if self.profile.sigcont and delivered:
-                        h.send(signal.SIGCONT)
-                    self._note(h, delivered)
-            self.rec.to = f"every process ({len(done)})"
+        else:  # every process, as a cgroup walk does
+            walked = self._walk(sig)
+            self.rec.signalled += walked
+            self.rec.to = f"every process ({len(walked)})"
+
+    def _walk(self, sig: int) -> list[SignalledInfo]:
+        """``sig`` (and SIGCONT, when the profile sends it) to every process of the
+        stopper, as a cgroup walk does: until a pass finds no one new."""
+        done: set[int] = set()
+        out: list[SignalledInfo] = []
+        while True:
+            self.tree.discover()
+            fresh = [h for h in self._members() if h.pid not in done]
+            if not fresh:
+                return out
+            fresh.sort(key=lambda h: (h is not self.tree.root, h.pid))
+            for h in fresh:
+                done.add(h.pid)
+                delivered = h.send(sig)
+                if self.profile.sigcont and delivered:
+                    h.send(signal.SIGCONT)
+                out.append({"pid": h.pid, "role": h.role, "delivered": delivered})
 
     def _final_kill(self, cause: str = "grace") -> None:
         self.rec.final_kill = True
@@ -256,6 +263,8 @@ class StopSequence:
         rec = self.rec
         if self.profile.after_main == "kill":
             self._main_then_rest(kill_deadline)
+        elif self.profile.after_main == "final-sigterm":
+            self._main_then_final_signal(kill_deadline)
         elif self._wait(self._scope_done, kill_deadline):
             if not self.rec.final_kill:
                 rec.cleanup_s = self._since()
@@ -285,6 +294,30 @@ class StopSequence:
             self._final_kill("main-exited")
         else:
             rec.cleanup_s = self._since()
+
+    def _main_then_final_signal(self, kill_deadline: float) -> None:
+        """systemd KillMode=control-group: wait for the main process; once it has
+        exited with others left, the stop signal again to every process left (the
+        "final SIGTERM", after ExecStopPost=) and TimeoutStopSec again before the
+        SIGKILL to all; if the grace runs out first, everything gets the SIGKILL."""
+        rec = self.rec
+        if not self._wait(lambda: not self.tree.root.alive or not self._members(), kill_deadline):
+            self._final_kill()
+            return
+        if not self._members():
+            rec.cleanup_s = self._since()
+            return
+        at = self._since()
+        walked = self._walk(self.sig)
+        rec.second_signal = {"sent": any(s.get("delivered") for s in walked), "at_s": at,
+                             "why": f"systemd's final {signal_name(self.sig)}: the main process had exited, "
+                                    f"{len(walked)} process{'es' if len(walked) != 1 else ''} left in the "
+                                    "control group",
+                             "signalled": walked}
+        if self._wait(lambda: not self._members(), time.monotonic() + (rec.grace_s or 0.0)):
+            rec.cleanup_s = self._since()
+        else:
+            self._final_kill()
 
     def _second_signal(self) -> None:
         """double-ctrl-c: the same signal again, once cleanup is seen to run."""

@@ -63,7 +63,9 @@ def _stop_phrase(case: CaseResult) -> str:
     second = stop.second_signal
     if second:
         if second.get("at_s") is not None:
-            parts.append(f"{stop.signal} again at {second['at_s']:.3f} s ({second.get('why')})")
+            whom = ", ".join(f"{s.get('role')} {s.get('pid')}" for s in second.get("signalled", []))
+            parts.append(f"{stop.signal} again at {second['at_s']:.3f} s" + (f" to {whom}" if whom else "")
+                         + f" ({second.get('why')})")
         else:
             parts.append(f"no second {stop.signal} ({second.get('why')})")
     if stop.final_kill:

@@ -20,6 +20,7 @@ from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
 from .cells import exit_cell, hook_cell, orphans_cell, time_cell, verify_cell
 from .explain import explain
 from .notes import probe_note_lines, started_after_lines
+from .services import service_cell, services_line
 from .text import clean_line
 from .traffic import drained_cell, new_requests_cell, port_cell, traffic_lines
 
@@ -82,6 +83,9 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
             lines.append(f"    {rec.name}  {verify_cell(case, rec.name)}  ({how}): {rec.command}")
             lines += [f"      | {line}" for line in rec.output.splitlines()[-5:]]
     lines += [f"  {line}" for line in started_after_lines(case)]
+    services = services_line(case)
+    if services:
+        lines.append(f"  {services}")
     lines += [f"  {line}" for line in probe_note_lines([case])]
     traffic = traffic_lines(case)
     if traffic:
@@ -140,6 +144,8 @@ def row_properties(case: CaseResult, *, prefix: str = "shutdown_probe") -> list[
         props += [("drained", drained_cell(case)), ("new_requests", new_requests_cell(case)),
                   ("port", port_cell(case))]
     props.append(("orphans", orphans_cell(case)))
+    if case.services:
+        props.append(("services", service_cell(case)))
     if case.expect.declared:
         props.append(("expect", "held" if case.expect.passed else "; ".join(case.expect.failures)))
     if case.expect.claim:

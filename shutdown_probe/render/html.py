@@ -25,6 +25,7 @@ from .order import order_lines, order_text
 from .repeats import repeat_lines
 from .rows import by_scenario, check_names, hook_names
 from .rows import rows as matrix_rows
+from .services import FAILED_STATES, has_services, service_text
 from .traffic import has_traffic, traffic_lines
 from .cells import (CUT, NOT_RAN, RAISED, RAN, exit_cell, hook_cell, time_cell, trigger_text, verify_cell,
                     verify_column)
@@ -77,8 +78,9 @@ def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
     hooks = hook_names(cases)
     checks = check_names(cases)
     traffic = has_traffic(cases)
+    services = has_services(cases)
     head = ["path", *hooks, *map(verify_column, checks), *(["drained", "new requests", "port"] if traffic else []),
-            "exit", "time", "orphans"]
+            "exit", "time", "orphans", *(["services"] if services else [])]
     out = ['<div class="scroll"><table class="matrix">',
            "<thead><tr>" + "".join(tag("th", {"scope": "col"}, esc(h)) for h in head) + "</tr></thead>", "<tbody>"]
     # the case each row stands for (a repeated path: its first run), in rows() order
@@ -90,7 +92,7 @@ def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
         elif case.path not in seen:
             seen.add(case.path)
             firsts.append(case)
-    for row, case in zip(matrix_rows(cases, hooks, traffic, checks), firsts):
+    for row, case in zip(matrix_rows(cases, hooks, traffic, checks, services), firsts):
         link = tag("a", {"href": f"#case-{index[id(case)]}"}, esc(row.label))
         cells = [tag("th", {"class": "path", "scope": "row"}, link)]
         cells += [tag("td", {"class": f"c {_cell_class(t, 'hook')}".rstrip()}, esc(t)) for t in row.hooks]
@@ -103,6 +105,9 @@ def _matrix(cases: list[CaseResult], index: dict[int, int]) -> list[str]:
         cells.append(tag("td", {"class": f"exit {_cell_class(row.exit, 'exit')}".rstrip()}, esc(row.exit)))
         cells.append(tag("td", {"class": "num"}, esc(row.time)))
         cells.append(tag("td", {"class": f"orphans {_cell_class(row.orphans, 'orphans')}"}, esc(row.orphans)))
+        if row.services is not None:
+            cls = "bad" if NOT_RAN in row.services else _cell_class(row.services, "traffic")
+            cells.append(tag("td", {"class": f"services {cls}".rstrip()}, esc(row.services)))
         out.append(tag("tr", {"class": "failed" if row.failed else None}, "".join(cells)))
     out.append("</tbody></table></div>")
     return out
@@ -227,7 +232,12 @@ def _stop_facts(stop: StopRecord) -> str:
     if stop.pre_stop:
         pairs.append(("preStop", ", ".join(f"{k}={v}" for k, v in stop.pre_stop.items())))
     if stop.second_signal:
-        pairs.append(("second signal", ", ".join(f"{k}={v}" for k, v in stop.second_signal.items())))
+        second = stop.second_signal
+        text = ", ".join(f"{k}={v}" for k, v in second.items() if k != "signalled")
+        if second.get("signalled"):
+            text += "; to " + ", ".join(f"{s.get('role')} {s.get('pid')}" + (
+                "" if s.get("delivered", True) else " (not delivered)") for s in second["signalled"])
+        pairs.append(("second signal", text))
     if stop.cleanup_s is not None:
         pairs.append(("cleanup", secs(stop.cleanup_s) + (f" of the {stop.grace_s:g} s grace"
                                                           if stop.grace_s is not None else "")))
@@ -305,6 +315,11 @@ def _case(case: CaseResult, n: int) -> list[str]:
     if case.verify:
         out.append("<h4>checks after the case</h4>")
         out.append(_check_table(case))
+    if case.services:
+        out.append("<h4>services</h4>")
+        out.append('<ul class="notes services">' + "".join(
+            tag("li", {"class": "failure" if svc.state in FAILED_STATES else None}, esc(service_text(svc)))
+            for svc in case.services) + "</ul>")
     if case.orphans:
         out.append("<h4>orphans</h4>")
         out.append(_table(["pid", "role", "listening", "killed by the harness", "command"],

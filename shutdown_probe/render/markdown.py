@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..results import CaseResult, Results
-from . import claims, legend, notes, order, repeats, rows, traffic
+from . import claims, legend, notes, order, repeats, rows, services, traffic
 from .cells import NOT_RAN, hook_mark, trigger_text, verify_column, verify_mark
 from .explain import explain
 from .text import clean
@@ -76,13 +76,16 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
             lines.append("")
         has_traffic = traffic.has_traffic(cases)
         traffic_header = ["drained", "new requests", "port"] if has_traffic else []
-        header = ["path", *hooks, *map(verify_column, checks), *traffic_header, "exit", "time", "orphans"]
+        has_services = services.has_services(cases)
+        header = ["path", *hooks, *map(verify_column, checks), *traffic_header, "exit", "time", "orphans",
+                  *(["services"] if has_services else [])]
         lines.append("| " + " | ".join(escape(h) for h in header) + " |")
         align = (["---"] + [":---:"] * len(hooks) + ["---"] * len(checks)
                  + ([":---:", "---", "---"] if has_traffic else []))
-        lines.append("|" + "|".join(align + ["---", "---:", "---"]) + "|")
-        for row in rows.rows(cases, hooks, has_traffic, checks):
-            cells = [*row.hooks, *row.checks, *row.traffic, row.exit, row.time, row.orphans]
+        lines.append("|" + "|".join(align + ["---", "---:", "---"] + (["---"] if has_services else [])) + "|")
+        for row in rows.rows(cases, hooks, has_traffic, checks, has_services):
+            cells = [*row.hooks, *row.checks, *row.traffic, row.exit, row.time, row.orphans,
+                     *([row.services] if row.services is not None else [])]
             lines.append("| " + " | ".join([code(row.label, cell=True), *(escape(c) for c in cells)]) + " |")
         lines.append("")
         legends = (legend.legend(cases), legend.traffic_legend(cases))
@@ -138,6 +141,9 @@ def _case_details(case: CaseResult) -> list[str]:
             out.append(f"- PID 1: {escape(stop.namespace)}" + (f", init: {escape(stop.init)}" if stop.init else ""))
     if case.error:
         out.append(f"- {escape(case.error, start=True)}")
+    line = services.services_line(case)
+    if line:
+        out.append(f"- {escape(line, start=True)}")
     for p in case.processes:
         if p.signal:
             end = p.signal

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..results import CaseResult, Results
 from ..behaviour import role_of
 from .cells import exit_cell, hook_cell, orphans_cell, time_cell, unnumbered, verify_cell
+from .services import service_cell
 from .traffic import drained_cell, new_requests_cell, port_cell
 
 
@@ -59,6 +60,7 @@ class Row:
     time: str
     orphans: str
     checks: list[str]  # one cell per [verify] check name (after the hooks)
+    services: str | None = None  # the services cell (None: the matrix has no such column)
 
 
 def _orphans_shape(case: CaseResult) -> str:
@@ -105,16 +107,28 @@ def _combined(values: list[str]) -> str:
     return " · ".join(f"{v} ×{n}" for v, n in counts.most_common())
 
 
-def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, checks: list[str] | None = None) -> list[Row]:
+def _services_combined(cases: list[CaseResult]) -> str:
+    """The services cell of several runs: with the port when every run had the same
+    (a run-scoped service), else without it (a service started per case)."""
+    cells = [service_cell(c) for c in cases]
+    if len(set(cells)) == 1:
+        return cells[0]
+    return _combined([service_cell(c, ports=False) for c in cases])
+
+
+def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, checks: list[str] | None = None,
+         services: bool = False) -> list[Row]:
     """The matrix's rows, in case order; the runs of a repeated path share one row
     (``sigterm ×20``) whose cells say where the runs differed. ``checks``: the
-    [verify] columns (default: every check the cases ran)."""
+    [verify] columns (default: every check the cases ran); ``services``: fill the
+    services cell."""
     names = check_names(cases) if checks is None else checks
 
     def row(case: CaseResult, orphans: str, one: bool = True) -> Row:
         return Row(case.label, case.failed, [hook_cell(case, h, numbered=one) for h in hooks],
                    [drained_cell(case), new_requests_cell(case), port_cell(case, number=one)] if traffic else [],
-                   exit_cell(case), time_cell(case), orphans, [verify_cell(case, n) for n in names])
+                   exit_cell(case), time_cell(case), orphans, [verify_cell(case, n) for n in names],
+                   service_cell(case) if services else None)
 
     order: list[CaseResult | str] = []  # a case, or the name of a repeated path
     runs: dict[str, list[CaseResult]] = {}
@@ -140,5 +154,6 @@ def rows(cases: list[CaseResult], hooks: list[str], traffic: bool, checks: list[
                        [_combined([r.hooks[i] for r in each]) for i in range(len(hooks))], cells,
                        _combined([r.exit for r in each]), _combined([r.time for r in each]),
                        _combined([r.orphans for r in each]) + _ports(_orphan_ports(group)),
-                       [_combined([r.checks[i] for r in each]) for i in range(len(names))]))
+                       [_combined([r.checks[i] for r in each]) for i in range(len(names))],
+                       _services_combined(group) if services else None))
     return out

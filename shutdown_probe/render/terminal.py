@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import Results
-from . import claims, legend, notes, order, repeats, rows, traffic
+from . import claims, legend, notes, order, repeats, rows, services, traffic
 from .cells import NOT_RAN, RAN, verify_column
 from .text import clean_line
 
@@ -57,7 +57,10 @@ def build_tables(results: Results) -> list[RenderableType]:
         table.add_column(_text("exit"), no_wrap=True)
         table.add_column(_text("time"), justify="right", no_wrap=True)
         table.add_column(_text("orphans"))
-        for row in rows.rows(cases, hooks, has_traffic, checks):
+        has_services = services.has_services(cases)
+        if has_services:
+            table.add_column(_text("services"))
+        for row in rows.rows(cases, hooks, has_traffic, checks, has_services):
             cells = [_text(row.label, style="red" if row.failed else "")]
             for text in [*row.hooks, *row.checks]:
                 cells.append(_text(text, style=_mark_style(text)))
@@ -69,6 +72,8 @@ def build_tables(results: Results) -> list[RenderableType]:
             cells.append(_text(row.exit))
             cells.append(_text(row.time))
             cells.append(_text(row.orphans, style="yellow" if row.orphans != "-" else ""))
+            if row.services is not None:
+                cells.append(_text(row.services, style="red" if NOT_RAN in row.services else "dim"))
             table.add_row(*cells)
         parts: list[RenderableType] = [table]
         for key in (legend.legend(cases), legend.traffic_legend(cases)):

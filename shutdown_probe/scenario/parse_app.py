@@ -12,9 +12,11 @@ import sys
 from pathlib import Path as FsPath
 from typing import Any
 
+from regex import Pattern
+
 from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
-from .specs import (APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS,
+from .specs import (APP_KEYS, BUSY_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS,
                     AppSpec, ReadyCheck)
 from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
@@ -36,11 +38,26 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
     probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
     survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
+    busy_log = parse_busy(c, app["busy"]) if "busy" in app else None
 
     if not isinstance(command, str):
         check_executable(c, command, cwd, env, base)
     return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
-                   survive_after)
+                   survive_after, busy_log)
+
+
+def parse_busy(c: Checker, value: Any) -> Pattern[str]:
+    """``app.busy``: ``{ log = REGEX }``, a regex with a named group ``pid``."""
+    table = c.table(value, "app.busy")
+    c.keys(table, BUSY_KEYS, "app.busy")
+    if "log" not in table:
+        raise c.fail("app.busy", "expected log = a regex over the app's output whose named group pid captures "
+                                 "the pid of the process doing the work, e.g. 'task accepted by pid (?P<pid>\\d+)'")
+    pattern = c.regex(table["log"], "app.busy.log")
+    if "pid" not in pattern.groupindex:
+        raise c.fail("app.busy.log", f"expected a named group pid, (?P<pid>\\d+), in {shown(pattern.pattern)}: "
+                                     "it says which process the line names as busy", value=pattern.pattern)
+    return pattern
 
 
 def parse_cwd(c: Checker, raw_cwd: str, base: FsPath, where: str = "app") -> FsPath:

@@ -26,7 +26,8 @@ MAX_SECONDS = 86400.0
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic",
             "services", "verify")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
-            "unbuffered", "probe", "survive_after")
+            "unbuffered", "probe", "survive_after", "busy")
+BUSY_KEYS = ("log",)
 TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
                 "timeout", "accept_timeout", "method", "paths")
 # [services.NAME]: a process the app needs beside it (a broker, a database)
@@ -95,6 +96,10 @@ class AppSpec:
     # (a master respawning its workers): how long it must go on running once the
     # child is gone for the case to end, as "survived".
     survive_after: float = DEFAULT_SURVIVE_AFTER
+    # [app] busy = { log = REGEX }: the app's own line naming the process doing the
+    # work (the regex's ``pid`` group); the latest such line before a signal trigger
+    # says whom ``to = "busy"`` means, and ``"idle"`` a worker other than it
+    busy_log: Pattern[str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,8 @@ def test_every_worker_signals_each_child_at_once():
     ({"signal": "SIGKILL", "role": "nobody"}, "no process of the app matches role='nobody'"),
     ({"signal": "SIGKILL", "cmdline": "no such argv"}, "nothing matched"),
     ({"signal": "SIGKILL", "nth": 4}, "nth = 4, and the app has 3 workers"),
-    ({"signal": "SIGKILL", "to": "busy"}, "this path has no [traffic]"),
-    ({"signal": "SIGKILL", "to": "idle"}, "this path has no [traffic]"),
+    ({"signal": "SIGKILL", "to": "busy"}, "neither requests in flight nor a line naming the busy process"),
+    ({"signal": "SIGKILL", "to": "idle"}, "neither requests in flight nor a line naming the busy process"),
 ])
 def test_a_target_that_matches_nothing_skips_and_signals_nothing(trigger, words):
     r = run_path(family({"miss": trigger}, ["miss"]), "miss")
@@ -106,7 +106,48 @@ def test_the_group_target_reaches_every_process_in_one_call():
     assert all(p.signal == "SIGTERM" for p in r.processes)
 
 
-# ---------------------------------------------------------------- busy and idle
+# ---------------------------------------------------------------- busy and idle, from the app's line
+
+
+def named_busy(trigger: dict, busy_log: str):
+    return family({"pick": trigger}, ["pick"], busy={"log": busy_log})
+
+
+def test_busy_is_the_process_the_apps_latest_matching_line_names():
+    """Without traffic, ``[app] busy`` decides: members 1 and 2 both match, and the
+    latest line (member 2's) is the one that counts; the target itself says which
+    pid is member 2, and that member saw its own SIGKILL."""
+    r = run_path(named_busy({"signal": "SIGKILL", "to": "busy"}, r"member [12] pid (?P<pid>\d+)"), "pick")
+    members = member_pids(r.output_tail)
+    assert signalled(r) == [members[2]]
+    assert f"member ended {members[2]} {signal.SIGKILL}" in r.output_tail
+    assert "named by the app's latest line matching [app] busy.log" in r.trigger["chosen"]
+    assert f"'member 2 pid {members[2]}'" in r.trigger["chosen"]
+
+
+def test_idle_is_the_oldest_worker_other_than_the_one_the_line_names():
+    r = run_path(named_busy({"signal": "SIGTERM", "to": "idle"}, r"member 1 pid (?P<pid>\d+)"), "pick")
+    members = member_pids(r.output_tail)
+    assert signalled(r) == [members[2]]
+    assert f"member ended {members[2]} {signal.SIGTERM}" in r.output_tail
+    assert "other than the busy one" in r.trigger["chosen"]
+
+
+@pytest.mark.parametrize("busy_log, words", [
+    # captures the member number: pid 1 (this machine's init) is no process of the case
+    (r"member (?P<pid>1) pid", "pid 1, named by the app's latest line matching [app] busy.log"),
+    (r"nobody says (?P<pid>\d+)", "no line of the app's output has matched [app] busy.log"),
+])
+@pytest.mark.parametrize("to", ["busy", "idle"])
+def test_a_line_that_names_no_process_of_the_case_skips_and_signals_nothing(busy_log, words, to):
+    r = run_path(named_busy({"signal": "SIGKILL", "to": to}, busy_log), "pick")
+    assert r.outcome == "skipped" and words in (r.skip_reason or ""), r.skip_reason
+    assert r.trigger == {}
+    assert "member ended" not in r.output_tail
+    assert all(p.killed_by_harness for p in r.processes)
+
+
+# ---------------------------------------------------------------- busy and idle, from the traffic
 
 
 def prefork(path: str, trigger: dict, workers: int = 3):

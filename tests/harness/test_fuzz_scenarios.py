@@ -73,6 +73,7 @@ FULL = {
         "unbuffered": True,
         "probe": True,
         "survive_after": 0.5,
+        "busy": {"log": r"took a job in pid (?P<pid>\d+)"},
     },
     "hooks": {
         "bye": {"log": r"\[pid (?P<pid>\d+)\] bye"},

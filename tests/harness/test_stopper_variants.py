@@ -161,6 +161,60 @@ def test_systemd_control_group_signals_every_process():
     assert got_sigterm(result) == {"root", "job", "stubborn"}
 
 
+def sigterms(result: CaseResult) -> dict[str, int]:
+    """How many SIGTERMs each of the family's processes says it got (its handler
+    prints a line for each, before anything else)."""
+    found = re.findall(r"\] (root|job|stubborn) got SIGTERM", result.output_tail)
+    return {who: found.count(who) for who in ("root", "job", "stubborn")}
+
+
+# systemd's src/core/service.c (read, not run: no systemd here): when the main process
+# exits in stop-sigterm, service_enter_stop_post() runs ExecStopPost= if any, then
+# service_enter_signal(SERVICE_FINAL_SIGTERM): unit_kill_context() signals the control
+# group again only for KillMode=control-group (mixed walks the cgroup for KILL_KILL
+# only, process never), and arms TimeoutStopSec anew before the final SIGKILL.
+@pytest.mark.parametrize("path, counts", [
+    ("systemd-stop", {"root": 1, "job": 1, "stubborn": 2}),
+    ("systemd-stop-mixed", {"root": 1, "job": 0, "stubborn": 0}),
+    ("systemd-stop-process", {"root": 1, "job": 0, "stubborn": 0}),
+])
+def test_only_control_group_sends_the_final_sigterm_to_what_outlived_the_main_process(path, counts):
+    result, _ = run("job_family.py", path, "--root-waits-stubborn", profiles={"grace": 2}, stop_timeout=1)
+    assert sigterms(result) == counts, result.output_tail
+    stop, stubborn = result.stop, by_printed(result, "stubborn")
+    if path != "systemd-stop":
+        assert stop.second_signal is None
+        return
+    # the main process (the root) exited at once: the final SIGTERM found the stubborn
+    # child still there, and it got TimeoutStopSec (2 s) anew from that moment
+    second = stop.second_signal
+    assert second["sent"] is True and second["at_s"] < 2
+    assert [s["pid"] for s in second["signalled"]] == [stubborn.pid]
+    assert "final SIGTERM" in second["why"]
+    assert stop.final_kill and stop.kill_cause == "grace"
+    assert stop.kill_at_s >= second["at_s"] + 2 - 0.05 and stubborn.killed_by_stop
+    assert f"SIGTERM again at {second['at_s']:.3f} s to {stubborn.role} {stubborn.pid}" in explain(result)
+
+
+def test_a_process_that_ends_on_the_final_sigterm_needs_no_sigkill():
+    result, _ = run("job_family.py", "systemd-stop", "--stubborn-yields", "--root-waits-stubborn",
+                    profiles={"grace": GRACE}, stop_timeout=1)
+    assert sigterms(result) == {"root": 1, "job": 1, "stubborn": 2}
+    stubborn = by_printed(result, "stubborn")
+    assert stubborn.returncode == 0 and not stubborn.killed_by_stop
+    assert result.stop.final_kill is False and result.stop.cleanup_s < GRACE
+
+
+def test_no_final_sigterm_when_the_main_process_outlasts_the_grace():
+    """stop-sigterm times out: SIGKILL to every process (stop-sigkill); the final
+    SIGTERM that follows has no one left to signal."""
+    result, _ = run("job_family.py", "systemd-stop", "--root-ignores", profiles={"grace": 1})
+    assert sigterms(result) == {"root": 0, "job": 1, "stubborn": 1}
+    stop = result.stop
+    assert stop.second_signal is None and stop.final_kill and 1 <= stop.kill_at_s < 2
+    assert by_printed(result, "stubborn").killed_by_stop
+
+
 # A Celery-style ExecStop=: stop the main process itself (by $MAINPID) and wait for it.
 STOP_AND_WAIT = ["{python}", "-c",
                  "import os, select, signal; pid = int(os.environ['MAINPID']); fd = os.pidfd_open(pid); "

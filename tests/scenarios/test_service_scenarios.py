@@ -10,6 +10,7 @@ which pid ran a hook, who was left listening.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 
@@ -56,6 +57,21 @@ def celery():
     return run("celery_prefork.toml")
 
 
+BUSY_RUNS = 3
+
+
+@pytest.fixture(scope="module")
+def celery_busy(celery):
+    """The two paths aimed at the busy pool child, BUSY_RUNS times each (after the
+    scenario's own run: the redis service and the machine are warm)."""
+    sc = load_scenario(SCENARIOS / "celery_prefork.toml")
+    results = run_cases(expand_cases([sc], ["kill-busy-child", "term-busy-child"], repeat=BUSY_RUNS), jobs=2)
+    out: dict[str, list] = {"kill-busy-child": [], "term-busy-child": []}
+    for case in results.cases:
+        out[case.path].append(case)
+    return out
+
+
 @pytest.fixture(scope="module")
 def pool_fork():
     return run("mp_pool_fork.toml")
@@ -67,7 +83,7 @@ def pool_spawn():
 
 
 SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 8, "hypercorn": 6,
-                     "pool_fork": 6, "pool_spawn": 5, "celery": 5}
+                     "pool_fork": 6, "pool_spawn": 5, "celery": 8}
 
 
 @pytest.mark.parametrize("fixture", sorted(SCENARIO_FIXTURES))
@@ -238,3 +254,46 @@ def test_celery_sigkill_to_the_main_process_takes_its_pool_children_too(celery):
     assert children and not case.orphans
     # ended by the kernel's parent-death signal, not by the harness
     assert all(p.signal == "SIGKILL" and not p.killed_by_harness for p in children)
+
+
+def task_started_in(case) -> int:
+    """The pid the task ran in, as the task itself printed it (os.getpid() in the
+    pool child, before the path fired): not the main process's "task accepted by
+    pid N" line that [app] busy reads, nor anything the trigger chose."""
+    pids = re.findall(r"task started \(pid (\d+)\)", case.output_tail)
+    assert len(pids) == 1, (case.path, case.output_tail)
+    return int(pids[0])
+
+
+@pytest.mark.parametrize("path, sig", [("kill-busy-child", "SIGKILL"), ("term-busy-child", "SIGTERM")])
+def test_celery_the_busy_child_signalled_is_the_one_running_the_task_in_every_run(celery_busy, path, sig):
+    cases = celery_busy[path]
+    assert len(cases) == BUSY_RUNS
+    for case in cases:
+        assert case.outcome == "survived" and case.expect.passed, (case.attempt, case.error, case.expect.failures)
+        (victim,) = case.trigger["signalled"]
+        assert victim["pid"] == task_started_in(case), (case.attempt, case.trigger)
+        assert victim["kind"] == "worker" and victim["role"].startswith("child")
+        # it died of that signal, by itself; billiard started a replacement, the
+        # task never finished anywhere, and the main process said the worker was lost
+        dead = by_pid(case, victim["pid"])
+        assert dead.signal == sig and not dead.killed_by_harness
+        assert [p for p in case.processes if p.started_after_s is not None], case.processes
+        assert not case.hooks["task_done"].ran and case.hooks["worker_lost"].ran
+        root = next(p for p in case.processes if p.role == "root")
+        assert root.killed_by_harness  # it ran on until the harness ended the case
+        if sig == "SIGTERM":
+            # billiard's child runs worker_process_shutdown on its way out; a
+            # replacement may too, when the harness ends the case as it starts (the
+            # main process is killed before the child set its parent-death signal)
+            pids = case.hooks["process_shutdown"].pids
+            assert victim["pid"] in pids, (case.attempt, pids)
+            assert all(by_pid(case, p).started_after_s is not None for p in pids if p != victim["pid"])
+
+
+def test_celery_the_idle_child_signalled_is_not_the_one_running_the_task(celery):
+    case = celery["kill-idle-child"]
+    (victim,) = case.trigger["signalled"]
+    ran_in = task_started_in(case)
+    assert victim["pid"] != ran_in and by_pid(case, victim["pid"]).kind == "worker"
+    assert case.hooks["task_done"].pids == [ran_in]

@@ -353,6 +353,18 @@ def test_stop_profile_grace_band_prestop_second_signal_and_final_kill():
     assert pairs["PID 1 handles SIGTERM"] == "no: the kernel drops the signal"
 
 
+def test_systemds_final_sigterm_names_whom_it_reached():
+    case = stop_case()
+    assert case.stop is not None
+    case.stop.second_signal = {"sent": True, "at_s": 0.31, "why": "systemd's final SIGTERM: the main process had "
+                               "exited, 1 process left in the control group",
+                               "signalled": [{"pid": 22, "role": "child", "delivered": True}]}
+    facts = find_all(by_id(parse(format_html(Results(cases=[case]))), "case-0"), "dl", "facts")[-1]
+    pairs = dict(zip([text(dt) for dt in facts.iter("dt")], [text(dd) for dd in facts.iter("dd")]))
+    assert pairs["second signal"] == ("sent=True, at_s=0.31, why=systemd's final SIGTERM: the main process had "
+                                      "exited, 1 process left in the control group; to child 22")
+
+
 def test_a_grace_longer_than_the_chart_runs_off_its_right_edge():
     case = stop_case()
     assert case.stop is not None

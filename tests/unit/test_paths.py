@@ -91,7 +91,9 @@ def test_stop_profile_semantics(name):
     assert (profile.to, profile.waits_for, profile.kill, profile.grace, profile.pid1) == PROFILES[name]
     assert profile.sigcont is name.startswith("systemd-stop")
     assert profile.exec_stop is name.startswith("systemd-stop")
-    assert profile.after_main == ("kill" if name == "systemd-stop-mixed" else "wait")
+    # systemd's src/core/service.c: once the main process has exited, mixed SIGKILLs what
+    # is left at once, control-group SIGTERMs it again (the final SIGTERM) first
+    assert profile.after_main == {"systemd-stop-mixed": "kill", "systemd-stop": "final-sigterm"}.get(name, "wait")
     assert profile.init == {"docker-stop-init": "tini", "docker-stop-tini-group": "tini-group",
                             "docker-stop-dumb-init": "dumb-init"}.get(name)
     assert profile.pre_stop is (name == "k8s-delete")
