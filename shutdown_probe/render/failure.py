@@ -19,7 +19,7 @@ from typing import Protocol
 from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
 from .cells import exit_cell, hook_cell, orphans_cell, time_cell
 from .explain import explain
-from .notes import probe_note_lines, started_after_lines
+from .notes import hang_lines, probe_note_lines, started_after_lines
 from .text import clean_line
 from .traffic import drained_cell, new_requests_cell, port_cell, traffic_lines
 
@@ -77,6 +77,7 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
             lines.append(f"    {shown[name]:<{width}}  {hook_cell(case, name):<5}  {hook.evidence}")
     lines += [f"  {line}" for line in started_after_lines(case)]
     lines += [f"  {line}" for line in probe_note_lines([case])]
+    lines += [f"  {line}" for line in hang_lines([case])]
     traffic = traffic_lines(case)
     if traffic:
         lines.append(f"  {traffic[0]}")

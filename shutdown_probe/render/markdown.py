@@ -87,6 +87,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         bullets = [f"- {escape(text, start=True)}" for text in legends if text]
         bullets += [f"- {escape(line, start=True)}" for line in order.order_lines(cases)]
         bullets += [f"- {escape(line, start=True)}" for line in notes.probe_note_lines(cases)]
+        bullets += [f"- {escape(line, start=True)}" for line in notes.hang_lines(cases)]
         bullets += [f"- {escape(line.text, start=True)}" for line in repeats.repeat_lines(cases)]
         bullets += [f"- ✗ {escape(f)}" for f in notes.failure_lines(cases)]
         if bullets:

@@ -50,6 +50,9 @@ def repeat_lines(cases: list[CaseResult]) -> list[RepeatLine]:
             # the probe's atexit order (one exact clock): runs that called them in
             # other orders differ too
             row += ("atexit order " + " → ".join(case.probe_order) if case.probe_order else "no atexit order",)
+            # an orphan that exited within the watch in one run and was killed in another
+            row += ("orphans " + ", ".join(sorted(o.fate or "left" for o in case.orphans)) if case.orphans
+                    else "no orphans",)
             kinds.setdefault(row, []).append(case.attempt or 0)
         if len(kinds) == 1:
             # they agree on what was seen; where no clock saw an order, not on that

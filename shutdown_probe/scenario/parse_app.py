@@ -15,7 +15,7 @@ from typing import Any
 from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
 from .specs import (APP_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS,
-                    AppSpec, ReadyCheck)
+                    DEFAULT_ORPHAN_WATCH, AppSpec, ReadyCheck)
 from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
 
@@ -36,11 +36,12 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
     probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
     survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
+    orphan_watch = c.seconds(app.get("orphan_watch", DEFAULT_ORPHAN_WATCH), "app.orphan_watch")
 
     if not isinstance(command, str):
         check_executable(c, command, cwd, env, base)
     return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
-                   survive_after)
+                   survive_after, orphan_watch)
 
 
 def parse_cwd(c: Checker, raw_cwd: str, base: FsPath, where: str = "app") -> FsPath:
