@@ -41,7 +41,7 @@ def _stuck_words(s: StuckAt) -> str:
         return f"was joining non-daemon threads (threading shutdown){since}"
     if s.stage == "finalizing":
         return f"was finalizing, its atexit callables done{since}"
-    return "had not begun to shut down (the probe saw no finalization)"
+    return "was in its own code (the probe saw no interpreter shutdown begin)"
 
 
 def failure_lines(cases: list[CaseResult]) -> list[str]:
