@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from .handles import ProcessHandle
 from .paths import signal_name
 from .probe import ProbeReport
-from .procfs import signal_masks
+from .procfs import signal_masks, thread_masks
 from .procnet import listening_ports, server_sockets
 from .results import IgnoredSignal, StuckAt, UnservedPort
 from .waiting import Backoff, wait_readable
@@ -51,10 +51,20 @@ def ignored_by(reached: Iterable[ProcessHandle], sig: int) -> list[IgnoredSignal
         masks = signal_masks(h.pid)
         if not masks:
             continue  # gone meanwhile, or unreadable: nothing observed
-        how = "ignored" if masks.get("SigIgn", 0) & bit else "blocked" if masks.get("ShdPnd", 0) & bit else None
+        how = "ignored" if masks.get("SigIgn", 0) & bit else "blocked" if _blocked(h.pid, bit, masks) else None
         if how is not None:
             out.append(IgnoredSignal(h.pid, h.role, signal_name(sig) or str(sig), how))
     return out
+
+
+def _blocked(pid: int, bit: int, masks: dict[str, int]) -> bool:
+    """Whether the signal ``bit`` is pending for the process (ShdPnd) and every one
+    of its threads blocks it (SigBlk): then no thread can take it. A stopped process
+    also leaves a signal pending, unblocked: that is not this."""
+    if not masks.get("ShdPnd", 0) & bit:
+        return False
+    blocked = thread_masks(pid, "SigBlk")
+    return blocked is not None and all(m & bit for m in blocked)
 
 
 def unserved_ports(live: Sequence[ProcessHandle], wait: float = UNSERVED_WAIT) -> list[UnservedPort]:

@@ -36,7 +36,7 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     unbuffered = c.boolean(app.get("unbuffered", True), "app.unbuffered")
     probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
     survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
-    orphan_watch = c.seconds(app.get("orphan_watch", DEFAULT_ORPHAN_WATCH), "app.orphan_watch")
+    orphan_watch = c.seconds(app.get("orphan_watch", DEFAULT_ORPHAN_WATCH), "app.orphan_watch", zero_ok=True)
 
     if not isinstance(command, str):
         check_executable(c, command, cwd, env, base)

@@ -152,10 +152,10 @@ def assert_clean_exit(result: CaseResult) -> None:
     assert result.duration_s is not None
 
 
-def assert_hung_and_killed(ran: Ran, stop_timeout: float = STOP) -> None:
+def assert_hung_and_killed(ran: Ran, stop_timeout: float = STOP, outcome: str = "hung") -> None:
     """The root outlived stop_timeout; the harness, and only it, SIGKILLed it then."""
     r = ran.result
-    assert r.outcome == "hung", (r.outcome, r.error)
+    assert r.outcome == outcome, (r.outcome, r.error)
     assert "stop_timeout" in r.error
     assert r.exit == exit_of(signal.SIGKILL)
     root = record(r, ran.root)
@@ -191,10 +191,15 @@ def signal_of(path: str) -> signal.Signals:
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("path", ["sigterm", "sighup", "ctrl-c"])
-def test_ignore_all_is_hung_then_killed(path):
+def test_ignore_all_is_ignored_then_killed(path):
+    """The target sets SIG_IGN for every signal it can: the path's signal is
+    discarded by the kernel (signal(7)), and the case says which process ignored it."""
     ran = run(scenario("ignore-all", paths=[path]), path)
 
-    assert_hung_and_killed(ran)
+    assert_hung_and_killed(ran, outcome="ignored")
+    assert ran.result.hang is not None
+    assert [(i.pid, i.role, i.signal, i.how) for i in ran.result.hang.ignored] == \
+        [(ran.root, "root", signal_of(path).name, "ignored")]
     assert [(e.pid, e.role) for e in ran.result.escalations] == [(ran.root, "root")]
     assert signal_of(path).name in record(ran.result, ran.root).signals_ignored
     assert ran.result.trigger["signal"] == signal_of(path).name
@@ -647,6 +652,7 @@ def test_a_stopped_root_is_hung_then_killed(path):
     ran = run(scenario("sigstop", paths=[path]), path)
 
     assert_hung_and_killed(ran)
+    assert ran.result.hang is not None and ran.result.hang.ignored == []  # pending, but neither ignored nor blocked
     assert [e.pid for e in ran.result.escalations] == [ran.root]
 
 
