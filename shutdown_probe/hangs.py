@@ -2,8 +2,9 @@
 harness kills them (:class:`~shutdown_probe.results.Hang`):
 
 * ``ignored``: a process the path's signal reached has it ignored (SIG_IGN, the
-  ``SigIgn`` mask of ``/proc/PID/status``) or blocked (still pending for the process:
-  ``ShdPnd``, the queue of signals no thread could take);
+  ``SigIgn`` mask of ``/proc/PID/status``, when the app got ready and still at the
+  deadline) or blocked (still pending for the process, ``ShdPnd``, and blocked in
+  every thread: no thread could take it);
 * ``unserved``: a port the case's processes still listen on, where nothing accepts:
   the harness connects (the kernel completes the handshake by itself) and watches
   its connection in the kernel's socket table; one that stays in the listener's
@@ -51,7 +52,10 @@ def ignored_by(reached: Iterable[ProcessHandle], sig: int) -> list[IgnoredSignal
         masks = signal_masks(h.pid)
         if not masks:
             continue  # gone meanwhile, or unreadable: nothing observed
-        how = "ignored" if masks.get("SigIgn", 0) & bit else "blocked" if _blocked(h.pid, bit, masks) else None
+        # ignored: SIG_IGN now and when the app got ready (a handler that ran and then
+        # set SIG_IGN did not ignore the signal it ran for)
+        ignored = masks.get("SigIgn", 0) & bit and (h.ignored_mask is None or h.ignored_mask & bit)
+        how = "ignored" if ignored else "blocked" if _blocked(h.pid, bit, masks) else None
         if how is not None:
             out.append(IgnoredSignal(h.pid, h.role, signal_name(sig) or str(sig), how))
     return out

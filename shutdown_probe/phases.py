@@ -25,7 +25,7 @@ from .aim import choose
 from .paths import signal_name
 from .probe import ProbeReport, loaded_in, read_events, without_probe
 from .processes import CaseProcesses
-from .procfs import process_group, signal_dispositions
+from .procfs import process_group, signal_dispositions, signal_masks
 from .procnet import listening_ports
 from .readiness import Interrupted, wait_ready
 from .hangs import ignored_by, unserved_ports
@@ -92,6 +92,7 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
     tree.settle_roles()
     for h in tree.handles.values():
         h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
+        h.ignored_mask = (signal_masks(h.pid) or {}).get("SigIgn")
     return Ready(ready_s)
 
 
@@ -369,7 +370,7 @@ def _reached(case: Case, tree: CaseProcesses, target: Target, t0: float) -> tupl
         return [], 0
     if path.target == "group" or target.group:
         pgid = tree.started.pid
-        return [h for h in tree.live() if h.started_at is not None and h.started_at <= t0
+        return [h for h in tree.live() if (h.started_at or h.found_at or 0.0) <= t0
                 and process_group(h.pid) == pgid], path.signal
     return list(target.handles), path.signal
 
