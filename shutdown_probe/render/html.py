@@ -270,7 +270,7 @@ def _case(case: CaseResult, n: int) -> list[str]:
     if case.processes:
         out.append("<h4>processes</h4>")
         out.append(_process_table(case))
-    started = started_after_lines(case)
+    started = started_after_lines(case) + hang_lines([case])
     if started:
         out.append('<ul class="notes">' + "".join(tag("li", {}, esc(line)) for line in started) + "</ul>")
     if case.hooks and case.outcome != "skipped":

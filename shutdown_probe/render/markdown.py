@@ -164,6 +164,7 @@ def _case_details(case: CaseResult) -> list[str]:
         tail = f" ({'; '.join(extra)})" if extra else ""
         out.append(f"- process {escape(p.role)} pid {p.pid}: {escape(end)}{when}{escape(tail)}")
     out += [f"- {escape(line, start=True)}" for line in notes.started_after_lines(case)]
+    out += [f"- {escape(line, start=True)}" for line in notes.hang_lines([case])]
     lines = traffic.traffic_lines(case)
     if lines:
         out.append(f"- {escape(lines[0], start=True)}")
