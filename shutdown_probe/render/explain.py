@@ -28,8 +28,6 @@ def _ending(p: ProcessRecord, case: CaseResult) -> str:
             return "was killed by SIGKILL once the main process had exited"
         return "was killed by SIGKILL when the grace ran out"
     if p.killed_by_harness:
-        if any(o.pid == p.pid and o.watched_s for o in case.orphans):
-            return "outlived the stop timeout and the orphan watch (the harness killed it)"
         return "outlived the stop timeout (the harness killed it)"
     if p.signal:
         return f"died by {p.signal}"
