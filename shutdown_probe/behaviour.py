@@ -65,6 +65,7 @@ class Fate:
     hooks: tuple[str, ...] = ()
     cut: tuple[str, ...] = ()
     orphan: bool = False  # it outlived the root and the stop timeout
+    orphan_fate: str | None = None  # an orphan watched: "exited" in the watch, or "running" at its end
     respawned: bool = False  # started after the path fired
 
     @property
@@ -81,7 +82,8 @@ class Fate:
         return text + {"": "", "harness": " by the harness", "stopper": " by the stopper"}[self.by]
 
     def words(self) -> str:
-        parts = [("respawned, " if self.respawned else "") + ("orphan, " if self.orphan else "") + self.end]
+        orphan = f"orphan ({self.orphan_fate}), " if self.orphan_fate else "orphan, " if self.orphan else ""
+        parts = [("respawned, " if self.respawned else "") + orphan + self.end]
         if self.hooks:
             parts.append("ran " + ", ".join(self.hooks))
         if self.cut:
@@ -99,6 +101,7 @@ def fate_of(case: CaseResult, process: ProcessRecord) -> Fate:
                 hooks=tuple(sorted(n for n, h in case.hooks.items() if h.ran and process.pid in h.pids)),
                 cut=tuple(sorted(n for n, h in case.hooks.items() if process.pid in h.interrupted_pids)),
                 orphan=any(o.pid == process.pid for o in case.orphans),
+                orphan_fate=next((o.fate for o in case.orphans if o.pid == process.pid), None),
                 respawned=process.started_after_s is not None)
 
 

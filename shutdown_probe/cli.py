@@ -108,6 +108,9 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--grace", type=float, default=None, metavar="SECONDS",
                      help="give every stop profile this grace period instead of its own "
                           "(quick runs; the results say the grace came from the command line)")
+    run.add_argument("--orphan-watch", type=float, default=None, metavar="SECONDS",
+                     help="watch processes left running after the root ended this long (after "
+                          "stop_timeout) before killing them, instead of each scenario's orphan_watch")
     run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
     run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
     run.add_argument("--junit", metavar="FILE",
@@ -261,7 +264,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    cases = _chosen_cases(_load_all(args.scenarios), args.path, grace=args.grace, repeat=args.repeat)
+    cases = _chosen_cases(_load_all(args.scenarios), args.path, grace=args.grace, repeat=args.repeat,
+                          orphan_watch=args.orphan_watch)
     status, _ = _run_and_report(cases, jobs=args.jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
                                 targets=_targets(args), width=args.width)
     return status
@@ -302,8 +306,8 @@ def _cmd_articles(args: argparse.Namespace) -> int:
 
 
 def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float | None = None,
-                  repeat: int = 1) -> CaseList:
-    """The cases ``--path`` (``paths``), ``--grace`` and ``--repeat`` ask for; a name
+                  repeat: int = 1, orphan_watch: float | None = None) -> CaseList:
+    """The cases ``--path`` (``paths``), ``--grace``, ``--orphan-watch`` and ``--repeat`` ask for; a name
     that is no path of ``scenarios``, or a bad number, is a usage mistake."""
     from .runner import TooManyCases, expand_cases
 
@@ -322,6 +326,12 @@ def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float |
         if not 0 <= grace <= MAX_SECONDS:  # also refuses nan; past ~24 days poll() overflows
             raise _Usage(f"--grace: expected 0 to {MAX_SECONDS:g} seconds, got {grace:g}")
         scenarios = [s.with_grace(grace, "command line") for s in scenarios]
+    if orphan_watch is not None:
+        from .scenario import MAX_SECONDS
+
+        if not 0 <= orphan_watch <= MAX_SECONDS:
+            raise _Usage(f"--orphan-watch: expected 0 to {MAX_SECONDS:g} seconds, got {orphan_watch:g}")
+        scenarios = [s.with_orphan_watch(orphan_watch) for s in scenarios]
     try:
         return expand_cases(scenarios, paths, repeat=repeat)
     except TooManyCases as exc:

@@ -20,7 +20,8 @@ from .launch import Launched, NotLaunched
 from .phases import Ending, join_error
 from .probe import ProbeReport
 from .processes import CaseProcesses
-from .results import CaseResult, HookResult, ProbeInfo, ProcessRecord, TrafficRecord, TriggerInfo
+from .hangs import stuck_at
+from .results import ORPHAN_EXITED, CaseResult, HookResult, Orphan, ProbeInfo, ProcessRecord, TrafficRecord, TriggerInfo
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def collect(case: Case, lc: Launched, ready_s: float | None, t0: float | None, e
         scenario=case.scenario.name, path=case.path.name, outcome=ending.outcome, skip_reason=ending.skip_reason,
         exit={"returncode": root.returncode, "signal": root.signal},
         duration_s=ending.duration_s, root_exit_s=ending.root_exit_s, ready_s=ready_s, processes=processes,
-        orphans=[replace(o, killed_by_harness=o.pid in killed) for o in ending.orphans],
+        orphans=[_orphan(o, processes, killed) for o in ending.orphans], hang=ending.hang,
         escalations=tree.kills.escalations(t0), strays=lc.strays, trigger=cleanup.trigger or {},
         error=join_error(ending.error, cleanup.note), output_tail=lc.capture.tail(),
         scenario_file=str(case.scenario.file), probe=lc.probe, stop=stop, traffic=cleanup.traffic,
@@ -80,7 +81,7 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
         kinds = report.kinds
         for rec in result.processes:
             rec.kind = kinds.get(rec.pid)
-    if result.outcome not in ("exited", "hung", "survived"):
+    if result.outcome not in ("exited", "hung", "ignored", "survived"):
         return
     log_hooks, file_hooks = lc.log_hooks, lc.file_hooks
     hooks: dict[str, HookResult] = {n: d.result(roles, pid_map) for n, d in log_hooks.items()}
@@ -99,6 +100,20 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
     if report is not None:
         result.hooks.update(report.hook_results(t0, roles, result.processes))
         result.probe_order = report.probe_order()
+    if report is not None and result.hang is not None:
+        # where each process the harness killed at the deadline was in its shutdown
+        result.hang.stuck = stuck_at(report, roles, [p.pid for p in result.processes if p.killed_by_harness], t0)
+
+
+def _orphan(orphan: Orphan, processes: list[ProcessRecord], killed: set[int]) -> Orphan:
+    """An orphan as the case ended: killed by the harness, or its own exit (as far as
+    it is known: see ProcessRecord.exit_known) when it ended within the watch."""
+    orphan = replace(orphan, killed_by_harness=orphan.pid in killed)
+    rec = next((p for p in processes if p.pid == orphan.pid), None)
+    if orphan.fate != ORPHAN_EXITED or rec is None:
+        return orphan
+    return replace(orphan, ended_after_s=rec.ended_after_s, returncode=rec.returncode, signal=rec.signal,
+                   exit_known=rec.exit_known, exit_note=rec.exit_note)
 
 
 # A process is reported a zombie when it was still unreaped this long after its exit,

@@ -71,6 +71,7 @@ class ProcessHandle:
     killed_by_stop: bool = False  # the stop profile's final SIGKILL hit it
     signals_ignored: list[str] = field(default_factory=list)
     signals_caught: list[str] = field(default_factory=list)
+    ignored_mask: int | None = None  # SigIgn when the app got ready (None: not read then)
     # for a re-parented process without a tag: what ties it to the case
     attributed_by: str | None = None
     # After its exit (a pidfd turns readable at the exit, not at the reaping): a

@@ -25,10 +25,11 @@ from .aim import choose
 from .paths import signal_name
 from .probe import ProbeReport, loaded_in, read_events, without_probe
 from .processes import CaseProcesses
-from .procfs import signal_dispositions
+from .procfs import process_group, signal_dispositions, signal_masks
 from .procnet import listening_ports
 from .readiness import Interrupted, wait_ready
-from .results import CaseOutcome, Orphan, SignalledInfo, TriggerInfo
+from .hangs import ignored_by, unserved_ports
+from .results import ORPHAN_EXITED, ORPHAN_RUNNING, CaseOutcome, Hang, Orphan, SignalledInfo, TriggerInfo
 from .stops import StopContext, StopSequence, cleanup_watch
 from .waiting import Backoff, Flag, wait_readable
 
@@ -91,6 +92,7 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
     tree.settle_roles()
     for h in tree.handles.values():
         h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
+        h.ignored_mask = (signal_masks(h.pid) or {}).get("SigIgn")
     return Ready(ready_s)
 
 
@@ -296,6 +298,7 @@ class Ending:
     duration_s: float | None = None  # trigger -> every app process gone by itself
     orphans: list[Orphan] = field(default_factory=list)  # killed_by_harness is filled in by collect
     skip_reason: str | None = None  # outcome "skipped": why the path does not apply
+    hang: Hang | None = None  # what was still running at the deadline, and why (collect adds "stuck")
 
 
 def await_end(case: Case, lc: Launched, target: Target, t0: float, fired: Fired, traffic: Traffic | None,
@@ -323,23 +326,53 @@ def await_end(case: Case, lc: Launched, target: Target, t0: float, fired: Fired,
                         "ended the case")
         return Ending("survived", join_error(fired.error, note), duration_s=_duration(tree, t0))
     if not root_done:
+        hang = Hang(ignored_by(*_reached(case, tree, target, t0)), unserved_ports(tree.live()))
+        outcome: CaseOutcome = "ignored" if hang.ignored else "hung"  # the one place "ignored" is decided
         error = f"the root did not exit within stop_timeout ({app.stop_timeout:g} s)"
-        note = escalate(f"hung: the root was still running {app.stop_timeout:g} s after the trigger")
-        return Ending("hung", join_error(error, note), duration_s=_duration(tree, t0))
+        note = escalate(f"{outcome}: the root was still running {app.stop_timeout:g} s after the trigger")
+        return Ending(outcome, join_error(error, note), duration_s=_duration(tree, t0), hang=hang)
     assert tree.root.ended_at is not None
     root_exit_s = round(tree.root.ended_at - t0, 4)
     all_done = tree.wait_all(fired.deadline, wake)
     _check(cancel)
     orphans: list[Orphan] = []
     note = None
+    still: Hang | None = None
     if not all_done:
-        left = tree.live()
-        ports = listening_ports([h.pid for h in left])
-        orphans = [Orphan(h.pid, h.cmdline, h.role, ports[h.pid], killed_by_harness=False) for h in left]
-        note = escalate("orphan: alive after the root ended and stop_timeout passed")
+        still = Hang(ignored_by(*_reached(case, tree, target, t0)))
+        orphans = _follow_orphans(tree, app.orphan_watch, wake)
+        _check(cancel)
+    if tree.live():
+        note = escalate(f"orphan: alive after the root ended, stop_timeout and the orphan watch "
+                        f"({app.orphan_watch:g} s) passed")
     elif traffic is not None:
         traffic.case_over()
-    return Ending("exited", join_error(fired.error, note), root_exit_s, _duration(tree, t0), orphans)
+    return Ending("exited", join_error(fired.error, note), root_exit_s, _duration(tree, t0), orphans, hang=still)
+
+
+def _follow_orphans(tree: CaseProcesses, watch: float, wake: list[int]) -> list[Orphan]:
+    """The processes still running after the root ended and stop_timeout passed,
+    watched ``watch`` more seconds (their pidfds: each exit wakes the wait): whether
+    each ended by itself meanwhile or was still running."""
+    left = tree.live()
+    ports = listening_ports([h.pid for h in left])
+    tree.wait_until(lambda: not any(h.alive for h in left), time.monotonic() + watch, wake)
+    return [Orphan(h.pid, h.cmdline, h.role, ports[h.pid], killed_by_harness=False,
+                   fate=ORPHAN_RUNNING if h.alive else ORPHAN_EXITED, watched_s=watch) for h in left]
+
+
+def _reached(case: Case, tree: CaseProcesses, target: Target, t0: float) -> tuple[list[ProcessHandle], int]:
+    """The processes the path's own signal was sent to, and the signal: none for a
+    trigger's action, a stop profile (its record says whom it signalled) or the
+    probe's injected exits."""
+    path = case.path
+    if path.signal is None or path.profile is not None or path.inject or path.needs_trigger:
+        return [], 0
+    if path.target == "group" or target.group:
+        pgid = tree.started.pid
+        return [h for h in tree.live() if (h.started_at or h.found_at or 0.0) <= t0
+                and process_group(h.pid) == pgid], path.signal
+    return list(target.handles), path.signal
 
 
 def _duration(tree: CaseProcesses, t0: float) -> float | None:

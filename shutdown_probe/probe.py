@@ -268,6 +268,16 @@ class _Run:
     unregistered: bool = False
 
 
+@dataclass(frozen=True)
+class ShutdownStage:
+    """Where one process was in its shutdown (see :meth:`ProbeReport.shutdown_stage`)."""
+
+    stage: str  # "atexit" | "threads" | "finalizing" | "running"
+    hook: str | None = None
+    where: str | None = None
+    t: float | None = None  # CLOCK_MONOTONIC when the stage began
+
+
 @dataclass
 class ProbeReport:
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -433,6 +443,27 @@ class ProbeReport:
             )
             out[name] = hook
         return out
+
+    def shutdown_stage(self, pid: int) -> "ShutdownStage | None":
+        """How far ``pid`` got in its shutdown, as its last events say: an atexit
+        callable that started and never returned (the latest such), else threading's
+        shutdown begun by the interpreter with no atexit callable started after it,
+        else "finalizing" (its atexit callables all returned), else "running" (no
+        finalization seen). None when the probe never ran in ``pid``."""
+        if pid not in self.starts:
+            return None
+        open_runs = [r for r in self._runs if r.pid == pid and r.started_t is not None and r.ended_t is None]
+        if open_runs:
+            run = max(open_runs, key=lambda r: r.started_t or 0.0)
+            return ShutdownStage("atexit", PROBE_HOOK_PREFIX + run.name, run.where or None, run.started_t)
+        finals = [e["t"] for e in self.events
+                  if e["ev"] == "finalize" and e["pid"] == pid and not e.get("caller")]
+        if not finals:
+            return ShutdownStage("running")
+        began = min(finals)
+        if any(r.pid == pid and r.started_t is not None and r.started_t >= began for r in self._runs):
+            return ShutdownStage("finalizing", t=began)
+        return ShutdownStage("threads", t=began)
 
     def probe_order(self) -> list[str]:
         """The app's ``atexit:<name>`` hooks in the order their first run started."""

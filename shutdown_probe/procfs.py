@@ -127,14 +127,37 @@ def process_group(pid: int) -> int | None:
 
 
 def signal_masks(pid: int) -> dict[str, int] | None:
-    """SigIgn, SigCgt, SigBlk... of ``pid`` from /proc/PID/status; None if unreadable."""
+    """SigIgn, SigCgt, SigBlk, SigPnd and ShdPnd (pending for the whole process) of
+    ``pid`` from /proc/PID/status; None if unreadable."""
     fields = status(pid)
     if fields is None:
         return None
     try:
-        return {k: int(v, 16) for k, v in fields.items() if k.startswith("Sig") and k != "SigQ"}
+        return {k: int(v, 16) for k, v in fields.items() if (k.startswith("Sig") and k != "SigQ") or k == "ShdPnd"}
     except ValueError:
         return None
+
+
+def thread_masks(pid: int, name: str) -> list[int] | None:
+    """The signal mask ``name`` ("SigBlk", "SigPnd") of each of ``pid``'s threads,
+    from /proc/PID/task/TID/status; None if unreadable (a thread that ends meanwhile
+    is left out)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    out = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as fh:
+                for line in fh:
+                    key, _, value = line.partition(":")
+                    if key == name:
+                        out.append(int(value, 16))
+                        break
+        except (OSError, ValueError):
+            continue
+    return out or None
 
 
 def _in_masks(pid: int, sig: int, names: tuple[str, ...]) -> bool | None:

@@ -40,7 +40,7 @@ RequestKind = Literal["in-flight", "queued", "new"]
 RequestOutcome = Literal["completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished"]
 ClaimVerdict = Literal["confirmed", "refuted", "untested"]
 # the outcomes a scenario's expectation may name (scenario.OUTCOMES, which must match)
-CaseOutcome = Literal["exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped"]
+CaseOutcome = Literal["exited", "hung", "ignored", "survived", "not-ready", "error", "interrupted", "skipped"]
 ProbeNoteKind = Literal["unreadable", "truncated", "malformed"]
 ServiceScope = Literal["run", "case"]
 # a service at the end of a case: still running (scope "run"), stopped by the harness
@@ -317,11 +317,86 @@ class ProcessRecord:
 
 @dataclass
 class Orphan:
+    """A process of the case still running after the root ended and stop_timeout
+    passed. The harness then watched it for ``watched_s`` more seconds (the orphan
+    watch) before killing what was left: ``fate`` says what it did meanwhile."""
+
     pid: int
     cmdline: str
     role: str
     listening: list[int]
     killed_by_harness: bool
+    # "exited": it ended by itself within the watch; "running": still running at its
+    # end (then killed by the harness). None in results written before the watch.
+    fate: str | None = None
+    watched_s: float | None = None  # how long the harness watched it after stop_timeout
+    ended_after_s: float | None = None  # trigger -> its own end, when it ended in the watch
+    # its exit, when it ended in the watch: known when the harness could reap it (an
+    # orphan is re-parented to the harness, a subreaper) or read it from its pidfd;
+    # else exit_known is false and exit_note says why (its parent took the status)
+    returncode: int | None = None
+    signal: str | None = None
+    exit_known: bool = False
+    exit_note: str | None = None
+
+
+# Orphan.fate values
+ORPHAN_EXITED = "exited"
+ORPHAN_RUNNING = "running"
+
+
+@dataclass
+class IgnoredSignal:
+    """A process the path's signal reached that was still running at the deadline
+    with that signal ignored (SIG_IGN: /proc/PID/status SigIgn) or blocked (still
+    pending for the process: ShdPnd)."""
+
+    pid: int
+    role: str
+    signal: str  # its name, "SIGTERM"
+    how: str  # "ignored" | "blocked"
+
+
+@dataclass
+class UnservedPort:
+    """A port still bound and listening at the deadline, held by processes of the
+    case, with nothing accepting: the kernel completed a connection the harness made
+    (the handshake needs no process), and no process took it off the accept queue
+    within ``waited_s``."""
+
+    port: int
+    pids: list[int]  # the processes holding the listening socket
+    roles: list[str]
+    accept_queue: int  # connections waiting to be accepted, the harness's included
+    waited_s: float
+
+
+@dataclass
+class StuckAt:
+    """Where a process still running at the deadline was in its shutdown, as the
+    Python probe saw it. ``stage``: "atexit" (an atexit callable started and never
+    returned: ``hook``, ``where`` it was registered), "threads" (finalization began,
+    threading._shutdown, joining non-daemon threads, and no atexit callable started),
+    "finalizing" (every atexit callable returned: stuck in the interpreter's last
+    steps), "running" (the probe saw no finalization begin: the process never started to
+    shut down, or it hangs in its own code, a signal handler or a finally block)."""
+
+    pid: int
+    role: str
+    stage: str
+    hook: str | None = None  # "atexit:NAME"
+    where: str | None = None  # where the hook was registered, "app.py:12"
+    since_s: float | None = None  # trigger -> the stage began (null: before it, or unknown)
+
+
+@dataclass
+class Hang:
+    """Why processes of the case were still running at the deadline (stop_timeout),
+    read before the harness killed them: a hung or ignored root, or orphans."""
+
+    ignored: list[IgnoredSignal] = field(default_factory=list)
+    unserved: list[UnservedPort] = field(default_factory=list)
+    stuck: list[StuckAt] = field(default_factory=list)
 
 
 @dataclass
@@ -548,7 +623,9 @@ class ExpectResult:
 class CaseResult:
     scenario: str
     path: str
-    # exited | hung | survived | not-ready | error | skipped. "survived": the path
+    # exited | hung | ignored | survived | not-ready | error | skipped. "ignored": the
+    # root was still running at stop_timeout and a process the path's signal reached
+    # had it ignored or blocked (hang.ignored). "survived": the path
     # ended a child (a worker) and the root lived on (a master respawns workers);
     # the harness then ended the case.
     outcome: CaseOutcome
@@ -602,6 +679,9 @@ class CaseResult:
     # the scenario's [verify] checks, in file order, when the case ran its path to the
     # end (empty otherwise: nothing was checked)
     verify: list[VerifyRecord] = field(default_factory=list)
+    # what was still running at the deadline, and why (hung, ignored, orphans); None
+    # when nothing was, and in results written before it existed
+    hang: Hang | None = None
 
     def skip(self, reason: str) -> None:
         """Mark the case skipped: the path does not apply, for ``reason``."""

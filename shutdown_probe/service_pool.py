@@ -164,7 +164,7 @@ class Provision:
             records.update({rec.name: rec for rec in self.failed})
             result.services = [records[n] for n in self.scenario.services if n in records]
         if deaths:
-            if result.outcome in ("exited", "hung", "survived"):
+            if result.outcome in ("exited", "hung", "ignored", "survived"):
                 result.outcome = "error"
             result.error = join_error(result.error, *deaths.values())
         return result

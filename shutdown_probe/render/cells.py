@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..results import NOT_OBSERVED, STDERR_MARK, UNFINISHED, CaseResult, HookResult, ProcessRecord, VerifyRecord
+from ..results import (NOT_OBSERVED, ORPHAN_EXITED, ORPHAN_RUNNING, STDERR_MARK, UNFINISHED, CaseResult, HookResult,
+                       Orphan, ProcessRecord, VerifyRecord)
 from ..roles import FORK_CHILD, RELOADER_CHILD, RELOADER_PARENT
 
 
@@ -153,7 +154,20 @@ def exit_cell(case: CaseResult) -> str:
         return "survived"
     ex = case.exit
     end = ex.get("signal") or (f"rc {ex.get('returncode')}" if ex.get("returncode") is not None else "?")
+    if case.outcome == "ignored":
+        return f"{ignored_words(case)} → {end}"
     return f"hung → {end}" if case.outcome == "hung" else end
+
+
+def ignored_words(case: CaseResult) -> str:
+    """'ignored SIGTERM', naming the process when it is not the root: 'ignored SIGINT
+    (child)'; 'blocked' for a signal left pending."""
+    found = case.hang.ignored if case.hang is not None else []
+    if not found:
+        return "ignored"
+    first = found[0]
+    who = "" if first.role == "root" and len(found) == 1 else f" ({'+'.join(dict.fromkeys(i.role for i in found))})"
+    return f"{first.how} {first.signal}{who}"
 
 
 def time_cell(case: CaseResult) -> str:
@@ -172,7 +186,7 @@ def time_cell(case: CaseResult) -> str:
             return f"{stop.cleanup_s:.2f} s of {stop.grace_s:g} s"
     if case.duration_s is not None:
         return f"{case.duration_s:.2f} s"
-    if case.outcome == "hung":
+    if case.outcome in ("hung", "ignored"):
         return "killed"
     if case.root_exit_s is not None:
         return f"{case.root_exit_s:.2f} s"
@@ -217,13 +231,25 @@ def _signalled_words(s: object) -> str:
     return f"{who} {where}" + (" (not delivered)" if s.get("delivered") is False else "")
 
 
+def orphan_fate(o: Orphan) -> str:
+    """' (exited after 3.01 s, rc 1)', ' (still running, killed)'; for results from
+    before the orphan watch, ' (killed)' as they said."""
+    if o.fate == ORPHAN_EXITED:
+        end = o.signal or (f"rc {o.returncode}" if o.returncode is not None else "status unknown")
+        after = f" after {o.ended_after_s:.2f} s" if o.ended_after_s is not None else ""
+        return f" (exited{after}, {end})"
+    if o.fate == ORPHAN_RUNNING:
+        return " (still running, killed)" if o.killed_by_harness else " (still running)"
+    return " (killed)" if o.killed_by_harness else ""
+
+
 def orphans_cell(case: CaseResult) -> str:
     """The orphans, then the strays: processes that may be this case's or another's."""
     parts = []
     for o in case.orphans:
         ports = ",".join(f":{p}" for p in o.listening)
         text = f"{o.role} {o.pid}" + (f" {ports}" if ports else "")
-        parts.append(text + (" (killed)" if o.killed_by_harness else ""))
+        parts.append(text + orphan_fate(o))
     for s in case.strays:
         parts.append(f"stray {s.pid}?" + (" (killed)" if s.killed_by_harness else ""))
     return "; ".join(parts) or "-"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..paths import BUILTIN_PATHS
-from ..results import NOT_OBSERVED, CaseResult, Results
+from ..results import NOT_OBSERVED, ORPHAN_EXITED, CaseResult, Results
 from ..behaviour import compare
 from .cells import CUT, RAISED, unnumbered, verify_column, verify_mark, where
 from .legend import legend
@@ -45,10 +45,12 @@ DISPLAY_NAMES = {
 }
 
 # Outcomes other than "exited", in the words and order the cells use.
-OUTCOME_WORDS = {"hung": "hung", "survived": "survived", "not-ready": "not ready", "error": "error",
+OUTCOME_WORDS = {"hung": "hung", "ignored": "ignored", "survived": "survived", "not-ready": "not ready", "error": "error",
                  "interrupted": "interrupted", "skipped": "skipped"}
 OUTCOME_LEGEND = {
     "hung": "hung = still running after the stop timeout (the harness killed it)",
+    "ignored": "ignored = still running after the stop timeout, with the path's signal ignored or blocked "
+               "(the harness killed it)",
     "survived": "survived = the root lived on after the path ended its worker (the harness ended it)",
     "not ready": "not ready = the app never got ready that time",
     "error": "error = the case could not run (see `report --details`)",
@@ -56,6 +58,7 @@ OUTCOME_LEGEND = {
     "skipped": "skipped = the path did not apply (e.g. no child process to signal)",
 }
 ORPHAN = "orphan left"
+ORPHAN_ENDED = "orphan exited late"
 NOTHING = "nothing ran"
 SPLIT = "k/n runs"  # the runs of one cell disagreed
 
@@ -280,9 +283,11 @@ def _entries(case: CaseResult, hooks: list[str]) -> set[_Entry]:
         out.add((1, 0, NOTHING, ""))
     if case.outcome in OUTCOME_WORDS:
         out.add((2, list(OUTCOME_WORDS).index(case.outcome), OUTCOME_WORDS[case.outcome], ""))
-    if case.orphans:
+    if any(o.fate != ORPHAN_EXITED for o in case.orphans):
         out.add((3, 0, ORPHAN, ""))
     out.update((4, 0, f"{verify_column(rec.name)} {verify_mark(rec)}", "") for rec in case.verify)
+    if any(o.fate == ORPHAN_EXITED for o in case.orphans):
+        out.add((3, 1, ORPHAN_ENDED, ""))
     return out
 
 
@@ -364,6 +369,9 @@ def _legend(cases: list[CaseResult], used: set[str]) -> str:
     notes += [OUTCOME_LEGEND[word] for word in OUTCOME_LEGEND if word in used]
     if ORPHAN in used:
         notes.append(f"{ORPHAN} = a process outlived the root and the stop timeout (the harness killed it)")
+    if ORPHAN_ENDED in used:
+        notes.append(f"{ORPHAN_ENDED} = a process outlived the root and the stop timeout, then exited by "
+                     "itself within the orphan watch")
     if MISSING in used:
         notes.append(f"{MISSING} = the path was not run in this column")
     return "; ".join(notes)

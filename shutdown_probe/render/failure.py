@@ -19,7 +19,7 @@ from typing import Protocol
 from ..results import NOT_OBSERVED, STDERR_MARK, CaseResult
 from .cells import exit_cell, hook_cell, orphans_cell, time_cell, verify_cell
 from .explain import explain
-from .notes import probe_note_lines, started_after_lines
+from .notes import hang_lines, probe_note_lines, started_after_lines
 from .services import service_cell, services_line
 from .text import clean_line
 from .traffic import drained_cell, new_requests_cell, port_cell, traffic_lines
@@ -87,6 +87,7 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
     if services:
         lines.append(f"  {services}")
     lines += [f"  {line}" for line in probe_note_lines([case])]
+    lines += [f"  {line}" for line in hang_lines([case])]
     traffic = traffic_lines(case)
     if traffic:
         lines.append(f"  {traffic[0]}")

@@ -20,7 +20,7 @@ from importlib import resources
 from ..results import UNFINISHED, CaseResult, Results, StopRecord
 from .claims import claims
 from .legend import legend, traffic_legend
-from .notes import failure_lines, probe_note_lines, started_after_lines, summary_line
+from .notes import failure_lines, hang_lines, probe_note_lines, started_after_lines, summary_line
 from .order import order_lines, order_text
 from .repeats import repeat_lines
 from .rows import by_scenario, check_names, hook_names
@@ -66,7 +66,7 @@ def _cell_class(text: str, kind: str) -> str:
             return "mixed"
         if text == "skipped":
             return "none"
-        if text.startswith("hung") or text in UNFINISHED:
+        if text.startswith(("hung", "ignored", "blocked")) or text in UNFINISHED:
             return "bad"
         return ""
     if kind == "orphans":
@@ -118,6 +118,7 @@ def _notes(cases: list[CaseResult]) -> list[str]:
              for text in (legend(cases), traffic_legend(cases)) if text]
     items += [tag("li", {"class": "order"}, esc(line)) for line in order_lines(cases)]
     items += [tag("li", {"class": "differ"}, esc(line)) for line in probe_note_lines(cases)]
+    items += [tag("li", {"class": "differ"}, esc(line)) for line in hang_lines(cases)]
     items += [tag("li", {"class": "differ" if line.kind == "differ" else "repeat"}, esc(line.text))
               for line in repeat_lines(cases)]
     items += [tag("li", {"class": "failure"}, esc(f"{NOT_RAN} {line}")) for line in failure_lines(cases)]
@@ -299,7 +300,7 @@ def _case(case: CaseResult, n: int) -> list[str]:
     if case.processes:
         out.append("<h4>processes</h4>")
         out.append(_process_table(case))
-    started = started_after_lines(case)
+    started = started_after_lines(case) + hang_lines([case])
     if started:
         out.append('<ul class="notes">' + "".join(tag("li", {}, esc(line)) for line in started) + "</ul>")
     if case.hooks and case.outcome != "skipped":

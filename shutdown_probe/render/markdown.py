@@ -92,6 +92,7 @@ def format_markdown(results: Results, *, details: bool = True) -> str:
         bullets = [f"- {escape(text, start=True)}" for text in legends if text]
         bullets += [f"- {escape(line, start=True)}" for line in order.order_lines(cases)]
         bullets += [f"- {escape(line, start=True)}" for line in notes.probe_note_lines(cases)]
+        bullets += [f"- {escape(line, start=True)}" for line in notes.hang_lines(cases)]
         bullets += [f"- {escape(line.text, start=True)}" for line in repeats.repeat_lines(cases)]
         bullets += [f"- ✗ {escape(f)}" for f in notes.failure_lines(cases)]
         if bullets:
@@ -171,6 +172,7 @@ def _case_details(case: CaseResult) -> list[str]:
         tail = f" ({'; '.join(extra)})" if extra else ""
         out.append(f"- process {escape(p.role)} pid {p.pid}: {escape(end)}{when}{escape(tail)}")
     out += [f"- {escape(line, start=True)}" for line in notes.started_after_lines(case)]
+    out += [f"- {escape(line, start=True)}" for line in notes.hang_lines([case])]
     lines = traffic.traffic_lines(case)
     if lines:
         out.append(f"- {escape(lines[0], start=True)}")

@@ -83,6 +83,8 @@ def build_tables(results: Results) -> list[RenderableType]:
             parts.append(_text(line, style="dim"))
         for line in notes.probe_note_lines(cases):
             parts.append(_text(line, style="yellow"))
+        for line in notes.hang_lines(cases):
+            parts.append(_text(line, style="yellow"))
         for repeat in repeats.repeat_lines(cases):
             parts.append(_text(repeat.text, style="yellow" if repeat.kind == "differ" else "dim"))
         for line in notes.failure_lines(cases):

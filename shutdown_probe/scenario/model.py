@@ -60,6 +60,10 @@ class Scenario:
                 profiles[path.name] = dataclasses.replace(current, grace=float(seconds), grace_from=source)
         return dataclasses.replace(self, profiles=profiles)
 
+    def with_orphan_watch(self, seconds: float) -> "Scenario":
+        """A copy whose app's orphans are watched ``seconds`` (``run --orphan-watch``)."""
+        return dataclasses.replace(self, app=dataclasses.replace(self.app, orphan_watch=float(seconds)))
+
     def hook_kind(self, hook: str) -> str:
         """What a hook name (e.g. double-ctrl-c's ``when``) refers to: ``"declared"``
         (a [hooks] table; wins over the other meanings), ``"probe"`` (``atexit:NAME``,

@@ -16,8 +16,8 @@ from regex import Pattern
 
 from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
-from .specs import (APP_KEYS, BUSY_KEYS, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS,
-                    AppSpec, ReadyCheck)
+from .specs import (APP_KEYS, BUSY_KEYS, DEFAULT_ORPHAN_WATCH, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT,
+                    DEFAULT_SURVIVE_AFTER, READY_KINDS, AppSpec, ReadyCheck)
 from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
 
@@ -39,11 +39,12 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     probe = c.boolean(app["probe"], "app.probe") if "probe" in app else None
     survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
     busy_log = parse_busy(c, app["busy"]) if "busy" in app else None
+    orphan_watch = c.seconds(app.get("orphan_watch", DEFAULT_ORPHAN_WATCH), "app.orphan_watch", zero_ok=True)
 
     if not isinstance(command, str):
         check_executable(c, command, cwd, env, base)
     return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
-                   survive_after, busy_log)
+                   survive_after, busy_log, orphan_watch)
 
 
 def parse_busy(c: Checker, value: Any) -> Pattern[str]:

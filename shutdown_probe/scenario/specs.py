@@ -14,11 +14,14 @@ from pathlib import Path as FsPath
 from regex import Pattern
 
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
-OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped")
+OUTCOMES = ("exited", "hung", "ignored", "survived", "not-ready", "error", "interrupted", "skipped")
 
 DEFAULT_READY_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 5.0
 DEFAULT_SURVIVE_AFTER = 1.0
+# After stop_timeout, how long the processes left running once the root ended
+# (orphans) are watched before the harness kills them
+DEFAULT_ORPHAN_WATCH = 2.0
 # Every duration in a scenario is at most this: longer ones are mistakes, and past
 # about 24 days they no longer fit the poll() and socket timeouts the harness uses.
 MAX_SECONDS = 86400.0
@@ -26,7 +29,7 @@ MAX_SECONDS = 86400.0
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic",
             "services", "verify")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
-            "unbuffered", "probe", "survive_after", "busy")
+            "unbuffered", "probe", "survive_after", "busy", "orphan_watch")
 BUSY_KEYS = ("log",)
 TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
                 "timeout", "accept_timeout", "method", "paths")
@@ -100,6 +103,10 @@ class AppSpec:
     # work (the regex's ``pid`` group); the latest such line before a signal trigger
     # says whom ``to = "busy"`` means, and ``"idle"`` a worker other than it
     busy_log: Pattern[str] | None = field(default=None, compare=False)
+    # Once the root ended and stop_timeout passed: how long the processes still
+    # running (orphans) are watched, each exit seen on its pidfd, before the harness
+    # kills what is left; each orphan's ``fate`` says which it was.
+    orphan_watch: float = DEFAULT_ORPHAN_WATCH
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,33 @@ def test_grace_option_rejects_what_is_not_seconds(tmp_path, value):
     assert "--grace" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_orphan_watch_option_overrides_the_scenarios(tmp_path):
+    """orphan_fates.py late-only: its one child ends 1 s after the root's SIGKILL with
+    status 7. The file says no watch (it would be killed at stop_timeout, 0.5 s); the
+    option gives it 10 s, and the child is seen ending by itself."""
+    path = write_scenario(tmp_path, f'''
+paths = ["sigkill"]
+[app]
+command = ["{{python}}", "{TARGETS / "orphan_fates.py"}", "{{workdir}}", "late-only"]
+ready = {{ file = "{{workdir}}/ready" }}
+stop_timeout = 0.5
+orphan_watch = 0
+''')
+    out = tmp_path / "r.json"
+    done = run_cli("run", str(path), "--orphan-watch", "10", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    [orphan] = json.loads(out.read_text())["cases"][0]["orphans"]
+    assert (orphan["fate"], orphan["watched_s"], orphan["returncode"]) == ("exited", 10, 7)
+    assert "(exited after" in done.stdout
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "soon"])
+def test_orphan_watch_option_rejects_what_is_not_seconds(tmp_path, value):
+    done = run_cli("run", scenario(tmp_path), "--orphan-watch", value)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "--orphan-watch" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_repeat_runs_every_case_n_times_in_order(tmp_path):
     """--repeat 3: three runs of each path, next to each other, told apart by attempt;
     with --jobs 4 the order is still the case order, whatever finished first."""

@@ -74,6 +74,7 @@ FULL = {
         "probe": True,
         "survive_after": 0.5,
         "busy": {"log": r"took a job in pid (?P<pid>\d+)"},
+        "orphan_watch": 0.5,
     },
     "hooks": {
         "bye": {"log": r"\[pid (?P<pid>\d+)\] bye"},
@@ -516,7 +517,7 @@ def bounded(doc: dict) -> dict:
     property is about hostile values, not about waiting for 86400 s to pass."""
     app = doc.get("app")
     if isinstance(app, dict):
-        for key in ("ready_timeout", "stop_timeout", "survive_after"):
+        for key in ("ready_timeout", "stop_timeout", "survive_after", "orphan_watch"):
             value = app.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > E2E_LIMIT:
                 app[key] = E2E_LIMIT

@@ -33,7 +33,9 @@ from shutdown_probe.output import MAX_LINE, TAIL_LINES, OutputCapture
 from shutdown_probe.processes import TAG_ENV
 from shutdown_probe.render import format_case_failure, format_compat, format_html, format_markdown, format_terminal
 from shutdown_probe.results import Results
+from shutdown_probe.hangs import UNSERVED_WAIT
 from shutdown_probe.runner import KILL_GRACE, SESSION_ENV, tag_prefix
+from shutdown_probe.scenario import DEFAULT_ORPHAN_WATCH
 
 HOSTILE = TARGETS / "hostile.py"
 MB = 1024 * 1024
@@ -93,7 +95,7 @@ def run(sc, path: str) -> Ran:
     finally:
         shutil.rmtree(result.workdir, ignore_errors=True)
     assert_nothing_left(ran)
-    assert_bounded(result, sc.app.stop_timeout)
+    assert_bounded(result, sc.app.stop_timeout + max(sc.app.orphan_watch, UNSERVED_WAIT))
     return ran
 
 
@@ -131,8 +133,9 @@ def _status(p: psutil.Process) -> str | None:
 
 
 def assert_bounded(result: CaseResult, stop_timeout: float) -> None:
-    """No deadlock: from ready to the end of the case, at most stop_timeout, the
-    harness's KILL_GRACE after its SIGKILLs, and a margin."""
+    """No deadlock: from ready to the end of the case, at most stop_timeout (with the
+    orphan watch, or the look for a port nobody serves, after it), the harness's
+    KILL_GRACE after its SIGKILLs, and a margin."""
     assert result.wall_s is not None
     after_ready = result.wall_s - (result.ready_s or 0.0)
     assert after_ready <= stop_timeout + KILL_GRACE + MARGIN, (after_ready, result.outcome, result.error)
@@ -152,30 +155,33 @@ def assert_clean_exit(result: CaseResult) -> None:
     assert result.duration_s is not None
 
 
-def assert_hung_and_killed(ran: Ran, stop_timeout: float = STOP) -> None:
+def assert_hung_and_killed(ran: Ran, stop_timeout: float = STOP, outcome: str = "hung") -> None:
     """The root outlived stop_timeout; the harness, and only it, SIGKILLed it then."""
     r = ran.result
-    assert r.outcome == "hung", (r.outcome, r.error)
+    assert r.outcome == outcome, (r.outcome, r.error)
     assert "stop_timeout" in r.error
     assert r.exit == exit_of(signal.SIGKILL)
     root = record(r, ran.root)
     assert root.role == "root" and root.killed_by_harness and root.signal == "SIGKILL"
     assert ran.root in [e.pid for e in r.escalations]
-    assert all(e.signal == "SIGKILL" and "hung" in e.reason for e in r.escalations)
+    assert all(e.signal == "SIGKILL" and outcome in e.reason for e in r.escalations)
     assert all(stop_timeout <= e.at_s < stop_timeout + 3 for e in r.escalations), r.escalations
     assert r.root_exit_s is None and r.duration_s is None
 
 
-def assert_orphans_killed(ran: Ran, expected: set[int], stop_timeout: float = STOP) -> None:
+def assert_orphans_killed(ran: Ran, expected: set[int], stop_timeout: float = STOP,
+                          watch: float = DEFAULT_ORPHAN_WATCH) -> None:
     """The root ended; exactly ``expected`` were still alive stop_timeout after the
-    trigger, reported as orphans and SIGKILLed by the harness then, not before."""
+    trigger and the orphan watch after that, reported as orphans still running and
+    SIGKILLed by the harness then, not before."""
     r = ran.result
     assert r.outcome == "exited", (r.outcome, r.error)
     assert {o.pid for o in r.orphans} == expected
     assert len(r.orphans) == len(expected)
-    assert all(o.killed_by_harness and o.role != "root" for o in r.orphans)
+    assert all(o.killed_by_harness and o.role != "root" and o.fate == "running" for o in r.orphans)
     assert {e.pid for e in r.escalations} == expected
-    assert all(stop_timeout <= e.at_s < stop_timeout + 3 and "orphan" in e.reason for e in r.escalations)
+    end = stop_timeout + watch
+    assert all(end <= e.at_s < end + 3 and "orphan" in e.reason for e in r.escalations), r.escalations
     for pid in expected:
         rec = record(r, pid)
         assert rec.killed_by_harness and rec.signal == "SIGKILL"
@@ -191,10 +197,15 @@ def signal_of(path: str) -> signal.Signals:
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("path", ["sigterm", "sighup", "ctrl-c"])
-def test_ignore_all_is_hung_then_killed(path):
+def test_ignore_all_is_ignored_then_killed(path):
+    """The target sets SIG_IGN for every signal it can: the path's signal is
+    discarded by the kernel (signal(7)), and the case says which process ignored it."""
     ran = run(scenario("ignore-all", paths=[path]), path)
 
-    assert_hung_and_killed(ran)
+    assert_hung_and_killed(ran, outcome="ignored")
+    assert ran.result.hang is not None
+    assert [(i.pid, i.role, i.signal, i.how) for i in ran.result.hang.ignored] == \
+        [(ran.root, "root", signal_of(path).name, "ignored")]
     assert [(e.pid, e.role) for e in ran.result.escalations] == [(ran.root, "root")]
     assert signal_of(path).name in record(ran.result, ran.root).signals_ignored
     assert ran.result.trigger["signal"] == signal_of(path).name
@@ -641,13 +652,17 @@ def test_exit_255_before_ready_is_not_ready():
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("path", ["sigterm", "ctrl-c"])
-def test_a_stopped_root_is_hung_then_killed(path):
-    """A stopped process keeps even a default-fatal signal pending (Linux wakes a
-    stopped task only for SIGKILL or SIGCONT): only the harness's SIGKILL ends it."""
+def test_a_stopped_root_that_blocks_the_signal_is_ignored_then_killed(path):
+    """The target blocks its stop signals, then stops itself: the signal stays pending
+    (a stopped task wakes only for SIGKILL or SIGCONT, and a blocked one is never
+    delivered), so only the harness's SIGKILL ends it. Blocked and still pending is
+    what the case reports."""
     ran = run(scenario("sigstop", paths=[path]), path)
 
-    assert_hung_and_killed(ran)
+    assert_hung_and_killed(ran, outcome="ignored")
     assert [e.pid for e in ran.result.escalations] == [ran.root]
+    assert ran.result.hang is not None
+    assert [(i.pid, i.signal, i.how) for i in ran.result.hang.ignored] == [(ran.root, signal_of(path).name, "blocked")]
 
 
 @pytest.mark.timeout(30)

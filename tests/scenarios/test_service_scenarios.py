@@ -147,6 +147,14 @@ def test_uvicorn_reload_supervisor_does_not_notice_its_server_end(uvicorn_reload
     # connections are accepted by the kernel but nothing answers them
     new = case.traffic.counts("new")
     assert new.get("unfinished", 0) > 0 and "refused" not in new
+    # and the case says so, with the port: the root alone holds it, nothing accepts
+    # (measured by hand: ss shows the supervisor's LISTEN socket, Recv-Q 1 after a
+    # curl that timed out)
+    assert case.hang is not None
+    [unserved] = case.hang.unserved
+    assert [unserved.port] == root.listening and unserved.pids == [root.pid]
+    assert unserved.accept_queue >= 1
+    assert case.hang.ignored == []  # SIGTERM/SIGKILL went to the child, which ended
 
 
 def test_uvicorn_reload_sigterm_drains_then_the_server_dies_by_its_own_signal(uvicorn_reload):

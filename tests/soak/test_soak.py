@@ -90,7 +90,7 @@ def test_hundreds_of_hostile_cases_leave_nothing_behind(tmp_path):
 
     # every case ran to an end the harness understood, and the same case always ends
     # the same way (hostile apps are deterministic; the harness must be too)
-    bad = [c for c in cases if c["outcome"] not in ("exited", "hung")]
+    bad = [c for c in cases if c["outcome"] not in ("exited", "hung", "ignored")]
     assert not bad, bad[:5]
     seen = collections.defaultdict(set)
     for c in cases:

@@ -48,6 +48,8 @@ BAD = [
          "pathz", "unknown key", "did you mean 'paths'"),
     case("top-unknown-key-no-close-match", 'colour = "red"\n' + APP,
          "colour", "unknown key", "paths"),
+    case("app-orphan-watch-negative", APP + "orphan_watch = -1\n", "app.orphan_watch", "zero or more seconds"),
+    case("app-orphan-watch-not-a-number", APP + 'orphan_watch = "2s"\n', "app.orphan_watch", "seconds"),
     case("app-unknown-key", '[app]\ncomand = ["{python}", "-c", "pass"]\n',
          "app.comand", "unknown key", "did you mean 'command'"),
     case("app-ready-unknown-key", APP + '[app.ready]\nhtp = "http://127.0.0.1:{port}/"\n',
@@ -495,7 +497,15 @@ def test_minimal_scenario_defaults(tmp_path):
     assert app.stop_timeout == 5
     assert app.shell is False
     assert app.unbuffered is True
+    assert app.orphan_watch == 2
     assert s.hooks == {} and s.triggers == {} and s.expect == {} and s.profiles == {}
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "30"])
+def test_orphan_watch_takes_zero_or_more_seconds(tmp_path, value):
+    s = load_scenario(write_scenario(tmp_path, APP + f"orphan_watch = {value}\n"))
+    assert s.app.orphan_watch == float(value)
+    assert s.with_orphan_watch(7).app.orphan_watch == 7  # run --orphan-watch
 
 
 def test_default_paths_include_os_exit_when_trigger_defined(tmp_path):
