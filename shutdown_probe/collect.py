@@ -20,7 +20,7 @@ from .launch import Launched, NotLaunched
 from .phases import Ending, join_error
 from .probe import ProbeReport
 from .processes import CaseProcesses
-from .results import CaseResult, HookResult, ProbeInfo, ProcessRecord, TrafficRecord, TriggerInfo
+from .results import STAYED, CaseResult, HookResult, ProbeInfo, ProcessRecord, TrafficRecord, TriggerInfo
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def collect(case: Case, lc: Launched, ready_s: float | None, t0: float | None, e
         escalations=tree.kills.escalations(t0), strays=lc.strays, trigger=cleanup.trigger or {},
         error=join_error(ending.error, cleanup.note), output_tail=lc.capture.tail(),
         scenario_file=str(case.scenario.file), probe=lc.probe, stop=stop, traffic=cleanup.traffic,
-        attempt=case.attempt, trigger_clock=t0,
+        attempt=case.attempt, trigger_clock=t0, stayed=ending.stayed,
     )
     _evidence(case, lc, result, t0)
     result.expect = evaluate(case.scenario.expect.get(case.path.name), result)
@@ -80,7 +80,7 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
         kinds = report.kinds
         for rec in result.processes:
             rec.kind = kinds.get(rec.pid)
-    if result.outcome not in ("exited", "hung", "survived"):
+    if result.outcome not in ("exited", "hung", *STAYED):
         return
     log_hooks, file_hooks = lc.log_hooks, lc.file_hooks
     hooks: dict[str, HookResult] = {n: d.result(roles, pid_map) for n, d in log_hooks.items()}

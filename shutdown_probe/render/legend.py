@@ -19,6 +19,11 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"{CUT} = started but never finished (the process died inside the hook)")
     if any(t.startswith(UNKNOWN) for t in cells):
         notes.append(f"{UNKNOWN} = not known whether it ran (see the details)")
+    outcomes = {c.outcome for c in cases}
+    if "reloaded" in outcomes:
+        notes.append("reloaded = the root stayed, its processes changed, the app still answered")
+    if "unresponsive" in outcomes:
+        notes.append("unresponsive = the root outlived the path, the app no longer answered or progressed")
     return "; ".join(notes) or None
 
 

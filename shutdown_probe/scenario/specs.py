@@ -14,7 +14,12 @@ from pathlib import Path as FsPath
 from regex import Pattern
 
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
-OUTCOMES = ("exited", "hung", "survived", "not-ready", "error", "interrupted", "skipped")
+OUTCOMES = ("exited", "hung", "survived", "reloaded", "unresponsive", "not-ready", "error", "interrupted",
+            "skipped")
+# [app] alive: how to tell the app still answers (http, tcp) or progresses (log)
+ALIVE_KINDS = ("http", "tcp", "log")
+ALIVE_KEYS = ALIVE_KINDS + ("within",)
+DEFAULT_ALIVE_WITHIN = 5.0
 
 DEFAULT_READY_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 5.0
@@ -26,7 +31,7 @@ MAX_SECONDS = 86400.0
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic",
             "services")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
-            "unbuffered", "probe", "survive_after")
+            "unbuffered", "probe", "survive_after", "alive", "watch")
 TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
                 "timeout", "accept_timeout", "method", "paths")
 # [services.NAME]: a process the app needs beside it (a broker, a database)
@@ -57,6 +62,16 @@ PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "docker-stop-tini-group": ("i
 INIT_KINDS = ("auto", "tini", "builtin")
 # double-ctrl-c's `when`: the first atexit hook any process starts (the probe's view)
 ANY_ATEXIT = "atexit"
+
+
+@dataclass(frozen=True)
+class AliveCheck:
+    """[app] alive: ``check`` is an http or tcp check (passes once it answers within
+    ``within`` seconds) or a log regex (passes when a new line matches within
+    ``within`` seconds of the check's start)."""
+
+    check: ReadyCheck
+    within: float = DEFAULT_ALIVE_WITHIN
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,11 @@ class AppSpec:
     # (a master respawning its workers): how long it must go on running once the
     # child is gone for the case to end, as "survived".
     survive_after: float = DEFAULT_SURVIVE_AFTER
+    # After a path the root outlives: how to tell the app still answers or
+    # progresses (None: the ready check when it is http or tcp, else unknown).
+    alive: AliveCheck | None = None
+    # touch-reload: the source file (relative to cwd) whose mtime the path updates.
+    watch: str | None = None
 
 
 @dataclass(frozen=True)
