@@ -73,6 +73,8 @@ FULL = {
         "unbuffered": True,
         "probe": True,
         "survive_after": 0.5,
+        "alive": {"log": r"tick \d+", "within": 2},
+        "watch": APP_SCRIPT,
     },
     "hooks": {
         "bye": {"log": r"\[pid (?P<pid>\d+)\] bye"},
