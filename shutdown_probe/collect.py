@@ -21,7 +21,8 @@ from .phases import Ending, join_error
 from .probe import ProbeReport
 from .processes import CaseProcesses
 from .hangs import stuck_at
-from .results import ORPHAN_EXITED, CaseResult, HookResult, Orphan, ProbeInfo, ProcessRecord, TrafficRecord, TriggerInfo
+from .results import (ORPHAN_EXITED, STAYED, CaseResult, HookResult, Orphan, ProbeInfo, ProcessRecord, TrafficRecord,
+                      TriggerInfo)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def collect(case: Case, lc: Launched, ready_s: float | None, t0: float | None, e
         escalations=tree.kills.escalations(t0), strays=lc.strays, trigger=cleanup.trigger or {},
         error=join_error(ending.error, cleanup.note), output_tail=lc.capture.tail(),
         scenario_file=str(case.scenario.file), probe=lc.probe, stop=stop, traffic=cleanup.traffic,
-        attempt=case.attempt, trigger_clock=t0,
+        attempt=case.attempt, trigger_clock=t0, stayed=ending.stayed,
     )
     _evidence(case, lc, result, t0)
     result.expect = evaluate(case.scenario.expect.get(case.path.name), result)
@@ -81,7 +82,7 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
         kinds = report.kinds
         for rec in result.processes:
             rec.kind = kinds.get(rec.pid)
-    if result.outcome not in ("exited", "hung", "ignored", "survived"):
+    if result.outcome not in ("exited", "hung", "ignored", *STAYED):
         return
     log_hooks, file_hooks = lc.log_hooks, lc.file_hooks
     hooks: dict[str, HookResult] = {n: d.result(roles, pid_map) for n, d in log_hooks.items()}

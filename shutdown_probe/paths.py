@@ -27,7 +27,12 @@ class Path:
     * ``trigger`` - no signal: the scenario's trigger of the same name is fired;
     * ``aim`` - the scenario's signal trigger of the same name: ``signal`` to the
       processes its ``to``/``role``/``cmdline``/``nth`` choose (:mod:`~shutdown_probe.aim`);
-    * ``profile`` - a deployment's whole stop sequence, described by ``profile``.
+    * ``profile`` - a deployment's whole stop sequence, described by ``profile``;
+    * ``touch`` - no signal: the modification time of the app's watched source file
+      (``[app] watch``) is set to now, as an edit would, for a file-watching reloader.
+
+    ``reload`` marks a path that expects the app to stay (a reload): it is opt-in,
+    never one of the default paths.
 
     ``inject`` names the exit the Python probe performs inside the target when it
     receives ``signal`` (:data:`INJECT_SIGNAL`); such a path needs the probe loaded.
@@ -39,6 +44,7 @@ class Path:
     summary: str
     inject: str | None = None
     profile: "StopProfile | None" = None
+    reload: bool = False
 
     @property
     def needs_trigger(self) -> bool:
@@ -231,6 +237,12 @@ BUILTIN_PATHS: dict[str, Path] = {
         _inject("exception", "the probe raises an unhandled RuntimeError in the serving process's main thread"),
         _inject("segfault", "the probe makes the serving process read address 0 (a real SIGSEGV)"),
         _inject("abort", "the probe calls os.abort() in the serving process (SIGABRT)"),
+        Path("sighup-reload", "root", signal.SIGHUP,
+             "SIGHUP to the root, expecting a reload: the app stays, its processes change, it still answers",
+             reload=True),
+        Path("touch-reload", "touch", None,
+             "update the mtime of the app's watched source file ([app] watch), as an edit does for a reloader",
+             reload=True),
         *PROFILE_PATHS_LIST,
     )
 }
@@ -240,8 +252,9 @@ BUILTIN_PATHS: dict[str, Path] = {
 # (whose grace periods can take minutes) are opt-in.
 SIGNAL_PATHS: tuple[str, ...] = tuple(
     name for name, p in BUILTIN_PATHS.items()
-    if not p.needs_trigger and p.inject is None and p.profile is None
+    if not p.needs_trigger and p.inject is None and p.profile is None and not p.reload
 )
+RELOAD_PATHS: tuple[str, ...] = tuple(name for name, p in BUILTIN_PATHS.items() if p.reload)
 INJECT_PATHS: tuple[str, ...] = tuple(name for name, p in BUILTIN_PATHS.items() if p.inject)
 PROFILE_PATHS: tuple[str, ...] = tuple(p.name for p in PROFILE_PATHS_LIST)
 

@@ -21,6 +21,7 @@ from .case import Case
 from .deadline import StopDeadline
 from .handles import TAG_ENV, ProcessHandle, action_of
 from .launch import Launched
+from .liveness import check_alive, stayed_outcome, touch_watched
 from .aim import choose
 from .paths import signal_name
 from .probe import ProbeReport, loaded_in, read_events, without_probe
@@ -29,7 +30,8 @@ from .procfs import process_group, signal_dispositions, signal_masks
 from .procnet import listening_ports
 from .readiness import Interrupted, wait_ready
 from .hangs import ignored_by, unserved_ports
-from .results import ORPHAN_EXITED, ORPHAN_RUNNING, CaseOutcome, Hang, Orphan, SignalledInfo, TriggerInfo
+from .results import (ORPHAN_EXITED, ORPHAN_RUNNING, CaseOutcome, Hang, Orphan, SignalledInfo, StayRecord,
+                      TriggerInfo)
 from .stops import StopContext, StopSequence, cleanup_watch
 from .waiting import Backoff, Flag, wait_readable
 
@@ -139,6 +141,9 @@ def choose_target(case: Case, lc: Launched) -> Target:
     target: ProcessHandle | None = None
     if path.target == "aim":
         return Target(None, pending=True)
+    if path.target == "touch":
+        return Target(None, None if case.scenario.app.watch is not None else
+                      "the scenario names no source file to touch ([app] watch)")
     if path.target == "child":
         if tree.worker is None:
             helpers = ", ".join(f"{tree.helper_kind(h) or 'helper'} pid {h.pid}" for h in tree.helpers if h.alive)
@@ -247,6 +252,8 @@ def fire(case: Case, lc: Launched, target: Target, t0: float, cancel: Flag | Non
         spec = lc.resolved.triggers[path.name]
         action = Background(spec, lc.resolved.cwd, action_env, tree=tree, action="trigger")
         return Fired(clock.at, {"trigger": spec.name}, action)
+    if path.target == "touch":
+        return Fired(clock.at, touch_watched(lc.resolved.cwd, case.scenario.app.watch))
     if path.target == "group" or target.group:
         assert path.signal is not None
         delivered = tree.signal_group(path.signal)
@@ -299,6 +306,7 @@ class Ending:
     orphans: list[Orphan] = field(default_factory=list)  # killed_by_harness is filled in by collect
     skip_reason: str | None = None  # outcome "skipped": why the path does not apply
     hang: Hang | None = None  # what was still running at the deadline, and why (collect adds "stuck")
+    stayed: StayRecord | None = None  # the root outlived the path: what changed, the alive check
 
 
 def await_end(case: Case, lc: Launched, target: Target, t0: float, fired: Fired, traffic: Traffic | None,
@@ -321,11 +329,21 @@ def await_end(case: Case, lc: Launched, target: Target, t0: float, fired: Fired,
         last = max(h.ended_at or 0.0 for h in sides)
         new = ", ".join(f"{h.role} pid {h.pid}" for h in replaced)
         whom = ", ".join(h.role for h in sides)
-        note = escalate(f"survived: the root replaced its {whom} (the path's target{'s' if len(sides) > 1 else ''}) "
+        stayed = _stayed(lc, t0, cancel)
+        kept = stayed_outcome(ended_a_worker=True, started=len(stayed.started), ended=len(stayed.ended),
+                              alive=stayed.alive) or "survived"
+        note = escalate(f"{kept}: the root replaced its {whom} (the path's target{'s' if len(sides) > 1 else ''}) "
                         f"with {new} and was still running {time.monotonic() - last:.1f} s later; the harness "
                         "ended the case")
-        return Ending("survived", join_error(fired.error, note), duration_s=_duration(tree, t0))
+        return Ending(kept, join_error(fired.error, note), duration_s=_duration(tree, t0), stayed=stayed)
     if not root_done:
+        stayed = _stayed(lc, t0, cancel, check=bool(tree.started_since(t0) or _ended_since(tree, t0)))
+        stays = stayed_outcome(ended_a_worker=False, started=len(stayed.started), ended=len(stayed.ended),
+                               alive=stayed.alive)
+        if stays is not None:  # the root stayed on purpose (a reload), or the app stopped answering
+            note = escalate(f"cleanup: the root was still running after the path ({stays}); the harness "
+                            "ended the case")
+            return Ending(stays, join_error(fired.error, note), duration_s=_duration(tree, t0), stayed=stayed)
         hang = Hang(ignored_by(*_reached(case, tree, target, t0)), unserved_ports(tree.live()))
         outcome: CaseOutcome = "ignored" if hang.ignored else "hung"  # the one place "ignored" is decided
         error = f"the root did not exit within stop_timeout ({app.stop_timeout:g} s)"
@@ -373,6 +391,26 @@ def _reached(case: Case, tree: CaseProcesses, target: Target, t0: float) -> tupl
         return [h for h in tree.live() if (h.started_at or h.found_at or 0.0) <= t0
                 and process_group(h.pid) == pgid], path.signal
     return list(target.handles), path.signal
+
+
+def _ended_since(tree: CaseProcesses, t0: float) -> list[ProcessHandle]:
+    """The app's processes (not a trigger's) that ended since the trigger by themselves."""
+    return [h for h in tree.handles.values() if h.ended_at is not None and h.ended_at > t0
+            and not action_of(h.role) and not h.killed_by_harness and h is not tree.root]
+
+
+def _stayed(lc: Launched, t0: float, cancel: Flag | None, *, check: bool = True) -> StayRecord:
+    """The root outlived the path: what changed since the trigger, and (``check``)
+    whether the app still answers (:mod:`~shutdown_probe.liveness`)."""
+    tree = lc.tree
+    started = [h.pid for h in tree.started_since(t0)]
+    ended = [h.pid for h in _ended_since(tree, t0)]
+    alive = None
+    if check:
+        alive = check_alive(lc.resolved.alive, lc.resolved.ready, capture=lc.capture, root_fd=tree.root.pidfd,
+                            root_alive=lambda: tree.root.alive, t0=t0, cancel=cancel)
+        _check(cancel)
+    return StayRecord(started, ended, alive)
 
 
 def _duration(tree: CaseProcesses, t0: float) -> float | None:

@@ -40,7 +40,16 @@ RequestKind = Literal["in-flight", "queued", "new"]
 RequestOutcome = Literal["completed", "error-status", "cut", "refused", "timed-out", "failed", "unfinished"]
 ClaimVerdict = Literal["confirmed", "refuted", "untested"]
 # the outcomes a scenario's expectation may name (scenario.OUTCOMES, which must match)
-CaseOutcome = Literal["exited", "hung", "ignored", "survived", "not-ready", "error", "interrupted", "skipped"]
+CaseOutcome = Literal["exited", "hung", "ignored", "survived", "reloaded", "unresponsive", "not-ready", "error",
+                      "interrupted", "skipped"]
+# The outcomes of a case whose root outlived its path (the harness ended it afterwards,
+# as cleanup): "survived" (a worker the path ended was replaced; or the root's
+# processes changed and no alive check could be made), "reloaded" (the root's
+# processes changed and the app still answers), "unresponsive" (the root lived on
+# but the app no longer answers or progresses).
+STAYED: tuple[str, ...] = ("survived", "reloaded", "unresponsive")
+AliveKind = Literal["http", "tcp", "log"]
+AliveSource = Literal["alive", "ready"]
 ProbeNoteKind = Literal["unreadable", "truncated", "malformed"]
 ServiceScope = Literal["run", "case"]
 # a service at the end of a case: still running (scope "run"), stopped by the harness
@@ -86,6 +95,7 @@ class TriggerInfo(TypedDict, total=False):
     aim: str | None
     chosen: str | None
     signalled: list[SignalledInfo]
+    touched: str | None  # touch-reload: the watched file whose mtime was set
 
 
 class ActionInfo(TypedDict, total=False):
@@ -313,6 +323,31 @@ class ProcessRecord:
     # a process re-parented to the harness without the case's tag (role "adopted"):
     # what tied it to this case ("session", "output pipe", "start time: ...")
     attributed_by: str | None = None
+
+
+@dataclass
+class AliveRecord:
+    """The alive check run after a path the root outlived: ``[app] alive``, or the
+    ready check re-used (``source``), and what it saw."""
+
+    kind: AliveKind
+    target: str  # the URL, host:port or log regex
+    source: AliveSource
+    passed: bool
+    detail: str  # what answered, or why nothing did
+    within_s: float
+    at_s: float | None = None  # seconds from the trigger when the check started
+
+
+@dataclass
+class StayRecord:
+    """The root outlived the path: the processes started and ended since the trigger
+    (before the harness ended the case), and the alive check (None: none could be
+    made, neither ``[app] alive`` nor an http/tcp ready check)."""
+
+    started: list[int] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)
+    alive: AliveRecord | None = None
 
 
 @dataclass
@@ -623,11 +658,13 @@ class ExpectResult:
 class CaseResult:
     scenario: str
     path: str
-    # exited | hung | ignored | survived | not-ready | error | skipped. "ignored": the
-    # root was still running at stop_timeout and a process the path's signal reached
-    # had it ignored or blocked (hang.ignored). "survived": the path
-    # ended a child (a worker) and the root lived on (a master respawns workers);
-    # the harness then ended the case.
+    # exited | hung | ignored | survived | reloaded | unresponsive | not-ready | error |
+    # skipped. "ignored": the root was still running at stop_timeout and a process the
+    # path's signal reached had it ignored or blocked (hang.ignored). "survived": the
+    # path ended a child (a worker) and the root lived on (a master respawns workers);
+    # "reloaded": the root stayed, its processes changed and the app still answers;
+    # "unresponsive": the root stayed but the app no longer answers or progresses. In
+    # those three the harness then ended the case (see STAYED).
     outcome: CaseOutcome
     exit: ExitInfo = field(default_factory=lambda: ExitInfo(returncode=None, signal=None))
     duration_s: float | None = None  # trigger -> every process gone by itself
@@ -682,6 +719,8 @@ class CaseResult:
     # what was still running at the deadline, and why (hung, ignored, orphans); None
     # when nothing was, and in results written before it existed
     hang: Hang | None = None
+    # outcomes in STAYED: what changed after the trigger, and the alive check
+    stayed: StayRecord | None = None
 
     def skip(self, reason: str) -> None:
         """Mark the case skipped: the path does not apply, for ``reason``."""

@@ -30,7 +30,7 @@ from .errors import HarnessError
 from .phases import join_error
 from .ports import PortLease, lease_port
 from .readiness import Interrupted
-from .results import CaseOutcome, CaseResult, ServiceRecord, ServiceScope
+from .results import STAYED, CaseOutcome, CaseResult, ServiceRecord, ServiceScope
 from .scenario import Scenario
 from .services import KILL_WAIT, Service, service_tag, start_service
 from .waiting import Flag
@@ -164,7 +164,7 @@ class Provision:
             records.update({rec.name: rec for rec in self.failed})
             result.services = [records[n] for n in self.scenario.services if n in records]
         if deaths:
-            if result.outcome in ("exited", "hung", "ignored", "survived"):
+            if result.outcome in ("exited", "hung", "ignored", *STAYED):
                 result.outcome = "error"
             result.error = join_error(result.error, *deaths.values())
         return result

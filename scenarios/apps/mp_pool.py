@@ -3,7 +3,9 @@
 ``START_METHOD=fork|spawn|forkserver python mp_pool.py`` (default fork): the main
 process maps two tasks over ``Pool(2)``; each task prints ``task N started (pid P)``,
 sleeps TASK_SECONDS (default 2) and prints ``task N done (pid P)``. Then the main
-process prints ``results [...]``.
+process prints ``results [...]``. With ``ROUNDS=N`` it maps them N times (0: for
+ever), printing ``results [...]`` after each round: the progress line an alive check
+(``[app] alive = { log = ... }``) watches for.
 
 * the main process wraps the pool in ``try/finally``: ``main finally (pid P)``;
 * an atexit hook registered at import prints ``atexit: flushed (pid P)``. Under
@@ -19,6 +21,7 @@ import time
 
 START_METHOD = os.environ.get("START_METHOD", "fork")
 TASK_SECONDS = float(os.environ.get("TASK_SECONDS", "2"))
+ROUNDS = int(os.environ.get("ROUNDS", "1"))
 
 
 def say(text):
@@ -43,9 +46,12 @@ def main():
     ctx = multiprocessing.get_context(START_METHOD)
     try:
         with ctx.Pool(2) as pool:
-            # chunksize 1: one task per worker, so both are busy at once
-            results = pool.map(work, range(2), chunksize=1)
-        say(f"results {results}")
+            done = 0
+            while ROUNDS == 0 or done < ROUNDS:
+                # chunksize 1: one task per worker, so both are busy at once
+                results = pool.map(work, range(2), chunksize=1)
+                say(f"results {results}")
+                done += 1
     finally:
         say("main finally")
 

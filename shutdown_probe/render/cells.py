@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..results import (NOT_OBSERVED, ORPHAN_EXITED, ORPHAN_RUNNING, STDERR_MARK, UNFINISHED, CaseResult, HookResult,
-                       Orphan, ProcessRecord, VerifyRecord)
+from ..results import (NOT_OBSERVED, ORPHAN_EXITED, ORPHAN_RUNNING, STAYED, STDERR_MARK, UNFINISHED, CaseResult,
+                       HookResult, Orphan, ProcessRecord, VerifyRecord)
 from ..roles import FORK_CHILD, RELOADER_CHILD, RELOADER_PARENT
 
 
@@ -149,9 +149,9 @@ def exit_cell(case: CaseResult) -> str:
         return "skipped"
     if case.outcome in UNFINISHED:
         return case.outcome
-    if case.outcome == "survived":
+    if case.outcome in STAYED:
         # the root was still running; the harness ended it, so its exit says nothing
-        return "survived"
+        return case.outcome
     ex = case.exit
     end = ex.get("signal") or (f"rc {ex.get('returncode')}" if ex.get("returncode") is not None else "?")
     if case.outcome == "ignored":
@@ -175,9 +175,11 @@ def time_cell(case: CaseResult) -> str:
 
     For a stop profile, the grace accounting: "0.21 s of 10 s", "killed at 10 s".
     For a case the root survived, when the path's target ended."""
-    if case.outcome == "survived":
+    if case.outcome in STAYED:
         target = target_process(case)
-        return f"{target.ended_after_s:.2f} s" if target is not None else "-"
+        if target is None or target.ended_after_s is None or target.killed_by_harness:
+            return "-"  # the target was still running: the harness's cleanup ended it
+        return f"{target.ended_after_s:.2f} s"
     stop = case.stop
     if stop is not None and stop.grace_s is not None and case.outcome == "exited":
         if stop.final_kill:

@@ -45,13 +45,16 @@ DISPLAY_NAMES = {
 }
 
 # Outcomes other than "exited", in the words and order the cells use.
-OUTCOME_WORDS = {"hung": "hung", "ignored": "ignored", "survived": "survived", "not-ready": "not ready", "error": "error",
+OUTCOME_WORDS = {"hung": "hung", "ignored": "ignored", "survived": "survived", "reloaded": "reloaded",
+                 "unresponsive": "unresponsive", "not-ready": "not ready", "error": "error",
                  "interrupted": "interrupted", "skipped": "skipped"}
 OUTCOME_LEGEND = {
     "hung": "hung = still running after the stop timeout (the harness killed it)",
     "ignored": "ignored = still running after the stop timeout, with the path's signal ignored or blocked "
                "(the harness killed it)",
     "survived": "survived = the root lived on after the path ended its worker (the harness ended it)",
+    "reloaded": "reloaded = the root stayed, its processes changed and the app still answered (the harness ended it)",
+    "unresponsive": "unresponsive = the root outlived the path but the app no longer answered or progressed",
     "not ready": "not ready = the app never got ready that time",
     "error": "error = the case could not run (see `report --details`)",
     "interrupted": "interrupted = the harness was stopped (SIGINT or SIGTERM) while the case ran",

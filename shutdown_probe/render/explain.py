@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..results import NOT_OBSERVED, CaseResult, ProcessRecord
+from ..results import NOT_OBSERVED, STAYED, CaseResult, ProcessRecord, StayRecord
 from .cells import app_processes
 from .text import names as _names
 
@@ -20,7 +20,7 @@ def _who(p: ProcessRecord, multi: bool) -> str:
 
 
 def _ending(p: ProcessRecord, case: CaseResult) -> str:
-    if case.outcome == "survived" and (p.role == "root" or p.killed_by_harness):
+    if case.outcome in STAYED and (p.role == "root" or p.killed_by_harness):
         # how the harness's own cleanup ended it says nothing about the path
         return "was still running when the harness ended the case"
     if p.killed_by_stop:
@@ -92,6 +92,18 @@ def injection_caught(case: CaseResult, frames: int = 6) -> str:
     return ""
 
 
+def stayed_phrase(stayed: StayRecord) -> str:
+    """The root outlived the path: what changed, and what the alive check saw."""
+    changed = (f"{len(stayed.started)} process{'es' if len(stayed.started) != 1 else ''} started and "
+               f"{len(stayed.ended)} ended after the trigger")
+    alive = stayed.alive
+    if alive is None:
+        return f"{changed}; whether the app still answers is unknown (no alive check: set [app] alive)"
+    src = " (the ready check)" if alive.source == "ready" else ""
+    verdict = "passed" if alive.passed else "failed"
+    return f"{changed}; the alive check, {alive.kind} {alive.target}{src}, {verdict}: {alive.detail}"
+
+
 def _trigger_phrase(case: CaseResult) -> str:
     if case.stop is not None:
         return _stop_phrase(case)
@@ -104,6 +116,8 @@ def _trigger_phrase(case: CaseResult) -> str:
         return f"{t.get('signal')} to the whole process group"
     if t.get("signal"):
         return f"{t['signal']} to the {to}"
+    if t.get("touched"):
+        return f"the mtime of {t['touched']} set to now"
     if t.get("trigger"):
         how = f" ({t.get('method', 'GET')} {t['http']})" if t.get("http") else ""
         return f"the {t['trigger']} trigger{how}"
@@ -142,6 +156,8 @@ def explain(case: CaseResult) -> str:
         clauses.append(f"{_names(unattributed)} ran" + (" (which process is not known)" if multi else ""))
     if not clauses:
         clauses.append("no hook ran")
+    if case.stayed is not None:
+        clauses.append(stayed_phrase(case.stayed))
     trigger = _trigger_phrase(case)
     text = "; ".join(clauses)
     return (f"{trigger}: {text}" if trigger else text) + "."

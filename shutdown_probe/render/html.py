@@ -66,7 +66,7 @@ def _cell_class(text: str, kind: str) -> str:
             return "mixed"
         if text == "skipped":
             return "none"
-        if text.startswith(("hung", "ignored", "blocked")) or text in UNFINISHED:
+        if text.startswith(("hung", "ignored", "blocked")) or text in UNFINISHED or text == "unresponsive":
             return "bad"
         return ""
     if kind == "orphans":

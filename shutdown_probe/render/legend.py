@@ -23,6 +23,11 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"{VERIFY_COLUMN}NAME = a check run after the case against the state the app left: "
                      f"{RAN} it exited 0, {NOT_RAN} it exited with another code, {UNKNOWN} it gave no answer "
                      "(timed out, could not start, killed); then its last output line")
+    outcomes = {c.outcome for c in cases}
+    if "reloaded" in outcomes:
+        notes.append("reloaded = the root stayed, its processes changed, the app still answered")
+    if "unresponsive" in outcomes:
+        notes.append("unresponsive = the root outlived the path, the app no longer answered or progressed")
     return "; ".join(notes) or None
 
 

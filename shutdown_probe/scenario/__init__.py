@@ -40,20 +40,23 @@ from .loading import MAX_FILE_BYTES, load_scenario, make_scenario, parse_scenari
 from .model import Scenario
 from .parse_expect import parse_expectation
 from .resolution import Resolved, ResolvedService, ResolvedVerify, TrafficPlan
-from .specs import (AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DEFAULT_ORPHAN_WATCH, DEFAULT_READY_TIMEOUT,
-                    DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, EXPECT_KEYS, HOOK_KEYS, HTTP_METHODS, INIT_KINDS,
-                    MAX_SECONDS, OUTCOMES,
+from .specs import (ALIVE_KINDS, AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DEFAULT_ORPHAN_WATCH,
+                    DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, EXPECT_KEYS, HOOK_KEYS,
+                    HTTP_METHODS, INIT_KINDS, MAX_SECONDS, OUTCOMES,
                     PRE_STOP_KEYS, PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS, PROFILE_OWN_KEYS, READY_KINDS, SERVICE_KEYS,
-                    SERVICE_SCOPES, TOP_KEYS, TRAFFIC_KEYS, TRIGGER_KEYS, VERIFY_KEYS, AimSpec, AppSpec, Expectation,
-                    HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec, VerifySpec)
+                    SERVICE_SCOPES, TOP_KEYS, TRAFFIC_KEYS, TRIGGER_KEYS, VERIFY_KEYS, AimSpec, AliveCheck, AppSpec,
+                    Expectation, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec,
+                    VerifySpec)
 from .templates import PLACEHOLDERS, ShellQuoting, service_port, shell_contexts, shell_quote, substitute, substitute_shell
 
 __all__ = [
     "AIM_KEYS",
     "AIM_TARGETS",
+    "ALIVE_KINDS",
     "ANY_ATEXIT",
     "APP_KEYS",
     "AimSpec",
+    "AliveCheck",
     "AppSpec",
     "Checker",
     "DEFAULT_ORPHAN_WATCH",

@@ -16,8 +16,9 @@ from regex import Pattern
 
 from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
-from .specs import (APP_KEYS, BUSY_KEYS, DEFAULT_ORPHAN_WATCH, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT,
-                    DEFAULT_SURVIVE_AFTER, READY_KINDS, AppSpec, ReadyCheck)
+from .specs import (ALIVE_KEYS, ALIVE_KINDS, APP_KEYS, BUSY_KEYS, DEFAULT_ALIVE_WITHIN, DEFAULT_ORPHAN_WATCH,
+                    DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS, AliveCheck,
+                    AppSpec, ReadyCheck)
 from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
 
@@ -40,11 +41,13 @@ def parse_app(c: Checker, app: dict[str, Any], base: FsPath) -> AppSpec:
     survive_after = c.seconds(app.get("survive_after", DEFAULT_SURVIVE_AFTER), "app.survive_after")
     busy_log = parse_busy(c, app["busy"]) if "busy" in app else None
     orphan_watch = c.seconds(app.get("orphan_watch", DEFAULT_ORPHAN_WATCH), "app.orphan_watch", zero_ok=True)
+    alive = parse_alive(c, app["alive"]) if "alive" in app else None
+    watch = parse_watch(c, app["watch"], cwd) if "watch" in app else None
 
     if not isinstance(command, str):
         check_executable(c, command, cwd, env, base)
     return AppSpec(command, cwd, env, ready, ready_timeout, stop_timeout, shell, unbuffered, probe,
-                   survive_after, busy_log, orphan_watch)
+                   survive_after, busy_log, orphan_watch, alive, watch)
 
 
 def parse_busy(c: Checker, value: Any) -> Pattern[str]:
@@ -59,6 +62,30 @@ def parse_busy(c: Checker, value: Any) -> Pattern[str]:
         raise c.fail("app.busy.log", f"expected a named group pid, (?P<pid>\\d+), in {shown(pattern.pattern)}: "
                                      "it says which process the line names as busy", value=pattern.pattern)
     return pattern
+
+
+def parse_alive(c: Checker, value: Any) -> AliveCheck:
+    """app.alive: one of http, tcp, log (as app.ready's), and ``within`` seconds."""
+    table = dict(c.table(value, "app.alive"))
+    c.keys(table, ALIVE_KEYS, "app.alive")
+    within = c.seconds(table.pop("within", DEFAULT_ALIVE_WITHIN), "app.alive.within")
+    if len(table) != 1:
+        raise c.fail("app.alive", f"expected exactly one of {', '.join(ALIVE_KINDS)}, got {len(table)}",
+                     allowed=ALIVE_KINDS)
+    return AliveCheck(parse_ready(c, table, "app.alive"), within)
+
+
+def parse_watch(c: Checker, value: Any, cwd: FsPath) -> str:
+    """app.watch: an existing file under the app's folder, whose mtime touch-reload
+    updates (never its content, never a file elsewhere)."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise c.fail("app.watch", f"expected a file name relative to app.cwd, got {value_kind(value)}",
+                     value=value)
+    if os.path.isabs(value) or ".." in FsPath(value).parts:
+        raise c.fail("app.watch", f"expected a file inside app.cwd ({cwd}), got {shown(value)}", value=value)
+    if "{" not in str(cwd) and not (cwd / value).is_file():
+        raise c.fail("app.watch", f"file {shown(value)} does not exist in {cwd}", value=value)
+    return value
 
 
 def parse_cwd(c: Checker, raw_cwd: str, base: FsPath, where: str = "app") -> FsPath:

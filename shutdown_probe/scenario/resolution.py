@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Callable
 
-from .specs import AppSpec, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec, VerifySpec
+from .specs import (AliveCheck, AppSpec, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec,
+                    VerifySpec)
 from .templates import service_port, substitute, substitute_shell
 
 
@@ -50,6 +51,8 @@ class Resolved:
     traffic: TrafficPlan | None = None
     # profile name -> its ExecStop= commands (the systemd paths), templates filled
     exec_stop: dict[str, tuple[TriggerSpec, ...]] = field(default_factory=dict)
+    # [app] alive with its URL or port filled (a log regex is never templated)
+    alive: AliveCheck | None = None
 
 
 
@@ -81,7 +84,10 @@ def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, Trigge
                 for name, p in profiles.items() if p.pre_stop is not None}
     exec_stop = {name: tuple(_fill_action(t, sub) for t in p.exec_stop)
                  for name, p in profiles.items() if p.exec_stop}
-    return Resolved(argv, cwd, env, ready, hook_files, filled, pre_stop, _plan(traffic, sub), exec_stop)
+    alive = app.alive
+    if alive is not None and alive.check.kind != "log":
+        alive = AliveCheck(ReadyCheck(alive.check.kind, sub(str(alive.check.value))), alive.within)
+    return Resolved(argv, cwd, env, ready, hook_files, filled, pre_stop, _plan(traffic, sub), exec_stop, alive)
 
 
 @dataclass(frozen=True)

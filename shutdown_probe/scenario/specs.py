@@ -14,7 +14,12 @@ from pathlib import Path as FsPath
 from regex import Pattern
 
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
-OUTCOMES = ("exited", "hung", "ignored", "survived", "not-ready", "error", "interrupted", "skipped")
+OUTCOMES = ("exited", "hung", "ignored", "survived", "reloaded", "unresponsive", "not-ready", "error", "interrupted",
+            "skipped")
+# [app] alive: how to tell the app still answers (http, tcp) or progresses (log)
+ALIVE_KINDS = ("http", "tcp", "log")
+ALIVE_KEYS = ALIVE_KINDS + ("within",)
+DEFAULT_ALIVE_WITHIN = 5.0
 
 DEFAULT_READY_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 5.0
@@ -29,7 +34,7 @@ MAX_SECONDS = 86400.0
 TOP_KEYS = ("name", "description", "paths", "app", "hooks", "triggers", "expect", "profiles", "traffic",
             "services", "verify")
 APP_KEYS = ("command", "cwd", "env", "ready", "ready_timeout", "stop_timeout", "shell",
-            "unbuffered", "probe", "survive_after", "busy", "orphan_watch")
+            "unbuffered", "probe", "survive_after", "busy", "orphan_watch", "alive", "watch")
 BUSY_KEYS = ("log",)
 TRAFFIC_KEYS = ("url", "in_flight", "queued", "new_url", "concurrency", "interval", "max_new", "window",
                 "timeout", "accept_timeout", "method", "paths")
@@ -65,6 +70,16 @@ PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "docker-stop-tini-group": ("i
 INIT_KINDS = ("auto", "tini", "builtin")
 # double-ctrl-c's `when`: the first atexit hook any process starts (the probe's view)
 ANY_ATEXIT = "atexit"
+
+
+@dataclass(frozen=True)
+class AliveCheck:
+    """[app] alive: ``check`` is an http or tcp check (passes once it answers within
+    ``within`` seconds) or a log regex (passes when a new line matches within
+    ``within`` seconds of the check's start)."""
+
+    check: ReadyCheck
+    within: float = DEFAULT_ALIVE_WITHIN
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,11 @@ class AppSpec:
     # running (orphans) are watched, each exit seen on its pidfd, before the harness
     # kills what is left; each orphan's ``fate`` says which it was.
     orphan_watch: float = DEFAULT_ORPHAN_WATCH
+    # After a path the root outlives: how to tell the app still answers or
+    # progresses (None: the ready check when it is http or tcp, else unknown).
+    alive: AliveCheck | None = None
+    # touch-reload: the source file (relative to cwd) whose mtime the path updates.
+    watch: str | None = None
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ FULL = {
         "survive_after": 0.5,
         "busy": {"log": r"took a job in pid (?P<pid>\d+)"},
         "orphan_watch": 0.5,
+        "alive": {"log": r"tick \d+", "within": 2},
+        "watch": APP_SCRIPT,
     },
     "hooks": {
         "bye": {"log": r"\[pid (?P<pid>\d+)\] bye"},

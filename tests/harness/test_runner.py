@@ -22,7 +22,7 @@ import pytest
 
 from tests.support import READY_FILE, SCENARIOS, TARGETS, exit_of, proc, run_path, target_toml, write_scenario
 from shutdown_probe import BUILTIN_PATHS, CaseResult, ScenarioError, expand_cases, load_scenario
-from shutdown_probe.paths import PROFILE_PATHS
+from shutdown_probe.paths import PROFILE_PATHS, RELOAD_PATHS
 from shutdown_probe.render.explain import explain
 
 # ----------------------------------------------------------------------- helpers
@@ -113,8 +113,10 @@ INJECT_CASES = {
 
 
 def test_every_builtin_path_is_covered():
-    # the stop profiles have their own file, test_profiles.py, which checks its share
-    covered = set(PLAIN_CASES) | set(CHILD_PATHS) | set(TRIGGER_PATHS) | set(INJECT_CASES) | set(PROFILE_PATHS)
+    # the stop profiles have their own file, test_profiles.py, which checks its share;
+    # the reload paths theirs, test_reloads.py
+    covered = (set(PLAIN_CASES) | set(CHILD_PATHS) | set(TRIGGER_PATHS) | set(INJECT_CASES) | set(PROFILE_PATHS)
+               | set(RELOAD_PATHS))
     assert covered == set(BUILTIN_PATHS)
 
 

@@ -82,8 +82,8 @@ def pool_spawn():
     return run("mp_pool_spawn.toml")
 
 
-SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 8, "hypercorn": 6,
-                     "pool_fork": 6, "pool_spawn": 5, "celery": 8}
+SCENARIO_FIXTURES = {"django": 8, "uvicorn_reload": 6, "uvicorn_workers": 10, "hypercorn": 7,
+                     "pool_fork": 7, "pool_spawn": 6, "celery": 8}
 
 
 @pytest.mark.parametrize("fixture", sorted(SCENARIO_FIXTURES))
@@ -92,7 +92,8 @@ def test_every_declared_expectation_held(request, fixture):
     assert len(cases) == SCENARIO_FIXTURES[fixture]
     for case in cases.values():
         # a hung case carries its reason in error; the expectation says hung is right
-        assert case.outcome in ("exited", "survived", "hung"), (case.scenario, case.path, case.error)
+        assert case.outcome in ("exited", "survived", "hung", "ignored", "reloaded", "unresponsive"), (
+            case.scenario, case.path, case.error)
         assert case.expect.declared and case.expect.passed, (case.scenario, case.path, case.expect.failures)
 
 
@@ -194,7 +195,36 @@ def test_uvicorn_workers_a_sigtermed_worker_is_replaced(uvicorn_workers):
     assert case.hooks["lifespan_shutdown"].pids == [case.trigger["pid"]]
 
 
+def test_uvicorn_workers_sighup_is_a_rolling_restart_not_a_hang(uvicorn_workers):
+    case = uvicorn_workers["sighup-reload"]
+    assert case.outcome == "reloaded", case.error
+    old = [p.pid for p in case.processes if p.kind == "worker" and p.started_after_s is None]
+    new = [p.pid for p in case.processes if p.kind == "worker" and p.started_after_s is not None]
+    assert len(old) == 2 and set(case.stayed.ended) >= set(old[:1]) and set(case.stayed.started) == set(new)
+    # the old workers left by uvicorn's own SIGTERM, after their lifespan shutdown
+    for pid in case.stayed.ended:
+        assert by_pid(case, pid).signal == "SIGTERM" and not by_pid(case, pid).killed_by_harness
+    assert set(case.hooks["lifespan_shutdown"].pids) == set(case.stayed.ended)
+    assert case.stayed.alive.passed and case.stayed.alive.source == "ready"
+    assert [r.outcome for r in in_flight(case)] == ["completed"]
+
+
+def test_uvicorn_workers_sigttin_adds_a_worker(uvicorn_workers):
+    case = uvicorn_workers["add-worker"]
+    assert case.outcome == "reloaded" and case.trigger["signal"] == "SIGTTIN"
+    assert len(case.stayed.started) == 1 and not case.stayed.ended
+
+
 # ------------------------------------------------------------------ hypercorn --workers 2
+
+
+def test_hypercorn_sighup_stops_then_starts_the_workers(hypercorn):
+    case = hypercorn["sighup-reload"]
+    assert case.outcome == "reloaded", case.error
+    assert len(case.stayed.started) == 2 and len(case.stayed.ended) == 2
+    assert set(case.hooks["lifespan_shutdown"].pids) == set(case.stayed.ended)
+    assert [r.outcome for r in in_flight(case)] == ["completed"]
+    assert case.stayed.alive.source == "alive" and case.stayed.alive.passed
 
 
 @pytest.mark.parametrize("path", ["sigterm", "sigint", "ctrl-c"])
@@ -234,11 +264,20 @@ def test_pool_workers_orphaned_by_sigterm_finish_their_tasks(request, fixture):
     assert sorted(atexit.pids) == (sorted(done) if fixture == "pool_spawn" else [])
 
 
-def test_pool_fork_a_killed_worker_is_replaced_and_the_main_process_waits_on(pool_fork):
-    case = pool_fork["sigkill-child"]
-    assert case.outcome == "survived"
-    assert len([p for p in case.processes if p.started_after_s is not None]) == 1
+@pytest.mark.parametrize("fixture, path", [("pool_fork", "sigkill-child"), ("pool_fork", "kill-pool-worker"),
+                                           ("pool_spawn", "kill-pool-worker")])
+def test_pool_a_killed_worker_is_replaced_and_the_main_process_makes_no_progress(request, fixture, path):
+    case = request.getfixturevalue(fixture)[path]
+    assert case.outcome == "unresponsive", case.error
+    respawned = [p.pid for p in case.processes if p.started_after_s is not None]
+    assert len(respawned) == 1 and case.stayed.started == respawned
+    assert case.stayed.ended == [case.trigger["pid"]]
     assert not case.hooks["main_finally"].ran
+    # the last "results" line came before the trigger, none in the alive window
+    alive = case.stayed.alive
+    assert alive.kind == "log" and alive.source == "alive" and not alive.passed
+    # the surviving worker still finished its task: the work went on, the main process did not
+    assert case.hooks["task_done"].ran
 
 
 # ------------------------------------------------------------------ Celery prefork on redis

@@ -29,7 +29,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("judging", {"expect"}),
     ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "handles", "kills", "strays",
                        "processes", "namespaces", "ports", "output", "readiness", "probe", "evidence", "traffic",
-                       "actions", "deadline", "stops", "aim", "services", "verify", "busyline", "hangs"}),
+                       "actions", "deadline", "stops", "aim", "services", "verify", "busyline", "hangs",
+                       "liveness"}),
     ("case pipeline", {"case", "launch", "phases", "collect", "service_pool", "pipeline", "runner"}),
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),

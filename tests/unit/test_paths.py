@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from shutdown_probe.paths import BUILTIN_PATHS, SIGNAL_PATHS, signal_name, trigger_path
+from shutdown_probe.paths import BUILTIN_PATHS, RELOAD_PATHS, SIGNAL_PATHS, signal_name, trigger_path
 
 # design.md, "Built-in termination paths": name -> (who receives it, what it sends)
 CONTRACT = {
@@ -27,6 +27,9 @@ CONTRACT = {
     "inject-exception": ("worker", signal.SIGRTMIN + 7),
     "inject-segfault": ("worker", signal.SIGRTMIN + 7),
     "inject-abort": ("worker", signal.SIGRTMIN + 7),
+    # issue 21: reloads, expecting the app to stay
+    "sighup-reload": ("root", signal.SIGHUP),
+    "touch-reload": ("touch", None),
     # issue 5: deployment stop profiles (the stop signal; the profile says the rest)
     "docker-stop": ("profile", signal.SIGTERM),
     "docker-stop-init": ("profile", signal.SIGTERM),
@@ -81,7 +84,14 @@ def test_builtin_path_meaning(name):
 
 def test_default_paths_are_every_signal_path_in_catalogue_order():
     assert SIGNAL_PATHS == tuple(n for n, (target, _) in CONTRACT.items()
-                                 if target not in ("trigger", "worker", "profile"))
+                                 if target not in ("trigger", "worker", "profile")
+                                 and not n.endswith("-reload"))
+
+
+def test_reload_paths_are_opt_in():
+    assert RELOAD_PATHS == ("sighup-reload", "touch-reload")
+    assert all(BUILTIN_PATHS[n].reload for n in RELOAD_PATHS)
+    assert not set(RELOAD_PATHS) & set(SIGNAL_PATHS)
 
 
 @pytest.mark.parametrize("name", list(PROFILES))

@@ -485,7 +485,7 @@ def test_minimal_scenario_defaults(tmp_path):
     assert [p.name for p in s.paths] == list(SIGNAL_PATHS)
     assert "os-exit" not in [p.name for p in s.paths]
     assert set(SIGNAL_PATHS) == {n for n, p in BUILTIN_PATHS.items()
-                                 if not p.needs_trigger and not p.inject and not p.profile}
+                                 if not p.needs_trigger and not p.inject and not p.profile and not p.reload}
     assert not set(PROFILE_PATHS) & set(SIGNAL_PATHS)  # stop profiles (long graces) are opt-in
     assert not any(n.startswith("inject-") for n in SIGNAL_PATHS)  # the probe's exits are opt-in
     app = s.app
