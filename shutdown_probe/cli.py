@@ -111,7 +111,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--orphan-watch", type=float, default=None, metavar="SECONDS",
                      help="watch processes left running after the root ended this long (after "
                           "stop_timeout) before killing them, instead of each scenario's orphan_watch")
-    run.add_argument("--json", metavar="FILE", help="write results JSON (version 1)")
+    run.add_argument("--json", metavar="FILE", help="write results JSON (version 2)")
     run.add_argument("--markdown", metavar="FILE", help="write the matrix as Markdown")
     run.add_argument("--junit", metavar="FILE",
                      help="write JUnit XML for CI: a testcase per case, a failure for each that did not hold")
@@ -241,7 +241,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .results import Results, load_results
+    from .render.text import clean_line
+    from .results import Results, load_results, older_results_note
 
     if args.details and not args.markdown:
         raise _Usage("report: --details changes what --markdown FILE writes; give --markdown FILE too")
@@ -256,6 +257,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         merged.scenarios.update(part.scenarios)
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
+        merged.version = min(merged.version, part.version)  # a merge is as old as its oldest file
+        note = older_results_note(part.version)
+        if note:
+            print(clean_line(f"shutdown-probe: {name}: {note}"), file=sys.stderr)
     # the files first: printing the matrix must not cost them
     reports_ok = _write_reports(_targets(args), merged, parts=None if args.details else parts)
     if not _print_matrix(merged, args.width) or not reports_ok:

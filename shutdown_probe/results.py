@@ -1,4 +1,4 @@
-"""The results model: what one case observed, and the JSON form (version 1).
+"""The results model: what one case observed, and the JSON form (version 2).
 
 Every report is rendered from these objects; nothing else is a source of truth.
 ``to_dict``/``from_dict`` round-trip, so ``shutdown-probe report`` can render saved
@@ -25,7 +25,21 @@ if TYPE_CHECKING:  # annotations only: neither module exists to be imported at r
     from _typeshed import DataclassInstance
     from typing_extensions import Unpack
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
+# Every version this tool reads. Version 2 added outcomes that version 1 could not
+# tell apart (ignored within hung; reloaded and unresponsive within hung and survived),
+# [verify] checks, orphans followed to their end, the services, the port held to the
+# end; a version 1 file reads with those keys at their defaults and keeps its number.
+READ_VERSIONS = (1, 2)
+
+
+def older_results_note(version: int) -> str | None:
+    """What a file of an older results version could not say, or None."""
+    if version >= RESULTS_VERSION:
+        return None
+    return (f"results version {version}: written before the outcomes ignored, reloaded and unresponsive "
+            "(its hung cases may have ignored the signal or reloaded, its survived ones may have stopped "
+            "answering), before [verify] checks, and before orphans were followed to their end")
 # A results file is at most this big: 100,000 cases (the most a run may have) of the
 # bundled scenarios are about 0.9 GB (tests/data/results.json: 8.9 KB a case on
 # average, 14 KB at most), so a smaller bound would make `report` refuse what `run`
@@ -816,8 +830,9 @@ class Results:
             raise reader.fail(None, f"expected a JSON object at the top, got {_json_kind(data)}")
         if "version" not in data:
             raise reader.fail("version", "missing: not shutdown-probe results JSON")
-        if data["version"] != RESULTS_VERSION:
-            raise reader.fail("version", f"not shutdown-probe results JSON version {RESULTS_VERSION} "
+        if isinstance(data["version"], bool) or data["version"] not in READ_VERSIONS:
+            raise reader.fail("version", "not shutdown-probe results JSON version "
+                                         f"{' or '.join(map(str, READ_VERSIONS))} "
                                          f"(unsupported results version {_shown(data['version'])})")
         return reader.record(cls, data, "")
 

@@ -70,7 +70,7 @@ def test_every_scenario_key_is_named():
 
 
 def test_every_results_field_is_in_the_json_example():
-    example = section("Results JSON (version 1)")
+    example = section("Results JSON (version 2)")
     for field in [*(f.name for f in dataclasses.fields(CaseResult)), *Results().to_dict()]:
         assert f'"{field}"' in example, field
 

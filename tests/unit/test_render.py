@@ -165,7 +165,7 @@ def test_markdown_escapes_pipes():
 def test_json_round_trip():
     res = sample()
     data = json.loads(res.to_json())
-    assert data["version"] == 1
+    assert data["version"] == 2
     assert data["cases"][0]["exit"] == {"returncode": 247, "signal": None}
     assert data["cases"][1]["orphans"][0]["listening"] == [5000]
     again = Results.from_dict(data)
@@ -175,13 +175,13 @@ def test_json_round_trip():
 
 def test_json_refuses_other_versions():
     data = sample().to_dict()
-    data["version"] = 2
+    data["version"] = 3
     try:
         Results.from_dict(data)
     except ValueError as exc:
-        assert re.search(r"version 2", str(exc))
+        assert re.search(r"version 3", str(exc))
     else:
-        raise AssertionError("version 2 accepted")
+        raise AssertionError("version 3 accepted")
 
 
 def test_two_files_with_one_scenario_name_get_a_table_each():
