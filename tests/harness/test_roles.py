@@ -159,7 +159,9 @@ def test_uvicorn_workers_master_and_workers_and_a_replacement_keeps_its_port(tmp
     root = next(p for p in result.processes if p.role == "root")
     assert roles[root.pid] == "master"
     workers = marked(marks, "app")
-    assert len(workers) == 3 and {roles[p] for p in workers} == {"worker"}
+    seen = [(p.pid, p.role, p.kind, p.started_after_s, p.ended_after_s, p.signal, p.killed_by_harness)
+            for p in result.processes]
+    assert len(workers) == 3 and {roles[p] for p in workers} == {"worker"}, (workers, seen, result.output_tail)
     (late,) = [p for p in result.processes if p.started_after_s is not None]
     assert late.pid in workers
     # the replacement serves on the supervisor's socket: seen listening on the port

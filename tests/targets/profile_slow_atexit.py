@@ -27,8 +27,10 @@ def slow_cleanup():
 
 
 atexit.register(slow_cleanup)
-open(os.path.join(workdir, "ready"), "w").close()
 try:
+    # inside the try: the harness sees the file as soon as open() creates it, and a
+    # Ctrl-C sent then can land before open() returns
+    open(os.path.join(workdir, "ready"), "w").close()
     while True:
         signal.pause()
 except KeyboardInterrupt:
