@@ -29,8 +29,8 @@ READY = {"file": "{workdir}/ready"}
 PREFORK_SERVER = str(TARGETS / "prefork_server.py")
 
 
-def family(triggers: dict, paths: list[str], members: int = 3, **app):
-    return target_scenario("aim_family.py", str(members), name="aim-family", ready=READY, paths=paths,
+def family(triggers: dict, paths: list[str], members: int = 3, *more: str, **app):
+    return target_scenario("aim_family.py", str(members), *more, name="aim-family", ready=READY, paths=paths,
                            triggers=triggers, stop_timeout=5, **app)
 
 
@@ -73,7 +73,9 @@ def test_role_picks_by_the_harness_role_and_nth_counts_among_the_matches():
 
 
 def test_every_worker_signals_each_child_at_once():
-    r = run_path(family({"all": {"signal": "SIGTERM", "to": "every-worker"}}, ["all"]), "all")
+    # wait-all: the parent signals nobody, so a member can only be gone before the
+    # harness's own signal reaches it if the harness signalled it already
+    r = run_path(family({"all": {"signal": "SIGTERM", "to": "every-worker"}}, ["all"], 3, "wait-all"), "all")
     members = member_pids(r.output_tail)
     assert sorted(signalled(r)) == sorted(members.values())
     assert all(s["delivered"] for s in r.trigger["signalled"])

@@ -336,6 +336,9 @@ def test_celery_the_busy_child_signalled_is_the_one_running_the_task_in_every_ru
             pids = case.hooks["process_shutdown"].pids
             assert victim["pid"] in pids, (case.attempt, pids)
             assert all(by_pid(case, p).started_after_s is not None for p in pids if p != victim["pid"])
+        else:  # a SIGKILLed child runs nothing; only a replacement may, as above
+            pids = case.hooks["process_shutdown"].pids
+            assert all(by_pid(case, p).started_after_s is not None for p in pids), (case.attempt, pids)
 
 
 def test_celery_the_idle_child_signalled_is_not_the_one_running_the_task(celery):

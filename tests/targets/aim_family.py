@@ -1,13 +1,14 @@
 """A parent with N member children, each a fresh Python named by its command line.
 
-Usage: aim_family.py WORKDIR N
+Usage: aim_family.py WORKDIR N [wait-all]
 
 The parent starts member 1, 2... N one after another (``aim_family.py member K FD``:
 the number is in each member's argv), waits until each says it runs, prints
 "member K pid P" for each and creates WORKDIR/ready. A member blocks until a signal
 ends it (SIGTERM and SIGKILL kill it: no handlers). When the first member ends the
 parent prints "member ended PID STATUS", sends SIGTERM to the others, reaps them,
-prints "parent exit" and exits 0.
+prints "parent exit" and exits 0. With ``wait-all`` it signals nobody: it reaps the
+others as they end (for a test where the harness signals every member itself).
 """
 
 import os
@@ -21,6 +22,7 @@ if sys.argv[1] == "member":
         signal.pause()
 
 workdir, count = sys.argv[1], int(sys.argv[2])
+wait_all = sys.argv[3:] == ["wait-all"]
 members = []
 for k in range(1, count + 1):
     r, w = os.pipe()
@@ -36,6 +38,7 @@ pid, status = os.wait()
 print(f"member ended {pid} {status}", flush=True)
 for child in members:
     if child.pid != pid:
-        child.send_signal(signal.SIGTERM)
+        if not wait_all:
+            child.send_signal(signal.SIGTERM)
         child.wait()
 print("parent exit", flush=True)
