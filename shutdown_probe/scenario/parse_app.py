@@ -131,6 +131,20 @@ def parse_command(c: Checker, raw_cmd: Any, *, shell: bool, where: str = "app") 
     return command
 
 
+def parse_side_process(c: Checker, table: dict[str, Any], where: str, what: str, example: str,
+                       base: FsPath) -> tuple[tuple[str, ...], FsPath, dict[str, str]]:
+    """``where``.command (an argv, never a shell script), .cwd and .env of a process the
+    harness starts beside the app (a service, a [verify] check); ``what`` and
+    ``example`` word the error for a missing command."""
+    if "command" not in table:
+        raise c.fail(f"{where}.command", f"missing: expected the {what}'s argv, e.g. {example}")
+    command = parse_command(c, table["command"], shell=False, where=where)
+    assert isinstance(command, tuple)  # shell=False: argv
+    cwd = parse_cwd(c, c.template(table.get("cwd", "."), f"{where}.cwd"), base, where)
+    env = parse_env(c, c.table(table.get("env", {}), f"{where}.env"), where)
+    return command, cwd, env
+
+
 def parse_env(c: Checker, env_table: dict[str, Any], table: str = "app") -> dict[str, str]:
     """``table``.env: variable name -> value template."""
     env: dict[str, str] = {}

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Any
 
-from .checks import Checker, seg, value_kind
-from .parse_app import check_executable, parse_command, parse_cwd, parse_env, parse_ready
+from .checks import Checker, seg
+from .parse_app import check_executable, parse_ready, parse_side_process
 from .specs import (DEFAULT_SERVICE_READY_TIMEOUT, DEFAULT_SERVICE_STOP_TIMEOUT, SERVICE_KEYS, SERVICE_SCOPES,
                     ServiceSpec)
 from .templates import SERVICE_NAME_RE, service_refs
@@ -52,17 +52,8 @@ def parse_services(c: Checker, services: dict[str, Any], base: FsPath) -> dict[s
 def _parse_service(c: Checker, name: str, table: dict[str, Any], base: FsPath) -> ServiceSpec:
     where = f"services.{name}"
     c.keys(table, SERVICE_KEYS, where)
-    if "command" not in table:
-        raise c.fail(f"{where}.command", "missing: expected the service's argv, e.g. "
-                                         "[\"redis-server\", \"--port\", \"{port}\"]")
-    raw_cmd = table["command"]
-    if not isinstance(raw_cmd, (list, str)):
-        raise c.fail(f"{where}.command", f"expected a list of strings or a string, got {value_kind(raw_cmd)}",
-                     value=raw_cmd)
-    command = parse_command(c, raw_cmd, shell=False, where=where)
-    assert isinstance(command, tuple)  # shell=False: argv
-    cwd = parse_cwd(c, c.template(table.get("cwd", "."), f"{where}.cwd"), base, where)
-    env = parse_env(c, c.table(table.get("env", {}), f"{where}.env"), where)
+    command, cwd, env = parse_side_process(c, table, where, "service", '["redis-server", "--port", "{port}"]',
+                                           base)
     ready = parse_ready(c, table["ready"], f"{where}.ready") if "ready" in table else None
     ready_timeout = c.seconds(table.get("ready_timeout", DEFAULT_SERVICE_READY_TIMEOUT), f"{where}.ready_timeout")
     stop_timeout = c.seconds(table.get("stop_timeout", DEFAULT_SERVICE_STOP_TIMEOUT), f"{where}.stop_timeout")

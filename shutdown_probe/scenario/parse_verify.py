@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Any
 
-from .checks import Checker, seg, value_kind
-from .parse_app import check_executable, parse_command, parse_cwd, parse_env
+from .checks import Checker, seg
+from .parse_app import check_executable, parse_side_process
 from .specs import DEFAULT_VERIFY_TIMEOUT, VERIFY_KEYS, VerifySpec
 from .templates import SERVICE_NAME_RE
 
@@ -36,17 +36,8 @@ def parse_verify(c: Checker, checks: dict[str, Any], base: FsPath) -> dict[str, 
 def _parse_check(c: Checker, name: str, table: dict[str, Any], base: FsPath) -> VerifySpec:
     where = f"verify.{name}"
     c.keys(table, VERIFY_KEYS, where)
-    if "command" not in table:
-        raise c.fail(f"{where}.command", "missing: expected the check's argv, e.g. "
-                                         "[\"{python}\", \"check.py\", \"{workdir}/app.db\"]")
-    raw_cmd = table["command"]
-    if not isinstance(raw_cmd, (list, str)):
-        raise c.fail(f"{where}.command", f"expected a list of strings or a string, got {value_kind(raw_cmd)}",
-                     value=raw_cmd)
-    command = parse_command(c, raw_cmd, shell=False, where=where)
-    assert isinstance(command, tuple)  # shell=False: argv
-    cwd = parse_cwd(c, c.template(table.get("cwd", "."), f"{where}.cwd"), base, where)
-    env = parse_env(c, c.table(table.get("env", {}), f"{where}.env"), where)
+    command, cwd, env = parse_side_process(c, table, where, "check",
+                                           '["{python}", "check.py", "{workdir}/app.db"]', base)
     timeout = c.seconds(table.get("timeout", DEFAULT_VERIFY_TIMEOUT), f"{where}.timeout")
     check_executable(c, command, cwd, env, base, where)
     return VerifySpec(name, command, cwd, env, timeout)
