@@ -86,7 +86,9 @@ def test_group_forwarding_inits_signal_the_background_job_too(path, init):
     settings: dict = {"grace": GRACE}
     if init is not None:
         settings["init"] = init
-    result, wall = run("job_family.py", path, profiles={path: settings})
+    # the root waits for the stubborn child's handler before it exits: otherwise, on a
+    # loaded machine, PID 1's exit can SIGKILL the child before its handler has printed
+    result, wall = run("job_family.py", path, "--root-waits-stubborn", profiles={path: settings})
     assert result.outcome == "exited", (result.error, result.output_tail)
     assert got_sigterm(result) == {"root", "job", "stubborn"}
     assert "root: job ended" in result.output_tail
