@@ -66,7 +66,7 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
         width = max(len(label) for label, _ in rows)
         lines += [f"  {label:<{width}}  {value}" for label, value in rows]
     if not case.errored:  # with or without the expectation at hand (a JUnit report has only the results)
-        lines += [f"  ✗ {failure}" for failure in case.expect.failures]
+        lines += [f"  ✗ {failure}" for failure in case.failure_lines]
     lines.append(f"  outcome: {row_summary(case)}")
     if case.stop is not None and not case.errored:
         lines.append(f"  stop: {explain(case)}")

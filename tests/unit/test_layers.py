@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
     # pipeline calls it to judge the case it just ran
-    ("judging", {"expect"}),
+    ("judging", {"expect", "policy"}),
     ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "handles", "kills", "strays",
                        "processes", "namespaces", "ports", "output", "readiness", "probe", "evidence", "traffic",
                        "actions", "deadline", "stops", "aim", "services", "verify", "busyline", "hangs",
