@@ -278,7 +278,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         apply_policy(merged.cases, fail_on)
     # the files first: printing the matrix must not cost them
     reports_ok = _write_reports(_targets(args), merged, parts=None if args.details else parts)
-    if not _print_matrix(merged, args.width) or not reports_ok:
+    reports_ok &= _print_matrix(merged, args.width)
+    reports_ok &= _github(merged)
+    if not reports_ok:
         return EXIT_USAGE
     return EXIT_FAILED if merged.failed else EXIT_OK
 
@@ -414,6 +416,7 @@ def _report_run(results: Results, targets: Mapping[str, str | None], width: int 
                     environment=results.environment, scenarios=results.scenarios)
     if shown.cases:
         reports_ok &= _print_matrix(shown, width)
+        reports_ok &= _github(shown)
         for what, how in results.environment.get("capabilities", {}).items():
             if how != "yes" and not progress.quiet:  # the machine lacks it: say what that costs
                 progress.console.print(_text(f"note: {what}: {how}", style="dim"))
@@ -498,6 +501,22 @@ def _print_matrix(results: Results, width: int | None) -> bool:
             console.print()
         console.print(table)
     return True
+
+
+def _github(results: Results) -> bool:
+    """On GitHub Actions: the matrix appended to the job summary, and an error
+    annotation per failure on stdout (:mod:`shutdown_probe.github`). False when the
+    summary could not be written (one line on stderr, as a report file's)."""
+    from . import github
+
+    if not github.on_github():
+        return True
+    for line in github.error_commands(results):
+        print(line, flush=True)
+    problem = github.write_summary(results)
+    if problem:
+        _err(problem)
+    return problem is None
 
 
 class _Progress:

@@ -46,8 +46,8 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
         if ok == expectation.within_grace:
             checks.at("within_grace").held(seen)
         else:
-            want = "to end by itself in time, nothing killed" if expectation.within_grace else "not to end in time"
-            checks.at("within_grace").failed(f"expected the root {want}: {seen}")
+            checks.at("within_grace").failed(f"expected within_grace = {str(expectation.within_grace).lower()} "
+                                             f"(the root ends by itself in time, nothing killed): {seen}")
     if expectation.grace_kill is not None:
         checks.at("grace_kill").add(*_grace_kill(expectation.grace_kill, result))
     for key, ok, line in _traffic(expectation, result):

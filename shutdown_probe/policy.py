@@ -110,8 +110,10 @@ def within_grace(case: CaseResult) -> tuple[bool, str]:
     """``within_grace``: the root ended by itself before the stop timeout (a stop
     profile: before its grace ran out) and nothing had to be killed; and in words."""
     killed = kills(case)
+    if case.outcome in ("hung", "ignored"):
+        return False, f"the root was still running at the stop timeout (outcome {case.outcome})"
     if case.outcome != "exited":
-        return False, f"the root did not end by itself in time (outcome {case.outcome})"
+        return False, f"the root outlived the path (outcome {case.outcome})"
     if killed:
         return False, "the root ended, but " + "; ".join(killed)
     grace = f" within the {case.stop.grace_s:g} s grace" if case.stop is not None and case.stop.grace_s else ""
