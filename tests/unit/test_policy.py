@@ -102,6 +102,7 @@ def test_the_failures_ride_in_the_json_and_show_in_the_reports():
     again = Results.from_dict(json.loads(results.to_json()))
     assert again.cases[0].fail_on == results.cases[0].fail_on and again.failed
     line = "--fail-on hung: the root was still running at the stop timeout (outcome hung)"
+    assert format_case_failure(again.cases[0]).startswith("s::sigint: --fail-on: hung, killed\n")
     assert line in format_case_failure(again.cases[0])
     assert line in format_markdown(again)
     assert line in format_terminal(again, width=300)
