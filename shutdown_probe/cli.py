@@ -120,6 +120,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--keep-workdirs", action="store_true",
                      help="keep each case's private working folder (named in the progress lines)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    _fail_on_argument(run)
     run.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
 
 
@@ -132,7 +133,16 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
                         help="with --markdown: write the full per-case report that `run --markdown` writes")
     report.add_argument("--junit", metavar="FILE", help="write JUnit XML (as `run --junit` does)")
     report.add_argument("--html", metavar="FILE")
+    _fail_on_argument(report)
     report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+
+
+FAIL_ON_HELP = ("fail (exit 1) a case with this finding even where the scenario expects nothing: hung, orphans, "
+                "ignored, unresponsive, killed, refuted (comma-separated or repeated; see policy.py)")
+
+
+def _fail_on_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fail-on", action="append", default=[], metavar="FINDING[,FINDING]", help=FAIL_ON_HELP)
 
 
 ARTICLES_HELP = "Run the cases a write-up needs and render its verdicts."
@@ -244,8 +254,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .render.text import clean_line
     from .results import Results, load_results, older_results_note
 
+    from .policy import apply_policy, parse_fail_on
+
     if args.details and not args.markdown:
         raise _Usage("report: --details changes what --markdown FILE writes; give --markdown FILE too")
+    fail_on = parse_fail_on(args.fail_on)
     # Each file is kept whole for the compatibility tables, which compare the files'
     # environments; the matrix and the other reports read them merged.
     parts: list[Results] = []
@@ -261,18 +274,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
         note = older_results_note(part.version)
         if note:
             print(clean_line(f"shutdown-probe: {name}: {note}"), file=sys.stderr)
+    if fail_on:  # judged again; without --fail-on a file keeps what its run's policy found
+        apply_policy(merged.cases, fail_on)
     # the files first: printing the matrix must not cost them
     reports_ok = _write_reports(_targets(args), merged, parts=None if args.details else parts)
-    if not _print_matrix(merged, args.width) or not reports_ok:
+    reports_ok &= _print_matrix(merged, args.width)
+    reports_ok &= _github(merged)
+    if not reports_ok:
         return EXIT_USAGE
     return EXIT_FAILED if merged.failed else EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .policy import parse_fail_on
+
+    fail_on = parse_fail_on(args.fail_on)
     cases = _chosen_cases(_load_all(args.scenarios), args.path, grace=args.grace, repeat=args.repeat,
                           orphan_watch=args.orphan_watch)
     status, _ = _run_and_report(cases, jobs=args.jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
-                                targets=_targets(args), width=args.width)
+                                targets=_targets(args), width=args.width, fail_on=fail_on)
     return status
 
 
@@ -344,7 +364,8 @@ def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float |
 
 
 def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
-                    targets: Mapping[str, str | None], width: int | None) -> tuple[int, Results | None]:
+                    targets: Mapping[str, str | None], width: int | None,
+                    fail_on: tuple[str, ...] = ()) -> tuple[int, Results | None]:
     """Run ``cases``, write the reports, print the matrix: the exit status, and the
     results (None when a signal interrupted the run; the status is then 128 + N, and
     the reports hold what was gathered). The signals follow the one policy of
@@ -353,7 +374,7 @@ def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: b
     from .interrupts import Interruption
     from .runner import run_cases
 
-    progress = _Progress(cases, quiet=quiet)
+    progress = _Progress(cases, quiet=quiet, fail_on=fail_on)
     stop = Interruption(give_up_after=None, take_ignored=True)
     stop.install()
     try:
@@ -395,6 +416,7 @@ def _report_run(results: Results, targets: Mapping[str, str | None], width: int 
                     environment=results.environment, scenarios=results.scenarios)
     if shown.cases:
         reports_ok &= _print_matrix(shown, width)
+        reports_ok &= _github(shown)
         for what, how in results.environment.get("capabilities", {}).items():
             if how != "yes" and not progress.quiet:  # the machine lacks it: say what that costs
                 progress.console.print(_text(f"note: {what}: {how}", style="dim"))
@@ -481,13 +503,30 @@ def _print_matrix(results: Results, width: int | None) -> bool:
     return True
 
 
+def _github(results: Results) -> bool:
+    """On GitHub Actions: the matrix appended to the job summary, and an error
+    annotation per failure on stdout (:mod:`shutdown_probe.github`). False when the
+    summary could not be written (one line on stderr, as a report file's)."""
+    from . import github
+
+    if not github.on_github():
+        return True
+    for line in github.error_commands(results):
+        print(line, flush=True)
+    problem = github.write_summary(results)
+    if problem:
+        _err(problem)
+    return problem is None
+
+
 class _Progress:
     """The cases as they finish: one line each on stderr, with how many are done,
     running and left, so a long run shows it is alive and how far it got; and their
     results, kept for the reports of a run that is interrupted."""
 
-    def __init__(self, cases: CaseList, quiet: bool) -> None:
+    def __init__(self, cases: CaseList, quiet: bool, fail_on: tuple[str, ...] = ()) -> None:
         self.cases = cases
+        self.fail_on = fail_on
         self.total = len(cases)
         self.quiet = quiet
         self.n = 0
@@ -501,8 +540,10 @@ class _Progress:
             self.running += 1
 
     def done(self, case: Case, result: CaseResult) -> None:
+        from .policy import apply_policy
         from .render.cells import exit_cell, time_cell
 
+        apply_policy([result], self.fail_on)  # before its mark, and before any report
         index = self.cases.index(case)
         with self.lock:
             self._finished[index] = result

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .results import (INCOMPLETE, CaseResult, ClaimVerdict, ExpectResult, HookResult, OrderPair, UnknownOrder,
-                      VerifyRecord)
+from .policy import within_grace
+from .results import (INCOMPLETE, CaseResult, ClaimVerdict, ExpectResult, FailedKey, HookResult, OrderPair,
+                      UnknownOrder, VerifyRecord)
 from .scenario import PROBE_HOOK_PREFIX, Expectation
 
 
@@ -26,37 +27,45 @@ def evaluate(expectation: Expectation | None, result: CaseResult) -> ExpectResul
     if result.errored:
         failure = f"the case did not run to the end: {result.outcome}: {result.error}"
         return ExpectResult(False, [failure], declared=True, claim=claim, verdict=untested)
-    checks = _Checks()
+    checks = _Checks(expectation, result.path)
     _hooks(checks, expectation, result)
     if expectation.order:
-        checks.add(*_order(expectation.order, result))
+        checks.at("order").add(*_order(expectation.order, result))
+    checks.at("outcome")
     if expectation.outcome is not None:
         if expectation.outcome != result.outcome:
             checks.failed(f"expected outcome {expectation.outcome}, got {result.outcome}")
         else:
             checks.held(f"the case's outcome was {result.outcome}")
     if expectation.exit is not None:
-        checks.add(*_exit(expectation.exit, result))
+        checks.at("exit").add(*_exit(expectation.exit, result))
     if expectation.orphans is not None:
-        checks.add(*_orphans(expectation.orphans, result))
+        checks.at("orphans").add(*_orphans(expectation.orphans, result))
+    if expectation.within_grace is not None:
+        ok, seen = within_grace(result)
+        if ok == expectation.within_grace:
+            checks.at("within_grace").held(seen)
+        else:
+            checks.at("within_grace").failed(f"expected within_grace = {str(expectation.within_grace).lower()} "
+                                             f"(the root ends by itself in time, nothing killed): {seen}")
     if expectation.grace_kill is not None:
-        checks.add(*_grace_kill(expectation.grace_kill, result))
-    if expectation.drained is not None or expectation.dropped is not None:
-        for ok, line in _traffic(expectation, result):
-            checks.add(ok, line)
+        checks.at("grace_kill").add(*_grace_kill(expectation.grace_kill, result))
+    for key, ok, line in _traffic(expectation, result):
+        checks.at(key).add(ok, line)
     for name in expectation.verified:
-        checks.add(*_verified(name, True, result))
+        checks.at("verified").add(*_verified(name, True, result))
     for name in expectation.not_verified:
-        checks.add(*_verified(name, False, result))
+        checks.at("not_verified").add(*_verified(name, False, result))
     verdict: ClaimVerdict | None = None
     if claim is not None:
         verdict = "refuted" if checks.failures else "confirmed"
     return ExpectResult(not checks.failures, checks.failures, declared=True, evidence=checks.evidence,
-                        claim=claim, verdict=verdict)
+                        claim=claim, verdict=verdict, failed_keys=checks.keys)
 
 
 def _hooks(checks: _Checks, expectation: Expectation, result: CaseResult) -> None:
     """``ran``, ``not_ran`` and ``ran_in``: which hooks ran, and in which processes."""
+    checks.at("ran")
     for hook in expectation.ran:
         h = result.hooks.get(hook)
         if h is None or not h.ran:
@@ -64,6 +73,7 @@ def _hooks(checks: _Checks, expectation: Expectation, result: CaseResult) -> Non
             checks.failed(f"expected hook '{hook}' to run, it did not ({why})")
         else:
             checks.held(f"hook '{hook}' ran{_in(_with_kinds(h, result))}: {h.evidence}")
+    checks.at("not_ran")
     for hook in expectation.not_ran:
         h = result.hooks.get(hook)
         if h is not None and h.ran:
@@ -77,6 +87,7 @@ def _hooks(checks: _Checks, expectation: Expectation, result: CaseResult) -> Non
                           f"({INCOMPLETE}: {details})")
         else:
             checks.held(f"hook '{hook}' did not run: {h.evidence if h else 'no evidence of it'}")
+    checks.at("ran_in")
     for hook, want in expectation.ran_in.items():
         found = result.hooks.get(hook)
         h = _with_kinds(found, result) if found is not None else None
@@ -147,18 +158,33 @@ def _orphans(want: bool, result: CaseResult) -> tuple[bool, str]:
 
 
 class _Checks:
-    def __init__(self) -> None:
+    """The lines of the checks so far, each failure with the key that stated it
+    (:meth:`at` names the key the next lines are about)."""
+
+    def __init__(self, expectation: Expectation, path: str) -> None:
         self.failures: list[str] = []
         self.evidence: list[str] = []
+        self.keys: list[FailedKey] = []
+        self._expectation = expectation
+        self._path = path
+        self._key = ""
+
+    def at(self, key: str) -> _Checks:
+        self._key = key
+        return self
 
     def held(self, line: str) -> None:
         self.evidence.append(line)
 
     def failed(self, line: str) -> None:
         self.failures.append(line)
+        self.keys.append(FailedKey(self._expectation.table_of(self._key, self._path), self._key))
 
     def add(self, ok: bool, line: str) -> None:
-        (self.evidence if ok else self.failures).append(line)
+        if ok:
+            self.held(line)
+        else:
+            self.failed(line)
 
 
 def _with_kinds(h: HookResult, result: CaseResult) -> HookResult:
@@ -225,26 +251,29 @@ def _declared_order(want: tuple[str, ...], result: CaseResult) -> tuple[bool, st
     return True, f"the hooks' evidence appeared in the order {' → '.join(want)} ({', '.join(dict.fromkeys(clocks))})"
 
 
-def _traffic(expectation: Expectation, result: CaseResult) -> list[tuple[bool, str]]:
-    """``drained`` / ``dropped``: what happened to the requests."""
+def _traffic(expectation: Expectation, result: CaseResult) -> list[tuple[str, bool, str]]:
+    """``drained`` / ``dropped``: what happened to the requests (the key, held, the line)."""
+    if expectation.drained is None and expectation.dropped is None:
+        return []
     t = result.traffic
     if t is None:
-        return [(False, "expected traffic verdicts, but the case sent no requests")]
+        key = "drained" if expectation.drained is not None else "dropped"
+        return [(key, False, "expected traffic verdicts, but the case sent no requests")]
     out = []
     if expectation.drained is not None:
         counts = ", ".join(f"{n} {k}" for k, n in t.counts("in-flight").items()) or "none in flight"
         if t.drained != expectation.drained:
             want = "every request in flight to complete" if expectation.drained else "some request in flight to fail"
-            out.append((False, f"expected {want}; in flight: {counts}"))
+            out.append(("drained", False, f"expected {want}; in flight: {counts}"))
         else:
-            out.append((True, f"requests in flight: {counts}"))
+            out.append(("drained", True, f"requests in flight: {counts}"))
     if expectation.dropped is not None:
         counts = ", ".join(f"{n} {k}" for k, n in t.counts("new").items()) or "none sent"
         if (t.dropped > 0) != expectation.dropped:
             want = "some new request to be accepted and then cut" if expectation.dropped else "no new request to be cut"
-            out.append((False, f"expected {want}; new requests: {counts}"))
+            out.append(("dropped", False, f"expected {want}; new requests: {counts}"))
         else:
-            out.append((True, f"new requests: {counts}"))
+            out.append(("dropped", True, f"new requests: {counts}"))
     return out
 
 

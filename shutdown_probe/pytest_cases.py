@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import pytest
 
 from .interrupts import Interruption
-from .pytest_options import MARKER, REPORT_OPTIONS
+from .pytest_options import MARKER, REPORT_OPTIONS, fail_on_words
 
 if TYPE_CHECKING:  # pragma: no cover
     # pytest does not export the type its repr_failure returns
@@ -123,7 +123,7 @@ class ScenarioItem(pytest.Item):
         result = _running(
             self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep,
                                                   services=_services(self.config)),
-            lambda result: record(self, result, self.scenario.description))
+            lambda result: record(self, judged(self.config, result), self.scenario.description))
         if result.outcome == "skipped":
             reason = result.skip_reason or "skipped"
             try:  # point -rs at the scenario file rather than at this line
@@ -281,6 +281,14 @@ class CaseInterrupted(Exception):
 # ------------------------------------------------------------------ results on reports
 
 
+def judged(config: pytest.Config, result: CaseResult) -> CaseResult:
+    """``result`` with the session's --fail-on findings (policy.py, the CLI's policy)."""
+    from .policy import apply_policy, parse_fail_on
+
+    apply_policy([result], parse_fail_on(fail_on_words(config)))
+    return result
+
+
 def record(item: pytest.Item, result: CaseResult, description: str = "") -> None:
     """Keep ``result`` for the session's reports and the item's JUnit properties."""
     from .render.failure import row_properties
@@ -420,6 +428,12 @@ class SessionMatrix:
                 else:
                     self.messages.append(f"--shutdown-probe-{report.kind} {report.target}: {report.error}")
                     session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        from . import github
+
+        if github.on_github() and self.entries:  # the CLI's job summary, once per session
+            problem = github.write_summary(self.results())
+            if problem:
+                self.messages.append(problem)
 
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
     def pytest_testnodedown(self, node: WorkerNode, error: object) -> None:
@@ -442,6 +456,11 @@ class SessionMatrix:
             terminalreporter.write(format_terminal(self.results(), width=width))
         for line in self.messages:
             terminalreporter.write_line(f"shutdown-probe: {line}")
+        from . import github
+
+        if github.on_github() and self.entries and not self.is_worker:
+            for command in github.error_commands(self.results()):
+                terminalreporter.write_line(command)
 
 
 def _read_back(data: dict[str, Any]) -> "CaseResult":
@@ -574,7 +593,7 @@ class ShutdownProbe:
 
     def _keep(self, result: CaseResult, scenario: Scenario) -> None:
         self.results.append(result)
-        record(self._node, result, scenario.description)
+        record(self._node, judged(self._node.config, result), scenario.description)
 
 
 def _pick_path(scenario: Scenario, name: str | None) -> Path:

@@ -1,4 +1,4 @@
-"""The names the pytest plugin's two halves share: its marker and its report options.
+"""The names the pytest plugin's two halves share: its marker, its report options, --fail-on.
 
 :mod:`shutdown_probe.pytest_plugin` (the light entry point) declares them to pytest;
 :mod:`shutdown_probe.pytest_cases` (the working part, imported on demand) marks its
@@ -8,7 +8,12 @@ imports the other at its top.
 
 from __future__ import annotations
 
-__all__ = ["MARKER", "REPORT_OPTIONS"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pytest
+
+__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "fail_on_words"]
 
 MARKER = "shutdown_probe"
 
@@ -16,3 +21,14 @@ MARKER = "shutdown_probe"
 # of the session
 REPORT_OPTIONS = {"shutdown_probe_json": "json", "shutdown_probe_markdown": "markdown",
                   "shutdown_probe_html": "html"}
+
+# --shutdown-probe-fail-on (the option's dest) and the ini setting of the same name:
+# the findings (policy.FINDINGS) that fail a scenario item; the option wins over the ini
+FAIL_ON = "shutdown_probe_fail_on"
+
+
+def fail_on_words(config: pytest.Config) -> list[str]:
+    """What --shutdown-probe-fail-on says, else the ini setting (not yet parsed:
+    :func:`shutdown_probe.policy.parse_fail_on` does that)."""
+    given: list[str] = config.getoption(FAIL_ON) or []
+    return given or list(config.getini(FAIL_ON))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .pytest_options import MARKER, REPORT_OPTIONS
+from .pytest_options import FAIL_ON, MARKER, REPORT_OPTIONS, fail_on_words
 from .reading import read_regular
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,11 +59,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="do not print the matrix in the terminal summary")
     group.addoption("--shutdown-probe-keep-workdirs", action="store_true", default=False,
                     help="keep each case's private folder ({workdir}) and name it in the results")
+    group.addoption("--shutdown-probe-fail-on", action="append", default=[], dest=FAIL_ON,
+                    metavar="FINDING[,FINDING]",
+                    help="fail a scenario item with this finding even where it expects nothing: hung, orphans, "
+                         "ignored, unresponsive, killed, refuted (comma-separated or repeated; overrides the "
+                         "ini setting shutdown_probe_fail_on)")
     parser.addini("shutdown_probe_scenarios", type="linelist", default=[],
                   help="folders or globs (relative to the rootdir) whose .toml files are scenarios "
                        "even without the first line '# shutdown-probe scenario'")
     parser.addini("shutdown_probe_matrix", type="bool", default=True,
                   help="print the matrix in the terminal summary (default: true)")
+    parser.addini(FAIL_ON, type="args", default=[],
+                  help="findings that fail a scenario item (as --shutdown-probe-fail-on): "
+                       "hung, orphans, ignored, unresponsive, killed, refuted")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,6 +80,14 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}: runs real processes through shutdown-probe (scenario items and tests "
         "using the shutdown_probe fixture carry it; deselect with -m 'not shutdown_probe')",
     )
+    if fail_on_words(config):  # a typo fails the session at once, not after the cases ran
+        from .errors import UsageError
+        from .policy import parse_fail_on
+
+        try:
+            parse_fail_on(fail_on_words(config), "--shutdown-probe-fail-on / shutdown_probe_fail_on")
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     for option in REPORT_OPTIONS:
         value = config.getoption(option)
         if value is not None and (value == "" or FsPath(value).is_dir()):

@@ -656,9 +656,20 @@ CLAIM_VERDICTS: tuple[str, ...] = typing.get_args(ClaimVerdict)
 
 
 @dataclass
+class FailedKey:
+    """Where the scenario stated an expectation that did not hold: its [expect] table
+    (``all`` for [expect.all], else the path's name) and the key in it."""
+
+    table: str
+    key: str
+
+
+@dataclass
 class ExpectResult:
     passed: bool = True
     failures: list[str] = field(default_factory=list)
+    # the key behind each failure, in the same order (empty in files written before it)
+    failed_keys: list[FailedKey] = field(default_factory=list)
     declared: bool = False  # False when the scenario states nothing for this path
     # what was observed for each check that held, one line each (failures has the rest)
     evidence: list[str] = field(default_factory=list)
@@ -666,6 +677,19 @@ class ExpectResult:
     # not test it (skipped, or the case did not run to the end)
     claim: str | None = None
     verdict: ClaimVerdict | None = None
+
+
+@dataclass
+class PolicyFailure:
+    """A finding that fails the case under the run's ``--fail-on`` (policy.FINDINGS:
+    hung, orphans, ignored, unresponsive, killed, refuted), and what was seen."""
+
+    finding: str
+    detail: str
+
+    @property
+    def line(self) -> str:
+        return f"--fail-on {self.finding}: {self.detail}"
 
 
 @dataclass
@@ -735,6 +759,8 @@ class CaseResult:
     hang: Hang | None = None
     # outcomes in STAYED: what changed after the trigger, and the alive check
     stayed: StayRecord | None = None
+    # findings the run's --fail-on (or the plugin's) made failures (policy.py)
+    fail_on: list[PolicyFailure] = field(default_factory=list)
 
     def skip(self, reason: str) -> None:
         """Mark the case skipped: the path does not apply, for ``reason``."""
@@ -760,7 +786,13 @@ class CaseResult:
     @property
     def failed(self) -> bool:
         """True when the case counts against the run's exit status."""
-        return self.errored or not self.expect.passed
+        return self.errored or not self.expect.passed or bool(self.fail_on)
+
+    @property
+    def failure_lines(self) -> list[str]:
+        """Every reason the case failed that is not an error: the expectations that
+        did not hold, then the findings --fail-on names."""
+        return [*self.expect.failures, *(f.line for f in self.fail_on)]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

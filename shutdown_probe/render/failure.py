@@ -49,8 +49,13 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
                         tail_lines: int = 20) -> str:
     """Why ``case`` failed: the expectation diff (when ``expectation`` is given), the
     evidence, the output tail."""
-    lines = [f"{case.scenario}::{case.label}: " + (
-        f"the case did not run to the end ({case.outcome})" if case.errored else "expectations do not hold")]
+    if case.errored:
+        why = f"the case did not run to the end ({case.outcome})"
+    elif case.expect.passed and case.fail_on:
+        why = "--fail-on: " + ", ".join(f.finding for f in case.fail_on)
+    else:
+        why = "expectations do not hold"
+    lines = [f"{case.scenario}::{case.label}: {why}"]
     if case.expect.claim:
         lines.append(f"  claim {case.expect.verdict or 'untested'}: {case.expect.claim}")
     if case.errored:
@@ -66,7 +71,7 @@ def format_case_failure(case: CaseResult, expectation: ExpectedHooks | None = No
         width = max(len(label) for label, _ in rows)
         lines += [f"  {label:<{width}}  {value}" for label, value in rows]
     if not case.errored:  # with or without the expectation at hand (a JUnit report has only the results)
-        lines += [f"  ✗ {failure}" for failure in case.expect.failures]
+        lines += [f"  ✗ {failure}" for failure in case.failure_lines]
     lines.append(f"  outcome: {row_summary(case)}")
     if case.stop is not None and not case.errored:
         lines.append(f"  stop: {explain(case)}")

@@ -291,9 +291,9 @@ def _case(case: CaseResult, n: int) -> list[str]:
     if case.expect.claim:
         out.append(tag("p", {"class": f"claim {case.expect.verdict or 'untested'}"},
                         esc(f"claim: {case.expect.claim} — {case.expect.verdict or 'untested'}")))
-    if case.expect.failures:
+    if case.failure_lines:
         out.append('<ul class="failures">' + "".join(tag("li", {}, esc(f"{NOT_RAN} {f}"))
-                                                     for f in case.expect.failures) + "</ul>")
+                                                     for f in case.failure_lines) + "</ul>")
     if case.stop is not None:
         out.append("<h4>stop profile</h4>")
         out.append(_stop_facts(case.stop))

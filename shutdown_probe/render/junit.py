@@ -73,7 +73,7 @@ def _message(case: CaseResult) -> str:
     """The first line a CI page shows for a failed case."""
     if case.errored:
         return case.error or case.outcome
-    failures = case.expect.failures
+    failures = case.failure_lines
     if not failures:
         return "expectations do not hold"
     return failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
@@ -90,8 +90,9 @@ def _testcase(suite: ET.Element, case: CaseResult, classname: str) -> None:
         _el(el, "skipped", {"message": case.skip_reason or "skipped"})
     elif case.errored:
         _el(el, "error", {"message": _message(case), "type": case.outcome}, format_case_failure(case))
-    elif not case.expect.passed:
-        _el(el, "failure", {"message": _message(case), "type": "expectation"}, format_case_failure(case))
+    elif case.failed:
+        kind = "expectation" if not case.expect.passed else "fail-on"
+        _el(el, "failure", {"message": _message(case), "type": kind}, format_case_failure(case))
     if case.output_tail:
         _el(el, "system-out", text=case.output_tail)
 

@@ -192,7 +192,7 @@ def _case_details(case: CaseResult) -> list[str]:
         out.append(f"- harness sent {escape(e.signal)} to {escape(e.role)} pid {e.pid}: {escape(e.reason)}")
     if case.expect.claim:
         out.append(f"- claim: {escape(case.expect.claim)} — **{escape(case.expect.verdict or 'untested')}**")
-    for f in case.expect.failures:
+    for f in case.failure_lines:
         out.append(f"- ✗ {escape(f)}")
     if case.output_tail:
         out += ["", "<details><summary>output tail</summary>", "", *fenced(case.output_tail), "", "</details>"]

@@ -49,7 +49,7 @@ def failure_lines(cases: list[CaseResult]) -> list[str]:
     for case in cases:
         if case.outcome in UNFINISHED and not case.expect.failures:
             lines.append(f"{case.label}: {case.outcome}: {case.error}")
-        for failure in case.expect.failures:
+        for failure in case.failure_lines:
             lines.append(f"{case.label}: {failure}")
     return lines
 

@@ -1,14 +1,24 @@
 """The [expect] table: per path, what must hold (hooks that ran or not, where and in
 which order, the outcome, the exit, orphans, the grace kill, the traffic verdicts) and
-the claim those checks stand for."""
+the claim those checks stand for.
+
+``[expect.all]`` holds on every path unless the path's own table says otherwise, key by
+key: a key the path's table gives replaces all's (``outcome``, ``exit``, ``orphans``,
+``within_grace``, and each list as a whole); a hook the path names anywhere (``ran``,
+``not_ran``, ``ran_in``, ``order``) leaves all's lists, and so does a check it names
+(``verified``, ``not_verified``), so the two tables never contradict each other.
+Only :data:`EXPECT_ALL_KEYS` may be given in ``all``; ``claim`` is a path's alone.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
 from .checks import Checker, did_you_mean, is_signal_name, number, seg, signal_hint, value_kind
-from .specs import EXPECT_KEYS, OUTCOMES, PROBE_HOOK_PREFIX, Expectation, HookSpec, TrafficSpec, TriggerSpec
+from .specs import (EXPECT_ALL, EXPECT_ALL_KEYS, EXPECT_KEYS, OUTCOMES, PROBE_HOOK_PREFIX, Expectation, HookSpec,
+                    TrafficSpec, TriggerSpec)
 
 # checks that a hook named under `key` is one the expectation may name
 _HookCheck = Callable[[str, str], None]
@@ -19,10 +29,16 @@ def parse_expect(
     triggers: dict[str, TriggerSpec], *, probe: bool = True, traffic: TrafficSpec | None = None,
     checks: tuple[str, ...] = (),
 ) -> dict[str, Expectation]:
-    """[expect]: one [expect.PATH] per path of the scenario."""
+    """[expect]: one [expect.PATH] per path of the scenario, and [expect.all] merged
+    into each (every path then has one)."""
     names = [p.name for p in paths]
+    base = None
+    if EXPECT_ALL in expect:
+        base = _parse_all(c, expect[EXPECT_ALL], names, hooks, probe=probe, checks=checks)
     out: dict[str, Expectation] = {}
     for path_name, raw in expect.items():
+        if path_name == EXPECT_ALL:
+            continue
         where = f"expect.{seg(path_name)}"
         if path_name not in names:
             if path_name in BUILTIN_PATHS or path_name in triggers:
@@ -32,17 +48,54 @@ def parse_expect(
             raise c.fail(where, f"path '{path_name}' is not one of this scenario's paths{hint} "
                                 f"(paths: {', '.join(names)})", value=path_name, allowed=names)
         out[path_name] = parse_expectation(c, raw, where, path_name, hooks, probe=probe, traffic=traffic,
-                                           checks=checks)
-    return out
+                                           checks=checks, base=base)
+    if base is None:
+        return out
+    return {name: out.get(name) or _merged(base, Expectation(), set()) for name in names}
+
+
+def _parse_all(c: Checker, raw: Any, names: list[str], hooks: dict[str, HookSpec], *, probe: bool,
+               checks: tuple[str, ...]) -> Expectation:
+    """[expect.all]: the keys that make sense on every path."""
+    where = f"expect.{EXPECT_ALL}"
+    if EXPECT_ALL in names:
+        raise c.fail(where, f"[{where}] states what holds on every path, and this scenario also has a path "
+                            f"named '{EXPECT_ALL}': rename that trigger", value=EXPECT_ALL)
+    table = c.table(raw, where)
+    for key in table:
+        if key in EXPECT_KEYS and key not in EXPECT_ALL_KEYS:
+            why = "is a path's own sentence" if key == "claim" else "differs by path"
+            raise c.fail(f"{where}.{seg(key)}", f"{key} {why}: give it in [expect.PATH] (keys [{where}] "
+                                                f"takes: {', '.join(EXPECT_ALL_KEYS)})",
+                         value=key, allowed=EXPECT_ALL_KEYS)
+    c.keys(table, EXPECT_ALL_KEYS, where)
+    return parse_expectation(c, table, where, EXPECT_ALL, hooks, probe=probe, checks=checks)
+
+
+def _merged(base: Expectation, own: Expectation, given: set[str]) -> Expectation:
+    """``own`` (a path's table, whose keys are ``given``) over ``base`` ([expect.all])."""
+    hooks = {*own.ran, *own.not_ran, *own.ran_in, *own.order}
+    checks = {*own.verified, *own.not_verified}
+    taken: dict[str, Any] = {}
+    for key in EXPECT_ALL_KEYS:
+        value = getattr(base, key)
+        if key in given or value is None or value == ():
+            continue
+        if key in ("ran", "not_ran", "verified", "not_verified"):
+            value = tuple(n for n in value if n not in (hooks if key in ("ran", "not_ran") else checks))
+            if not value:
+                continue
+        taken[key] = value
+    return dataclasses.replace(own, **taken, from_all=tuple(taken))
 
 
 def parse_expectation(
     c: Checker, raw: Any, where: str, path_name: str, hooks: dict[str, HookSpec], *, probe: bool = True,
-    traffic: TrafficSpec | None = None, checks: tuple[str, ...] = (),
+    traffic: TrafficSpec | None = None, checks: tuple[str, ...] = (), base: Expectation | None = None,
 ) -> Expectation:
     """One expectation table (``[expect.PATH]``, or any table with its keys) for path
     ``path_name``; ``where`` prefixes the keys in error messages; ``checks`` the
-    names of the scenario's [verify] checks."""
+    names of the scenario's [verify] checks; ``base`` [expect.all], merged in."""
 
     def hook_name(hook: str, key: str) -> None:
         if hook.startswith(PROBE_HOOK_PREFIX) and len(hook) > len(PROBE_HOOK_PREFIX):
@@ -79,12 +132,16 @@ def parse_expectation(
         if not claim:
             raise c.fail(f"{where}.claim", "is empty: expected a sentence saying what the checks show",
                          value=table["claim"])
+    within = c.boolean(table["within_grace"], f"{where}.within_grace") if "within_grace" in table else None
     expectation = Expectation(tuple(ran), tuple(not_ran), outcome, exit_, orphans, ran_in, grace_kill,
-                              verdicts["drained"], verdicts["dropped"], claim, tuple(order), verified, not_verified)
+                              verdicts["drained"], verdicts["dropped"], claim, tuple(order), verified, not_verified,
+                              within)
+    if base is not None:
+        expectation = _merged(base, expectation, set(table))
     if claim is not None and not expectation.checks:
         raise c.fail(f"{where}.claim", "a claim needs something to check it against: add ran, not_ran, "
-                                       "ran_in, order, outcome, exit, orphans, grace_kill, drained, dropped, "
-                                       "verified or not_verified")
+                                       "ran_in, order, outcome, exit, orphans, within_grace, grace_kill, drained, "
+                                       "dropped, verified or not_verified")
     return expectation
 
 

@@ -56,7 +56,13 @@ TRIGGER_KEYS = ("http", "method", "command", "timeout", "signal", "to", "role", 
 AIM_KEYS = ("to", "role", "cmdline", "nth")
 AIM_TARGETS = ("root", "group", "busy", "idle", "every-worker")
 EXPECT_KEYS = ("claim", "ran", "not_ran", "ran_in", "order", "outcome", "exit", "orphans", "grace_kill", "drained",
-               "dropped", "verified", "not_verified")
+               "dropped", "verified", "not_verified", "within_grace")
+# [expect.all]: what holds on every path unless the path's own table says otherwise.
+# The other keys are a path's alone: claim (a sentence about one path), ran_in and
+# order (where and in which order, which differ by path), grace_kill (stop profiles
+# only), drained and dropped (only where [traffic] sends requests).
+EXPECT_ALL = "all"
+EXPECT_ALL_KEYS = ("ran", "not_ran", "outcome", "exit", "orphans", "within_grace", "verified", "not_verified")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
 PRE_STOP_KEYS = ("http", "method", "command")
 # [profiles.NAME]: the keys every profile with a grace takes, and those of one profile
@@ -269,6 +275,12 @@ class Expectation:
     # [verify.NAME] checks that must pass (exit 0), and that must run and fail
     verified: tuple[str, ...] = ()
     not_verified: tuple[str, ...] = ()
+    # the root ended by itself before the stop timeout (a stop profile: before its
+    # grace ran out) and neither the harness nor the stopper killed any process
+    within_grace: bool | None = None
+    # the keys this expectation took from [expect.all] (EXPECT_ALL_KEYS), so a
+    # failure can name the table that stated it
+    from_all: tuple[str, ...] = ()
 
     @property
     def checks(self) -> bool:
@@ -276,7 +288,11 @@ class Expectation:
         return bool(self.ran or self.not_ran or self.ran_in or self.order or self.verified
                     or self.not_verified) or any(
             v is not None for v in (self.outcome, self.exit, self.orphans, self.grace_kill, self.drained,
-                                    self.dropped))
+                                    self.dropped, self.within_grace))
+
+    def table_of(self, key: str, path: str) -> str:
+        """The [expect] table that stated ``key`` for ``path``: ``all`` or the path."""
+        return EXPECT_ALL if key in self.from_all else path
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ PACKAGE = Path(shutdown_probe.__file__).parent
 # Low to high. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "roles",
-              "mphelpers"}),
+              "mphelpers", "tomllines"}),
     ("results model", {"results", "environment", "behaviour"}),
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
     # pipeline calls it to judge the case it just ran
-    ("judging", {"expect"}),
+    ("judging", {"expect", "policy"}),
     ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "handles", "kills", "strays",
                        "processes", "namespaces", "ports", "output", "readiness", "probe", "evidence", "traffic",
                        "actions", "deadline", "stops", "aim", "services", "verify", "busyline", "hangs",
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("case pipeline", {"case", "launch", "phases", "collect", "service_pool", "pipeline", "runner"}),
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),
-    ("reports and policies", {"reports", "interrupts"}),
+    ("reports and policies", {"reports", "interrupts", "github"}),
     ("faces", {"cli", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
 ]
 
