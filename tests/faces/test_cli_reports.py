@@ -243,4 +243,4 @@ ran = ["bye"]
     assert cases["sigterm"]["evidence"][0].startswith("hook 'bye' ran in root: stdout line ")
     assert cases["sigkill"]["verdict"] == "refuted"
     assert cases["sigkill"]["failures"] == ["expected hook 'bye' to run, it did not (no output line matched "
-                                            "'\\\\[pid (?P<pid>\\\\d+)\\\\] bye')"]
+                                            r"'\[pid (?P<pid>\d+)\] bye')"]  # the regex as written
