@@ -82,8 +82,26 @@ def _repeat(text: str) -> int:
     return _count(text, "how many times to run each case", MAX_CASES)
 
 
+# The widest matrix --width lays out: past it, a number is a typo.
+MAX_WIDTH = 1000
+
+WIDTH_HELP = ("lay the matrix out for this many columns (default: the terminal's; piped, $COLUMNS or 200): "
+              "long headers become keys named under the table, and a table that still does not fit "
+              "becomes a list per path")
+
+
+def _width(text: str) -> int:
+    return _count(text, "a number of columns", MAX_WIDTH)
+
+
+DESCRIPTION = ("Start an app as it really runs, end it along termination paths (Ctrl-C, SIGTERM, SIGKILL, "
+               "docker stop, a Kubernetes pod delete...) and show, path by path, which cleanup hooks ran, "
+               "how each process ended and what was left running. Exit status: 0 every expectation held, "
+               "1 one did not, 2 a usage or scenario mistake.")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _ArgParser(prog="shutdown-probe", description=__doc__.splitlines()[0])
+    p = _ArgParser(prog="shutdown-probe", description=DESCRIPTION)
     p.add_argument("--version", action="version", version=f"shutdown-probe {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_ArgParser)
     _run_arguments(sub.add_parser(
@@ -121,20 +139,22 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                      help="keep each case's private working folder (named in the progress lines)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     _fail_on_argument(run)
-    run.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    run.add_argument("--width", type=_width, default=None, metavar="COLUMNS", help=WIDTH_HELP)
 
 
 def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("results", nargs="+", metavar="RESULTS.json")
     report.add_argument("--markdown", metavar="FILE",
-                        help="write compatibility tables for docs: rows = paths, columns = scenarios "
+                        help="write the Markdown report `run --markdown` writes (a matrix and the details of each case)")
+    report.add_argument("--compat", metavar="FILE",
+                        help="write compatibility tables for docs, in Markdown: rows = paths, columns = scenarios "
                              "(one environment) or environments (a table per scenario)")
-    report.add_argument("--details", action="store_true",
-                        help="with --markdown: write the full per-case report that `run --markdown` writes")
     report.add_argument("--junit", metavar="FILE", help="write JUnit XML (as `run --junit` does)")
-    report.add_argument("--html", metavar="FILE")
+    report.add_argument("--html", metavar="FILE", help="write the HTML report (as `run --html` does)")
+    report.add_argument("--matrix", action="store_true",
+                        help="print the matrix even when writing files (without files it is always printed)")
     _fail_on_argument(report)
-    report.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    report.add_argument("--width", type=_width, default=None, metavar="COLUMNS", help=WIDTH_HELP)
 
 
 FAIL_ON_HELP = ("fail (exit 1) a case with this finding even where the scenario expects nothing: hung, orphans, "
@@ -213,11 +233,13 @@ def _text(line: str, style: str = "") -> Text:
 def _console(stderr: bool = False, width: int | None = None) -> Console:
     from rich.console import Console
 
+    from .render.layout import PIPED_WIDTH
+
     console = Console(stderr=stderr, width=width, highlight=False)
     if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
         # Piped into a file or a CI log, nothing limits the width; rich's 80 columns
-        # would fold the matrix's cells.
-        console.width = 140
+        # would make a list of a matrix that a log shows well as a table.
+        console.width = PIPED_WIDTH
     return console
 
 
@@ -251,13 +273,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .policy import apply_policy, parse_fail_on
     from .render.text import clean_line
+    from .reports import write_reports
     from .results import Results, load_results, older_results_note
 
-    from .policy import apply_policy, parse_fail_on
-
-    if args.details and not args.markdown:
-        raise _Usage("report: --details changes what --markdown FILE writes; give --markdown FILE too")
     fail_on = parse_fail_on(args.fail_on)
     # Each file is kept whole for the compatibility tables, which compare the files'
     # environments; the matrix and the other reports read them merged.
@@ -277,8 +297,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if fail_on:  # judged again; without --fail-on a file keeps what its run's policy found
         apply_policy(merged.cases, fail_on)
     # the files first: printing the matrix must not cost them
-    reports_ok = _write_reports(_targets(args), merged, parts=None if args.details else parts)
-    reports_ok &= _print_matrix(merged, args.width)
+    targets = _targets(args)
+    written = write_reports(merged, targets, compat=parts)
+    reports_ok = _said(written)
+    for report in written:  # what was asked is the files: say where they went
+        if report.ok:
+            print(clean_line(f"wrote {report.target} ({report.kind})"))
+    if (args.matrix or not any(targets.values())) and not _print_matrix(merged, args.width):
+        return EXIT_USAGE
     reports_ok &= _github(merged)
     if not reports_ok:
         return EXIT_USAGE
@@ -336,15 +362,7 @@ def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float |
     that is no path of ``scenarios``, or a bad number, is a usage mistake."""
     from .runner import TooManyCases, expand_cases
 
-    known = {p.name for s in scenarios for p in s.paths}
-    qualified = {f"{s.name}::{p.name}" for s in scenarios for p in s.paths}
-    for name in paths:
-        if "::" in name and name not in qualified:
-            raise _Usage(f"--path: '{name}' is not SCENARIO::PATH of the given scenarios "
-                         f"(scenarios: {', '.join(sorted({s.name for s in scenarios}))})")
-        if "::" not in name and name not in known:
-            raise _Usage(f"--path: '{name}' is not a path of the given scenarios "
-                         f"(they have: {', '.join(sorted(known))})")
+    scenarios = [s.with_paths(_asked_of(s, scenarios, paths)) for s in scenarios]
     if grace is not None:
         from .scenario import MAX_SECONDS
 
@@ -361,6 +379,36 @@ def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float |
         return expand_cases(scenarios, paths, repeat=repeat)
     except TooManyCases as exc:
         raise _Usage(f"--repeat {repeat}: {exc}") from None
+
+
+def _asked_of(scenario: Scenario, scenarios: list[Scenario], paths: list[str]) -> list[str]:
+    """The paths ``--path`` asks ``scenario`` to run (``NAME`` every scenario, ``S::NAME``
+    one): each one it lists, or any built-in path, named explicitly (the fixture's rule);
+    a name that is neither is a usage mistake, with the closest name."""
+    from .paths import BUILTIN_PATHS
+    from .scenario import did_you_mean
+
+    names = {s.name for s in scenarios}
+    asked = []
+    for name in paths:
+        who, _, path = name.rpartition("::")
+        if who and who not in names:
+            raise _Usage(f"--path: '{name}' is not SCENARIO::PATH of the given scenarios"
+                         f"{did_you_mean(who, names)} (scenarios: {', '.join(sorted(names))})")
+        if who and who != scenario.name:
+            continue
+        try:
+            scenario.path_named(path)
+        except ProbeError:
+            if who or not any(path in {p.name for p in s.paths} for s in scenarios):
+                known = sorted({p.name for s in scenarios for p in s.paths}
+                               | {n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger})
+                raise _Usage(f"--path: '{path}' is no path of {who or 'the given scenarios'} nor a built-in "
+                             f"one{did_you_mean(path, known)} (`shutdown-probe paths` lists the built-in "
+                             "paths)") from None
+            continue  # another scenario's own trigger path
+        asked.append(path)
+    return asked
 
 
 def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
@@ -465,16 +513,13 @@ def _targets(args: argparse.Namespace) -> dict[str, str | None]:
     return {kind: getattr(args, kind, None) for kind in KINDS}
 
 
-def _write_reports(targets: Mapping[str, str | None], results: Results,
-                   parts: list[Results] | None = None) -> bool:
+def _write_reports(targets: Mapping[str, str | None], results: Results) -> bool:
     """The report files asked for, each on its own (:func:`~shutdown_probe.reports.write_reports`):
     one that cannot be written is one line on stderr, and the others are still
-    written. False when one could not be. ``parts``: each results file on its own,
-    for ``report``: its --markdown is the compatibility tables for docs (without
-    ``parts``, the per-case report that ``run`` writes)."""
+    written. False when one could not be."""
     from .reports import write_reports
 
-    return _said(write_reports(results, targets, compat=parts))
+    return _said(write_reports(results, targets))
 
 
 def _said(written: list[Written]) -> bool:
@@ -492,7 +537,7 @@ def _print_matrix(results: Results, width: int | None) -> bool:
 
     console = _console(width=width)
     try:
-        tables = list(build_tables(results))
+        tables = list(build_tables(results, console.width))
     except Exception as exc:  # a renderer's bug: the report files are already written
         _err(f"the matrix could not be printed: {type(exc).__name__}: {exc}")
         return False

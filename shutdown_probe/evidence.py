@@ -28,7 +28,7 @@ import regex
 from .output import Line
 from .reading import describe_kind
 from .results import UNOBSERVED, HookOrder, HookResult, OrderPair, UnknownOrder
-from .patterns import line_matcher, regex_timeout_note
+from .patterns import line_matcher, quoted, regex_timeout_note
 from .scenario import HookSpec
 
 MAX_MATCHES = 50
@@ -131,7 +131,7 @@ class LogHookDetector:
                 first = before[-1].line
                 return HookResult(False, f"no match after the trigger (only before it, {first.stream} "
                                          f"line {first.number}: {first.text.strip()[:120]})")
-            return HookResult(False, f"no output line matched {self.pattern.pattern!r}")
+            return HookResult(False, f"no output line matched {quoted(self.pattern.pattern)}")
         first = after[0].line
         pids = sorted({(pid_map or {}).get(m.pid, m.pid) for m in after if m.pid is not None})
         later = ""

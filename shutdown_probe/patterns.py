@@ -182,9 +182,17 @@ def regex_timeout_note(key: str, pattern: regex.Pattern[str], line: OutputLine) 
             "regex more specific)")
 
 
+def quoted(text: str) -> str:
+    r"""``text`` in quotes as its author wrote it: ``'\d+'``, not Python's repr
+    ``'\\d+'``; in single quotes unless it holds one; only characters that cannot be
+    printed are escaped (a newline as ``\n``)."""
+    mark = "'" if "'" not in text else '"'
+    return mark + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + mark
+
+
 def shown(text: str, limit: int = 80) -> str:
-    """``repr(text)``, cut to about ``limit`` characters: a message quoting a pattern
-    (or any text from a scenario file) stays readable."""
+    """``text`` quoted as written (:func:`quoted`), cut to about ``limit`` characters: a
+    message quoting a pattern (or any text from a scenario file) stays readable."""
     if len(text) <= limit:
-        return repr(text)
-    return repr(text[:limit]) + f"... ({len(text)} characters)"
+        return quoted(text)
+    return quoted(text[:limit]) + f"... ({len(text)} characters)"

@@ -449,9 +449,10 @@ class SessionMatrix:
             self.config.getini("shutdown_probe_matrix")
         if show:
             from .render import format_terminal
+            from .render.layout import PIPED_WIDTH
 
-            # A CI log is not a terminal: wide tables read better there than folded ones.
-            width = terminalreporter._tw.fullwidth if terminalreporter.isatty else 140
+            # A CI log is not a terminal: wide tables read better there than lists.
+            width = terminalreporter._tw.fullwidth if terminalreporter.isatty else PIPED_WIDTH
             terminalreporter.write_sep("=", "shutdown-probe matrix")
             terminalreporter.write(format_terminal(self.results(), width=width))
         for line in self.messages:
@@ -597,9 +598,7 @@ class ShutdownProbe:
 
 
 def _pick_path(scenario: Scenario, name: str | None) -> Path:
-    from .paths import BUILTIN_PATHS
     from .errors import UsageError
-    from .scenario import did_you_mean
 
     names = [p.name for p in scenario.paths]
     if name is None:
@@ -607,12 +606,4 @@ def _pick_path(scenario: Scenario, name: str | None) -> Path:
             return scenario.paths[0]
         raise UsageError(f"scenario {scenario.name!r} has {len(names)} paths ({', '.join(names)}); "
                          "say which one: run(..., path='sigterm'), or use run_paths()")
-    for p in scenario.paths:
-        if p.name == name:
-            return p
-    builtin = BUILTIN_PATHS.get(name)
-    if builtin is not None and not builtin.needs_trigger:
-        return builtin  # any signal path works on any scenario, listed or not
-    known = names + [n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and n not in names]
-    raise UsageError(f"scenario {scenario.name!r} has no path {name!r}{did_you_mean(name, known)} "
-                     f"(its paths: {', '.join(names)})")
+    return scenario.path_named(name)  # listed, or any built-in path (the CLI's --path rule too)

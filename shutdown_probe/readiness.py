@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
-from .patterns import line_matcher, regex_timeout_note
+from .patterns import line_matcher, quoted, regex_timeout_note
 from .scenario import ReadyCheck
 from .waiting import Backoff, Flag, wait_readable
 
@@ -78,13 +78,13 @@ def wait_ready(
             if log_watch.flag.is_set():
                 if log_watch.note is not None:  # the regex was turned off: it can never match now
                     return ReadyOutcome(False, log_watch.note, time.monotonic() - start)
-                return ReadyOutcome(True, f"log matched {check.value!r}", time.monotonic() - start)
+                return ReadyOutcome(True, f"log matched {quoted(str(check.value))}", time.monotonic() - start)
             failed = gone()
             if failed:
                 return failed
             left = deadline - time.monotonic()
             if left <= 0:
-                return ReadyOutcome(False, f"no output line matched {check.value!r} within {timeout:g} s",
+                return ReadyOutcome(False, f"no output line matched {quoted(str(check.value))} within {timeout:g} s",
                                     time.monotonic() - start)
             wait_readable(wake + [log_watch.flag.fileno()], left)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The formats in the order they are written: the JSON first, as it holds everything
 # the others are rendered from.
-KINDS = ("json", "markdown", "junit", "html")
+KINDS = ("json", "markdown", "compat", "junit", "html")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ def _renderer(kind: str, results: Results, compat: list[Results] | None) -> Call
     if kind == "json":
         return lambda: results.write_json
     if kind == "markdown":
-        return lambda: render.format_markdown(results) if compat is None else render.format_compat(compat)
+        return lambda: render.format_markdown(results)
+    if kind == "compat":  # the files one by one (they are compared by environment), else as one
+        return lambda: render.format_compat(compat if compat is not None else [results])
     if kind == "junit":
         return lambda: render.format_junit(results)
     if kind == "html":
@@ -58,8 +60,8 @@ def write_reports(results: Results, targets: Mapping[str, str | None], *,
                   compat: list[Results] | None = None) -> list[Written]:
     """Write ``results`` to each ``targets[kind]`` that is set (kinds: :data:`KINDS`).
 
-    ``compat``: the results files one by one, for ``report --markdown``, which then
-    writes the compatibility tables instead of the per-case report. Returns what
+    ``compat``: the results files one by one, for the compatibility tables
+    (``report --compat``), which compare them by environment. Returns what
     happened to each report, in :data:`KINDS` order; never raises for one report's
     sake, whatever went wrong with it.
     """

@@ -171,7 +171,8 @@ def ignored_words(case: CaseResult) -> str:
 
 
 def time_cell(case: CaseResult) -> str:
-    """Trigger to the end: of every process, or of the root when orphans outlived it.
+    """Trigger to the end: of every process, or of the root when orphans outlived it
+    (then said: "0.00 s (orphans: 3.0 s)", when the harness killed them).
 
     For a stop profile, the grace accounting: "0.21 s of 10 s", "killed at 10 s".
     For a case the root survived, when the path's target ended."""
@@ -191,8 +192,23 @@ def time_cell(case: CaseResult) -> str:
     if case.outcome in ("hung", "ignored"):
         return "killed"
     if case.root_exit_s is not None:
-        return f"{case.root_exit_s:.2f} s"
+        return f"{case.root_exit_s:.2f} s" + _orphans_killed(case)
     return "-"
+
+
+# a time cell whose root ended first, its orphans later: "0.00 s (orphans: 10.0 s)"
+ORPHANS_UNTIL = "(orphans: "
+
+
+def _orphans_killed(case: CaseResult) -> str:
+    """After the root's time, when processes outlived it until the harness killed
+    them: ' (orphans: 10.0 s)', when it killed them; the time alone is not every
+    process's."""
+    if not case.orphans and not case.strays:
+        return ""
+    pids = {o.pid for o in case.orphans if o.killed_by_harness}
+    times = [e.at_s for e in case.escalations if e.pid in pids and e.at_s is not None]
+    return f" {ORPHANS_UNTIL}{max(times):.1f} s)" if times else f" {ORPHANS_UNTIL}killed)"
 
 
 def target_process(case: CaseResult) -> ProcessRecord | None:

@@ -56,7 +56,7 @@ OUTCOME_LEGEND = {
     "reloaded": "reloaded = the root stayed, its processes changed and the app still answered (the harness ended it)",
     "unresponsive": "unresponsive = the root outlived the path but the app no longer answered or progressed",
     "not ready": "not ready = the app never got ready that time",
-    "error": "error = the case could not run (see `report --details`)",
+    "error": "error = the case could not run (see `report --markdown`)",
     "interrupted": "interrupted = the harness was stopped (SIGINT or SIGTERM) while the case ran",
     "skipped": "skipped = the path did not apply (e.g. no child process to signal)",
 }
@@ -357,7 +357,7 @@ def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str
         lines.append(f"| {code(path, cell=True)} | " + " | ".join(row) + " |")
     lines += ["", "Legend: " + _legend(cases, used) + ".", "", columns_line, ""]
     if failed:
-        lines += ["Expectations that did not hold (`report --details` says why): " + "; ".join(failed) + ".", ""]
+        lines += ["Expectations that did not hold (`report --markdown` says why): " + "; ".join(failed) + ".", ""]
     return lines
 
 

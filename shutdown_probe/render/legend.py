@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..results import CaseResult
-from .cells import CUT, NOT_RAN, RAISED, RAN, UNKNOWN, VERIFY_COLUMN, hook_cell
+from .cells import CUT, NOT_RAN, ORPHANS_UNTIL, RAISED, RAN, UNKNOWN, VERIFY_COLUMN, hook_cell, time_cell
 from .traffic import has_traffic
 
 
@@ -23,6 +23,9 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"{VERIFY_COLUMN}NAME = a check run after the case against the state the app left: "
                      f"{RAN} it exited 0, {NOT_RAN} it exited with another code, {UNKNOWN} it gave no answer "
                      "(timed out, could not start, killed); then its last output line")
+    if any(ORPHANS_UNTIL in time_cell(c) for c in cases):
+        notes.append(f"time A s {ORPHANS_UNTIL}B s) = the root ended after A s; processes it left ran on "
+                     "until the harness killed them at B s")
     outcomes = {c.outcome for c in cases}
     if "reloaded" in outcomes:
         notes.append("reloaded = the root stayed, its processes changed, the app still answered")

@@ -211,7 +211,11 @@ def is_signal_name(name: str) -> bool:
 
 
 def signal_hint(name: str) -> str:
-    """"; did you mean 'SIGTERM'?" for a misspelt signal name (``term``, ``SIGTREM``)."""
+    """"; did you mean 'SIGTERM'?" for a misspelt signal name (``term``, ``SIGTREM``);
+    for a number in quotes (``exit = "0"``), to write it without them."""
+    digits = name.strip()
+    if digits.lstrip("+-").isdigit() and len(digits) <= 20:
+        return f"; for the number, write it without quotes: {int(digits)}"
     names = list(signal.Signals.__members__)
     guess = name.upper()
     if not guess.startswith("SIG"):

@@ -213,7 +213,7 @@ def make_scenario(
     if ready is not None:
         data["app"]["ready"] = ready
     if hooks:
-        data["hooks"] = _log_shorthand(hooks)
+        data["hooks"] = hooks  # a plain string is a log regex here as in a file (parse_hooks)
     for key, value in (("paths", paths), ("triggers", triggers), ("expect", expect), ("profiles", profiles),
                        ("traffic", traffic), ("services", services), ("verify", verify)):
         if value is not None:
@@ -221,11 +221,3 @@ def make_scenario(
     base = FsPath(base_dir).resolve()
     stand_in = base / (re.sub(r"[^\w.-]", "_", name) + ".toml")  # never read; only its folder counts
     return parse_scenario(data, file=stand_in, shown=shown or f"scenario {name!r}")
-
-
-def _log_shorthand(hooks: object) -> object:
-    """make_scenario's ``hooks``: a plain string stands for ``{log = "..."}``. Anything
-    but a table is left as it is, for parse_scenario to refuse as it would in a file."""
-    if not isinstance(hooks, dict):
-        return hooks
-    return {k: {"log": v} if isinstance(v, str) else v for k, v in hooks.items()}

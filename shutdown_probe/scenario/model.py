@@ -8,6 +8,7 @@ from pathlib import Path as FsPath
 
 from ..errors import UsageError
 from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
+from .checks import did_you_mean
 from .resolution import Resolved, ResolvedService, ResolvedVerify, resolve, resolve_service, resolve_verify
 from .specs import (ANY_ATEXIT, PROBE_HOOK_PREFIX, AppSpec, Expectation, HookSpec, ProfileSettings, ServiceSpec,
                     TrafficSpec, TriggerSpec, VerifySpec)
@@ -59,6 +60,28 @@ class Scenario:
                 current = self.profiles.get(path.name, ProfileSettings())
                 profiles[path.name] = dataclasses.replace(current, grace=float(seconds), grace_from=source)
         return dataclasses.replace(self, profiles=profiles)
+
+    def path_named(self, name: str) -> Path:
+        """Path ``name``, asked for by name (``--path``, the fixture's ``run``): one the
+        scenario lists, else any built-in path that needs no trigger of the scenario's,
+        listed or not (the scenario's ``paths`` is what runs when none is named). A
+        UsageError naming the closest name otherwise."""
+        for p in self.paths:
+            if p.name == name:
+                return p
+        builtin = BUILTIN_PATHS.get(name)
+        if builtin is not None and not builtin.needs_trigger:
+            return builtin
+        names = [p.name for p in self.paths]
+        known = names + [n for n, p in BUILTIN_PATHS.items() if not p.needs_trigger and n not in names]
+        raise UsageError(f"scenario {self.name!r} has no path {name!r}{did_you_mean(name, known)} "
+                         f"(its paths: {', '.join(names)}; any built-in path may be named too: "
+                         "`shutdown-probe paths` lists them)")
+
+    def with_paths(self, names: list[str]) -> "Scenario":
+        """A copy that also has the paths ``names`` (:meth:`path_named`: listed, or built in)."""
+        extra = [self.path_named(n) for n in dict.fromkeys(names) if n not in {p.name for p in self.paths}]
+        return dataclasses.replace(self, paths=(*self.paths, *extra)) if extra else self
 
     def with_orphan_watch(self, seconds: float) -> "Scenario":
         """A copy whose app's orphans are watched ``seconds`` (``run --orphan-watch``)."""

@@ -15,9 +15,17 @@ from .specs import AIM_KEYS, AIM_TARGETS, HOOK_KEYS, TRIGGER_KEYS, AimSpec, Hook
 
 
 def parse_hooks(c: Checker, hooks: dict[str, Any]) -> dict[str, HookSpec]:
+    """``[hooks]``: a table per hook with ``log`` (a regex) or ``file`` (a sentinel);
+    a plain string is a log regex (``atexit = 'atexit ran'``), in a file as in code."""
     out: dict[str, HookSpec] = {}
     for name, raw in hooks.items():
         where = f"hooks.{seg(name)}"
+        if isinstance(raw, str):
+            out[name] = HookSpec(name, log=c.regex(raw, where))
+            continue
+        if not isinstance(raw, dict):
+            raise c.fail(where, "expected a log regex (a string) or a table with log or file, "
+                                f"got {value_kind(raw)}", value=raw)
         table = c.table(raw, where)
         c.keys(table, HOOK_KEYS, where)
         if len(table) != 1:

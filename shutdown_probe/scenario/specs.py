@@ -13,6 +13,8 @@ from pathlib import Path as FsPath
 
 from regex import Pattern
 
+from ..patterns import quoted
+
 READY_KINDS = ("http", "tcp", "log", "file", "delay")
 OUTCOMES = ("exited", "hung", "ignored", "survived", "reloaded", "unresponsive", "not-ready", "error", "interrupted",
             "skipped")
@@ -229,7 +231,7 @@ class AimSpec:
             return self.to
         parts = [f"role={self.role!r}"] if self.role is not None else []
         if self.cmdline is not None:
-            parts.append(f"cmdline={self.cmdline.pattern!r}")
+            parts.append(f"cmdline={quoted(self.cmdline.pattern)}")
         if self.nth is not None and nth:
             parts.append(f"nth={self.nth}")
         return " ".join(parts)

@@ -134,7 +134,7 @@ def test_the_terminal_matrix_shows_markup_and_escapes_as_text_even_in_colour():
     # a colour terminal, as a user sees it: rich writes its own colours (SGR) here,
     # and would write an OSC 8 hyperlink for live [link=] markup
     console = Console(file=buf, width=400, force_terminal=True, color_system="truecolor", emoji=True)
-    for table in build_tables(res):
+    for table in build_tables(res, 400):
         console.print(table)
     coloured = buf.getvalue()
     assert "\x1b]" not in coloured and "\x07" not in coloured  # no OSC, no bell: no hyperlink, live or raw

@@ -145,7 +145,8 @@ def test_the_screenshot_is_a_picture_not_a_blank_page(page, tmp_path):
     assert shot.exists(), done.stderr[-2000:]
     width, height, rows, bpp = _png_pixels(shot.read_bytes())
     assert (width, height) == (1280, 1600)
-    colours = {row[x:x + 3] for row in rows[::8] for x in range(0, width * bpp, bpp * 8)}
+    # every other pixel: a ✗ glyph is a few pixels of red, which a coarser grid can miss
+    colours = {row[x:x + 3] for row in rows[::2] for x in range(0, width * bpp, bpp * 2)}
     background = rows[0][:3]
     inked = sum(1 for row in rows[::4] for x in range(0, width * bpp, bpp * 4) if row[x:x + 3] != background)
     assert len(colours) > 8, f"only {len(colours)} colours: a blank or one-colour page"

@@ -17,8 +17,11 @@ from .folders import ROOT
 
 def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 90,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m shutdown_probe ARGS`` as a real subprocess."""
-    full_env = dict(os.environ, **(env or {}))
+    """Run ``python -m shutdown_probe ARGS`` as a real subprocess, piped. $COLUMNS and
+    $LINES are not inherited (pytest-xdist's workers have them set to 80 and 24), so
+    the matrix is laid out as in a CI log unless ``env`` sets them."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    full_env = dict(inherited, **(env or {}))
     return subprocess.run([sys.executable, "-m", "shutdown_probe", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 

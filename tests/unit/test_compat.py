@@ -204,7 +204,7 @@ timeout (the harness killed it); orphan left = a process outlived the root and t
 Columns: scenarios; environment: Python 3.12.1, Flask 3.0.3, Linux-6.1.0-x86_64-with-glibc2.36, \
 shutdown-probe 0.1.0.
 
-Expectations that did not hold (`report --details` says why): `sigterm` in racy (1/3 runs).
+Expectations that did not hold (`report --markdown` says why): `sigterm` in racy (1/3 runs).
 """
 
 

@@ -132,7 +132,7 @@ def test_matrix_has_the_markdown_cells_each_with_its_meaning_and_a_link_to_its_c
     cells = [[text(c).strip() for c in tr] for tr in body]
     assert cells == [
         ["ctrl-c", "✓ parent", "✓ parent", "✓ parent ◐ child", "rc 0", "3.28 s", "-"],
-        ["sigkill", "✗", "✗", "✗", "SIGKILL", "0.00 s", "child 21 :5000 (killed)"],
+        ["sigkill", "✗", "✗", "✗", "SIGKILL", "0.00 s (orphans: 10.0 s)", "child 21 :5000 (killed)"],
         ["os-exit", "-", "-", "-", "skipped", "-", "-"],
         ["sigterm", "-", "-", "-", "not-ready", "-", "-"],
     ]
@@ -161,7 +161,9 @@ def test_notes_under_the_matrix_legend_order_failures_and_summary():
     items = [(classes(li), text(li)) for li in notes]
     assert items == [
         (["legend"], "parent = the launched process, child = its working child, both = the two; "
-                     "◐ = started but never finished (the process died inside the hook)"),
+                     "◐ = started but never finished (the process died inside the hook); "
+                     "time A s (orphans: B s) = the root ended after A s; processes it left ran on until the "
+                     "harness killed them at B s"),
         (["order"], "atexit order in ctrl-c: atexit:shutdown3 → atexit:shutdown2"),
         (["failure"], "✗ sigkill: expected hook 'banner' to run, it did not"),
         (["failure"], "✗ sigterm: not-ready: not-ready: the app exited before it was ready"),

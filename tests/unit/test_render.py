@@ -65,12 +65,13 @@ def test_terminal_matrix_cells():
     body = rows(text)
     assert body == [
         ["sigkill-child", "✓ parent", "✗", "rc 247", "0.31 s", "-"],
-        ["sigkill", "✗", "✗", "SIGKILL", "0.02 s", "child 11 :5000 (killed)"],
+        # the root ended at 0.02 s; its orphan ran on until the harness killed it (when: not recorded)
+        ["sigkill", "✗", "✗", "SIGKILL", "0.02 s (orphans: killed)", "child 11 :5000 (killed)"],
         ["sigint-child", "✓ both", "✓ child", "rc 0", "1.50 s", "-"],
         ["os-exit", "-", "-", "skipped", "-", "-"],
     ]
     lines = [line.rstrip() for line in text.splitlines()]
-    assert "parent = the launched process, child = its working child, both = the two" in lines
+    assert "parent = the launched process, child = its working child, both = the two; " in " ".join(text.split())
     assert "✗ sigkill: expected hook 'atexit' to run, it did not" in lines
     assert "order in sigint-child: atexit → flush" in lines
     assert lines[-1] == "4 cases: 3 exited, 1 skipped; expectations held in 1 of 2"
@@ -98,11 +99,11 @@ A demo
 | path | atexit | flush | exit | time | orphans |
 |---|:---:|:---:|---|---:|---|
 | `sigkill-child` | ✓ parent | ✗ | rc 247 | 0.31 s | - |
-| `sigkill` | ✗ | ✗ | SIGKILL | 0.02 s | child 11 :5000 (killed) |
+| `sigkill` | ✗ | ✗ | SIGKILL | 0.02 s (orphans: killed) | child 11 :5000 (killed) |
 | `sigint-child` | ✓ both | ✓ child | rc 0 | 1.50 s | - |
 | `os-exit` | - | - | skipped | - | - |
 
-- parent = the launched process, child = its working child, both = the two
+- parent = the launched process, child = its working child, both = the two; time A s (orphans: B s) = the root ended after A s; processes it left ran on until the harness killed them at B s
 - order in sigint-child: atexit → flush
 - ✗ sigkill: expected hook 'atexit' to run, it did not
 

@@ -170,7 +170,8 @@ BAD = [
 def test_the_rich_fixture_loads_and_renders(tmp_path):
     path = write(tmp_path, RICH)
     assert kept(RICH, load_results(path).to_dict())
-    assert assert_matrix_or_one_line(path, "--markdown", str(tmp_path / "out.md")) == 1
+    assert assert_matrix_or_one_line(path, "--markdown", str(tmp_path / "out.md"), "--compat",
+                                     str(tmp_path / "compat.md"), "--matrix") == 1
 
 
 def test_the_literal_sets_are_the_ones_the_harness_uses():
@@ -187,12 +188,12 @@ def test_report_writes_its_files_before_printing_the_matrix(tmp_path, monkeypatc
     """A renderer failing on the matrix costs one line, not the report files."""
     import shutdown_probe.render as render
 
-    def broken(results):
+    def broken(results, width):
         raise KeyError("banana")
 
     monkeypatch.setattr(render, "build_tables", broken)
     md = tmp_path / "out.md"
-    status, out, err = report(FIXTURE, "--markdown", str(md))
+    status, out, err = report(FIXTURE, "--markdown", str(md), "--matrix")
     assert status == 2 and md.is_file()
     assert err.splitlines() == ["shutdown-probe: the matrix could not be printed: KeyError: 'banana'"]
 
@@ -335,27 +336,27 @@ def same_type_mutations(draw):
 
 @pytest.mark.timeout(0 if EXPLORE else 300)
 @fuzz_settings(300)
-@given(same_type_mutations(), st.sampled_from([(), ("--markdown",), ("--html",)]))
+@given(same_type_mutations(), st.sampled_from([(), ("--markdown",), ("--compat",), ("--html",)]))
 def test_report_answers_a_matrix_or_one_line_for_values_of_the_right_type(text, flags):
     with _folder() as folder:
         path = folder / "results.json"
         path.write_text(text)
         extra: list[str] = []
-        for flag in flags:
-            extra += [flag, str(folder / ("out" + flag.replace("-", ".")))]
+        for flag in flags:  # --matrix: the matrix is rendered too, with the files
+            extra += [flag, str(folder / ("out" + flag.replace("-", "."))), "--matrix"]
         assert_matrix_or_one_line(path, *extra)
 
 
 @pytest.mark.timeout(0 if EXPLORE else 300)
 @fuzz_settings(300)
-@given(mutations(), st.sampled_from([(), ("--markdown",), ("--markdown", "--details"), ("--html",)]))
+@given(mutations(), st.sampled_from([(), ("--markdown",), ("--compat",), ("--html",)]))
 def test_report_answers_a_matrix_or_one_line_for_any_mutation(text, flags):
     with _folder() as folder:
         path = folder / "results.json"
         path.write_text(text)
         extra: list[str] = []
-        for flag in flags:
-            extra += [flag] if flag == "--details" else [flag, str(folder / ("out" + flag.replace("-", ".")))]
+        for flag in flags:  # --matrix: the matrix is rendered too, with the files
+            extra += [flag, str(folder / ("out" + flag.replace("-", "."))), "--matrix"]
         assert_matrix_or_one_line(path, *extra)
 
 

@@ -81,7 +81,7 @@ BAD = [
     case("stop-timeout-infinite", APP + 'stop_timeout = inf\n', "app.stop_timeout", "finite"),
     case("shell-not-a-bool", APP + 'shell = "yes"\n', "app.shell", "true or false"),
     case("unbuffered-a-string", APP + 'unbuffered = "false"\n', "app.unbuffered", "true or false"),
-    case("hooks-value-not-a-table", APP + '[hooks]\natexit = "bye"\n', "hooks.atexit", "table"),
+    case("hooks-value-not-a-string-or-table", APP + "[hooks]\natexit = 3\n", "hooks.atexit", "a log regex (a string) or a table"),
     case("triggers-not-a-table", 'triggers = ["os-exit"]\n' + APP, "triggers", "table"),
     case("paths-not-a-list", 'paths = "sigterm"\n' + APP, "paths", "list"),
     case("expect-orphans-not-bool",
