@@ -27,7 +27,7 @@ from .paths import signal_name
 from .probe import ProbeReport, loaded_in, read_events, without_probe
 from .processes import CaseProcesses
 from .procfs import process_group, signal_dispositions, signal_masks
-from .procnet import listening_ports
+from .procnet import descendant_pids, listening_ports
 from .readiness import Interrupted, wait_ready
 from .hangs import ignored_by, unserved_ports
 from .results import (ORPHAN_EXITED, ORPHAN_RUNNING, CaseOutcome, Hang, Orphan, SignalledInfo, StayRecord,
@@ -82,7 +82,8 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
     app, tree = case.scenario.app, lc.tree
     ready = wait_ready(lc.resolved.ready, timeout=app.ready_timeout, root_fd=tree.root.pidfd,
                        root_alive=lambda: tree.root.alive, capture=lc.capture,
-                       log_watch=lc.ready_watch, cancel=cancel)
+                       log_watch=lc.ready_watch, cancel=cancel, tree_pids=lambda: _tree_pids(tree),
+                       quiet_watch=lc.quiet_watch)
     ready_s = round(ready.elapsed, 4)
     if not ready.ready:
         return Ready(ready_s, Failure("not-ready", ready.detail, "the app never got ready"))
@@ -96,6 +97,14 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
         h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
         h.ignored_mask = (signal_masks(h.pid) or {}).get("SigIgn")
     return Ready(ready_s)
+
+
+def _tree_pids(tree: CaseProcesses) -> list[int]:
+    """The launched process, its descendants and the processes the case knows of
+    (``listening`` ready checks). Read, not discovered: a launcher's short-lived
+    helpers (a version manager's shim) must not become processes of the case."""
+    known = [h.pid for h in tree.handles.copy().values() if h.ended_at is None]
+    return list(dict.fromkeys(known + descendant_pids(known)))
 
 
 def _find_root(tree: CaseProcesses, timeout: float, cancel: Flag | None) -> str | None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
 from .patterns import line_matcher, regex_timeout_note
+from .procnet import listening_ports
 from .scenario import ReadyCheck
 from .waiting import Backoff, Flag, wait_readable
 
@@ -47,12 +48,16 @@ def wait_ready(
     log_watch: LogWatcher | None,
     cancel: Flag | None = None,
     who: str = "the app",
+    tree_pids: Callable[[], list[int]] | None = None,
+    quiet_watch: QuietWatch | None = None,
 ) -> ReadyOutcome:
     """Wait until ``check`` passes, the root exits, or ``timeout`` runs out.
 
     ``log_watch`` must have been subscribed to the capture before the app started,
     so no line can slip past. ``who`` names what is waited for in the outcome's
-    words ("the app", "service 'redis'").
+    words ("the app", "service 'redis'"). ``tree_pids`` lists the app's processes
+    (``listening``); ``quiet_watch``, subscribed like ``log_watch``, says when the
+    last line came (``quiet``, and ``listening`` with ``quiet``).
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -71,6 +76,9 @@ def wait_ready(
     if check.kind == "delay":
         wait_readable(wake, float(check.value))
         return gone() or ReadyOutcome(True, f"after a {check.value} s delay", time.monotonic() - start)
+
+    if check.kind in ("listening", "quiet"):
+        return _wait_own(check, deadline, start, timeout, wake, gone, tree_pids, quiet_watch)
 
     if check.kind == "log":
         assert log_watch is not None
@@ -110,6 +118,49 @@ def wait_ready(
             if ok:
                 return ReadyOutcome(True, f"{check.kind} {check.value}: {last}", time.monotonic() - start)
             wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
+
+
+def _wait_own(check: ReadyCheck, deadline: float, start: float, timeout: float, wake: list[int],
+              gone: Callable[[], ReadyOutcome | None], tree_pids: Callable[[], list[int]] | None,
+              quiet_watch: QuietWatch | None) -> ReadyOutcome:
+    """``listening`` (and its ``quiet``) and ``quiet``: the checks that watch the app's
+    own processes and output rather than a place the scenario names."""
+    quiet = float(check.value) if check.kind == "quiet" else check.quiet
+    backoff = Backoff(first=0.002, factor=1.5, cap=0.25)
+    while True:
+        failed = gone()
+        if failed:
+            return failed
+        now = time.monotonic()
+        if check.kind == "listening" and tree_pids is not None:
+            ports = listening_ports(tree_pids())
+            found = sorted((port, pid) for pid, held in ports.items() for port in held)
+            if found:
+                port, pid = found[0]
+                return ReadyOutcome(True, f"pid {pid} listens on TCP port {port}", now - start)
+        quiet_at = None
+        if quiet is not None and quiet_watch is not None:
+            quiet_at = max(quiet_watch.last, start) + quiet
+            if now >= quiet_at:
+                return ReadyOutcome(True, f"no output for {quiet:g} s", now - start)
+        if now >= deadline:
+            what = "no process of it listened on a TCP port" if check.kind == "listening" else "its output never paused"
+            tail = f" (nor went {quiet:g} s without output)" if check.kind == "listening" and quiet else ""
+            return ReadyOutcome(False, f"{what} within {timeout:g} s{tail}", now - start)
+        until = [deadline] + ([quiet_at] if quiet_at is not None else [])
+        if check.kind == "listening":
+            until.append(now + backoff.next())
+        wait_readable(wake, max(0.0, min(until) - now))
+
+
+class QuietWatch:
+    """A capture subscriber that keeps the time of the latest line (``quiet`` ready checks)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0  # time.monotonic() of the latest line; 0: none yet
+
+    def __call__(self, line: Line) -> None:
+        self.last = max(self.last, line.t)
 
 
 class LogWatcher:
