@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
 from .patterns import line_matcher, regex_timeout_note
-from .procnet import listening_ports
+from .procnet import listening_ports, server_sockets
 from .scenario import ReadyCheck
 from .waiting import Backoff, Flag, wait_readable
 
@@ -137,7 +137,7 @@ def _wait_own(check: ReadyCheck, deadline: float, start: float, timeout: float, 
             found = sorted((port, pid) for pid, held in ports.items() for port in held)
             if found:
                 port, pid = found[0]
-                return ReadyOutcome(True, f"pid {pid} listens on TCP port {port}", now - start)
+                return _served(port, pid, deadline, start, timeout, wake, gone)
         quiet_at = None
         if quiet is not None and quiet_watch is not None:
             quiet_at = max(quiet_watch.last, start) + quiet
@@ -151,6 +151,40 @@ def _wait_own(check: ReadyCheck, deadline: float, start: float, timeout: float, 
         if check.kind == "listening":
             until.append(now + backoff.next())
         wait_readable(wake, max(0.0, min(until) - now))
+
+
+def _served(port: int, pid: int, deadline: float, start: float, timeout: float, wake: list[int],
+            gone: Callable[[], ReadyOutcome | None]) -> ReadyOutcome:
+    """Ready once a process takes a connection to ``port`` off the accept queue: a
+    listening socket alone says the app bound its port, not that it serves (the
+    Werkzeug reloader's parent binds before it sets its handlers and starts the child
+    that serves). A port nothing on the loopback can reach counts as ready by itself."""
+    listens = f"pid {pid} listens on TCP port {port}"
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family, socket.SOCK_STREAM) as conn:
+            conn.settimeout(max(0.01, min(1.0, deadline - time.monotonic())))
+            try:
+                conn.connect((host, port))
+            except OSError:
+                continue
+            mine = conn.getsockname()[1]
+            backoff = Backoff(first=0.001, factor=1.5, cap=0.1)
+            while True:
+                rows = [r for r in server_sockets(port) if r.remote_port == mine and r.state == _ESTABLISHED]
+                if not rows or rows[0].inode != 0:  # taken off the queue (or closed by the app)
+                    return ReadyOutcome(True, f"{listens}, and a process took a connection to it",
+                                        time.monotonic() - start)
+                failed = gone()
+                if failed:
+                    return failed
+                if time.monotonic() >= deadline:
+                    return ReadyOutcome(False, f"{listens}, but no process took a connection to it within "
+                                               f"{timeout:g} s", time.monotonic() - start)
+                wait_readable(wake, min(backoff.next(), max(0.0, deadline - time.monotonic())))
+    return ReadyOutcome(True, f"{listens} (not on the loopback: not connected to)", time.monotonic() - start)
+
+
+_ESTABLISHED = "01"  # /proc/net/tcp's state of a connection
 
 
 class QuietWatch:

@@ -12,7 +12,7 @@ from .specs import ANY_ATEXIT, ReadyCheck
 def ready_words(ready: ReadyCheck) -> str:
     """A ready check in a few words, as `check` prints it."""
     if ready.kind == "listening":
-        return "a TCP port any process of the app listens on" + (
+        return "a TCP port a process of the app listens on and accepts on" + (
             f", or else {ready.quiet:g} s without output" if ready.quiet is not None else "")
     if ready.kind == "quiet":
         return f"{ready.value:g} s without output" if isinstance(ready.value, float) else f"quiet {ready.value}"

@@ -237,7 +237,8 @@ def parse_ready(c: Checker, value: Any, where: str = "app.ready") -> ReadyCheck:
 
 
 def _parse_listening(c: Checker, table: dict[str, Any], count: Any, where: str) -> ReadyCheck:
-    """``listening = true``: ready once any process of the case listens on a TCP port;
+    """``listening = true``: ready once a process of the case listens on a TCP port and one
+    takes a connection to it;
     with ``quiet = SECONDS``, or else once the output was silent that long."""
     if count is not None:
         raise c.fail(f"{where}.count", "goes with ready.log only (how many matching lines mean ready)",

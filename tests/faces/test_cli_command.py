@@ -124,3 +124,19 @@ def test_init_does_not_overwrite_without_force(tmp_path):
     r = run_cli("init", "-o", str(target), "--force", *command, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert tomllib.loads(target.read_text())["app"]["ready"] == {"quiet": 0.2}
+
+
+HANG_KINDS = str(TARGETS / "hang_kinds.py")  # listen: listens on $PORT and never accepts
+
+
+def test_listening_means_serving_a_port_nothing_accepts_on_is_not_ready(tmp_path):
+    base = ("run", "--path", "sigkill", "--ready", "listening", "--ready-timeout", "3", "--env", "PORT={port}")
+    r = run_cli(*base, "--", sys.executable, HANG_KINDS, "{workdir}", "listen", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout  # never ready on any path: a setup mistake, one line
+    assert "no process took a connection to it within 3 s" in r.stderr
+    out = tmp_path / "r.json"
+    r = run_cli(*base, "--json", str(out), "--", sys.executable, HANG_KINDS, "{workdir}", "listen-accept",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (case,) = cases_of(out)
+    assert case["outcome"] == "exited" and case["exit"]["signal"] == "SIGKILL"
