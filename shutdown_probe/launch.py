@@ -51,6 +51,8 @@ class Launched:
     busy_watch: BusyWatch | None = None
     # [app] ready quiet (or listening with quiet): when the latest line came
     quiet_watch: QuietWatch | None = None
+    # [app] ready listening: HOST:PORT the app was found serving on (the alive check's)
+    served: str | None = None
 
 
 @dataclass(frozen=True)

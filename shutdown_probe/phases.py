@@ -29,6 +29,7 @@ from .processes import CaseProcesses
 from .procfs import process_group, signal_dispositions, signal_masks
 from .procnet import descendant_pids, listening_ports
 from .readiness import Interrupted, wait_ready
+from .scenario import ReadyCheck
 from .hangs import ignored_by, unserved_ports
 from .results import (ORPHAN_EXITED, ORPHAN_RUNNING, CaseOutcome, Hang, Orphan, SignalledInfo, StayRecord,
                       TriggerInfo)
@@ -87,6 +88,7 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
     ready_s = round(ready.elapsed, 4)
     if not ready.ready:
         return Ready(ready_s, Failure("not-ready", ready.detail, "the app never got ready"))
+    lc.served = ready.served
     missing = _find_root(tree, app.ready_timeout, cancel)
     if missing is not None:
         return Ready(ready_s, Failure("error", f"the app's PID 1 could not be found: {missing}",
@@ -416,7 +418,10 @@ def _stayed(lc: Launched, t0: float, cancel: Flag | None, *, check: bool = True)
     ended = [h.pid for h in _ended_since(tree, t0)]
     alive = None
     if check:
-        alive = check_alive(lc.resolved.alive, lc.resolved.ready, capture=lc.capture, root_fd=tree.root.pidfd,
+        ready = lc.resolved.ready
+        if ready is not None and ready.kind == "listening" and lc.served is not None:
+            ready = ReadyCheck("tcp", lc.served)  # where it was found serving
+        alive = check_alive(lc.resolved.alive, ready, capture=lc.capture, root_fd=tree.root.pidfd,
                             root_alive=lambda: tree.root.alive, t0=t0, cancel=cancel)
         _check(cancel)
     return StayRecord(started, ended, alive)

@@ -32,6 +32,7 @@ class ReadyOutcome:
     ready: bool
     detail: str  # what made it ready, or why it never was
     elapsed: float
+    served: str | None = None  # listening: HOST:PORT a process of the app took a connection on
 
 
 class Interrupted(Exception):
@@ -173,7 +174,8 @@ def _served(port: int, pid: int, deadline: float, start: float, timeout: float, 
                 rows = [r for r in server_sockets(port) if r.remote_port == mine and r.state == _ESTABLISHED]
                 if not rows or rows[0].inode != 0:  # taken off the queue (or closed by the app)
                     return ReadyOutcome(True, f"{listens}, and a process took a connection to it",
-                                        time.monotonic() - start)
+                                        time.monotonic() - start, f"{host}:{port}" if ":" not in host
+                                        else f"[{host}]:{port}")
                 failed = gone()
                 if failed:
                     return failed
