@@ -140,3 +140,25 @@ def test_listening_means_serving_a_port_nothing_accepts_on_is_not_ready(tmp_path
     assert r.returncode == 0, r.stderr
     (case,) = cases_of(out)
     assert case["outcome"] == "exited" and case["exit"]["signal"] == "SIGKILL"
+
+
+WSGI = '''
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+'''
+
+
+def test_a_reload_is_told_apart_by_connecting_where_the_app_served(tmp_path):
+    # gunicorn's documented SIGHUP: new workers started, the old ones stopped, the
+    # master stays. With no --ready, the alive check connects where it was found serving.
+    (tmp_path / "wsgi_app.py").write_text(WSGI)
+    out = tmp_path / "r.json"
+    r = run_cli("run", "--path", "sighup", "--json", str(out), "--", sys.executable, "-m", "gunicorn",
+                "wsgi_app:app", "-w", "2", "-b", "127.0.0.1:{port}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (case,) = cases_of(out)
+    assert case["outcome"] == "reloaded", case["error"]
+    root = next(p for p in case["processes"] if p["role"] == "root")
+    assert case["stayed"]["alive"]["target"] == f"127.0.0.1:{root['listening'][0]}"
+    assert case["stayed"]["alive"]["passed"] is True
