@@ -130,7 +130,8 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
 
 
 READY_HELP = ("when the app is ready: http://URL, PORT or tcp:[HOST:]PORT, log:REGEX, file:PATH, delay:SECONDS, "
-              "quiet:SECONDS (no output for that long), listening (any TCP port a process of it listens on). "
+              "quiet:SECONDS (no output for that long), listening (a TCP port a process of it listens on and "
+              "accepts on). "
               "Default: listening, or else 3 s without output")
 
 
@@ -343,7 +344,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scenarios, paths = _load_all(args.scenarios), args.path
     cases = _chosen_cases(scenarios, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
     status, _ = _run_and_report(cases, jobs=_jobs_for(args, scenarios), quiet=args.quiet,
-                                keep_workdirs=args.keep_workdirs, targets=_targets(args), width=args.width)
+                                keep_workdirs=args.keep_workdirs, targets=_targets(args), width=args.width,
+                                source="run -- COMMAND" if args.command_line is not None else None)
     return status
 
 
@@ -403,7 +405,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
     scenario = _command_scenario(args, shown, paths=[WATCHED_PATH])  # checks every option
     cases = _chosen_cases([scenario], [])
     status, results = _run_and_report(cases, jobs=1, quiet=True, keep_workdirs=False, targets={}, width=None,
-                                      show=False)
+                                      show=False, source="init -- COMMAND")
     if results is None:
         return status
     case = results.cases[0]
@@ -420,8 +422,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _Usage(f"init: {target}: cannot write: {exc.strerror or exc}") from None
         print(f"wrote {target}: run it with `shutdown-probe run {target}`", file=sys.stderr)
-    if case.outcome in ("not-ready", "error"):
-        _err(f"init: the app did not get ready ({case.error}); the file says what was seen")
+    if case.outcome in ("not-ready", "error"):  # said above, in one line; the file says what was seen
         return EXIT_FAILED
     return EXIT_OK
 
@@ -495,7 +496,7 @@ def _chosen_cases(scenarios: list[Scenario], paths: list[str], *, grace: float |
 
 def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
-                    show: bool = True) -> tuple[int, Results | None]:
+                    show: bool = True, source: str | None = None) -> tuple[int, Results | None]:
     """Run ``cases``, write the reports, print the matrix: the exit status, and the
     results (None when a signal interrupted the run; the status is then 128 + N, and
     the reports hold what was gathered). The signals follow the one policy of
@@ -516,7 +517,7 @@ def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: b
             return _report_interrupted(stop, cases, progress, jobs, targets), None
     finally:
         stop.uninstall()
-    return _report_run(results, targets, width, progress, show), results
+    return _report_run(results, targets, width, progress, show, source), results
 
 
 def _report_interrupted(stop: Interruption, cases: CaseList, progress: _Progress, jobs: int,
@@ -536,12 +537,12 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: _Progress
 
 
 def _report_run(results: Results, targets: Mapping[str, str | None], width: int | None,
-                progress: _Progress, show: bool = True) -> int:
+                progress: _Progress, show: bool = True, source: str | None = None) -> int:
     """The reports, the matrix, the machine's missing capabilities; the exit status."""
     from .results import Results
 
     reports_ok = _write_reports(targets, results)
-    broken = _never_started(results)
+    broken = _never_started(results, source)
     shown = Results(cases=[c for c in results.cases if c.scenario not in broken],
                     environment=results.environment, scenarios=results.scenarios)
     if shown.cases and show:
@@ -556,7 +557,7 @@ def _report_run(results: Results, targets: Mapping[str, str | None], width: int 
     return EXIT_FAILED if results.failed else EXIT_OK
 
 
-def _never_started(results: Results) -> dict[str, str]:
+def _never_started(results: Results, source: str | None = None) -> dict[str, str]:
     """Scenarios none of whose cases got the app running: a setup mistake, one line each.
 
     A case that is not ready once in a while is a finding (exit 1); an app that never
@@ -577,9 +578,12 @@ def _never_started(results: Results) -> dict[str, str]:
                             f"{len(cases)} path(s): {first.error}")
             continue
         key = "app.ready" if first.outcome == "not-ready" else "app.command"
+        where = first.scenario_file
+        if source is not None:  # a command line, not a file: name the option
+            where, key = source, "--ready" if key == "app.ready" else "the command"
         last = next((ln.strip() for ln in reversed(first.output_tail.splitlines()) if ln.strip()), "")
         said = f"; its last output: {last[:160]}" if last else "; it printed nothing"
-        broken[name] = (f"{first.scenario_file}: {key}: the app never got ready on any of "
+        broken[name] = (f"{where}: {key}: the app never got ready on any of "
                         f"{len(cases)} path(s): {first.error}{said}")
     return broken
 

@@ -120,6 +120,8 @@ def observed(case: CaseResult) -> list[str]:
         if hook.source == "probe":
             where = f" registered at {hook.where}" if hook.where else ""
             out.append(f"{name}{where}: {'ran' if hook.ran else 'did not run'} on sigterm")
+    if case.outcome in ("not-ready", "error", "skipped", "interrupted"):
+        return out  # no SIGTERM was sent
     end = case.exit.get("signal") or case.exit.get("returncode")
     out.append(f"on sigterm: outcome {case.outcome}" + (f", the root ended by {end}" if end is not None else "")
                + (f", orphans: {len(case.orphans)}" if case.orphans else ""))

@@ -134,6 +134,7 @@ def test_listening_means_serving_a_port_nothing_accepts_on_is_not_ready(tmp_path
     r = run_cli(*base, "--", sys.executable, HANG_KINDS, "{workdir}", "listen", cwd=tmp_path)
     assert r.returncode == 2, r.stdout  # never ready on any path: a setup mistake, one line
     assert "no process took a connection to it within 3 s" in r.stderr
+    assert "run -- COMMAND: --ready: the app never got ready" in r.stderr  # the option, not a file
     out = tmp_path / "r.json"
     r = run_cli(*base, "--json", str(out), "--", sys.executable, HANG_KINDS, "{workdir}", "listen-accept",
                 cwd=tmp_path)
