@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - the modules below are imported when a co
     from .results import CaseResult, Results
     from .runner import Case, CaseList
     from .scenario import Scenario
+    from .scenario.from_command import CommandOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -109,18 +110,22 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate scenario files and print what would run")
     check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
     sub.add_parser("paths", help="list the built-in termination paths")
+    _init_arguments(sub.add_parser("init", help=INIT_HELP, description=INIT_HELP))
     _report_arguments(sub.add_parser("report", help="render saved results JSON"))
     _articles_arguments(sub.add_parser("articles", help=ARTICLES_HELP, description=ARTICLES_HELP))
     return p
 
 
 def _run_arguments(run: argparse.ArgumentParser) -> None:
-    run.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+    run.usage = "%(prog)s [options] SCENARIO.toml...\n       %(prog)s [options] -- COMMAND [ARG...]"
+    run.add_argument("scenarios", nargs="*", metavar="SCENARIO.toml",
+                     help="scenario files; or, after --, a command to run with no file")
     run.add_argument("--path", action="append", default=[], metavar="NAME",
                      help="run only this path (repeatable); SCENARIO::PATH for one scenario's path")
-    run.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
+    run.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                      help="cases run at once: a number, or auto (the default) for one per CPU "
-                          "this process may use; 1 runs them one by one, for debugging")
+                          "this process may use; 1 runs them one by one, for debugging (by default, "
+                          "an app ready by listening on a port it chose runs one case at a time)")
     run.add_argument("--repeat", type=_repeat, default=1, metavar="N",
                      help="run every case N times (shutdown races show up as runs that differ)")
     run.add_argument("--grace", type=float, default=None, metavar="SECONDS",
@@ -140,6 +145,46 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     _fail_on_argument(run)
     run.add_argument("--width", type=_width, default=None, metavar="COLUMNS", help=WIDTH_HELP)
+    _command_arguments(run.add_argument_group("with -- COMMAND instead of scenario files"))
+
+
+READY_HELP = ("when the app is ready: http://URL, PORT or tcp:[HOST:]PORT, log:REGEX, file:PATH, delay:SECONDS, "
+              "quiet:SECONDS (no output for that long), listening (a TCP port a process of it listens on and "
+              "accepts on). "
+              "Default: listening, or else 3 s without output")
+
+
+def _command_arguments(group: argparse._ActionsContainer) -> None:
+    """The [app] and [hooks] keys as options, for a command run with no scenario file."""
+    group.add_argument("--ready", metavar="CHECK", help=READY_HELP)
+    group.add_argument("--ready-timeout", metavar="SECONDS", help="how long it may take to get ready (default 15)")
+    group.add_argument("--stop-timeout", metavar="SECONDS",
+                       help="after the trigger, how long every process has to end (default 5)")
+    group.add_argument("--cwd", metavar="DIR", help="the folder the app runs in (default: this one)")
+    group.add_argument("--env", action="append", default=[], metavar="K=V", help="an environment variable "
+                       "for the app (repeatable); {port} is a free port the harness leased for the case")
+    group.add_argument("--hook", action="append", default=[], metavar="NAME=REGEX",
+                       help="a hook: an output line matching REGEX proves cleanup NAME ran (repeatable)")
+    group.add_argument("--sentinel", action="append", default=[], metavar="[NAME=]PATH",
+                       help="a hook: the file PATH created after the trigger (repeatable; {workdir} is the "
+                            "case's own folder)")
+    group.add_argument("--name", metavar="NAME", help="the scenario's name (default: the script's or program's)")
+    group.add_argument("--shell", action="store_true", help="run the command through /bin/sh -c")
+    group.add_argument("--no-probe", dest="probe", action="store_false",
+                       help="do not load the Python probe into a Python app")
+
+
+INIT_HELP = ("Run a command once, watch it, and write a commented scenario file for it: "
+             "`shutdown-probe init -o app.toml -- python app.py`.")
+
+
+def _init_arguments(init: argparse.ArgumentParser) -> None:
+    init.usage = "%(prog)s [-o FILE] [--force] [options] -- COMMAND [ARG...]"
+    init.add_argument("-o", "--output", metavar="FILE", help="the scenario file to write (default: stdout)")
+    init.add_argument("--force", action="store_true", help="overwrite FILE when it exists")
+    init.add_argument("--path", action="append", default=[], metavar="NAME",
+                      help="the paths the file lists (default: the signal paths that fit what the run saw)")
+    _command_arguments(init)
 
 
 def _report_arguments(report: argparse.ArgumentParser) -> None:
@@ -178,7 +223,21 @@ def _articles_arguments(articles: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return _guarded(lambda: _dispatch(_parser().parse_args(argv)))
+    return _guarded(lambda: _dispatch(_parse(sys.argv[1:] if argv is None else list(argv))))
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The options; for ``run`` and ``init``, what follows ``--`` is the app's command
+    (``args.command_line``), kept whole: its own options are not the harness's."""
+    if "--" in argv:
+        cut = argv.index("--")
+        head = _parser().parse_args(argv[:cut])
+        if head.command in ("run", "init"):
+            head.command_line = argv[cut + 1:]
+            return head
+    args = _parser().parse_args(argv)
+    args.command_line = None
+    return args
 
 
 def main_articles(argv: list[str] | None = None) -> int:
@@ -197,6 +256,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_report(args)
     if args.command == "articles":
         return _cmd_articles(args)
+    if args.command == "init":
+        return _cmd_init(args)
     return _cmd_run(args)
 
 
@@ -315,11 +376,102 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .policy import parse_fail_on
 
     fail_on = parse_fail_on(args.fail_on)
-    cases = _chosen_cases(_load_all(args.scenarios), args.path, grace=args.grace, repeat=args.repeat,
-                          orphan_watch=args.orphan_watch)
-    status, _ = _run_and_report(cases, jobs=args.jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
-                                targets=_targets(args), width=args.width, fail_on=fail_on)
+    if args.command_line is not None:
+        if args.scenarios:
+            raise _Usage("run: give scenario files or -- COMMAND, not both")
+        scenarios = [_command_scenario(args, "shutdown-probe run")]
+        paths: list[str] = []  # --path chose the scenario's paths: any built-in one
+    else:
+        if not args.scenarios:
+            raise _Usage("run: give scenario files, or -- COMMAND to run a command with no file")
+        given = [f"--{k.replace('_', '-')}" for k in _COMMAND_KEYS if getattr(args, k) not in (None, [], False)]
+        if given or not args.probe:
+            raise _Usage(f"run: {(given or ['--no-probe'])[0]} goes with -- COMMAND; a scenario file says it in [app]")
+        scenarios, paths = _load_all(args.scenarios), args.path
+    cases = _chosen_cases(scenarios, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
+    status, _ = _run_and_report(cases, jobs=_jobs_for(args, scenarios), quiet=args.quiet,
+                                keep_workdirs=args.keep_workdirs, targets=_targets(args), width=args.width,
+                                source="run -- COMMAND" if args.command_line is not None else None,
+                                fail_on=fail_on)
     return status
+
+
+_COMMAND_KEYS = ("ready", "ready_timeout", "stop_timeout", "cwd", "env", "hook", "sentinel", "name", "shell")
+
+
+def _command_scenario(args: argparse.Namespace, shown: str, paths: list[str] | None = None) -> Scenario:
+    from .scenario.from_command import CommandOptions, command_scenario
+
+    return command_scenario(_command_options(args, paths), shown=shown)
+
+
+def _command_options(args: argparse.Namespace, paths: list[str] | None = None) -> CommandOptions:
+    from .scenario.from_command import CommandOptions
+
+    return CommandOptions(
+        command=list(args.command_line), ready=args.ready, ready_timeout=args.ready_timeout,
+        stop_timeout=args.stop_timeout, cwd=args.cwd, env=args.env, hooks=args.hook, sentinels=args.sentinel,
+        paths=args.path if paths is None else paths, name=args.name, shell=args.shell, probe=args.probe)
+
+
+def _jobs_for(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
+    """``--jobs``; by default one case at a time when an app is ready by listening on
+    a port it chose itself (no ``{port}``): two of its cases would want the same port."""
+    if args.jobs is not None:
+        return int(args.jobs)
+    own = [s.name for s in scenarios if _own_port(s)]
+    if own:
+        if not args.quiet:
+            _err(f"note: {', '.join(own)}: no {{port}} in the app's command or env: a port it listens on is "
+                 "its own choice, the same for every case, so its cases run one at a time (--jobs N to change)")
+        return 1
+    return cpu_count()
+
+
+def _own_port(scenario: Scenario) -> bool:
+    app = scenario.app
+    if app.ready is None or app.ready.kind != "listening":
+        return False
+    texts = [app.command] if isinstance(app.command, str) else list(app.command)
+    return not any("{port}" in t for t in texts + list(app.env.values()))
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Run the command once along sigterm, then write the scenario file for it."""
+    from .files import write_atomically
+    from .scaffold import WATCHED_PATH, scaffold
+    from .scenario.from_command import command_table
+
+    if not args.command_line:
+        raise _Usage("init: give the command to watch after --, e.g. init -o app.toml -- python app.py")
+    target = args.output
+    if target is not None and os.path.lexists(target) and not args.force:
+        raise _Usage(f"init: {target} exists: --force to overwrite it")
+    shown = "shutdown-probe init"
+    table = command_table(_command_options(args), shown)
+    scenario = _command_scenario(args, shown, paths=[WATCHED_PATH])  # checks every option
+    cases = _chosen_cases([scenario], [])
+    status, results = _run_and_report(cases, jobs=1, quiet=True, keep_workdirs=False, targets={}, width=None,
+                                      show=False, source="init -- COMMAND")
+    if results is None:
+        return status
+    case = results.cases[0]
+    if args.path:
+        table["paths"] = args.path
+    here = os.getcwd()
+    folder = os.path.dirname(os.path.abspath(target)) if target else here
+    text = scaffold(table, case, file_dir=folder, app_dir=here)
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomically(target, text)
+        except OSError as exc:
+            raise _Usage(f"init: {target}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {target}: run it with `shutdown-probe run {target}`", file=sys.stderr)
+    if case.outcome in ("not-ready", "error"):  # said above, in one line; the file says what was seen
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _cmd_articles(args: argparse.Namespace) -> int:
@@ -413,6 +565,7 @@ def _asked_of(scenario: Scenario, scenarios: list[Scenario], paths: list[str]) -
 
 def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
+                    show: bool = True, source: str | None = None,
                     fail_on: tuple[str, ...] = ()) -> tuple[int, Results | None]:
     """Run ``cases``, write the reports, print the matrix: the exit status, and the
     results (None when a signal interrupted the run; the status is then 128 + N, and
@@ -434,7 +587,7 @@ def _run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: b
             return _report_interrupted(stop, cases, progress, jobs, targets), None
     finally:
         stop.uninstall()
-    return _report_run(results, targets, width, progress), results
+    return _report_run(results, targets, width, progress, show, source), results
 
 
 def _report_interrupted(stop: Interruption, cases: CaseList, progress: _Progress, jobs: int,
@@ -454,15 +607,15 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: _Progress
 
 
 def _report_run(results: Results, targets: Mapping[str, str | None], width: int | None,
-                progress: _Progress) -> int:
+                progress: _Progress, show: bool = True, source: str | None = None) -> int:
     """The reports, the matrix, the machine's missing capabilities; the exit status."""
     from .results import Results
 
     reports_ok = _write_reports(targets, results)
-    broken = _never_started(results)
+    broken = _never_started(results, source)
     shown = Results(cases=[c for c in results.cases if c.scenario not in broken],
                     environment=results.environment, scenarios=results.scenarios)
-    if shown.cases:
+    if shown.cases and show:
         reports_ok &= _print_matrix(shown, width)
         reports_ok &= _github(shown)
         for what, how in results.environment.get("capabilities", {}).items():
@@ -475,7 +628,7 @@ def _report_run(results: Results, targets: Mapping[str, str | None], width: int 
     return EXIT_FAILED if results.failed else EXIT_OK
 
 
-def _never_started(results: Results) -> dict[str, str]:
+def _never_started(results: Results, source: str | None = None) -> dict[str, str]:
     """Scenarios none of whose cases got the app running: a setup mistake, one line each.
 
     A case that is not ready once in a while is a finding (exit 1); an app that never
@@ -496,9 +649,12 @@ def _never_started(results: Results) -> dict[str, str]:
                             f"{len(cases)} path(s): {first.error}")
             continue
         key = "app.ready" if first.outcome == "not-ready" else "app.command"
+        where = first.scenario_file
+        if source is not None:  # a command line, not a file: name the option
+            where, key = source, "--ready" if key == "app.ready" else "the command"
         last = next((ln.strip() for ln in reversed(first.output_tail.splitlines()) if ln.strip()), "")
         said = f"; its last output: {last[:160]}" if last else "; it printed nothing"
-        broken[name] = (f"{first.scenario_file}: {key}: the app never got ready on any of "
+        broken[name] = (f"{where}: {key}: the app never got ready on any of "
                         f"{len(cases)} path(s): {first.error}{said}")
     return broken
 

@@ -24,7 +24,7 @@ from .output import OutputCapture
 from .paths import Path
 from .probe import probe_env, runs_python
 from .processes import CaseProcesses
-from .readiness import LogWatcher
+from .readiness import LogWatcher, QuietWatch
 from .results import CaseOutcome, ProbeInfo, StopRecord, Stray
 from .scenario import ProfileSettings, Resolved
 from .stops import new_record
@@ -49,6 +49,10 @@ class Launched:
     strays: list[Stray]  # where adoption records the strays this case may own
     # [app] busy: the latest line naming the busy process (None: not declared)
     busy_watch: BusyWatch | None = None
+    # [app] ready quiet (or listening with quiet): when the latest line came
+    quiet_watch: QuietWatch | None = None
+    # [app] ready listening: HOST:PORT the app was found serving on (the alive check's)
+    served: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,13 @@ def launch(case: Case, workdir: str, port: int, tag: str,
     if app.ready is not None and app.ready.kind == "log":
         ready_watch = LogWatcher(app.ready.regex, app.ready.count)
         capture.subscribe(ready_watch, app.ready.regex)
+    quiet_watch = None
+    if app.ready is not None and (app.ready.kind == "quiet" or app.ready.quiet is not None):
+        quiet_watch = QuietWatch()
+        capture.subscribe(quiet_watch)
     capture.start()
     return Launched(resolved, plan.env, plan.events, plan.probe, plan.settings, plan.stop, log_hooks,
-                    file_hooks, tree, capture, ready_watch, window, strays, busy_watch)
+                    file_hooks, tree, capture, ready_watch, window, strays, busy_watch, quiet_watch)
 
 
 def _plan(case: Case, resolved: Resolved, workdir: str, tag: str) -> _Plan | NotLaunched:

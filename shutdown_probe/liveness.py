@@ -3,7 +3,8 @@ the case?
 
 The alive check is the scenario's ``[app] alive`` (http: any HTTP answer; tcp: a
 connect; log: a *new* line matching the regex, printed after the check starts), else
-the ready check when it is http or tcp; with neither, nothing is checked and the
+the ready check when it is http or tcp (for ``listening``, the phases pass a tcp check
+on where the app was found serving); with neither, nothing is checked and the
 harness says it does not know. :func:`stayed_outcome` is the one rule that turns what
 changed and what the check saw into an outcome.
 """

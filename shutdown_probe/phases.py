@@ -27,8 +27,9 @@ from .paths import signal_name
 from .probe import ProbeReport, loaded_in, read_events, without_probe
 from .processes import CaseProcesses
 from .procfs import process_group, signal_dispositions, signal_masks
-from .procnet import listening_ports
+from .procnet import descendant_pids, listening_ports
 from .readiness import Interrupted, wait_ready
+from .scenario import ReadyCheck
 from .hangs import ignored_by, unserved_ports
 from .results import (ORPHAN_EXITED, ORPHAN_RUNNING, CaseOutcome, Hang, Orphan, SignalledInfo, StayRecord,
                       TriggerInfo)
@@ -82,10 +83,12 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
     app, tree = case.scenario.app, lc.tree
     ready = wait_ready(lc.resolved.ready, timeout=app.ready_timeout, root_fd=tree.root.pidfd,
                        root_alive=lambda: tree.root.alive, capture=lc.capture,
-                       log_watch=lc.ready_watch, cancel=cancel)
+                       log_watch=lc.ready_watch, cancel=cancel, tree_pids=lambda: _tree_pids(tree),
+                       quiet_watch=lc.quiet_watch)
     ready_s = round(ready.elapsed, 4)
     if not ready.ready:
         return Ready(ready_s, Failure("not-ready", ready.detail, "the app never got ready"))
+    lc.served = ready.served
     missing = _find_root(tree, app.ready_timeout, cancel)
     if missing is not None:
         return Ready(ready_s, Failure("error", f"the app's PID 1 could not be found: {missing}",
@@ -96,6 +99,14 @@ def await_ready(case: Case, lc: Launched, cancel: Flag | None) -> Ready:
         h.signals_ignored, h.signals_caught = signal_dispositions(h.pid)
         h.ignored_mask = (signal_masks(h.pid) or {}).get("SigIgn")
     return Ready(ready_s)
+
+
+def _tree_pids(tree: CaseProcesses) -> list[int]:
+    """The launched process, its descendants and the processes the case knows of
+    (``listening`` ready checks). Read, not discovered: a launcher's short-lived
+    helpers (a version manager's shim) must not become processes of the case."""
+    known = [h.pid for h in tree.handles.copy().values() if h.ended_at is None]
+    return list(dict.fromkeys(known + descendant_pids(known)))
 
 
 def _find_root(tree: CaseProcesses, timeout: float, cancel: Flag | None) -> str | None:
@@ -407,7 +418,10 @@ def _stayed(lc: Launched, t0: float, cancel: Flag | None, *, check: bool = True)
     ended = [h.pid for h in _ended_since(tree, t0)]
     alive = None
     if check:
-        alive = check_alive(lc.resolved.alive, lc.resolved.ready, capture=lc.capture, root_fd=tree.root.pidfd,
+        ready = lc.resolved.ready
+        if ready is not None and ready.kind == "listening" and lc.served is not None:
+            ready = ReadyCheck("tcp", lc.served)  # where it was found serving
+        alive = check_alive(lc.resolved.alive, ready, capture=lc.capture, root_fd=tree.root.pidfd,
                             root_alive=lambda: tree.root.alive, t0=t0, cancel=cancel)
         _check(cancel)
     return StayRecord(started, ended, alive)

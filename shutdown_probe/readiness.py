@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .output import Line, OutputCapture
 from .patterns import line_matcher, quoted, regex_timeout_note
+from .procnet import listening_ports, server_sockets
 from .scenario import ReadyCheck
 from .waiting import Backoff, Flag, wait_readable
 
@@ -31,6 +32,7 @@ class ReadyOutcome:
     ready: bool
     detail: str  # what made it ready, or why it never was
     elapsed: float
+    served: str | None = None  # listening: HOST:PORT a process of the app took a connection on
 
 
 class Interrupted(Exception):
@@ -47,12 +49,16 @@ def wait_ready(
     log_watch: LogWatcher | None,
     cancel: Flag | None = None,
     who: str = "the app",
+    tree_pids: Callable[[], list[int]] | None = None,
+    quiet_watch: QuietWatch | None = None,
 ) -> ReadyOutcome:
     """Wait until ``check`` passes, the root exits, or ``timeout`` runs out.
 
     ``log_watch`` must have been subscribed to the capture before the app started,
     so no line can slip past. ``who`` names what is waited for in the outcome's
-    words ("the app", "service 'redis'").
+    words ("the app", "service 'redis'"). ``tree_pids`` lists the app's processes
+    (``listening``); ``quiet_watch``, subscribed like ``log_watch``, says when the
+    last line came (``quiet``, and ``listening`` with ``quiet``).
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -71,6 +77,9 @@ def wait_ready(
     if check.kind == "delay":
         wait_readable(wake, float(check.value))
         return gone() or ReadyOutcome(True, f"after a {check.value} s delay", time.monotonic() - start)
+
+    if check.kind in ("listening", "quiet"):
+        return _wait_own(check, deadline, start, timeout, wake, gone, tree_pids, quiet_watch)
 
     if check.kind == "log":
         assert log_watch is not None
@@ -110,6 +119,84 @@ def wait_ready(
             if ok:
                 return ReadyOutcome(True, f"{check.kind} {check.value}: {last}", time.monotonic() - start)
             wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
+
+
+def _wait_own(check: ReadyCheck, deadline: float, start: float, timeout: float, wake: list[int],
+              gone: Callable[[], ReadyOutcome | None], tree_pids: Callable[[], list[int]] | None,
+              quiet_watch: QuietWatch | None) -> ReadyOutcome:
+    """``listening`` (and its ``quiet``) and ``quiet``: the checks that watch the app's
+    own processes and output rather than a place the scenario names."""
+    quiet = float(check.value) if check.kind == "quiet" else check.quiet
+    backoff = Backoff(first=0.002, factor=1.5, cap=0.25)
+    while True:
+        failed = gone()
+        if failed:
+            return failed
+        now = time.monotonic()
+        if check.kind == "listening" and tree_pids is not None:
+            ports = listening_ports(tree_pids())
+            found = sorted((port, pid) for pid, held in ports.items() for port in held)
+            if found:
+                port, pid = found[0]
+                return _served(port, pid, deadline, start, timeout, wake, gone)
+        quiet_at = None
+        if quiet is not None and quiet_watch is not None:
+            quiet_at = max(quiet_watch.last, start) + quiet
+            if now >= quiet_at:
+                return ReadyOutcome(True, f"no output for {quiet:g} s", now - start)
+        if now >= deadline:
+            what = "no process of it listened on a TCP port" if check.kind == "listening" else "its output never paused"
+            tail = f" (nor went {quiet:g} s without output)" if check.kind == "listening" and quiet else ""
+            return ReadyOutcome(False, f"{what} within {timeout:g} s{tail}", now - start)
+        until = [deadline] + ([quiet_at] if quiet_at is not None else [])
+        if check.kind == "listening":
+            until.append(now + backoff.next())
+        wait_readable(wake, max(0.0, min(until) - now))
+
+
+def _served(port: int, pid: int, deadline: float, start: float, timeout: float, wake: list[int],
+            gone: Callable[[], ReadyOutcome | None]) -> ReadyOutcome:
+    """Ready once a process takes a connection to ``port`` off the accept queue: a
+    listening socket alone says the app bound its port, not that it serves (the
+    Werkzeug reloader's parent binds before it sets its handlers and starts the child
+    that serves). A port nothing on the loopback can reach counts as ready by itself."""
+    listens = f"pid {pid} listens on TCP port {port}"
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family, socket.SOCK_STREAM) as conn:
+            conn.settimeout(max(0.01, min(1.0, deadline - time.monotonic())))
+            try:
+                conn.connect((host, port))
+            except OSError:
+                continue
+            mine = conn.getsockname()[1]
+            backoff = Backoff(first=0.001, factor=1.5, cap=0.1)
+            while True:
+                rows = [r for r in server_sockets(port) if r.remote_port == mine and r.state == _ESTABLISHED]
+                if not rows or rows[0].inode != 0:  # taken off the queue (or closed by the app)
+                    return ReadyOutcome(True, f"{listens}, and a process took a connection to it",
+                                        time.monotonic() - start, f"{host}:{port}" if ":" not in host
+                                        else f"[{host}]:{port}")
+                failed = gone()
+                if failed:
+                    return failed
+                if time.monotonic() >= deadline:
+                    return ReadyOutcome(False, f"{listens}, but no process took a connection to it within "
+                                               f"{timeout:g} s", time.monotonic() - start)
+                wait_readable(wake, min(backoff.next(), max(0.0, deadline - time.monotonic())))
+    return ReadyOutcome(True, f"{listens} (not on the loopback: not connected to)", time.monotonic() - start)
+
+
+_ESTABLISHED = "01"  # /proc/net/tcp's state of a connection
+
+
+class QuietWatch:
+    """A capture subscriber that keeps the time of the latest line (``quiet`` ready checks)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0  # time.monotonic() of the latest line; 0: none yet
+
+    def __call__(self, line: Line) -> None:
+        self.last = max(self.last, line.t)
 
 
 class LogWatcher:

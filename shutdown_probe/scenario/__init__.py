@@ -25,6 +25,7 @@ This module is the face of the package; the modules behind it, lowest first:
     parse_verify.py    [verify]
     parse_expect.py    [expect]
     loading.py         the ways in: a TOML file, a mapping, keyword arguments
+    from_command.py    a command line's options (`run -- CMD`) as the mapping a file holds
     describe.py        the text `shutdown-probe check` prints
 
 The regex names below (``REGEX_TIMEOUT``, ``compile_regex``...) are re-exported from

@@ -6,7 +6,17 @@ import shlex
 
 from ..paths import Path, signal_name
 from .model import Scenario
-from .specs import ANY_ATEXIT
+from .specs import ANY_ATEXIT, ReadyCheck
+
+
+def ready_words(ready: ReadyCheck) -> str:
+    """A ready check in a few words, as `check` prints it."""
+    if ready.kind == "listening":
+        return "a TCP port a process of the app listens on and accepts on" + (
+            f", or else {ready.quiet:g} s without output" if ready.quiet is not None else "")
+    if ready.kind == "quiet":
+        return f"{ready.value:g} s without output" if isinstance(ready.value, float) else f"quiet {ready.value}"
+    return f"{ready.kind} {ready.value}" + (f" ({ready.count} lines)" if ready.count > 1 else "")
 
 
 def describe(scenario: Scenario) -> list[str]:
@@ -16,8 +26,7 @@ def describe(scenario: Scenario) -> list[str]:
     cmd = scenario.app.command
     lines.append("  command: " + (cmd if isinstance(cmd, str) else shlex.join(cmd)))
     ready = scenario.app.ready
-    lines.append((f"  ready:   {ready.kind} {ready.value}" + (f" ({ready.count} lines)" if ready.count > 1 else ""))
-                 if ready else "  ready:   as soon as started")
+    lines.append(f"  ready:   {ready_words(ready)}" if ready else "  ready:   as soon as started")
     for svc in scenario.services.values():
         check = f"ready {svc.ready.kind} {svc.ready.value}" if svc.ready else "ready as soon as started"
         lines.append(f"  service: {svc.name} (scope {svc.scope}): {shlex.join(svc.command)}; {check}")

@@ -16,9 +16,9 @@ from regex import Pattern
 
 from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
-from .specs import (ALIVE_KEYS, ALIVE_KINDS, APP_KEYS, BUSY_KEYS, DEFAULT_ALIVE_WITHIN, DEFAULT_ORPHAN_WATCH,
-                    DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER, READY_KINDS, AliveCheck,
-                    AppSpec, ReadyCheck)
+from .specs import (ALIVE_KEYS, ALIVE_KINDS, APP_KEYS, APP_ONLY_READY_KINDS, BUSY_KEYS, DEFAULT_ALIVE_WITHIN,
+                    DEFAULT_ORPHAN_WATCH, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER,
+                    READY_KINDS, AliveCheck, AppSpec, ReadyCheck)
 from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
 
@@ -202,6 +202,12 @@ def parse_ready(c: Checker, value: Any, where: str = "app.ready") -> ReadyCheck:
     table = dict(c.table(value, where))
     c.keys(table, READY_KINDS + ("count",), where)
     count = table.pop("count", None)
+    for kind in APP_ONLY_READY_KINDS:
+        if kind in table and where != "app.ready":
+            raise c.fail(f"{where}.{kind}", "watches the app's own processes or output: [app] ready only",
+                         value=table[kind])
+    if "listening" in table:
+        return _parse_listening(c, table, count, where)
     if len(table) != 1:
         raise c.fail(where, f"expected exactly one of {', '.join(READY_KINDS)}, got {len(table)}",
                      allowed=READY_KINDS)
@@ -216,6 +222,8 @@ def parse_ready(c: Checker, value: Any, where: str = "app.ready") -> ReadyCheck:
     key = f"{where}.{kind}"
     if kind == "delay":
         return ReadyCheck(kind, c.seconds(raw, key, zero_ok=True))
+    if kind == "quiet":
+        return ReadyCheck(kind, c.seconds(raw, key))
     if kind == "tcp" and isinstance(raw, int) and not isinstance(raw, bool):
         if not 1 <= raw <= 65535:
             raise c.fail(key, f"expected a port from 1 to 65535, got {number(raw)}", value=raw)
@@ -240,3 +248,21 @@ def parse_ready(c: Checker, value: Any, where: str = "app.ready") -> ReadyCheck:
             got = port if len(port) <= 20 else shown(port, 20)
             raise c.fail(key, f"expected a port from 1 to 65535, got {got}", value=port)
     return ReadyCheck(kind, text)
+
+
+def _parse_listening(c: Checker, table: dict[str, Any], count: Any, where: str) -> ReadyCheck:
+    """``listening = true``: ready once a process of the case listens on a TCP port and one
+    takes a connection to it;
+    with ``quiet = SECONDS``, or else once the output was silent that long."""
+    if count is not None:
+        raise c.fail(f"{where}.count", "goes with ready.log only (how many matching lines mean ready)",
+                     value=count)
+    others = sorted(set(table) - {"listening", "quiet"})
+    if others:
+        raise c.fail(where, f"listening goes with quiet only, got {', '.join(others)} too",
+                     allowed=("listening", "quiet"))
+    if table["listening"] is not True:
+        raise c.fail(f"{where}.listening", f"expected true (any TCP port a process of the app listens on), "
+                                           f"got {value_kind(table['listening'])}", value=table["listening"])
+    quiet = c.seconds(table["quiet"], f"{where}.quiet") if "quiet" in table else None
+    return ReadyCheck("listening", "any", quiet=quiet)

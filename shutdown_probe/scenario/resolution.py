@@ -74,7 +74,7 @@ def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, Trigge
     env = {k: sub(v) for k, v in app.env.items()}
     ready = app.ready
     # a log regex is never templated: \d{3} means three digits
-    if ready is not None and ready.kind != "log" and isinstance(ready.value, str):
+    if ready is not None and ready.kind not in ("log", "listening") and isinstance(ready.value, str):
         ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
     hook_files = {
         name: _absolute(sub(h.file), cwd) for name, h in hooks.items() if h.file
@@ -111,7 +111,7 @@ def resolve_service(spec: ServiceSpec, *, scenario_dir: FsPath, workdir: str,
         return substitute(text, values)
 
     ready = spec.ready
-    if ready is not None and ready.kind != "log" and isinstance(ready.value, str):
+    if ready is not None and ready.kind not in ("log", "listening") and isinstance(ready.value, str):
         ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
     return ResolvedService(spec.name, [sub(a) for a in spec.command], str(spec.cwd),
                            {k: sub(v) for k, v in spec.env.items()}, ready)

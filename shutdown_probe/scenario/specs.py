@@ -15,7 +15,9 @@ from regex import Pattern
 
 from ..patterns import quoted
 
-READY_KINDS = ("http", "tcp", "log", "file", "delay")
+READY_KINDS = ("http", "tcp", "log", "file", "delay", "listening", "quiet")
+# the ready kinds that watch the app's own processes or output: [app] ready only
+APP_ONLY_READY_KINDS = ("listening", "quiet")
 OUTCOMES = ("exited", "hung", "ignored", "survived", "reloaded", "unresponsive", "not-ready", "error", "interrupted",
             "skipped")
 # [app] alive: how to tell the app still answers (http, tcp) or progresses (log)
@@ -95,8 +97,11 @@ class ReadyCheck:
     """How to tell the app is ready: ``kind`` is one of :data:`READY_KINDS`."""
 
     kind: str
-    value: str | float  # a template string, or seconds for "delay"
+    value: str | float  # a template string; seconds for "delay" and "quiet"; "any" for
+    # "listening" (a TCP socket any process of the case listens on)
     count: int = 1  # log only: ready once this many lines matched (one per worker...)
+    # listening only: or else ready once the output was silent this many seconds
+    quiet: float | None = None
     # log only: ``value`` compiled once, when the file loaded (see patterns.compile_regex)
     regex: Pattern[str] | None = field(default=None, compare=False, repr=False)
 

@@ -138,6 +138,7 @@ BASES = [FULL, ALT, MINIMAL]
 READY_VARIANTS = [
     {"http": "http://127.0.0.1:{port}/"}, {"tcp": "{port}"}, {"tcp": 8080}, {"tcp": "[::1]:{port}"},
     {"file": "{workdir}/ready"}, {"delay": 0.25}, {"log": "ready", "count": 3},
+    {"listening": True}, {"listening": True, "quiet": 1.5}, {"quiet": 0.5},
 ]
 
 # The loader's own lists of keys: the fuzzer draws known names from them, so a new key
@@ -525,8 +526,9 @@ def bounded(doc: dict) -> dict:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > E2E_LIMIT:
                 app[key] = E2E_LIMIT
         ready = app.get("ready")
-        if isinstance(ready, dict) and isinstance(ready.get("delay"), (int, float)) and ready["delay"] > 1:
-            ready["delay"] = 1
+        for kind in ("delay", "quiet"):
+            if isinstance(ready, dict) and isinstance(ready.get(kind), (int, float)) and ready[kind] > 1:
+                ready[kind] = 1
     paths = doc.get("paths")
     if paths is None:
         doc["paths"] = ["sigterm"]  # not all eleven signal paths

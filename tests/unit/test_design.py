@@ -50,7 +50,7 @@ def test_every_builtin_path_is_in_the_table():
     assert set(BUILTIN_PATHS) <= named
 
 
-@pytest.mark.parametrize("command", ["run", "check", "paths", "report"])
+@pytest.mark.parametrize("command", ["run", "init", "check", "paths", "report"])
 def test_the_synopsis_names_every_flag_and_only_real_ones(command):
     parser = cli._parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
