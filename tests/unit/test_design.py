@@ -52,7 +52,7 @@ def test_every_builtin_path_is_in_the_table():
 
 @pytest.mark.parametrize("command", ["run", "init", "check", "paths", "report"])
 def test_the_synopsis_names_every_flag_and_only_real_ones(command):
-    parser = cli._parser()
+    parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     real = {opt for a in sub._actions if a.help != argparse.SUPPRESS for opt in a.option_strings
             if opt.startswith("--") and opt != "--help"}

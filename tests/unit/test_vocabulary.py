@@ -10,6 +10,8 @@ import io
 import pytest
 
 from shutdown_probe import cli
+from shutdown_probe.cli import running
+from shutdown_probe.cli.parser import Usage
 from shutdown_probe.errors import ScenarioError, UsageError
 from shutdown_probe.evidence import LogHookDetector
 from shutdown_probe.patterns import quoted, shown
@@ -98,16 +100,16 @@ def scenarios():
 def test_any_built_in_path_may_be_named_though_the_scenario_does_not_list_it():
     both = scenarios()
     assert all("docker-stop" not in {p.name for p in s.paths} for s in both)
-    cases = cli._chosen_cases(both, ["docker-stop"])
+    cases = running.chosen_cases(both, ["docker-stop"])
     assert [(c.scenario.name, c.path.name) for c in cases] == [(s.name, "docker-stop") for s in both]
-    one = cli._chosen_cases(both, ["sqlite-batch::k8s-delete"])
+    one = running.chosen_cases(both, ["sqlite-batch::k8s-delete"])
     assert [(c.scenario.name, c.path.name) for c in one] == [("sqlite-batch", "k8s-delete")]
     # the fixture's rule is the same method
     assert both[0].path_named("docker-stop").name == "docker-stop"
 
 
 def test_a_grace_override_reaches_a_built_in_path_named_on_the_command_line():
-    cases = cli._chosen_cases(scenarios(), ["docker-stop"], grace=0.5)
+    cases = running.chosen_cases(scenarios(), ["docker-stop"], grace=0.5)
     settings = [c.scenario.profile_settings("docker-stop") for c in cases]
     assert [(s.grace, s.grace_from) for s in settings] == [(0.5, "command line")] * 2
 
@@ -120,8 +122,8 @@ def test_a_grace_override_reaches_a_built_in_path_named_on_the_command_line():
                              "did you mean 'flask-atexit'?"),
 ])
 def test_an_unknown_path_suggests_the_closest_name(asked, said):
-    with pytest.raises(cli._Usage) as excinfo:
-        cli._chosen_cases(scenarios(), [asked])
+    with pytest.raises(Usage) as excinfo:
+        running.chosen_cases(scenarios(), [asked])
     assert str(excinfo.value).startswith(said)
 
 
@@ -129,6 +131,6 @@ def test_a_trigger_path_of_one_scenario_is_not_asked_of_the_others():
     """os-exit is flask-atexit's own trigger: sqlite-batch has none, so only
     flask-atexit runs it; named for sigterm-finally alone it is a mistake."""
     both = scenarios()
-    assert [c.scenario.name for c in cli._chosen_cases(both, ["os-exit"])] == ["flask-atexit"]
+    assert [c.scenario.name for c in running.chosen_cases(both, ["os-exit"])] == ["flask-atexit"]
     with pytest.raises(UsageError, match="has no path 'os-exit'"):
         both[1].path_named("os-exit")
