@@ -9,12 +9,15 @@ or a data file that ``pyproject.toml`` leaves out fails here; a wheel built from
 sdist carries the same files; and the installed wheel runs a scenario: its
 ``shutdown_probe`` is the one in the virtual environment's site-packages (not this
 tree), and its matrix shows what CPython's documentation says must happen to a
-program whose SIGTERM handler calls ``sys.exit``: the handler raises SystemExit, so
-``finally`` and the atexit callables run ("Exiting the interpreter" in the atexit
-docs, signal docs: handlers run in the main thread), and that SIGKILL, which no handler
+program whose SIGTERM handler calls ``sys.exit``: the handler raises SystemExit in the
+main thread, so ``finally`` runs and the interpreter ends normally, running the atexit
+callables (the atexit docs: they run "upon normal interpreter termination", not "when
+the program is killed by a signal not handled by Python"); SIGKILL, which no handler
 can catch (signal(7)), runs none of them. The atexit callable found by name
 (``atexit:<lambda>``) is the Python probe's finding: it proves the installed
-``_probe_site`` loaded in the target.
+``_probe_site`` loaded in the target. With pytest installed beside the wheel, as a
+project's dev dependency, pytest collects and passes the scenario file with no
+configuration (the ``pytest11`` entry point), and ``-p no:shutdown_probe`` turns that off.
 
 The builds use uv (``uv build``: an isolated build, as ``pip install /path/to/clone``
 does, with the build backend fetched from the package index) on a copy of the tree,
@@ -175,27 +178,49 @@ exit = "SIGKILL"
 """
 
 
-def test_the_installed_wheel_runs_a_scenario_outside_the_tree(built: Built, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    _uv_run(built.uv, "venv", "--quiet", "--python", sys.executable, str(venv), cwd=tmp_path)
-    python = venv / "bin" / "python"
-    _uv_run(built.uv, "pip", "install", "--quiet", "--python", str(python), str(built.wheel), cwd=tmp_path)
-    outside = tmp_path / "project"  # a user's project: the tree is nowhere on its path
-    outside.mkdir()
-    shutil.copy(TARGETS / "print_file_print.py", outside)
-    (outside / "app.toml").write_text(SCENARIO)
-    env = _uv_env()
+@dataclass
+class Installed:
+    venv: Path
+    python: Path
+    project: Path  # a user's project: the scenario and its app, the tree nowhere on its path
 
-    where = subprocess.run([str(python), "-c", "import shutdown_probe, sysconfig; print(shutdown_probe.__file__); "
-                            "print(sysconfig.get_paths()['purelib'])"],
-                           cwd=outside, env=env, capture_output=True, text=True, timeout=30, check=True)
+
+@pytest.fixture(scope="module")
+def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel, and pytest beside it (as a project's dev dependencies), in a fresh venv."""
+    base = tmp_path_factory.mktemp("installed")
+    venv = base / "venv"
+    _uv_run(built.uv, "venv", "--quiet", "--python", sys.executable, str(venv), cwd=base)
+    python = venv / "bin" / "python"
+    _uv_run(built.uv, "pip", "install", "--quiet", "--python", str(python), str(built.wheel), "pytest", cwd=base)
+    project = base / "project"
+    project.mkdir()
+    shutil.copy(TARGETS / "print_file_print.py", project)
+    (project / "app.toml").write_text(SCENARIO)
+    (project / "pytest.ini").write_text("[pytest]\n")  # the rootdir: no ini file above it is read
+    return Installed(venv, python, project)
+
+
+def _user_env() -> dict[str, str]:
+    """This session's environment (its tag, so the leak check sees the cases' processes)
+    without the outer pytest's own variables."""
+    return {k: v for k, v in _uv_env().items() if not k.startswith("PYTEST_")}
+
+
+def test_the_installed_package_is_the_wheel_in_site_packages(installed: Installed) -> None:
+    where = subprocess.run([str(installed.python), "-c", "import shutdown_probe, sysconfig; "
+                            "print(shutdown_probe.__file__); print(sysconfig.get_paths()['purelib'])"],
+                           cwd=installed.project, env=_user_env(), capture_output=True, text=True, timeout=30,
+                           check=True)
     module, site_packages = map(Path, where.stdout.splitlines())
-    assert site_packages.is_relative_to(venv)
+    assert site_packages.is_relative_to(installed.venv)
     assert module.is_relative_to(site_packages) and not module.is_relative_to(ROOT), module
 
-    out = outside / "r.json"
-    r = subprocess.run([str(venv / "bin" / "shutdown-probe"), "run", "app.toml", "--json", str(out)],
-                       cwd=outside, env=env, capture_output=True, text=True, timeout=60,
+
+def test_the_installed_wheel_runs_a_scenario_outside_the_tree(installed: Installed) -> None:
+    out = installed.project / "r.json"
+    r = subprocess.run([str(installed.venv / "bin" / "shutdown-probe"), "run", "app.toml", "--json", str(out)],
+                       cwd=installed.project, env=_user_env(), capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stdout + r.stderr  # 0: the expectations held
     assert "installed-wheel" in r.stdout and "atexit:<lambda>" in r.stdout  # the matrix, with the probe's hook
@@ -205,3 +230,16 @@ def test_the_installed_wheel_runs_a_scenario_outside_the_tree(built: Built, tmp_
     assert all(term["hooks"][h]["ran"] for h in ("atexit", "finally", "atexit:<lambda>"))
     assert kill["exit"]["signal"] == "SIGKILL"
     assert not any(kill["hooks"][h]["ran"] for h in ("atexit", "finally", "atexit:<lambda>"))
+
+
+def test_installing_the_wheel_is_enough_for_pytest_to_run_a_scenario_file(installed: Installed) -> None:
+    """No conftest.py, no -p: the pytest11 entry point loads the plugin, which collects
+    the file by its first line; -p no:shutdown_probe turns it off."""
+    pytest_run = [str(installed.python), "-m", "pytest", "-q", "-p", "no:cacheprovider"]  # the folder: app.toml
+    r = subprocess.run(pytest_run, cwd=installed.project, env=_user_env(), capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed" in r.stdout and "installed-wheel" in r.stdout  # sigterm and sigkill, then the matrix
+    r = subprocess.run([*pytest_run, "-p", "no:shutdown_probe"], cwd=installed.project, env=_user_env(),
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 5, r.stdout + r.stderr  # pytest's "no tests were collected"
