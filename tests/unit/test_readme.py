@@ -4,6 +4,7 @@ the fixture example (which lives on the pytest plugin's page)."""
 from __future__ import annotations
 
 import re
+import tomllib
 
 from tests.support import ROOT, TESTS
 
@@ -49,3 +50,12 @@ def test_fixture_example_is_the_file_that_runs():
     body = source.split("\n", 1)[1].lstrip("\n")  # everything after the module docstring line
     [example] = re.findall(r"```python\n(.*?)```", PLUGIN_PAGE, re.S)
     assert example == body
+
+
+def test_the_readme_matrix_keeps_every_claim_its_scenario_makes():
+    # the run prints one "claim ✓ PATH: TEXT — confirmed" line per [expect.PATH] claim
+    scenario = tomllib.loads((ROOT / "scenarios" / "flask_atexit.toml").read_text())
+    claims = {path: e["claim"] for path, e in scenario["expect"].items() if "claim" in e}
+    [block] = [b for b in re.findall(r"```\n(.*?)\n```", README, re.S) if "flask-atexit —" in b]
+    for path, text in claims.items():
+        assert f"claim ✓ {path}: {text} — confirmed" in block.splitlines()
