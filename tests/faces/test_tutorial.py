@@ -81,6 +81,7 @@ def test_init_writes_a_scenario_that_runs_as_it_is(folder):
     scenario = tomllib.loads(text)
     assert scenario["paths"] == ["sigint", "sigterm", "sighup", "sigquit", "sigkill", "ctrl-c", "sigterm-group"]
     assert "expect" not in scenario  # nothing asserted yet: the expectations are comments
+    assert scenario["app"]["cwd"] == "."  # written next to the app: its folder, relative
     assert f"# not_ran = ['{HOOK}']" in text  # what the sigterm run did, to confirm
     r = run_cli("run", str(written), "--path", "sigterm", cwd=folder)
     assert r.returncode == 0, r.stderr
