@@ -1,4 +1,4 @@
-"""The README's fixture example, verbatim (test_readme.py checks that it stays so)."""
+"""The fixture example of docs/pytest-plugin.md, verbatim (test_readme.py keeps it so)."""
 
 
 def test_killing_the_worker_leaves_atexit_to_the_reloader(shutdown_probe):
