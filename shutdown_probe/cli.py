@@ -116,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser, for what documents it (``docgen.py``'s reference page)."""
+    return _parser()
+
+
 def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.usage = "%(prog)s [options] SCENARIO.toml...\n       %(prog)s [options] -- COMMAND [ARG...]"
     run.add_argument("scenarios", nargs="*", metavar="SCENARIO.toml",

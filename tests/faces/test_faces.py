@@ -15,7 +15,7 @@ from shutdown_probe.results import CaseResult, HookResult, Results
 
 PACKAGE = ROOT / "shutdown_probe"
 # the faces and the shared policies they stand on
-FACES = {"cli", "articles", "pytest_plugin", "pytest_cases", "pytest_options", "reports", "interrupts",
+FACES = {"cli", "docgen", "articles", "pytest_plugin", "pytest_cases", "pytest_options", "reports", "interrupts",
          "environment", "writeup", "render.articles"}
 
 
