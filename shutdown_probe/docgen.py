@@ -147,7 +147,8 @@ def _usage(prog: str, parser: argparse.ArgumentParser) -> str:
     shapes = {"+": "{0}...", "*": "[{0}...]", "?": "[{0}]"}
     positionals = [shapes.get(str(a.nargs), "{0}").format(a.metavar or a.dest)
                    for a in parser._actions if not a.option_strings]
-    return " ".join([prog, "[options]", *positionals])
+    options = any(a.option_strings and not isinstance(a, argparse._HelpAction) for a in parser._actions)
+    return " ".join([prog, *(["[options]"] if options else []), *positionals])
 
 
 def _argument(a: argparse.Action) -> str:
@@ -175,7 +176,7 @@ def _command_section(name: str, parser: argparse.ArgumentParser, summary: str) -
         if not actions:
             continue
         title = {id(parser._positionals): "Arguments", id(parser._optionals): "Options"}.get(
-            id(group), (group.title or "Options").capitalize())
+            id(group), (group.title or "options")[:1].upper() + (group.title or "options")[1:])
         out.append(f"{title}:\n\n" + table(("argument", "meaning"), [(_argument(a), _help(a)) for a in actions]))
     return "\n".join(o for o in out if o)
 
