@@ -56,6 +56,22 @@ ClaimVerdict = Literal["confirmed", "refuted", "untested"]
 # the outcomes a scenario's expectation may name (scenario.OUTCOMES, which must match)
 CaseOutcome = Literal["exited", "hung", "ignored", "survived", "reloaded", "unresponsive", "not-ready", "error",
                       "interrupted", "skipped"]
+# What each outcome means, in the words every face uses: the matrices' legends and the
+# generated reference (docs/reference/outcomes.md, shutdown_probe/docgen.py) read it.
+OUTCOME_MEANINGS: dict[CaseOutcome, str] = {
+    "exited": "the root process ended after the path (processes it left running are its orphans)",
+    "hung": "still running after the stop timeout (the harness killed it)",
+    "ignored": "still running after the stop timeout, with the path's signal ignored or blocked "
+               "(the harness killed it)",
+    "survived": "the root lived on after the path ended its worker, or its processes changed and nothing "
+                "could check that the app still answers (the harness ended it)",
+    "reloaded": "the root stayed, its processes changed and the app still answered (the harness ended it)",
+    "unresponsive": "the root outlived the path but the app no longer answered or progressed",
+    "not-ready": "the app never got ready that time",
+    "error": "the case could not run (see `report --markdown`)",
+    "interrupted": "the harness was stopped (SIGINT or SIGTERM) while the case ran",
+    "skipped": "the path did not apply (e.g. no child process to signal)",
+}
 # The outcomes of a case whose root outlived its path (the harness ended it afterwards,
 # as cleanup): "survived" (a worker the path ended was replaced; or the root's
 # processes changed and no alive check could be made), "reloaded" (the root's

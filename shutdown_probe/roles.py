@@ -47,6 +47,39 @@ MP_CHILD = "mp-child"
 FORK_CHILD = "fork-child"
 ROLES = (RELOADER_PARENT, RELOADER_CHILD, MASTER, WORKER, MP_CHILD, MP_RESOURCE_TRACKER, MP_FORKSERVER,
          FORK_CHILD)
+# What each framework role is, in a sentence (the generated reference,
+# docs/reference/roles.md, reads it: shutdown_probe/docgen.py).
+ROLE_MEANINGS: dict[str, str] = {
+    RELOADER_PARENT: "the watching parent of a reloader (Werkzeug, Django runserver, uvicorn --reload): "
+                     "it restarts the serving child and does not serve itself",
+    RELOADER_CHILD: "the serving child of a reloader (WERKZEUG_RUN_MAIN / RUN_MAIN set, or uvicorn's "
+                    "spawned server)",
+    MASTER: "a pre-fork server's supervisor (gunicorn's arbiter, uvicorn --workers, hypercorn, "
+            "Celery's main process): it starts and replaces the workers",
+    WORKER: "a worker a master started (a gunicorn or uvicorn worker, a billiard pool process)",
+    MP_CHILD: "a child multiprocessing started with the spawn or forkserver method",
+    MP_RESOURCE_TRACKER: "multiprocessing's resource tracker (a helper, never the app's worker)",
+    MP_FORKSERVER: "multiprocessing's fork server (a helper, never the app's worker)",
+    FORK_CHILD: "any other process forked by a Python process (os.fork, a fork-method pool)",
+}
+# The names the harness gives a case's processes by where they sit in the tree (a
+# process record's ``role``; a trigger's ``to`` and an expectation's ``ran_in`` read
+# them). ``child-N`` and ``ACTION-child`` stand for the numbered and per-action names.
+TREE_ROLES: dict[str, str] = {
+    "root": "the process the harness launched (behind an init or a PID-1 launcher: the app the init started)",
+    "child": "the root's working child: the one the Werkzeug reloader marked, else one listening on a TCP "
+             "port, else the oldest; never a multiprocessing helper",
+    "child-N": "the root's other children, numbered from 2 (multiprocessing's helpers last)",
+    "grandchild": "a child of one of the root's children",
+    "descendant": "any process further down the root's tree",
+    "adopted": "a process of the case re-parented to the harness (a double fork, an orphan)",
+    "launcher": "the harness's PID-1 launcher that starts a new PID namespace (stop profiles with pid1)",
+    "init": "the init that is PID 1 of the case's namespace (docker-stop-init and the like)",
+    "trigger": "the process a scenario's command trigger started",
+    "pre-stop": "the process k8s-delete's pre_stop command started",
+    "exec-stop": "a process a systemd profile's exec_stop started",
+    "ACTION-child": "a process one of those actions started (trigger-child, pre-stop-child, exec-stop-child)",
+}
 # multiprocessing's own helpers: never the process doing the app's work
 HELPERS = frozenset({MP_RESOURCE_TRACKER, MP_FORKSERVER})
 

@@ -22,6 +22,8 @@ from .commands import cmd_articles, cmd_check, cmd_init, cmd_paths, cmd_report, 
 from .console import err
 from .parser import ARTICLES_HELP, EXIT_OK, EXIT_USAGE, ArgParser, Usage, articles_arguments, build_parser
 
+__all__ = ["build_parser", "main", "main_articles"]
+
 
 def main(argv: list[str] | None = None) -> int:
     return _guarded(lambda: _dispatch(_parse(sys.argv[1:] if argv is None else list(argv))))

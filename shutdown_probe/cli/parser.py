@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(sub.add_parser(
         "run", help="run scenarios along their termination paths and print the matrix"))
     check = sub.add_parser("check", help="validate scenario files and print what would run")
-    check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+    check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml", help="the scenario files to check")
     sub.add_parser("paths", help="list the built-in termination paths")
     _init_arguments(sub.add_parser("init", help=INIT_HELP, description=INIT_HELP))
     _report_arguments(sub.add_parser("report", help="render saved results JSON"))
@@ -162,7 +162,7 @@ def _init_arguments(init: argparse.ArgumentParser) -> None:
 
 
 def _report_arguments(report: argparse.ArgumentParser) -> None:
-    report.add_argument("results", nargs="+", metavar="RESULTS.json")
+    report.add_argument("results", nargs="+", metavar="RESULTS.json", help="results files written by `run --json`")
     report.add_argument("--markdown", metavar="FILE",
                         help="write the Markdown report `run --markdown` writes (a matrix and the details of each case)")
     report.add_argument("--compat", metavar="FILE",
@@ -188,9 +188,10 @@ ARTICLES_HELP = "Run the cases a write-up needs and render its verdicts."
 
 
 def articles_arguments(articles: argparse.ArgumentParser) -> None:
-    articles.add_argument("writeup", metavar="ARTICLES.toml")
-    articles.add_argument("--markdown", metavar="FILE")
-    articles.add_argument("--html", metavar="FILE")
+    articles.add_argument("writeup", metavar="ARTICLES.toml", help="the write-up: its experiments and their cases")
+    articles.add_argument("--markdown", metavar="FILE", help="write the write-up's pages as Markdown")
+    articles.add_argument("--html", metavar="FILE", help="write them as HTML")
     articles.add_argument("--json", metavar="FILE", help="keep the results of the run")
     articles.add_argument("--results", metavar="FILE.json", help="render from a saved run instead of running")
-    articles.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N")
+    articles.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
+                          help="cases run at once, as for run (default: auto, one per CPU)")

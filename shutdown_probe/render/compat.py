@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..paths import BUILTIN_PATHS
-from ..results import NOT_OBSERVED, ORPHAN_EXITED, CaseResult, Results
+from ..results import NOT_OBSERVED, OUTCOME_MEANINGS, ORPHAN_EXITED, CaseOutcome, CaseResult, Results
 from ..behaviour import compare
 from .cells import CUT, RAISED, unnumbered, verify_column, verify_mark, where
 from .legend import legend
@@ -45,21 +45,12 @@ DISPLAY_NAMES = {
 }
 
 # Outcomes other than "exited", in the words and order the cells use.
-OUTCOME_WORDS = {"hung": "hung", "ignored": "ignored", "survived": "survived", "reloaded": "reloaded",
-                 "unresponsive": "unresponsive", "not-ready": "not ready", "error": "error",
-                 "interrupted": "interrupted", "skipped": "skipped"}
-OUTCOME_LEGEND = {
-    "hung": "hung = still running after the stop timeout (the harness killed it)",
-    "ignored": "ignored = still running after the stop timeout, with the path's signal ignored or blocked "
-               "(the harness killed it)",
-    "survived": "survived = the root lived on after the path ended its worker (the harness ended it)",
-    "reloaded": "reloaded = the root stayed, its processes changed and the app still answered (the harness ended it)",
-    "unresponsive": "unresponsive = the root outlived the path but the app no longer answered or progressed",
-    "not ready": "not ready = the app never got ready that time",
-    "error": "error = the case could not run (see `report --markdown`)",
-    "interrupted": "interrupted = the harness was stopped (SIGINT or SIGTERM) while the case ran",
-    "skipped": "skipped = the path did not apply (e.g. no child process to signal)",
-}
+OUTCOME_WORDS: dict[CaseOutcome, str] = {
+    "hung": "hung", "ignored": "ignored", "survived": "survived", "reloaded": "reloaded",
+    "unresponsive": "unresponsive", "not-ready": "not ready", "error": "error",
+    "interrupted": "interrupted", "skipped": "skipped"}
+# their legend: each one's meaning (results.OUTCOME_MEANINGS, the generated reference's too)
+OUTCOME_LEGEND = {word: f"{word} = {OUTCOME_MEANINGS[outcome]}" for outcome, word in OUTCOME_WORDS.items()}
 ORPHAN = "orphan left"
 ORPHAN_ENDED = "orphan exited late"
 NOTHING = "nothing ran"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import CaseResult
+from ..results import OUTCOME_MEANINGS, CaseResult
 from .cells import CUT, NOT_RAN, ORPHANS_UNTIL, RAISED, RAN, UNKNOWN, VERIFY_COLUMN, hook_cell, time_cell
 from .traffic import has_traffic
 
@@ -27,10 +27,9 @@ def legend(cases: list[CaseResult]) -> str | None:
         notes.append(f"time A s {ORPHANS_UNTIL}B s) = the root ended after A s; processes it left ran on "
                      "until the harness killed them at B s")
     outcomes = {c.outcome for c in cases}
-    if "reloaded" in outcomes:
-        notes.append("reloaded = the root stayed, its processes changed, the app still answered")
-    if "unresponsive" in outcomes:
-        notes.append("unresponsive = the root outlived the path, the app no longer answered or progressed")
+    for outcome in ("reloaded", "unresponsive"):  # the words a matrix's outcome column may not explain
+        if outcome in outcomes:
+            notes.append(f"{outcome} = {OUTCOME_MEANINGS[outcome]}")
     return "; ".join(notes) or None
 
 

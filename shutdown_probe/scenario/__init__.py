@@ -47,7 +47,7 @@ from .specs import (ALIVE_KINDS, AIM_KEYS, AIM_TARGETS, ANY_ATEXIT, APP_KEYS, DE
                     PRE_STOP_KEYS, PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS, PROFILE_OWN_KEYS, READY_KINDS, SERVICE_KEYS,
                     SERVICE_SCOPES, TOP_KEYS, TRAFFIC_KEYS, TRIGGER_KEYS, VERIFY_KEYS, AimSpec, AliveCheck, AppSpec,
                     Expectation, HookSpec, ProfileSettings, ReadyCheck, ServiceSpec, TrafficSpec, TriggerSpec,
-                    VerifySpec)
+                    VerifySpec, KeyTable, key_tables)
 from .templates import PLACEHOLDERS, ShellQuoting, service_port, shell_contexts, shell_quote, substitute, substitute_shell
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "HTTP_METHODS",
     "HookSpec",
     "INIT_KINDS",
+    "KeyTable",
     "MAX_FILE_BYTES",
     "MAX_SECONDS",
     "OUTCOMES",
@@ -103,6 +104,7 @@ __all__ = [
     "compile_regex",
     "describe",
     "did_you_mean",
+    "key_tables",
     "line_matcher",
     "load_scenario",
     "make_scenario",

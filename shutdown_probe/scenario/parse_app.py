@@ -18,7 +18,7 @@ from ..patterns import shown
 from .checks import Checker, number, seg, value_kind
 from .specs import (ALIVE_KEYS, ALIVE_KINDS, APP_KEYS, APP_ONLY_READY_KINDS, BUSY_KEYS, DEFAULT_ALIVE_WITHIN,
                     DEFAULT_ORPHAN_WATCH, DEFAULT_READY_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_SURVIVE_AFTER,
-                    READY_KINDS, AliveCheck, AppSpec, ReadyCheck)
+                    READY_KEYS, READY_KINDS, AliveCheck, AppSpec, ReadyCheck)
 from .templates import ShellQuoting, sample_values, shell_contexts, substitute
 
 
@@ -200,7 +200,7 @@ def check_executable(c: Checker, argv: tuple[str, ...], cwd: FsPath, env: dict[s
 def parse_ready(c: Checker, value: Any, where: str = "app.ready") -> ReadyCheck:
     """``where`` (app.ready): exactly one of :data:`READY_KINDS` (and ``count`` with ``log``)."""
     table = dict(c.table(value, where))
-    c.keys(table, READY_KINDS + ("count",), where)
+    c.keys(table, READY_KEYS, where)
     count = table.pop("count", None)
     for kind in APP_ONLY_READY_KINDS:
         if kind in table and where != "app.ready":

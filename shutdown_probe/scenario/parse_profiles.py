@@ -12,7 +12,8 @@ from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
 from .checks import Checker, did_you_mean, is_signal_name, seg, signal_hint, value_kind
 from .parse_triggers import parse_action
 from .specs import (ANY_ATEXIT, INIT_KINDS, PRE_STOP_KEYS, PROBE_HOOK_PREFIX, PROFILE_COMMON_KEYS,
-                    PROFILE_OWN_KEYS, TOP_KEYS, HookSpec, ProfileSettings, TriggerSpec)
+                    PROFILE_OWN_KEYS, PROFILES_KEYS, TOP_KEYS, HookSpec, ProfileSettings, TriggerSpec,
+                    profile_keys)
 
 
 def parse_profiles(
@@ -36,9 +37,9 @@ def parse_profiles(
         elif key in BUILTIN_PATHS or key in triggers:
             hint = f"; path '{key}' is not a stop profile, only stop profiles take settings"
         else:
-            hint = did_you_mean(key, ("grace",) + PROFILE_PATHS)
+            hint = did_you_mean(key, PROFILES_KEYS)
         raise c.fail(full, f"unknown key{hint} (allowed here: grace, or a stop profile's name: "
-                           f"{', '.join(PROFILE_PATHS)})", value=key, allowed=("grace",) + PROFILE_PATHS)
+                           f"{', '.join(PROFILE_PATHS)})", value=key, allowed=PROFILES_KEYS)
 
     with_grace = [n for n in names if _has_grace(n)]
     default_grace = None
@@ -57,7 +58,7 @@ def parse_profiles(
         if isinstance(raw, dict) and any(k in TOP_KEYS for k in raw):
             # `paths = [...]` written below [profiles.NAME] lands in that table (and is
             # then missing from the top level): say so before anything else.
-            c.keys(raw, _profile_keys(name), where)
+            c.keys(raw, profile_keys(name), where)
         if name not in names:
             raise c.fail(where, f"path '{name}' is not one of this scenario's paths; add it to paths, "
                                 f"or remove [{where}] (paths: {', '.join(names)})", value=name, allowed=names)
@@ -86,7 +87,7 @@ def _parse_profile(
     profile = BUILTIN_PATHS[name].profile
     assert profile is not None
     has_grace = profile.grace is not None
-    allowed = _profile_keys(name)
+    allowed = profile_keys(name)
     for key in table:
         if key in allowed:
             continue
@@ -170,12 +171,6 @@ def _has_grace(name: str) -> bool:
     """Whether path ``name`` is a stop profile with a grace period to set."""
     path = BUILTIN_PATHS.get(name)
     return path is not None and path.profile is not None and path.profile.grace is not None
-
-
-def _profile_keys(name: str) -> tuple[str, ...]:
-    profile = BUILTIN_PATHS[name].profile
-    common = PROFILE_COMMON_KEYS if profile is not None and profile.grace is not None else ()
-    return common + PROFILE_OWN_KEYS.get(name, ())
 
 
 def _parse_stop_signal(c: Checker, value: Any, key: str) -> int:

@@ -13,9 +13,12 @@ from pathlib import Path as FsPath
 
 from regex import Pattern
 
+from ..paths import BUILTIN_PATHS, PROFILE_PATHS
 from ..patterns import quoted
 
 READY_KINDS = ("http", "tcp", "log", "file", "delay", "listening", "quiet")
+# a ready table: one kind, and `count` with `log` (`quiet` beside `listening` is a kind too)
+READY_KEYS = READY_KINDS + ("count",)
 # the ready kinds that watch the app's own processes or output: [app] ready only
 APP_ONLY_READY_KINDS = ("listening", "quiet")
 OUTCOMES = ("exited", "hung", "ignored", "survived", "reloaded", "unresponsive", "not-ready", "error", "interrupted",
@@ -80,6 +83,56 @@ PROFILE_OWN_KEYS = {"docker-stop-init": ("init",), "docker-stop-tini-group": ("i
 INIT_KINDS = ("auto", "tini", "builtin")
 # double-ctrl-c's `when`: the first atexit hook any process starts (the probe's view)
 ANY_ATEXIT = "atexit"
+# [profiles]: a grace for every profile, or a stop profile's own table
+PROFILES_KEYS = ("grace",) + PROFILE_PATHS
+
+
+def profile_keys(name: str) -> tuple[str, ...]:
+    """The keys [profiles.NAME] takes: grace and signal for a profile with a grace
+    period, and the profile's own (:data:`PROFILE_OWN_KEYS`)."""
+    profile = BUILTIN_PATHS[name].profile
+    common = PROFILE_COMMON_KEYS if profile is not None and profile.grace is not None else ()
+    return common + PROFILE_OWN_KEYS.get(name, ())
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """One table of a scenario file and the keys its parser accepts there (the parser
+    checks each table against the same tuple: ``Checker.keys``)."""
+
+    table: str  # as written in a file: "[app]", "[hooks.NAME]"
+    keys: tuple[str, ...]
+    what: str
+
+
+def key_tables() -> tuple[KeyTable, ...]:
+    """Every table a scenario file may hold, in the order a file usually has them: the
+    one list of the keys the parser knows (the generated reference,
+    docs/reference/scenario-keys.md, is written from it)."""
+    own = tuple(KeyTable(f"[profiles.{name}]", profile_keys(name), f"the {name} stop profile")
+                for name in PROFILE_PATHS if name in PROFILE_OWN_KEYS)
+    return (
+        KeyTable("(top level)", TOP_KEYS, "the file's own keys and its tables"),
+        KeyTable("[app]", APP_KEYS, "the app: how to start it, when it is ready, how long it may take"),
+        KeyTable("[app.ready]", READY_KEYS, "how to tell the app is ready: exactly one kind (count with log, "
+                                            "quiet beside listening); [services.NAME.ready] too, without "
+                                            "listening and quiet"),
+        KeyTable("[app.busy]", BUSY_KEYS, "the app's line naming the process doing the work"),
+        KeyTable("[app.alive]", ALIVE_KEYS, "after a path the root outlived: how to tell the app still answers"),
+        KeyTable("[hooks.NAME]", HOOK_KEYS, "a cleanup hook: a log line or a sentinel file"),
+        KeyTable("[triggers.NAME]", TRIGGER_KEYS, "an action that ends the app (http, command) or a signal "
+                                                  "to the processes it aims at"),
+        KeyTable("[profiles]", PROFILES_KEYS, "a grace period for every stop profile, or one profile's table"),
+        KeyTable("[profiles.NAME]", PROFILE_COMMON_KEYS, "any stop profile with a grace period"),
+        *own,
+        KeyTable("[profiles.k8s-delete.pre_stop]", PRE_STOP_KEYS, "the preStop action, run inside the grace"),
+        KeyTable("[expect.all]", EXPECT_ALL_KEYS, "what must hold on every path, unless the path's table says "
+                                                  "otherwise"),
+        KeyTable("[expect.PATH]", EXPECT_KEYS, "what must hold on one path"),
+        KeyTable("[traffic]", TRAFFIC_KEYS, "HTTP requests in flight when the path fires, and new ones after"),
+        KeyTable("[services.NAME]", SERVICE_KEYS, "a process the app needs beside it (a broker, a database)"),
+        KeyTable("[verify.NAME]", VERIFY_KEYS, "a command run after the case against the state the app left"),
+    )
 
 
 @dataclass(frozen=True)

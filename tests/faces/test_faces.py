@@ -15,7 +15,7 @@ from shutdown_probe.results import CaseResult, HookResult, Results
 
 PACKAGE = ROOT / "shutdown_probe"
 # the faces and the shared policies they stand on
-FACES = {"cli", "articles", "pytest_plugin", "pytest_cases", "pytest_options", "reports", "interrupts",
+FACES = {"cli", "docgen", "articles", "pytest_plugin", "pytest_cases", "pytest_options", "reports", "interrupts",
          "environment", "writeup", "render.articles"}
 
 
@@ -90,7 +90,7 @@ def test_a_usage_mistake_is_one_line_under_either_name():
 
 
 def test_the_design_synopsis_names_every_articles_flag():
-    parser = cli._parser()
+    parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["articles"]
     real = {opt for a in sub._actions for opt in a.option_strings if opt.startswith("--") and opt != "--help"}
     design = (ROOT / "docs" / "design.md").read_text()

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),
     ("reports and policies", {"reports", "interrupts", "github", "scaffold"}),
-    ("faces", {"cli", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
+    ("faces", {"cli", "docgen", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
 ]
 
 # Scripts that run inside targets or as their PID 1 / watchdog, by path: they must not
