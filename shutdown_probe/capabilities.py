@@ -13,6 +13,8 @@ import fcntl
 import os
 import struct
 import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import watchdog
@@ -93,9 +95,11 @@ def pidfd_exit_status(fd: int) -> int | None:
 
 
 def _probe_exit_info() -> bool:
-    """Does PIDFD_INFO_EXIT work here? Tried on a throwaway ``true``."""
+    """Does PIDFD_INFO_EXIT work here? Tried on a throwaway child: this Python, by its
+    absolute path (a ``true`` looked up on $PATH may be missing, and its absence is no
+    fact about the kernel)."""
     try:
-        proc = subprocess.Popen(["true"])
+        proc = subprocess.Popen([sys.executable, "-S", "-c", ""])
     except OSError:
         return False
     fd = os.pidfd_open(proc.pid)
@@ -104,3 +108,14 @@ def _probe_exit_info() -> bool:
         return pidfd_exit_status(fd) is not None
     finally:
         os.close(fd)
+
+
+# namespaces.environment()'s entries describe what is there (which namespace, which
+# tini) rather than saying "yes": each is missing only when it says so.
+_DESCRIBED_MISSING = {"pid_namespace": "no:", "tini": "not installed", "dumb_init": "not installed"}
+
+
+def lacking(info: Mapping[str, str]) -> dict[str, str]:
+    """The entries of a results' capabilities that the machine lacks, as a run notes them."""
+    return {what: how for what, how in info.items()
+            if (how.startswith(_DESCRIBED_MISSING[what]) if what in _DESCRIBED_MISSING else how != "yes")}

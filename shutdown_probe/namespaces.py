@@ -60,8 +60,9 @@ def _detect() -> PidNamespace:
                       (True, "a new PID namespace inside an unprivileged user namespace")):
         prefix = _helper(LAUNCHER) + (["--user"] if user else []) + ["--"]
         try:
-            done = subprocess.run([*prefix, "true"], stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=10)
+            # this Python by its absolute path: a `true` missing from $PATH says nothing of namespaces
+            done = subprocess.run([*prefix, sys.executable, "-S", "-c", ""], stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired) as exc:
             tried.append(f"{'user namespace' if user else 'as root'}: {exc}")
             continue

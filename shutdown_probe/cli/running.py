@@ -128,8 +128,10 @@ def _report_run(results: Results, targets: Mapping[str, str | None], width: int 
     if shown.cases and show:
         reports_ok &= print_matrix(shown, width)
         reports_ok &= github_output(shown)
-        for what, how in results.environment.get("capabilities", {}).items():
-            if how != "yes" and not progress.quiet:  # the machine lacks it: say what that costs
+        from ..capabilities import lacking
+
+        for what, how in lacking(results.environment.get("capabilities", {})).items():
+            if not progress.quiet:  # the machine lacks it: say what that costs
                 progress.console.print(inert_text(f"note: {what}: {how}", style="dim"))
     for line in broken.values():
         err(line)
