@@ -18,7 +18,7 @@ from .expect import evaluate
 from .handles import describe_status
 from .launch import Launched, NotLaunched
 from .phases import Ending, join_error
-from .probe import ProbeReport
+from .probe import ProbeReport, unprobed_pythons
 from .processes import CaseProcesses
 from .hangs import stuck_at
 from .results import (ORPHAN_EXITED, STAYED, CaseResult, HookResult, Orphan, ProbeInfo, ProcessRecord, TrafficRecord,
@@ -79,6 +79,9 @@ def _evidence(case: Case, lc: Launched, result: CaseResult, t0: float | None) ->
         # the summary is the probe's free-form table; ProbeInfo types the keys reports read
         result.probe = cast(ProbeInfo, {**result.probe, **report.summary()})
         result.probe_notes = report.notes
+        unloaded = unprobed_pythons(result.processes, report)
+        if unloaded is not None:
+            result.probe_notes.append(unloaded)
         kinds = report.kinds
         for rec in result.processes:
             rec.kind = kinds.get(rec.pid)

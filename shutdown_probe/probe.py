@@ -65,6 +65,25 @@ def runs_python(argv: list[str], env: dict[str, str], cwd: str) -> bool:
     return first.startswith(b"#!") and b"python" in first
 
 
+# processes the harness or an action started, not the app: the probe is not theirs
+_NOT_THE_APP = ("launcher", "init", "trigger", "pre-stop", "exec-stop")
+
+
+def unprobed_pythons(processes: Sequence[ProcessRecord], report: ProbeReport) -> ProbeNote | None:
+    """A note when a process of the app ran a Python interpreter (its argv[0] is one)
+    and no process at all told the probe it started: the probe was on but nothing
+    loaded it (a Python older than 3.8, ``python -S`` or ``-I``, a PYTHONPATH the app
+    reset), so a hook it would have found is unknown, not absent."""
+    if report.starts or report.notes:  # it loaded, or what it wrote could not be read: said already
+        return None
+    pythons = [p.cmdline for p in processes if p.cmdline.split() and not p.role.startswith(_NOT_THE_APP)
+               and _PYTHON_NAME.match(os.path.basename(p.cmdline.split()[0]))]
+    if not pythons:
+        return None
+    return ProbeNote("not-loaded", f"no process loaded it, though {len(pythons)} ran Python "
+                                   f"(e.g. {pythons[0][:80]!r}: older than 3.8, -S or -I, or PYTHONPATH reset)")
+
+
 def probe_env(env: dict[str, str], events: str, inject: str | None) -> dict[str, str]:
     """``env`` with the probe switched on (its folder first on PYTHONPATH)."""
     out = dict(env)

@@ -80,7 +80,7 @@ OUTCOME_MEANINGS: dict[CaseOutcome, str] = {
 STAYED: tuple[str, ...] = ("survived", "reloaded", "unresponsive")
 AliveKind = Literal["http", "tcp", "log"]
 AliveSource = Literal["alive", "ready"]
-ProbeNoteKind = Literal["unreadable", "truncated", "malformed"]
+ProbeNoteKind = Literal["unreadable", "truncated", "malformed", "not-loaded"]
 ServiceScope = Literal["run", "case"]
 # a service at the end of a case: still running (scope "run"), stopped by the harness
 # after the case (scope "case"), ended by itself or by someone else while the case
