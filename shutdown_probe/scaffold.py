@@ -154,7 +154,8 @@ def _ready_lines(app: dict[str, Any], case: CaseResult) -> list[str]:
     if ports and "http" not in ready:
         out.append(f"# or, asking it over HTTP: ready = {{ http = \"http://127.0.0.1:{ports[0]}/\" }}")
     if ports and not _mentions_port(app):
-        out.append(f"# It chose port {ports[0]} itself: two cases at once would both want it, so")
+        out.append(f"# It listened on port {ports[0]}, a port it chose itself (not the harness's {{port}}): if")
+        out.append("# that number is fixed in the app, two cases at once would both want it, so")
         out.append("# `shutdown-probe run` runs such a scenario's cases one at a time. To run them in")
         out.append("# parallel, give the app the harness's free port, e.g. env = { PORT = \"{port}\" }.")
     if timeout is not None:

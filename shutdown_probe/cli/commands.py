@@ -131,8 +131,9 @@ def _jobs_for(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     own = [s.name for s in scenarios if _own_port(s)]
     if own:
         if not args.quiet:
-            err(f"note: {', '.join(own)}: no {{port}} in the app's command or env: a port it listens on is "
-                 "its own choice, the same for every case, so its cases run one at a time (--jobs N to change)")
+            err(f"note: {', '.join(own)}: no {{port}} in the app's command or env: a port it may listen on "
+                 "is its own choice, perhaps the same for every case, so its cases run one at a time "
+                 "(--jobs N to change)")
         return 1
     return cpu_count()
 
