@@ -5,8 +5,8 @@ Import from here (``from tests.support import TARGETS, proc, run_cli``); fixture
 in the conftest.py files. A helper belongs here once two test files need it.
 """
 
-from .cases import (READY_FILE, exit_of, proc, run_path, target_command, target_scenario, target_toml,
-                    write_scenario)
+from .cases import (READY_FILE, exit_of, load_text, load_text_error, proc, run_path, target_command,
+                    target_scenario, target_toml, write_scenario)
 from .cli import run_cli, wait_while_running
 from .fuzz import EXPLORE, fuzz_settings
 from .folders import DATA, ROOT, SCENARIOS, TARGETS, TESTS
@@ -24,6 +24,8 @@ __all__ = [
     "TESTS",
     "exit_of",
     "fuzz_settings",
+    "load_text",
+    "load_text_error",
     "proc",
     "run_cli",
     "run_path",

@@ -9,7 +9,8 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shutdown_probe import CaseResult, Scenario, expand_cases, make_scenario, run_case
+from shutdown_probe import CaseResult, Scenario, expand_cases, load_scenario, make_scenario, run_case
+from shutdown_probe.errors import ScenarioError
 
 from .folders import TARGETS
 
@@ -23,6 +24,21 @@ def write_scenario(tmp_path: Path, text: str, name: str = "scenario.toml") -> Pa
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def load_text(tmp_path: Path, text: str) -> Scenario:
+    """The scenario a TOML ``text`` makes, loaded from ``tmp_path/s.toml`` as the CLI
+    loads a file (messages name it ``s.toml``)."""
+    return load_scenario(write_scenario(tmp_path, text, "s.toml"), shown="s.toml")
+
+
+def load_text_error(tmp_path: Path, text: str) -> ScenarioError:
+    """The ScenarioError loading ``text`` raises (the test fails if none is)."""
+    try:
+        load_text(tmp_path, text)
+    except ScenarioError as exc:
+        return exc
+    raise AssertionError(f"expected a ScenarioError loading:\n{text}")
 
 
 def target_command(target: str, *args: str) -> list[str]:

@@ -13,6 +13,7 @@ from shutdown_probe.expect import evaluate
 from shutdown_probe.results import (CaseResult, Escalation, FailedKey, Orphan, ProcessRecord, StopRecord)
 from shutdown_probe.scenario import EXPECT_KEYS, load_scenario, make_scenario
 from shutdown_probe.scenario.specs import EXPECT_ALL_KEYS
+from tests.support import load_text, load_text_error
 
 HEAD = """\
 paths = ["sigterm", "sigint", "sigkill", "k8s-delete"]
@@ -28,15 +29,11 @@ command = ["true"]
 
 
 def load(tmp_path, text: str):
-    path = tmp_path / "s.toml"
-    path.write_text(HEAD + textwrap.dedent(text), encoding="utf-8")
-    return load_scenario(str(path))
+    return load_text(tmp_path, HEAD + textwrap.dedent(text))
 
 
 def load_error(tmp_path, text: str) -> ScenarioError:
-    with pytest.raises(ScenarioError) as info:
-        load(tmp_path, text)
-    return info.value
+    return load_text_error(tmp_path, HEAD + textwrap.dedent(text))
 
 
 def test_all_reaches_every_path_and_a_path_key_replaces_it(tmp_path):

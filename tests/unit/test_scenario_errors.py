@@ -8,20 +8,13 @@ import pytest
 from shutdown_probe.errors import ProbeError, ScenarioError, UsageError
 from shutdown_probe.paths import BUILTIN_PATHS
 from shutdown_probe.scenario import APP_KEYS, HTTP_METHODS, OUTCOMES, READY_KINDS, load_scenario, make_scenario
+from tests.support import load_text_error
 
 APP = '[app]\ncommand = ["{python}", "-c", "pass"]\n'
 
 
-def load_error(tmp_path, text: str) -> ScenarioError:
-    path = tmp_path / "s.toml"
-    path.write_text(text)
-    with pytest.raises(ScenarioError) as excinfo:
-        load_scenario(path, shown="s.toml")
-    return excinfo.value
-
-
 def test_unknown_key_names_the_key_and_the_keys_allowed(tmp_path):
-    err = load_error(tmp_path, APP + 'stop_timeot = 3\n')
+    err = load_text_error(tmp_path, APP + 'stop_timeot = 3\n')
     assert (err.file, err.key, err.value, err.allowed) == ("s.toml", "app.stop_timeot", "stop_timeot", APP_KEYS)
     # the message is the one line it always was; the attributes only add to it
     assert str(err) == ("s.toml: app.stop_timeot: unknown key; did you mean 'stop_timeout'? (allowed here: "
@@ -29,41 +22,41 @@ def test_unknown_key_names_the_key_and_the_keys_allowed(tmp_path):
 
 
 def test_a_value_outside_a_fixed_set_names_the_set(tmp_path):
-    err = load_error(tmp_path, 'paths = ["sigterm"]\n' + APP + '[expect.sigterm]\noutcome = "exitted"\n')
+    err = load_text_error(tmp_path, 'paths = ["sigterm"]\n' + APP + '[expect.sigterm]\noutcome = "exitted"\n')
     assert (err.key, err.value, err.allowed) == ("expect.sigterm.outcome", "exitted", OUTCOMES)
-    err = load_error(tmp_path, APP + '[triggers.poke]\nhttp = "http://127.0.0.1:{port}/"\nmethod = "fetch"\n')
+    err = load_text_error(tmp_path, APP + '[triggers.poke]\nhttp = "http://127.0.0.1:{port}/"\nmethod = "fetch"\n')
     assert (err.key, err.value, err.allowed) == ("triggers.poke.method", "FETCH", HTTP_METHODS)
-    err = load_error(tmp_path, APP.replace("[app]\n", "[app]\nready = {}\n"))
+    err = load_text_error(tmp_path, APP.replace("[app]\n", "[app]\nready = {}\n"))
     assert (err.key, err.value, err.allowed) == ("app.ready", None, READY_KINDS)
 
 
 def test_an_unknown_name_lists_the_names_defined(tmp_path):
-    err = load_error(tmp_path, 'paths = ["sigterm"]\n' + APP + '[hooks.bye]\nlog = "bye"\n[hooks.flushed]\nlog = "f"\n'
+    err = load_text_error(tmp_path, 'paths = ["sigterm"]\n' + APP + '[hooks.bye]\nlog = "bye"\n[hooks.flushed]\nlog = "f"\n'
                                '[expect.sigterm]\nran = ["by"]\n')
     assert (err.key, err.value, err.allowed) == ("expect.sigterm.ran", "by", ("bye", "flushed"))
     assert "did you mean 'bye'?" in err.message
 
-    err = load_error(tmp_path, 'paths = ["sigterms"]\n' + APP)
+    err = load_text_error(tmp_path, 'paths = ["sigterms"]\n' + APP)
     assert (err.key, err.value) == ("paths", "sigterms")
     assert err.allowed == tuple(BUILTIN_PATHS)
 
 
 def test_a_placeholder_error_lists_the_placeholders(tmp_path):
-    err = load_error(tmp_path, '[app]\ncommand = ["{python}", "{prot}"]\n')
+    err = load_text_error(tmp_path, '[app]\ncommand = ["{python}", "{prot}"]\n')
     assert err.value == "{prot}"
     assert err.allowed == ("{python}", "{port}", "{workdir}", "{scenario_dir}")
 
 
 def test_a_wrong_type_gives_the_value_and_no_allowed_set(tmp_path):
-    err = load_error(tmp_path, APP + 'stop_timeout = "5"\n')
+    err = load_text_error(tmp_path, APP + 'stop_timeout = "5"\n')
     assert (err.key, err.value, err.allowed) == ("app.stop_timeout", "5", None)
     assert err.message == "expected a number of seconds, got a string ('5')"
 
 
 def test_a_mistake_that_is_no_single_value_has_neither(tmp_path):
-    err = load_error(tmp_path, 'name = "x"\n')
+    err = load_text_error(tmp_path, 'name = "x"\n')
     assert (err.key, err.value, err.allowed) == ("app", None, None)
-    err = load_error(tmp_path, "[app\n")  # not TOML at all
+    err = load_text_error(tmp_path, "[app\n")  # not TOML at all
     assert (err.key, err.value, err.allowed) == (None, None, None)
 
 

@@ -8,28 +8,16 @@ import sys
 
 import pytest
 
-from shutdown_probe.errors import ScenarioError
-from shutdown_probe.scenario import VERIFY_KEYS, load_scenario
+from shutdown_probe.scenario import VERIFY_KEYS
+from tests.support import load_text, load_text_error
 
 PY = sys.executable
 APP = 'paths = ["sigterm", "sigkill"]\n[app]\ncommand = ["{python}", "-c", "pass"]\n'
 CHECK = '[verify.rows]\ncommand = ["{python}", "-c", "pass", "{workdir}/app.db"]\n'
 
 
-def load(tmp_path, text: str):
-    path = tmp_path / "s.toml"
-    path.write_text(text)
-    return load_scenario(path, shown="s.toml")
-
-
-def load_error(tmp_path, text: str) -> ScenarioError:
-    with pytest.raises(ScenarioError) as excinfo:
-        load(tmp_path, text)
-    return excinfo.value
-
-
 def test_a_check_loads_with_its_defaults_and_the_cases_placeholders_fill_it(tmp_path):
-    sc = load(tmp_path, APP + '[verify.rows]\n'
+    sc = load_text(tmp_path, APP + '[verify.rows]\n'
                               'command = ["{python}", "-c", "pass", "{workdir}/app.db", "{port}", '
                               '"{services.redis.port}", "{scenario_dir}", "{{literal}}"]\n'
                               'env = { DB = "{workdir}/app.db" }\n'
@@ -46,7 +34,7 @@ def test_a_check_loads_with_its_defaults_and_the_cases_placeholders_fill_it(tmp_
 
 
 def test_the_expectations_name_checks(tmp_path):
-    sc = load(tmp_path, APP + CHECK + '[verify.intact]\ncommand = ["true"]\n'
+    sc = load_text(tmp_path, APP + CHECK + '[verify.intact]\ncommand = ["true"]\n'
                               '[expect.sigkill]\nclaim = "SIGKILL loses the batch"\n'
                               'verified = ["intact"]\nnot_verified = ["rows"]\n')
     exp = sc.expect["sigkill"]
@@ -80,7 +68,7 @@ def test_the_expectations_name_checks(tmp_path):
     ("verify." + "x" * 51, f'[verify.{"x" * 51}]\ncommand = ["true"]\n', "check name"),
 ])
 def test_a_bad_check_is_an_error_on_its_key(tmp_path, key, text, words):
-    err = load_error(tmp_path, APP + text)
+    err = load_text_error(tmp_path, APP + text)
     assert err.key == key, err
     assert words in err.message, err
 
@@ -95,19 +83,19 @@ def test_a_bad_check_is_an_error_on_its_key(tmp_path, key, text, words):
      "in both verified and not_verified"),
 ])
 def test_a_bad_expectation_on_checks_is_an_error_on_its_key(tmp_path, key, text, words):
-    err = load_error(tmp_path, APP + CHECK + text)
+    err = load_text_error(tmp_path, APP + CHECK + text)
     assert err.key == key, err
     assert words in err.message, err
 
 
 def test_a_verify_key_that_is_not_a_table_is_an_error_on_it(tmp_path):
-    err = load_error(tmp_path, 'verify = "true"\n' + APP)
+    err = load_text_error(tmp_path, 'verify = "true"\n' + APP)
     assert err.key == "verify"
     assert "expected a table" in err.message
 
 
 def test_naming_a_check_without_any_says_there_are_none(tmp_path):
-    err = load_error(tmp_path, APP + '[expect.sigterm]\nverified = ["rows"]\n')
+    err = load_text_error(tmp_path, APP + '[expect.sigterm]\nverified = ["rows"]\n')
     assert err.key == "expect.sigterm.verified"
     assert "(defined: none)" in err.message
 
