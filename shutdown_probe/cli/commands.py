@@ -1,4 +1,4 @@
-"""The commands: ``paths``, ``check``, ``report``, ``run``, ``init``, ``articles``."""
+"""The commands: ``paths``, ``check``, ``report``, ``run``, ``init``, ``articles``, ``bisect``."""
 
 from __future__ import annotations
 
@@ -97,6 +97,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if given or not args.probe:
             raise Usage(f"run: {(given or ['--no-probe'])[0]} goes with -- COMMAND; a scenario file says it in [app]")
         scenarios, paths = load_all(args.scenarios), args.path
+    if not args.with_specs and (args.index_url or args.find_links or args.no_index):
+        raise Usage("run: --index-url, --find-links and --no-index go with --with SPEC")
+    if args.with_specs:
+        from .versions import run_with
+
+        return run_with(args, scenarios, paths, fail_on, _jobs_for(args, scenarios))
     cases = chosen_cases(scenarios, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
     status, _ = run_and_report(cases, jobs=_jobs_for(args, scenarios), quiet=args.quiet,
                                 keep_workdirs=args.keep_workdirs, targets=report_targets(args), width=args.width,
@@ -182,6 +188,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     if case.outcome in ("not-ready", "error"):  # said above, in one line; the file says what was seen
         return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    from .versions import cmd_bisect as bisect
+
+    return bisect(args)
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
