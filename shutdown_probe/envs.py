@@ -58,6 +58,15 @@ class IndexOptions:
     find_links: tuple[str, ...] = ()
     no_index: bool = False
 
+    @classmethod
+    def from_environment(cls) -> "IndexOptions":
+        """The pytest plugin's: ``$SHUTDOWN_PROBE_INDEX_URL``, ``$SHUTDOWN_PROBE_FIND_LINKS``
+        (folders or URLs separated by ``os.pathsep``) and ``$SHUTDOWN_PROBE_NO_INDEX=1``."""
+        links = tuple(os.path.abspath(f) if "://" not in f else f
+                      for f in os.environ.get("SHUTDOWN_PROBE_FIND_LINKS", "").split(os.pathsep) if f)
+        return cls(os.environ.get("SHUTDOWN_PROBE_INDEX_URL") or None, links,
+                   os.environ.get("SHUTDOWN_PROBE_NO_INDEX", "") not in ("", "0"))
+
     def args(self) -> list[str]:
         out = ["--no-index"] if self.no_index else []
         if self.index_url and not self.no_index:
