@@ -71,7 +71,8 @@ def case_verdict(case: CaseResult) -> str:
         keys = sorted({f"{k.table}.{k.key}" for k in case.expect.failed_keys})
         return "expectations did not hold" + (f" ({', '.join(keys)})" if keys else "")
     ran = sorted(name for name, hook in case.hooks.items() if hook.ran)
-    exit_ = case.exit.signal or (f"rc {case.exit.returncode}" if case.exit.returncode is not None else "no exit")
+    rc, signal = case.exit.get("returncode"), case.exit.get("signal")
+    exit_ = signal or (f"rc {rc}" if rc is not None else "no exit")
     return f"{case.outcome}, {exit_}; ran: {', '.join(ran) or 'nothing'}"
 
 

@@ -80,8 +80,8 @@ class ScenarioFile(pytest.File):
         from .scenario import load_scenario
 
         scenario = load_scenario(self.path, shown=_shown(self.config, self.path))
-        specs = with_specs(self.config)
-        for spec in specs or [None]:
+        specs: list[str | None] = [*with_specs(self.config)] or [None]
+        for spec in specs:
             for path in scenario.paths:
                 name = path.name if spec is None else f"{path.name}[{spec}]"
                 yield ScenarioItem.from_parent(self, name=name, scenario=scenario, case_path=path, spec=spec)
