@@ -15,6 +15,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .console import err, report_targets
@@ -57,51 +59,71 @@ def _built(spec: str, index: IndexOptions, quiet: bool) -> BuiltEnv | EnvFailure
     return env
 
 
-def run_with(args: argparse.Namespace, scenarios: list[Scenario], paths: list[str],
-             fail_on: tuple[str, ...], jobs: int) -> int:
-    """``run --with``: each spec's environment, its cases, its report files (the spec
-    in their names), then the compatibility table (printed, and --compat FILE)."""
+def run_with(args: argparse.Namespace, load: Callable[[], list[Scenario]], paths: list[str],
+             fail_on: tuple[str, ...], jobs_for: Callable[[list[Scenario]], int]) -> int:
+    """``run --with``: every spec's environment first, then in each the scenarios
+    (``load``, checked with its bin/ first on PATH, as they will run), its cases and
+    its report files (the spec in their names); then the compatibility table (printed,
+    and --compat FILE)."""
     from ..environment import environment_info
     from ..envs import EnvFailure
     from ..matrix import environment_of, spec_targets, unavailable_results
     from ..render.compat import format_compat
     from ..reports import write_reports
+    from ..scenario.resolution import Interpreter
 
     specs = list(dict.fromkeys(args.with_specs))
     index = index_options(args)
     targets = report_targets(args)
+    envs = [(spec, _built(spec, index, args.quiet)) for spec in specs]
     parts: list[Results] = []
     worst = EXIT_OK
-    for spec in specs:
-        env = _built(spec, index, args.quiet)
-        own = spec_targets(targets, spec, specs)
+    loaded: list[Scenario] | None = None
+    jobs = 1
+    for spec, env in envs:
         if isinstance(env, EnvFailure):
-            cases = chosen_cases(scenarios, paths, grace=args.grace, repeat=args.repeat,
-                                 orphan_watch=args.orphan_watch)
-            part = unavailable_results(env, cases, environment_info())
-            worst = EXIT_USAGE
-            if not _said_all(write_reports(part, own)):
-                worst = EXIT_USAGE
-            parts.append(part)
             continue
-        from ..scenario.resolution import Interpreter
-
+        with _first_on_path(env.bin_dir):
+            scenarios = load()
+        if loaded is None:
+            loaded, jobs = scenarios, jobs_for(scenarios)
         under = [s.with_interpreter(Interpreter(env.python, env.bin_dir)) for s in scenarios]
         cases = chosen_cases(under, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
         status, results = run_and_report(cases, jobs=jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
-                                         targets=own, width=args.width, show=False, fail_on=fail_on,
-                                         environment=environment_of(env))
+                                         targets=spec_targets(targets, spec, specs), width=args.width, show=False,
+                                         fail_on=fail_on, environment=environment_of(env))
         if results is None:  # interrupted: the files hold what was gathered
             return status
         parts.append(results)
         worst = max(worst, status)
-    table = format_compat(parts)
-    print(table, end="")
-    if args.compat and not _said_all(write_reports(parts[0], {"compat": args.compat}, compat=parts)):
-        return EXIT_USAGE
+    for spec, env in envs:
+        if isinstance(env, EnvFailure):  # a column that says why: the cases it would have run
+            cases = chosen_cases(loaded if loaded is not None else load(), paths, repeat=args.repeat)
+            part = unavailable_results(env, cases, environment_info())
+            _said_all(write_reports(part, spec_targets(targets, spec, specs)))
+            parts.append(part)
+            worst = EXIT_USAGE
+    print(format_compat(parts), end="")
     if args.compat:
+        if not _said_all(write_reports(parts[0], {"compat": args.compat}, compat=parts)):
+            return EXIT_USAGE
         print(f"wrote {args.compat} (compat)", file=sys.stderr)
     return worst
+
+
+@contextmanager
+def _first_on_path(folder: str) -> Iterator[None]:
+    """``folder`` first on this process's PATH for a while: a scenario file is checked
+    (its program looked up) as it will run, with the environment's scripts."""
+    before = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join([folder, before]) if before else folder
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = before
 
 
 def _said_all(written: list[Written]) -> bool:

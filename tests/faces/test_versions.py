@@ -50,6 +50,10 @@ def test_two_versions_give_one_table_with_a_column_each(tmp_path: Path, index: P
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert "`flushed`" in cells[1] and "nothing ran" in cells[2]
     assert table in done.stdout  # printed too
+    # report --compat makes the same table again from the files, one per spec
+    again = run_cli("report", str(tmp_path / "out.sp-fixture-pkg-1.0.json"), str(tmp_path / "out.sp-fixture-pkg-2.0.json"),
+                    "--compat", str(tmp_path / "again.md"), cwd=tmp_path)
+    assert again.returncode == 1 and (tmp_path / "again.md").read_text() == table
     for version in ("1.0", "2.0"):
         data = json.loads((tmp_path / f"out.sp-fixture-pkg-{version}.json").read_text())
         env = data["environment"]
@@ -196,3 +200,25 @@ def test_the_plugin_runs_every_item_once_per_spec(pytester: pytest.Pytester, ind
                                  "*sigint?sp_fixture_pkg==9.9? FAILED*"])
     result.stdout.fnmatch_lines(["*--shutdown-probe-with 'sp_fixture_pkg==9.9': cannot install it:*"])
     assert result.ret == 1
+
+
+def test_the_environment_s_console_scripts_come_first_on_path(tmp_path: Path, index: Path,
+                                                              cache: dict[str, str]) -> None:
+    # the app is the environment's console script, named bare: the file is checked, and
+    # the app started, with that environment's bin/ first on PATH; it prints its version
+    scenario = tmp_path / "script.toml"
+    scenario.write_text('name = "script"\npaths = ["sigterm"]\n\n[app]\ncommand = ["sp-fixture-version"]\n'
+                        "ready = { log = 'sp_fixture_pkg 1\\.1' }\n")
+    done = run_cli("run", str(scenario), "--with", "sp_fixture_pkg==1.1", *_offline(index),
+                   "--json", str(tmp_path / "o.json"), cwd=tmp_path, env=cache, timeout=120)
+    assert done.returncode == 0, done.stderr
+    case = json.loads((tmp_path / "o.sp-fixture-pkg-1.1.json").read_text())["cases"][0]
+    assert case["outcome"] != "not-ready" and case["ready_s"] is not None  # its line was seen
+
+
+@pytest.mark.parametrize("spec, said", [("", "an empty spec"), ("'uvicorn", "No closing quotation")])
+def test_a_spec_that_is_no_requirement_list_is_one_line_and_status_2(tmp_path: Path, spec: str, said: str,
+                                                                     cache: dict[str, str]) -> None:
+    scenario = write_fixture_scenario(tmp_path)
+    done = run_cli("run", str(scenario), "--with", spec, cwd=tmp_path, env=cache)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr

@@ -41,7 +41,9 @@ def _record_line(name: str, data: bytes) -> str:
 def write_wheel(folder: Path, version: str, source: str | None = None, name: str = FIXTURE,
                 requires_python: str | None = None) -> Path:
     """Write ``name``-``version`` as a pure-Python wheel in ``folder``; its module is
-    ``source`` (default: the fixture's code for that version)."""
+    ``source`` (default: the fixture's code for that version). It declares a console
+    script, ``sp-fixture-version``, that prints the version: the installer writes it
+    into the environment's bin/."""
     if source is None:
         source = _WITHOUT_HOOK if version.split(".")[0] >= "2" else _WITH_HOOK
     info = f"{name}-{version}.dist-info"
@@ -52,6 +54,8 @@ def write_wheel(folder: Path, version: str, source: str | None = None, name: str
         f"{name}/__init__.py": source.encode(),
         f"{info}/METADATA": metadata.encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}/_version_script.py": f"def main():\n    print('{name} {version}')\n".encode(),
+        f"{info}/entry_points.txt": f"[console_scripts]\nsp-fixture-version = {name}._version_script:main\n".encode(),
     }
     record = [_record_line(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
