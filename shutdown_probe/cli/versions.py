@@ -87,6 +87,8 @@ def run_with(args: argparse.Namespace, load: Callable[[], list[Scenario]], paths
             scenarios = load()
         if loaded is None:
             loaded, jobs = scenarios, jobs_for(scenarios)
+        if not args.quiet:  # the progress lines that follow are this environment's
+            print(f"running in {spec!r}:", file=sys.stderr)
         under = [s.with_interpreter(Interpreter(env.python, env.bin_dir)) for s in scenarios]
         cases = chosen_cases(under, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
         status, results = run_and_report(cases, jobs=jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
