@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import pytest
 
 from .interrupts import Interruption
-from .pytest_options import MARKER, REPORT_OPTIONS, fail_on_words
+from .pytest_options import MARKER, REPORT_OPTIONS, fail_on_words, with_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     # pytest does not export the type its repr_failure returns
@@ -80,8 +80,11 @@ class ScenarioFile(pytest.File):
         from .scenario import load_scenario
 
         scenario = load_scenario(self.path, shown=_shown(self.config, self.path))
-        for path in scenario.paths:
-            yield ScenarioItem.from_parent(self, name=path.name, scenario=scenario, case_path=path)
+        specs: list[str | None] = [*with_specs(self.config)] or [None]
+        for spec in specs:
+            for path in scenario.paths:
+                name = path.name if spec is None else f"{path.name}[{spec}]"
+                yield ScenarioItem.from_parent(self, name=name, scenario=scenario, case_path=path, spec=spec)
 
     # pytest's Collector narrows Node.repr_failure (no style): this follows the Collector
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
@@ -90,6 +93,27 @@ class ScenarioFile(pytest.File):
         if isinstance(excinfo.value, ProbeError):  # a bad file: the CLI's one line, no traceback
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+
+_ENVS = pytest.StashKey[dict[str, Any]]()  # spec -> its BuiltEnv or EnvFailure, built once a session
+
+
+def _under_spec(config: pytest.Config, scenario: Scenario, spec: str) -> Scenario:
+    """``scenario`` run in the environment of ``spec`` (built on first use, from the
+    cache after); a spec that cannot be installed fails the item in one line."""
+    from .envs import EnvFailure, IndexOptions, SpecError, build_env
+    from .scenario.resolution import Interpreter
+
+    envs = config.stash.setdefault(_ENVS, {})
+    if spec not in envs:
+        try:
+            envs[spec] = build_env(spec, IndexOptions.from_environment())
+        except SpecError as exc:
+            envs[spec] = EnvFailure(spec, str(exc))
+    env = envs[spec]
+    if isinstance(env, EnvFailure):
+        pytest.fail(f"--shutdown-probe-with {spec!r}: cannot install it: {env.reason}", pytrace=False)
+    return scenario.with_interpreter(Interpreter(env.python, env.bin_dir))
 
 
 def _shown(config: pytest.Config, file_path: FsPath) -> str:
@@ -110,18 +134,20 @@ class CaseFailed(Exception):
 class ScenarioItem(pytest.Item):
     """One case: a scenario along one termination path."""
 
-    def __init__(self, *, scenario: Scenario, case_path: Path, **kwargs: Any) -> None:
+    def __init__(self, *, scenario: Scenario, case_path: Path, spec: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.case_path = case_path
+        self.spec = spec  # --shutdown-probe-with: the environment it runs in
         self.add_marker(MARKER)
 
     def runtest(self) -> None:
         from .runner import Case, run_case
 
         keep = self.config.getoption("shutdown_probe_keep_workdirs")
+        scenario = self.scenario if self.spec is None else _under_spec(self.config, self.scenario, self.spec)
         result = _running(
-            self.session, lambda cancel: run_case(Case(self.scenario, self.case_path), cancel=cancel, keep_workdir=keep,
+            self.session, lambda cancel: run_case(Case(scenario, self.case_path), cancel=cancel, keep_workdir=keep,
                                                   services=_services(self.config)),
             lambda result: record(self, judged(self.config, result), self.scenario.description))
         if result.outcome == "skipped":

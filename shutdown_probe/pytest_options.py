@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import pytest
 
-__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "fail_on_words"]
+__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "WITH", "fail_on_words", "with_specs"]
 
 MARKER = "shutdown_probe"
 
@@ -32,3 +32,15 @@ def fail_on_words(config: pytest.Config) -> list[str]:
     :func:`shutdown_probe.policy.parse_fail_on` does that)."""
     given: list[str] = config.getoption(FAIL_ON) or []
     return given or list(config.getini(FAIL_ON))
+
+
+# --shutdown-probe-with SPEC (the option's dest) and the ini setting of the same name
+# (one spec a line): every scenario item runs once per spec, in the environment built
+# from it (shutdown_probe.envs); the option wins over the ini
+WITH = "shutdown_probe_with"
+
+
+def with_specs(config: pytest.Config) -> list[str]:
+    """The specs --shutdown-probe-with gives, else the ini setting's lines."""
+    given: list[str] = config.getoption(WITH) or []
+    return list(dict.fromkeys(given or [s for s in config.getini(WITH) if s.strip()]))

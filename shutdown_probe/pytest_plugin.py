@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .pytest_options import FAIL_ON, MARKER, REPORT_OPTIONS, fail_on_words
+from .pytest_options import FAIL_ON, MARKER, REPORT_OPTIONS, WITH, fail_on_words
 from .reading import read_regular
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,11 +64,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail a scenario item with this finding even where it expects nothing: hung, orphans, "
                          "ignored, unresponsive, killed, refuted (comma-separated or repeated; overrides the "
                          "ini setting shutdown_probe_fail_on)")
+    group.addoption("--shutdown-probe-with", action="append", default=[], dest=WITH, metavar="SPEC",
+                    help="run every scenario item in an environment built from SPEC, requirements separated by "
+                         "spaces (repeatable: an item per spec, named PATH[SPEC]); overrides the ini setting "
+                         "shutdown_probe_with")
     parser.addini("shutdown_probe_scenarios", type="linelist", default=[],
                   help="folders or globs (relative to the rootdir) whose .toml files are scenarios "
                        "even without the first line '# shutdown-probe scenario'")
     parser.addini("shutdown_probe_matrix", type="bool", default=True,
                   help="print the matrix in the terminal summary (default: true)")
+    parser.addini(WITH, type="linelist", default=[],
+                  help="specs (one a line) to run every scenario item under, as --shutdown-probe-with")
     parser.addini(FAIL_ON, type="args", default=[],
                   help="findings that fail a scenario item (as --shutdown-probe-fail-on): "
                        "hung, orphans, ignored, unresponsive, killed, refuted")

@@ -200,6 +200,12 @@ class EnvironmentInfo(TypedDict, total=False):
     runner: str | None
     workers: int | None
     interrupted_by: str | None
+    # run --with: the spec the environment was built from, its Python, the installer;
+    # ``unavailable``: why the spec could not be installed (its cases are skipped)
+    spec: str | None
+    interpreter: str | None
+    installer: str | None
+    unavailable: str | None
 
 
 # How the evidence of a hook that could not be watched to the end begins, for people

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 
 from ..errors import ProbeError
-from .commands import cmd_articles, cmd_check, cmd_init, cmd_paths, cmd_report, cmd_run
+from .commands import cmd_articles, cmd_bisect, cmd_check, cmd_init, cmd_paths, cmd_report, cmd_run
 from .console import err
 from .parser import ARTICLES_HELP, EXIT_OK, EXIT_USAGE, ArgParser, Usage, articles_arguments, build_parser
 
@@ -61,6 +61,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_articles(args)
     if args.command == "init":
         return cmd_init(args)
+    if args.command == "bisect":
+        return cmd_bisect(args)
     return cmd_run(args)
 
 

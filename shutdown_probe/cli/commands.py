@@ -1,10 +1,11 @@
-"""The commands: ``paths``, ``check``, ``report``, ``run``, ``init``, ``articles``."""
+"""The commands: ``paths``, ``check``, ``report``, ``run``, ``init``, ``articles``, ``bisect``."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .console import err, print_matrix, github_output, report_targets, said
@@ -88,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.command_line is not None:
         if args.scenarios:
             raise Usage("run: give scenario files or -- COMMAND, not both")
-        scenarios = [_command_scenario(args, "shutdown-probe run")]
+        load: Callable[[], list[Scenario]] = lambda: [_command_scenario(args, "shutdown-probe run")]
         paths: list[str] = []  # --path chose the scenario's paths: any built-in one
     else:
         if not args.scenarios:
@@ -96,7 +97,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         given = [f"--{k.replace('_', '-')}" for k in _COMMAND_KEYS if getattr(args, k) not in (None, [], False)]
         if given or not args.probe:
             raise Usage(f"run: {(given or ['--no-probe'])[0]} goes with -- COMMAND; a scenario file says it in [app]")
-        scenarios, paths = load_all(args.scenarios), args.path
+        load, paths = (lambda: load_all(args.scenarios)), args.path
+    if not args.with_specs and (args.index_url or args.find_links or args.no_index):
+        raise Usage("run: --index-url, --find-links and --no-index go with --with SPEC")
+    if args.with_specs:  # the files are loaded once each environment exists (its programs on PATH)
+        from .versions import run_with
+
+        return run_with(args, load, paths, fail_on, lambda scenarios: _jobs_for(args, scenarios))
+    scenarios = load()
     cases = chosen_cases(scenarios, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
     status, _ = run_and_report(cases, jobs=_jobs_for(args, scenarios), quiet=args.quiet,
                                 keep_workdirs=args.keep_workdirs, targets=report_targets(args), width=args.width,
@@ -182,6 +190,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     if case.outcome in ("not-ready", "error"):  # said above, in one line; the file says what was seen
         return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    from .versions import cmd_bisect as bisect
+
+    return bisect(args)
 
 
 def cmd_articles(args: argparse.Namespace) -> int:

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _init_arguments(sub.add_parser("init", help=INIT_HELP, description=INIT_HELP))
     _report_arguments(sub.add_parser("report", help="render saved results JSON"))
     articles_arguments(sub.add_parser("articles", help=ARTICLES_HELP, description=ARTICLES_HELP))
+    bisect_arguments(sub.add_parser("bisect", help=BISECT_HELP, description=BISECT_HELP))
     return p
 
 
@@ -119,6 +120,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     _fail_on_argument(run)
     run.add_argument("--width", type=_width, default=None, metavar="COLUMNS", help=WIDTH_HELP)
+    _versions_arguments(run.add_argument_group("versions: the same cases in environments built from specs"))
     _command_arguments(run.add_argument_group("with -- COMMAND instead of scenario files"))
 
 
@@ -195,3 +197,51 @@ def articles_arguments(articles: argparse.ArgumentParser) -> None:
     articles.add_argument("--results", metavar="FILE.json", help="render from a saved run instead of running")
     articles.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
                           help="cases run at once, as for run (default: auto, one per CPU)")
+
+
+WITH_HELP = ("run the cases in an environment built from SPEC, requirements separated by spaces (repeatable: a "
+             "compatibility table gets a column per spec), e.g. --with 'uvicorn==0.30.0'; the spec is the whole "
+             "environment, so it names what the app imports too. Built with uv when installed, else venv + pip; "
+             "cached under $XDG_CACHE_HOME/shutdown-probe/envs. Report files get the spec in their names")
+
+
+def _index_arguments(group: argparse._ActionsContainer) -> None:
+    group.add_argument("--index-url", metavar="URL",
+                       help="the package index to install from (and, for bisect, to list versions from)")
+    group.add_argument("--find-links", action="append", default=[], metavar="DIR|URL",
+                       help="also install from the wheels and sdists in this folder (repeatable); bisect lists "
+                            "the versions found there")
+    group.add_argument("--no-index", action="store_true",
+                       help="install only from --find-links, never from an index (offline)")
+
+
+def _versions_arguments(group: argparse._ActionsContainer) -> None:
+    group.add_argument("--with", dest="with_specs", action="append", default=[], metavar="SPEC", help=WITH_HELP)
+    group.add_argument("--compat", metavar="FILE",
+                       help="write the compatibility table (Markdown; with --with, a column per spec)")
+    _index_arguments(group)
+
+
+BISECT_HELP = ("Find the first released version of a package where a scenario's verdicts change: list the "
+               "versions from the index, run the cases at both ends, then binary-search between them.")
+
+
+def bisect_arguments(bisect: argparse.ArgumentParser) -> None:
+    bisect.add_argument("scenario", metavar="SCENARIO.toml", help="the scenario whose verdicts are compared")
+    bisect.add_argument("--package", required=True, metavar="NAME", help="the package whose versions are searched")
+    bisect.add_argument("--from", dest="from_version", metavar="VERSION",
+                        help="the good end (default: the oldest release that installs)")
+    bisect.add_argument("--to", dest="to_version", metavar="VERSION", help="the other end (default: the newest)")
+    bisect.add_argument("--also", action="append", default=[], metavar="REQ",
+                        help="another requirement installed with every version (repeatable), e.g. the app's "
+                             "framework")
+    bisect.add_argument("--path", action="append", default=[], metavar="NAME",
+                        help="compare only this path (repeatable; default: the scenario's paths)")
+    bisect.add_argument("--repeat", type=_repeat, default=1, metavar="N",
+                        help="run every case N times at each step: a step whose runs disagree is flaky")
+    bisect.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                        help="give every stop profile this grace period (as for run)")
+    bisect.add_argument("--results", metavar="DIR", default="bisect-results",
+                        help="where each step's results JSON and bisect.json go (default: bisect-results)")
+    bisect.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N", help="cases run at once, as for run")
+    _index_arguments(bisect)

@@ -55,6 +55,7 @@ ORPHAN = "orphan left"
 ORPHAN_ENDED = "orphan exited late"
 NOTHING = "nothing ran"
 SPLIT = "k/n runs"  # the runs of one cell disagreed
+NOT_INSTALLED = "not installed"  # run --with: the column's spec could not be installed
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class Environment:
     python: str  # "Python 3.11.7", "Python 3.10.14 (PyPy)"
     os: str  # "Linux"
     packages: tuple[tuple[str, str], ...] | None
+    # run --with: a spec that could not be installed, and the installer's reason
+    # (None for an environment the cases ran in)
+    unavailable: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, results: Results) -> "Environment":
@@ -78,7 +82,17 @@ class Environment:
         packages = None
         if isinstance(recorded, dict):
             packages = tuple(sorted((str(name), str(version)) for name, version in recorded.items()))
-        return cls(python, os_name, packages)
+        why = env.get("unavailable")
+        unavailable = (str(env.get("spec") or "(spec not recorded)"), str(why)) if why else None
+        return cls(python, os_name, packages, unavailable)
+
+    def label(self, keys: list[str]) -> str:
+        """The column's label: the facts ``keys`` (what differs), or for a spec that
+        could not be installed, the spec and why."""
+        if self.unavailable is not None:
+            spec, why = self.unavailable
+            return f"{spec}: {NOT_INSTALLED} ({why})"
+        return " · ".join(self.fact(k) for k in keys)
 
     def fact(self, key: str) -> str:
         """One fact in words: ``python``, ``os``, ``package:NAME``, or ``recorded``
@@ -155,7 +169,7 @@ def _environment_columns(runs: list[_Run]) -> list[str]:
         descriptions = sorted({run.description for run in group if run.description})
         if descriptions:  # one, unless the files disagree on it
             lines += [escape(" / ".join(descriptions), start=True), ""]
-        columns = [(escape(" · ".join(env.fact(k) for k in differ)), by_env[env]) for env in here]
+        columns = [(escape(env.label(differ)), by_env[env]) for env in here]
         shared = [k for k in keys if k not in differ]
         lines += _table(columns, "Columns: environments" + _facts(shared, group, "every column"))
     return lines
@@ -215,7 +229,8 @@ def _keys(envs: list[Environment]) -> list[str]:
 def _env_order(envs: list[Environment]) -> Callable[[Environment], tuple[_TextKey, ...]]:
     """A sort key for ``envs``: fact by fact, versions as numbers."""
     keys = _keys(envs)
-    return lambda env: tuple(_order(env.fact(k)) for k in keys)
+    # a spec that could not be installed after those that ran
+    return lambda env: (_order("1" if env.unavailable else "0"), *(_order(env.fact(k)) for k in keys))
 
 
 def _differing(envs: list[Environment], keys: list[str]) -> list[str]:
@@ -340,6 +355,10 @@ def _table(columns: list[tuple[str, list[_Run]]], columns_line: str) -> list[str
         row = []
         for label, group in columns:
             here = [run.case for run in group if run.case.path == path]  # _cell does not depend on order
+            if here and group[0].env.unavailable is not None:
+                row.append(NOT_INSTALLED)
+                used.add(NOT_INSTALLED)
+                continue
             row.append(_cell(here, hooks, used))
             missed = sum(1 for case in here if not case.expect.passed)
             if missed:
@@ -366,6 +385,9 @@ def _legend(cases: list[CaseResult], used: set[str]) -> str:
     if ORPHAN_ENDED in used:
         notes.append(f"{ORPHAN_ENDED} = a process outlived the root and the stop timeout, then exited by "
                      "itself within the orphan watch")
+    if NOT_INSTALLED in used:
+        notes.append(f"{NOT_INSTALLED} = the column's spec could not be installed (its label says why): "
+                     "nothing ran")
     if MISSING in used:
         notes.append(f"{MISSING} = the path was not run in this column")
     return "; ".join(notes)

@@ -9,7 +9,8 @@ from pathlib import Path as FsPath
 from ..errors import UsageError
 from ..paths import BUILTIN_PATHS, PROFILE_PATHS, Path
 from .checks import did_you_mean
-from .resolution import Resolved, ResolvedService, ResolvedVerify, resolve, resolve_service, resolve_verify
+from .resolution import (Interpreter, Resolved, ResolvedService, ResolvedVerify, resolve, resolve_service,
+                         resolve_verify)
 from .specs import (ANY_ATEXIT, PROBE_HOOK_PREFIX, AppSpec, Expectation, HookSpec, ProfileSettings, ServiceSpec,
                     TrafficSpec, TriggerSpec, VerifySpec)
 
@@ -32,6 +33,8 @@ class Scenario:
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     # [verify.NAME]: checks run after each case, in file order
     verify: dict[str, VerifySpec] = field(default_factory=dict)
+    # another Python for every process of the scenario (``run --with``); None: this one
+    interpreter: Interpreter | None = None
 
     @property
     def dir(self) -> FsPath:
@@ -87,6 +90,10 @@ class Scenario:
         """A copy whose app's orphans are watched ``seconds`` (``run --orphan-watch``)."""
         return dataclasses.replace(self, app=dataclasses.replace(self.app, orphan_watch=float(seconds)))
 
+    def with_interpreter(self, interpreter: Interpreter | None) -> "Scenario":
+        """A copy whose processes run under ``interpreter`` (``{python}`` and ``PATH``)."""
+        return dataclasses.replace(self, interpreter=interpreter)
+
     def hook_kind(self, hook: str) -> str:
         """What a hook name (e.g. double-ctrl-c's ``when``) refers to: ``"declared"``
         (a [hooks] table; wins over the other meanings), ``"probe"`` (``atexit:NAME``,
@@ -109,15 +116,17 @@ class Scenario:
             raise UsageError(f"resolve: scenario {self.name!r} needs the ports of its services "
                              f"({', '.join(missing)}): pass services={{name: port}}")
         return resolve(self.app, self.hooks, self.triggers, self.profiles, self.traffic, scenario_dir=self.dir,
-                       port=port, workdir=workdir, services=services or {})
+                       port=port, workdir=workdir, services=services or {}, interpreter=self.interpreter)
 
     def resolve_service(self, name: str, *, workdir: str, services: dict[str, int]) -> ResolvedService:
         """Service ``name``'s templates filled for one start of it, in its own folder
         ``workdir``; ``services`` holds its port and those of the services it names."""
-        return resolve_service(self.services[name], scenario_dir=self.dir, workdir=workdir, services=services)
+        return resolve_service(self.services[name], scenario_dir=self.dir, workdir=workdir, services=services,
+                               interpreter=self.interpreter)
 
     def resolve_verify(self, *, port: int, workdir: str, services: dict[str, int]) -> list[ResolvedVerify]:
         """The [verify] checks with their templates filled for the case that ran on
         ``port`` in ``workdir``, its services on ``services``' ports; in file order."""
-        return [resolve_verify(spec, scenario_dir=self.dir, port=port, workdir=workdir, services=services)
+        return [resolve_verify(spec, scenario_dir=self.dir, port=port, workdir=workdir, services=services,
+                               interpreter=self.interpreter)
                 for spec in self.verify.values()]

@@ -37,6 +37,21 @@ class TrafficPlan:
 
 
 @dataclass(frozen=True)
+class Interpreter:
+    """Another Python for a scenario's processes (``run --with``: a built environment):
+    ``{python}`` is ``python``, and ``bin_dir`` comes first on their ``PATH``, so the
+    environment's console scripts (``uvicorn``) are the ones found."""
+
+    python: str
+    bin_dir: str
+
+    def path(self, env: dict[str, str]) -> str:
+        """The ``PATH`` of a process whose scenario environment is ``env``."""
+        rest = env.get("PATH", os.environ.get("PATH", os.defpath))
+        return f"{self.bin_dir}{os.pathsep}{rest}" if rest else self.bin_dir
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A scenario's templates filled in for one case."""
 
@@ -58,10 +73,10 @@ class Resolved:
 
 def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, TriggerSpec],
             profiles: dict[str, ProfileSettings], traffic: TrafficSpec | None, *, scenario_dir: FsPath,
-            port: int, workdir: str, services: dict[str, int]) -> Resolved:
+            port: int, workdir: str, services: dict[str, int], interpreter: Interpreter | None = None) -> Resolved:
     """The tables of a scenario in ``scenario_dir`` with their templates filled for
     the case that runs on ``port`` in ``workdir``, its services on ``services``' ports."""
-    values = _values(scenario_dir, port, workdir, services)
+    values = _values(scenario_dir, port, workdir, services, interpreter)
 
     def sub(text: str) -> str:
         return substitute(text, values)
@@ -71,7 +86,7 @@ def resolve(app: AppSpec, hooks: dict[str, HookSpec], triggers: dict[str, Trigge
         argv = ["/bin/sh", "-c", substitute_shell(app.command, values)]
     else:
         argv = [sub(a) for a in app.command]
-    env = {k: sub(v) for k, v in app.env.items()}
+    env = _with_interpreter({k: sub(v) for k, v in app.env.items()}, interpreter)
     ready = app.ready
     # a log regex is never templated: \d{3} means three digits
     if ready is not None and ready.kind not in ("log", "listening") and isinstance(ready.value, str):
@@ -102,10 +117,10 @@ class ResolvedService:
 
 
 def resolve_service(spec: ServiceSpec, *, scenario_dir: FsPath, workdir: str,
-                    services: dict[str, int]) -> ResolvedService:
+                    services: dict[str, int], interpreter: Interpreter | None = None) -> ResolvedService:
     """Service ``spec`` filled in: ``{port}`` is its own (``services[spec.name]``),
     ``{workdir}`` its own folder."""
-    values = _values(scenario_dir, services[spec.name], workdir, services)
+    values = _values(scenario_dir, services[spec.name], workdir, services, interpreter)
 
     def sub(text: str) -> str:
         return substitute(text, values)
@@ -114,7 +129,7 @@ def resolve_service(spec: ServiceSpec, *, scenario_dir: FsPath, workdir: str,
     if ready is not None and ready.kind not in ("log", "listening") and isinstance(ready.value, str):
         ready = ReadyCheck(ready.kind, sub(ready.value), ready.count)
     return ResolvedService(spec.name, [sub(a) for a in spec.command], str(spec.cwd),
-                           {k: sub(v) for k, v in spec.env.items()}, ready)
+                           _with_interpreter({k: sub(v) for k, v in spec.env.items()}, interpreter), ready)
 
 
 @dataclass(frozen=True)
@@ -129,18 +144,27 @@ class ResolvedVerify:
 
 
 def resolve_verify(spec: VerifySpec, *, scenario_dir: FsPath, port: int, workdir: str,
-                   services: dict[str, int]) -> ResolvedVerify:
+                   services: dict[str, int], interpreter: Interpreter | None = None) -> ResolvedVerify:
     """Check ``spec`` filled in with the case's placeholders: ``{port}`` the app's,
     ``{workdir}`` the case's folder (still there: the check runs before it is removed)."""
-    values = _values(scenario_dir, port, workdir, services)
+    values = _values(scenario_dir, port, workdir, services, interpreter)
     return ResolvedVerify(spec.name, [substitute(a, values) for a in spec.command],
                           str(spec.cwd),
-                          {k: substitute(v, values) for k, v in spec.env.items()}, spec.timeout)
+                          _with_interpreter({k: substitute(v, values) for k, v in spec.env.items()}, interpreter),
+                          spec.timeout)
 
 
-def _values(scenario_dir: FsPath, port: int, workdir: str, services: dict[str, int]) -> dict[str, str]:
+def _with_interpreter(env: dict[str, str], interpreter: Interpreter | None) -> dict[str, str]:
+    """A process's environment table, with ``interpreter``'s bin folder first on PATH."""
+    if interpreter is None:
+        return env
+    return {**env, "PATH": interpreter.path(env)}
+
+
+def _values(scenario_dir: FsPath, port: int, workdir: str, services: dict[str, int],
+            interpreter: Interpreter | None = None) -> dict[str, str]:
     values = {
-        "python": sys.executable,
+        "python": sys.executable if interpreter is None else interpreter.python,
         "port": str(port),
         "workdir": workdir,
         "scenario_dir": str(scenario_dir),

@@ -24,6 +24,7 @@ AGREED = {
     *(f"recipes/{r}.md" for r in ("flask", "django", "uvicorn", "gunicorn", "celery", "multiprocessing",
                                   "worker-script")),
     *(f"reference/{r}.md" for r in ("paths", "profiles", "roles", "outcomes", "scenario-keys", "cli")),
+    "versions.md",  # issue 24: run --with and bisect
 }
 
 

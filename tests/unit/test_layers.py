@@ -32,9 +32,11 @@ LAYERS: list[tuple[str, set[str]]] = [
                        "actions", "deadline", "stops", "aim", "services", "verify", "busyline", "hangs",
                        "liveness"}),
     ("case pipeline", {"case", "launch", "phases", "collect", "service_pool", "pipeline", "runner"}),
+    # run --with and bisect: environments built by an installer, releases listed from an index
+    ("environments", {"envs", "releases"}),
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),
-    ("reports and policies", {"reports", "interrupts", "github", "scaffold"}),
+    ("reports and policies", {"reports", "interrupts", "github", "scaffold", "matrix", "bisect"}),
     ("faces", {"cli", "docgen", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
 ]
 
