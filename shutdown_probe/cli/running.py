@@ -13,7 +13,7 @@ from .progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..interrupts import Interruption
-    from ..results import CaseResult, Results
+    from ..results import CaseResult, Results, ShardInfo
     from ..runner import CaseList
     from ..scenario import Scenario
 
@@ -76,10 +76,11 @@ def _asked_of(scenario: Scenario, scenarios: list[Scenario], paths: list[str]) -
 def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
                     show: bool = True, source: str | None = None,
-                    fail_on: tuple[str, ...] = ()) -> tuple[int, Results | None]:
+                    fail_on: tuple[str, ...] = (), shard: ShardInfo | None = None) -> tuple[int, Results | None]:
     """Run ``cases``, write the reports, print the matrix: the exit status, and the
     results (None when a signal interrupted the run; the status is then 128 + N, and
-    the reports hold what was gathered). The signals follow the one policy of
+    the reports hold what was gathered). ``shard``: the part of a run ``cases`` are
+    (``run --shard``), recorded in the results' environment. The signals follow the one policy of
     :mod:`shutdown_probe.interrupts`; the CLI's main thread only waits, so a second
     signal stops the waiting and no signal ever gives up on the reports."""
     from ..interrupts import Interruption
@@ -94,14 +95,16 @@ def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bo
             keep_workdirs=keep_workdirs))
         if results is None:
             stop.finishing = True  # from now on signals are only counted
-            return _report_interrupted(stop, cases, progress, jobs, targets), None
+            return _report_interrupted(stop, cases, progress, jobs, targets, shard), None
     finally:
         stop.uninstall()
+    if shard is not None:
+        results.environment["shard"] = shard
     return _report_run(results, targets, width, progress, show, source), results
 
 
 def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: int,
-                        targets: Mapping[str, str | None]) -> int:
+                        targets: Mapping[str, str | None], shard: ShardInfo | None = None) -> int:
     """Every report asked for, with the cases that finished (those cut short end as
     "interrupted"); the status 128 + N."""
     from ..environment import environment_info
@@ -112,6 +115,8 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress,
     partial = Results(cases=progress.finished(),
                       environment=environment_info(jobs=jobs, interrupted_by=stop.name),
                       scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
+    if shard is not None:
+        partial.environment["shard"] = shard
     write_report_files(targets, partial)
     return 128 + stop.signum
 

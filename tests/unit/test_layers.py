@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("case pipeline", {"case", "launch", "phases", "collect", "service_pool", "pipeline", "runner"}),
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),
-    ("reports and policies", {"reports", "interrupts", "github", "scaffold"}),
+    ("reports and policies", {"reports", "interrupts", "github", "scaffold", "shards"}),
     ("faces", {"cli", "docgen", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
 ]
 
