@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pytest
+import pytest
 
-__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "fail_on_words"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .shards import Shard
+
+__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "SHARD", "SHARD_KEY", "fail_on_words"]
 
 MARKER = "shutdown_probe"
 
@@ -32,3 +34,8 @@ def fail_on_words(config: pytest.Config) -> list[str]:
     :func:`shutdown_probe.policy.parse_fail_on` does that)."""
     given: list[str] = config.getoption(FAIL_ON) or []
     return given or list(config.getini(FAIL_ON))
+
+
+# --shutdown-probe-shard K/N (the option's dest), and the parsed value on the config
+SHARD = "shutdown_probe_shard"
+SHARD_KEY = pytest.StashKey["Shard"]()

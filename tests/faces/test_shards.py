@@ -210,3 +210,37 @@ def test_the_dealing_does_not_depend_on_the_order_of_the_files(tmp_path):
 def test_whole_runs_pass_through_the_merge_untouched():
     whole = Results()
     assert merge([("a.json", whole)]) == [whole]
+
+
+# ---------------------------------------------------------------- the pytest plugin's --shutdown-probe-shard
+
+
+@pytest.mark.timeout(300)
+def test_plugin_shards_merged_equal_the_whole_session(pytester):
+    from tests.faces.test_pytest_plugin import plain_toml
+
+    pytester.makefile(".toml", a=plain_toml(["sigint", "sigterm", "sigkill", "sighup"]),
+                      b=plain_toml(["sigterm", "sigint"]))
+    pytester.makepyfile(test_other="def test_not_a_scenario():\n    pass\n")
+    whole = pytester.runpytest_subprocess("--shutdown-probe-json", "whole.json", timeout=120)
+    whole.assert_outcomes(passed=7)
+    for k in (1, 2, 3):
+        # shard 2 through two xdist workers: the record comes back with their output
+        extra = ["-n", "2"] if k == 2 else []
+        done = pytester.runpytest_subprocess("--shutdown-probe-shard", f"{k}/3", "--shutdown-probe-json",
+                                             f"s{k}.json", *extra, timeout=120)
+        # 6 scenario items dealt 2 + 2 + 2; the other test runs in shard 1 only
+        done.assert_outcomes(passed=3 if k == 1 else 2, deselected=None if k == 2 else (4 if k == 1 else 5))
+    files = [str(pytester.path / f"s{k}.json") for k in (1, 2, 3)]
+    [merged] = merge([(f, load_results(f)) for f in files])
+    expected = load_results(pytester.path / "whole.json")
+    assert sorted(typed(c) for c in merged.cases) == sorted(typed(c) for c in expected.cases)
+    assert [(c.scenario, c.path) for c in merged.cases] == [(c.scenario, c.path) for c in expected.cases]
+    missing = run_cli("report", *files[:2])
+    assert missing.returncode == 2 and "shard(s) 3/3 of this run missing" in missing.stderr
+
+
+def test_plugin_bad_shard_value_is_a_usage_error(pytester):
+    result = pytester.runpytest_subprocess("--shutdown-probe-shard", "4/3", timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--shutdown-probe-shard: expected K/N" in result.stderr.str()
