@@ -122,12 +122,27 @@ def merge(parts: Sequence[tuple[str, Results]]) -> list[Results]:
         if shard is None:
             out.append(results)
             continue
-        key = (Environment.of(results), shard["run"], shard["total"])
+        key = (Environment.of(results), _other_facts(results), shard["run"], shard["total"])
         if key not in groups:
             groups[key] = []
             out.append(groups[key])
         groups[key].append(_Part(file, results, shard))
     return [item if not isinstance(item, list) else _merged(item) for item in out]
+
+
+# Facts of the environment block that differ from job to job of one run (the machine,
+# how it ran) or that the compatibility tables already compare (Environment.of): any
+# other fact (one a later version records, such as the spec an environment was built
+# from) keeps shards that differ in it apart.
+_PER_JOB = frozenset({"python", "implementation", "platform", "kernel", "packages", "capabilities", "jobs",
+                      "runner", "workers", "interrupted_by", "shard"})
+
+
+def _other_facts(results: Results) -> str:
+    import json
+
+    other = {k: v for k, v in results.environment.items() if k not in _PER_JOB}
+    return json.dumps(other, sort_keys=True, default=str)
 
 
 def _merged(parts: list[_Part]) -> Results:
