@@ -39,8 +39,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from pluggy import Result
 
     from .paths import Path
-    from .results import CaseResult, Results
+    from .results import CaseResult, Results, ShardInfo
     from .scenario import Expectation, Scenario
+    from .shards import Shard
     from .service_pool import ServicePool
     from .waiting import Flag
 
@@ -53,6 +54,7 @@ _PENDING = pytest.StashKey[list[dict[str, Any]]]()
 _ATTACHED = pytest.StashKey[int]()  # how many of _PENDING have gone out on a report
 _INDEX = pytest.StashKey[int]()
 _SEQ = pytest.StashKey[int]()
+_SHARD_INFO = pytest.StashKey["ShardInfo"]()  # --shutdown-probe-shard: what the results record
 _MATRIX_PLUGIN = "shutdown_probe_matrix"
 _CASES_PLUGIN = "shutdown_probe_cases"  # this module's hooks
 
@@ -189,6 +191,23 @@ def activate(config: pytest.Config) -> None:
         return
     manager.register(sys.modules[__name__], _CASES_PLUGIN)
     manager.register(SessionMatrix(config), _MATRIX_PLUGIN)
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: Shard) -> None:
+    """Keep only ``shard``'s scenario items (dealt as ``run --shard`` deals cases) and,
+    in shard 1, every other test; the others are deselected. What the shard is goes
+    into the session's results (on a worker, to the controller with its output)."""
+    from .shards import case_key, record
+
+    scenario_items = [item for item in items if isinstance(item, ScenarioItem)]
+    info = record([case_key(i.scenario.name, i.case_path.name) for i in scenario_items], shard)
+    mine = {id(scenario_items[n]) for n in info["positions"]}
+    kept = [item for item in items if id(item) in mine or (shard.index == 1 and not isinstance(item, ScenarioItem))]
+    dropped = [item for item in items if id(item) not in {id(k) for k in kept}]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    config.stash[_SHARD_INFO] = info
 
 
 def index_items(session: pytest.Session) -> None:
@@ -412,6 +431,9 @@ class SessionMatrix:
                                        capabilities=capabilities().as_dict())
         if stop.name is not None:
             environment["interrupted_by"] = stop.name
+        shard = self.config.stash.get(_SHARD_INFO, None)
+        if shard is not None:
+            environment["shard"] = shard
         results = Results(environment=environment)
         for entry in ordered:
             case = _read_back(entry["case"])
@@ -440,6 +462,9 @@ class SessionMatrix:
             output["shutdown_probe_messages"] = list(self.messages)
             output["shutdown_probe_leaked"] = self.leaked
             output["shutdown_probe_undelivered"] = _undelivered(session)
+            shard = self.config.stash.get(_SHARD_INFO, None)
+            if shard is not None:  # every worker deals the same items alike
+                output["shutdown_probe_shard"] = dict(shard)
             return
         self.gather(_undelivered(session))
         if not self.entries and stop.signum is None:
@@ -467,6 +492,8 @@ class SessionMatrix:
         output = getattr(node, "workeroutput", {})
         self.leaked |= bool(output.get("shutdown_probe_leaked"))
         self.gather(output.get("shutdown_probe_undelivered", []))
+        if output.get("shutdown_probe_shard") is not None:
+            self.config.stash[_SHARD_INFO] = output["shutdown_probe_shard"]
         for line in output.get("shutdown_probe_messages", []):
             self.messages.append(f"[{worker}] {line}")
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pytest
+import pytest
 
-__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "WITH", "fail_on_words", "with_specs"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .shards import Shard
+
+__all__ = ["FAIL_ON", "MARKER", "REPORT_OPTIONS", "SHARD", "SHARD_KEY", "WITH", "fail_on_words", "with_specs"]
 
 MARKER = "shutdown_probe"
 
@@ -44,3 +46,8 @@ def with_specs(config: pytest.Config) -> list[str]:
     """The specs --shutdown-probe-with gives, else the ini setting's lines."""
     given: list[str] = config.getoption(WITH) or []
     return list(dict.fromkeys(given or [s for s in config.getini(WITH) if s.strip()]))
+
+
+# --shutdown-probe-shard K/N (the option's dest), and the parsed value on the config
+SHARD = "shutdown_probe_shard"
+SHARD_KEY = pytest.StashKey["Shard"]()

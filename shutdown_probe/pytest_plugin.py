@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .pytest_options import FAIL_ON, MARKER, REPORT_OPTIONS, WITH, fail_on_words
+from .pytest_options import FAIL_ON, MARKER, REPORT_OPTIONS, SHARD, SHARD_KEY, WITH, fail_on_words
 from .reading import read_regular
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,6 +68,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run every scenario item in an environment built from SPEC, requirements separated by "
                          "spaces (repeatable: an item per spec, named PATH[SPEC]); overrides the ini setting "
                          "shutdown_probe_with")
+    group.addoption("--shutdown-probe-shard", metavar="K/N", default=None, dest=SHARD,
+                    help="run only part K of N of the scenario items (the rule of `shutdown-probe run --shard`); "
+                         "other tests run in part 1 only; `shutdown-probe report` merges the parts' "
+                         "--shutdown-probe-json files")
     parser.addini("shutdown_probe_scenarios", type="linelist", default=[],
                   help="folders or globs (relative to the rootdir) whose .toml files are scenarios "
                        "even without the first line '# shutdown-probe scenario'")
@@ -94,6 +98,14 @@ def pytest_configure(config: pytest.Config) -> None:
             parse_fail_on(fail_on_words(config), "--shutdown-probe-fail-on / shutdown_probe_fail_on")
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if config.getoption(SHARD) is not None:  # a bad value fails the session before collecting
+        from .errors import UsageError
+        from .shards import parse_shard
+
+        try:
+            config.stash[SHARD_KEY] = parse_shard(config.getoption(SHARD))
+        except UsageError as exc:
+            raise pytest.UsageError(f"--shutdown-probe-shard: {exc}") from None
     for option in REPORT_OPTIONS:
         value = config.getoption(option)
         if value is not None and (value == "" or FsPath(value).is_dir()):
@@ -206,10 +218,15 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "shutdown_probe" in getattr(item, "fixturenames", ()):
             item.add_marker(MARKER)
+    shard = config.stash.get(SHARD_KEY, None)
+    if shard is not None:
+        from .pytest_cases import keep_shard
+
+        keep_shard(config, items, shard)
 
 
 # ------------------------------------------------------------------ the working part, on demand

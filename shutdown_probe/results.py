@@ -189,6 +189,18 @@ class ProbeInfo(TypedDict, total=False):
     injected: list[InjectedInfo]
 
 
+class ShardInfo(TypedDict):
+    """``run --shard K/N``: which part of the run this is (shards.py owns the rule)."""
+
+    index: int  # K, 1..N
+    total: int  # N
+    run: str  # a digest of every case id of the unsharded run: its shards share it
+    of: int  # how many cases (scenario x path, without repeats) the unsharded run has
+    repeat: int  # --repeat: how many runs of each case
+    cases: list[str]  # this shard's SCENARIO::PATH ids, in run order
+    positions: list[int]  # where each stands in the unsharded run (0-based)
+
+
 class EnvironmentInfo(TypedDict, total=False):
     python: str | None
     implementation: str | None
@@ -206,6 +218,7 @@ class EnvironmentInfo(TypedDict, total=False):
     interpreter: str | None
     installer: str | None
     unavailable: str | None
+    shard: ShardInfo
 
 
 # How the evidence of a hook that could not be watched to the end begins, for people

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .console import err, print_matrix, github_output, report_targets, said
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage, cpu_count
-from .running import chosen_cases, run_and_report
+from .running import chosen_cases, pick_shard, run_and_report
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..scenario import Scenario
@@ -49,22 +49,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..reports import write_reports
     from ..results import Results, load_results, older_results_note
 
+    from ..shards import merge
+
     fail_on = parse_fail_on(args.fail_on)
     # Each file is kept whole for the compatibility tables, which compare the files'
-    # environments; the matrix and the other reports read them merged.
-    parts: list[Results] = []
-    merged = Results()
+    # environments; the matrix and the other reports read them merged. The shards of
+    # one run are one run again first (a shard missing or given twice: exit 2).
+    loaded = []
     for name in args.results:
         part = load_results(name)  # a ResultsError is one line naming the file and the key
-        parts.append(part)
+        loaded.append((name, part))
+        note = older_results_note(part.version)
+        if note:
+            print(clean_line(f"shutdown-probe: {name}: {note}"), file=sys.stderr)
+    parts = merge(loaded)
+    merged = Results()
+    for part in parts:
         merged.cases.extend(part.cases)
         merged.scenarios.update(part.scenarios)
         merged.environment = merged.environment or part.environment
         merged.tool = part.tool
         merged.version = min(merged.version, part.version)  # a merge is as old as its oldest file
-        note = older_results_note(part.version)
-        if note:
-            print(clean_line(f"shutdown-probe: {name}: {note}"), file=sys.stderr)
     if fail_on:  # judged again; without --fail-on a file keeps what its run's policy found
         apply_policy(merged.cases, fail_on)
     # the files first: printing the matrix must not cost them
@@ -106,10 +111,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_with(args, load, paths, fail_on, lambda scenarios: _jobs_for(args, scenarios))
     scenarios = load()
     cases = chosen_cases(scenarios, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
+    cases, shard = pick_shard(cases, args.shard)
     status, _ = run_and_report(cases, jobs=_jobs_for(args, scenarios), quiet=args.quiet,
                                 keep_workdirs=args.keep_workdirs, targets=report_targets(args), width=args.width,
                                 source="run -- COMMAND" if args.command_line is not None else None,
-                                fail_on=fail_on)
+                                fail_on=fail_on, shard=shard)
     return status
 
 

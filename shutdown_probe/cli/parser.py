@@ -121,7 +121,26 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     _fail_on_argument(run)
     run.add_argument("--width", type=_width, default=None, metavar="COLUMNS", help=WIDTH_HELP)
     _versions_arguments(run.add_argument_group("versions: the same cases in environments built from specs"))
+    _shard_argument(run)
     _command_arguments(run.add_argument_group("with -- COMMAND instead of scenario files"))
+
+
+SHARD_HELP = ("run only part K of N of the cases (1 <= K <= N), for spreading a run over machines: "
+              "every SCENARIO::PATH is in exactly one part, with all its --repeat runs, and the same on every "
+              "machine; `report` merges the parts' --json files into the tables one run gives")
+
+
+def _shard(text: str) -> object:
+    from ..shards import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shard_argument(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--shard", type=_shard, default=None, metavar="K/N", help=SHARD_HELP)
 
 
 READY_HELP = ("when the app is ready: http://URL, PORT or tcp:[HOST:]PORT, log:REGEX, file:PATH, delay:SECONDS, "

@@ -13,8 +13,9 @@ from .progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..interrupts import Interruption
-    from ..results import CaseResult, EnvironmentInfo, Results
+    from ..results import CaseResult, EnvironmentInfo, Results, ShardInfo
     from ..runner import CaseList
+    from ..shards import Shard
     from ..scenario import Scenario
 
 
@@ -73,15 +74,30 @@ def _asked_of(scenario: Scenario, scenarios: list[Scenario], paths: list[str]) -
     return asked
 
 
+def pick_shard(cases: CaseList, given: Shard | None) -> tuple[CaseList, ShardInfo | None]:
+    """``run --shard K/N``: the part of ``cases`` it picks and its record for the results
+    (``cases`` unchanged and no record without the option); an empty part is said on stderr."""
+    if given is None:
+        return cases, None
+    from ..shards import select
+
+    part, shard = select(cases, given)
+    if not part:
+        err(f"run: shard {given} has no cases (the run has {shard['of']} path(s) in all)")
+    return part, shard
+
+
 def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
                     show: bool = True, source: str | None = None,
                     fail_on: tuple[str, ...] = (),
-                    environment: EnvironmentInfo | None = None) -> tuple[int, Results | None]:
+                    environment: EnvironmentInfo | None = None,
+                    shard: ShardInfo | None = None) -> tuple[int, Results | None]:
     """Run ``cases``, write the reports, print the matrix: the exit status, and the
     results (None when a signal interrupted the run; the status is then 128 + N, and
     the reports hold what was gathered). ``environment``: facts the caller adds to the
     results' environment block (``run --with``: the environment the cases ran in).
+    ``shard``: the part of a run ``cases`` are (``run --shard``), recorded there too.
     The signals follow the one policy of :mod:`shutdown_probe.interrupts`; the CLI's
     main thread only waits, so a second signal stops the waiting and no signal ever
     gives up on the reports."""
@@ -97,15 +113,18 @@ def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bo
             keep_workdirs=keep_workdirs))
         if results is None:
             stop.finishing = True  # from now on signals are only counted
-            return _report_interrupted(stop, cases, progress, jobs, targets, environment), None
+            return _report_interrupted(stop, cases, progress, jobs, targets, environment, shard), None
     finally:
         stop.uninstall()
     results.environment.update(environment or {})
+    if shard is not None:
+        results.environment["shard"] = shard
     return _report_run(results, targets, width, progress, show, source), results
 
 
 def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: int,
-                        targets: Mapping[str, str | None], environment: EnvironmentInfo | None = None) -> int:
+                        targets: Mapping[str, str | None], environment: EnvironmentInfo | None = None,
+                        shard: ShardInfo | None = None) -> int:
     """Every report asked for, with the cases that finished (those cut short end as
     "interrupted"); the status 128 + N."""
     from ..environment import environment_info
@@ -116,6 +135,8 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress,
     partial = Results(cases=progress.finished(),
                       environment={**environment_info(jobs=jobs, interrupted_by=stop.name), **(environment or {})},
                       scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
+    if shard is not None:
+        partial.environment["shard"] = shard
     write_report_files(targets, partial)
     return 128 + stop.signum
 

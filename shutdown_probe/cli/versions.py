@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .console import err, report_targets
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage
-from .running import chosen_cases, run_and_report
+from .running import chosen_cases, pick_shard, run_and_report
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..bisect import BisectOutcome, Step
@@ -90,18 +90,22 @@ def run_with(args: argparse.Namespace, load: Callable[[], list[Scenario]], paths
         if not args.quiet:  # the progress lines that follow are this environment's
             print(f"running in {spec!r}:", file=sys.stderr)
         under = [s.with_interpreter(Interpreter(env.python, env.bin_dir)) for s in scenarios]
-        cases = chosen_cases(under, paths, grace=args.grace, repeat=args.repeat, orphan_watch=args.orphan_watch)
+        cases, shard = pick_shard(chosen_cases(under, paths, grace=args.grace, repeat=args.repeat,
+                                               orphan_watch=args.orphan_watch), args.shard)
         status, results = run_and_report(cases, jobs=jobs, quiet=args.quiet, keep_workdirs=args.keep_workdirs,
                                          targets=spec_targets(targets, spec, specs), width=args.width, show=False,
-                                         fail_on=fail_on, environment=environment_of(env))
+                                         fail_on=fail_on, environment=environment_of(env), shard=shard)
         if results is None:  # interrupted: the files hold what was gathered
             return status
         parts.append(results)
         worst = max(worst, status)
     for spec, env in envs:
         if isinstance(env, EnvFailure):  # a column that says why: the cases it would have run
-            cases = chosen_cases(loaded if loaded is not None else load(), paths, repeat=args.repeat)
+            cases, shard = pick_shard(chosen_cases(loaded if loaded is not None else load(), paths,
+                                                   repeat=args.repeat), args.shard)
             part = unavailable_results(env, cases, environment_info())
+            if shard is not None:
+                part.environment["shard"] = shard
             _said_all(write_reports(part, spec_targets(targets, spec, specs)))
             parts.append(part)
             worst = EXIT_USAGE

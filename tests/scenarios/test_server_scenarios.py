@@ -146,3 +146,23 @@ def test_flask_dev_server_cuts_every_request_on_every_signal(flask_dev):
     docker = flask_dev["docker-stop"]
     assert fates(docker, "in-flight") == {"completed": 3}
     assert docker.stop.final_kill
+
+
+def test_uvicorn_sigterm_reraise_leaves_the_daemon_child_from_0_29_0_on():
+    """uvicorn 0.29.0's "Cooperative signal handling" (encode/uvicorn#1600) re-raises the
+    caught SIGTERM after the graceful shutdown: the process dies by the signal, atexit
+    (and multiprocessing's, which ends daemon children) never runs. Before, it returned
+    normally (reports/uvicorn_sigterm_reraise.md measured 0.28.1, 0.29.0 and 0.55.0)."""
+    import uvicorn as server
+
+    cases = run("uvicorn_daemon_child.toml")
+    case = cases["sigterm"]
+    assert case.hooks["lifespan_shutdown"].ran
+    reraises = tuple(int(n) for n in server.__version__.split(".")[:2]) >= (0, 29)
+    if reraises:
+        assert case.exit.get("signal") == "SIGTERM"
+        assert not case.hooks["atexit:asgi_daemon_child.on_exit"].ran
+        assert [o.role for o in case.orphans] == ["child"]  # the daemon child, the root's only one
+    else:
+        assert case.exit.get("returncode") == 0 and not case.orphans
+    assert not cases["sigint"].orphans and cases["sigint"].hooks["atexit:asgi_daemon_child.on_exit"].ran

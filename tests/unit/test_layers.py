@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("environments", {"envs", "releases"}),
     # writeup: the articles' model, which their renderer reads
     ("rendering", {"render", "writeup"}),
-    ("reports and policies", {"reports", "interrupts", "github", "scaffold", "matrix", "bisect"}),
+    ("reports and policies", {"reports", "interrupts", "github", "scaffold", "matrix", "bisect", "shards"}),
     ("faces", {"cli", "docgen", "pytest_plugin", "pytest_options", "pytest_cases", "articles", "__init__", "__main__"}),
 ]
 
