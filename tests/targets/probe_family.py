@@ -20,22 +20,28 @@ import subprocess
 import sys
 
 
+def say(*words):
+    """One write per line: print() writes its words and its newline apart, which
+    interleaves the lines of processes sharing the pipe."""
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
+
+
 def parent_hook():
-    print("parent_hook ran in", os.getpid(), flush=True)
+    say("parent_hook ran in", os.getpid())
 
 
 def spawned_hook():
-    print("spawned_hook ran in", os.getpid(), flush=True)
+    say("spawned_hook ran in", os.getpid())
 
 
 def forked_hook():
-    print("forked_hook ran in", os.getpid(), flush=True)
+    say("forked_hook ran in", os.getpid())
 
 
 def serve_until_sigterm(hook, name, ready_fd):
     atexit.register(hook)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(name, os.getpid(), flush=True)
+    say(name, os.getpid())
     os.write(ready_fd, b"up\n")
     os.close(ready_fd)
     while True:
@@ -55,7 +61,7 @@ if sys.argv[2:] == ["fork"]:
         serve_until_sigterm(forked_hook, "forked", w)
     children.append(pid)
 atexit.register(parent_hook)
-print("parent", os.getpid(), flush=True)
+say("parent", os.getpid())
 spawned = subprocess.Popen([sys.executable, __file__, "--child", str(w)], pass_fds=[w])
 os.close(w)
 signal.signal(signal.SIGTERM, lambda *_: [os.kill(p, signal.SIGTERM) for p in children + [spawned.pid]])
