@@ -19,6 +19,8 @@ import pytest
 
 from shutdown_probe import CaseResult
 from tests.support import TARGETS, exit_of, proc, run_path
+from shutdown_probe.render import format_terminal
+from shutdown_probe.results import Results
 from shutdown_probe.scenario import make_scenario
 
 OLDEST, NEWEST_KNOWN = (3, 8), (3, 13)
@@ -120,3 +122,5 @@ def test_a_python_older_than_3_8_is_a_not_loaded_note():
     assert not any(name.startswith("atexit:") for name in result.hooks)  # ...unseen
     assert [n.kind for n in result.probe_notes] == ["not-loaded"]
     assert "older than 3.8" in result.probe_notes[0].detail
+    # and the matrix prints it (the note's sentence, under the table)
+    assert result.probe_notes[0].detail in format_terminal(Results(cases=[result]), width=400)
