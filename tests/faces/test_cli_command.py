@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-import tomllib
+from shutdown_probe.scenario.loading import tomllib  # the loader's TOML reader: tomli on 3.10
 
 from tests.support import TARGETS, run_cli
 from shutdown_probe.paths import SIGNAL_PATHS

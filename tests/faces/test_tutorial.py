@@ -17,7 +17,7 @@ import json
 import re
 import shutil
 import sys
-import tomllib
+from shutdown_probe.scenario.loading import tomllib  # the loader's TOML reader: tomli on 3.10
 
 import pytest
 

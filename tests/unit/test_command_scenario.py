@@ -10,7 +10,7 @@ Expected values come from the TOML forms the design page documents for each opti
 from __future__ import annotations
 
 import sys
-import tomllib
+from shutdown_probe.scenario.loading import tomllib  # the loader's TOML reader: tomli on 3.10
 
 import pytest
 

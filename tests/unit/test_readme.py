@@ -4,7 +4,7 @@ the fixture example (which lives on the pytest plugin's page)."""
 from __future__ import annotations
 
 import re
-import tomllib
+from shutdown_probe.scenario.loading import tomllib  # the loader's TOML reader: tomli on 3.10
 
 from tests.support import ROOT, TESTS
 

@@ -7,7 +7,7 @@ every line the scanner names is checked against tomllib's keys and the line's te
 from __future__ import annotations
 
 import textwrap
-import tomllib
+from shutdown_probe.scenario.loading import tomllib  # the loader's TOML reader: tomli on 3.10
 
 import pytest
 
