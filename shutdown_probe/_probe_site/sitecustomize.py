@@ -495,7 +495,7 @@ class _ThreadingWatch:
 
 
 def _patch_shutdown(threading):
-    real_shutdown = threading._shutdown  # type: ignore[attr-defined]  # private: the function the interpreter calls at exit
+    real_shutdown = threading._shutdown  # private: the function the interpreter calls at exit
 
     def _shutdown():
         try:
@@ -510,7 +510,7 @@ def _patch_shutdown(threading):
 
     _shutdown.__wrapped__ = real_shutdown  # type: ignore[attr-defined]  # functools.wraps-style attributes on a function
     _shutdown.__doc__ = real_shutdown.__doc__
-    threading._shutdown = _shutdown  # type: ignore[attr-defined]
+    threading._shutdown = _shutdown
 
 
 def _patch_excepthook():

@@ -36,7 +36,7 @@ def _read(path):
         st = os.fstat(fd)
         if not _private(st, 0o100000) or st.st_size > 1 << 22:
             return None
-        chunks = []
+        chunks = []  # type: list[bytes]
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
