@@ -5,13 +5,15 @@
     python benchmarks/probe_cost.py --site OLD/sitecustomize.py    # another version
 
 Start: ``python -c pass`` run by this process, timed around the whole process (wall
-time from spawn to reap), once with the probe (its folder first on ``PYTHONPATH``,
-``SHUTDOWN_PROBE_EVENTS`` set, as the harness runs a target) and once without, in an
-order that alternates from one round to the next so a drift in the machine's speed
-lands on both alike. The probe's folder is a fresh copy, so whether its bytecode is
-cached is this script's choice: once with the ``.pyc`` cached (one warm-up run writes
-it), once with ``PYTHONDONTWRITEBYTECODE=1`` and no ``.pyc`` (every start compiles
-``sitecustomize.py``, as in a read-only install).
+time from spawn to reap) and by the CPU time the child used (``wait4``'s rusage, which
+a loaded machine disturbs less), once with the probe and once without, in an order
+that alternates from one round to the next so a drift in the machine's speed lands on
+both alike. By default the probe goes in as the harness puts it in
+(``probe.probe_env``: the loader's folder first on ``PYTHONPATH``, the run's cache of
+compiled code, ``SHUTDOWN_PROBE_EVENTS``); with ``--site``, a fresh copy of that one
+file is put first on ``PYTHONPATH`` instead, so whether its bytecode is cached is this
+script's choice. Each measure runs once with ``.pyc`` files allowed (one warm-up run
+writes them) and once with ``PYTHONDONTWRITEBYTECODE=1``, as in CI and containers.
 
 Fork: one interpreter per round (probe on or off, alternating) forks ``--forks``
 children, one at a time; each child calls ``os._exit(0)`` at once, and the parent
@@ -38,7 +40,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-SITE = Path(__file__).resolve().parent.parent / "shutdown_probe" / "_probe_site" / "sitecustomize.py"
 
 FORK_CODE = """
 import os, sys, time
@@ -58,21 +59,37 @@ print(times[len(times) // 2])
 """
 
 
-def _env(site: Path | None, events: Path, bytecode: bool) -> dict[str, str]:
+def _env(site: Path | None, events: Path, bytecode: bool, harness: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SHUTDOWN_PROBE_") and k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    if not bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if harness:
+        from shutdown_probe.probe import probe_env
+        return probe_env(env, str(events), None)
     if site is not None:
         env["PYTHONPATH"] = str(site)
         env["SHUTDOWN_PROBE_EVENTS"] = str(events)
-    if not bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+_cpu: dict[int, float] = {}  # id(env) -> the CPU time of its latest start
 
 
 def _start_time(env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"], env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"python -c pass failed: {proc.returncode}")
+    _cpu[id(env)] = usage.ru_utime + usage.ru_stime
     return time.perf_counter() - t0
+
+
+def _start_cpu(env: dict[str, str]) -> float:
+    _start_time(env)
+    return _cpu[id(env)]
 
 
 def _fork_time(env: dict[str, str], forks: int, threading: bool) -> float:
@@ -105,8 +122,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--forks", type=int, default=200)
-    parser.add_argument("--site", type=Path, default=SITE,
-                        help="the sitecustomize.py to measure (default: this checkout's probe)")
+    parser.add_argument("--site", type=Path, default=None,
+                        help="a single sitecustomize.py to measure (default: the probe as the harness puts it in)")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]} ({sys.executable}); {args.rounds} rounds, "
           f"{args.forks} forks a round")
@@ -114,12 +131,16 @@ def main(argv: list[str]) -> int:
         for bytecode in (True, False):
             site = Path(tmp) / ("cached" if bytecode else "uncached")
             site.mkdir()
-            shutil.copy(args.site, site / "sitecustomize.py")
+            if args.site is not None:
+                shutil.copy(args.site, site / "sitecustomize.py")
             events = Path(tmp) / "events.jsonl"
-            on, off = _env(site, events, bytecode), _env(None, events, bytecode)
+            on = _env(site, events, bytecode, harness=args.site is None)
+            off = _env(None, events, bytecode)
             label = ".pyc cached" if bytecode else "PYTHONDONTWRITEBYTECODE=1"
             ons, offs = _rounds(_start_time, on, off, args.rounds)
             print(_line(f"start, {label}", ons, offs))
+            ons, offs = _rounds(_start_cpu, on, off, args.rounds)
+            print(_line(f"start CPU time, {label}", ons, offs))
             for threading in (False, True):
                 ons, offs = _rounds(lambda env: _fork_time(env, args.forks, threading), on, off, args.rounds)
                 print(_line(f"fork{', the app imported threading' if threading else ''}, {label}", ons, offs))

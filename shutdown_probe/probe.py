@@ -1,8 +1,9 @@
 """The harness's half of the Python probe: switch it on, then read what it saw.
 
 The other half, ``_probe_site/sitecustomize.py``, runs inside every Python process of
-a case (the folder is put first on ``PYTHONPATH``, so ``site`` imports it at start-up
-in the reloader child, gunicorn workers and multiprocessing children alike). Each
+a case (its loader's folder, ``_probe_site/loader``, is put first on ``PYTHONPATH``, so
+``site`` imports it at start-up, and the loader runs it from the run's compiled code,
+:mod:`~shutdown_probe.probecode`), in the reloader child, gunicorn workers and multiprocessing children alike). Each
 process appends JSON lines to one events file; this module turns them into:
 
 * the Python processes of the case, with a framework role each
@@ -28,12 +29,13 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from .paths import INJECT_SIGNAL, signal_name
+from .probecode import CODE_ENV, code_prefix
 from .reading import Unreadable, read_regular, size_words
 from .roles import framework_roles
 from .results import INCOMPLETE, MAX_NUMBER, PID_LIMIT, UNOBSERVED, HookResult, ProbeNote, ProcessRecord
 from .scenario import PROBE_HOOK_PREFIX
 
-PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site"
+PROBE_DIR = FsPath(__file__).resolve().parent / "_probe_site" / "loader"  # what goes on PYTHONPATH
 EVENTS_ENV = "SHUTDOWN_PROBE_EVENTS"
 INJECT_ENV = "SHUTDOWN_PROBE_INJECT"
 INJECT_SIGNAL_ENV = "SHUTDOWN_PROBE_INJECT_SIGNAL"
@@ -90,6 +92,10 @@ def probe_env(env: dict[str, str], events: str, inject: str | None) -> dict[str,
     rest = out.get("PYTHONPATH", "")
     out["PYTHONPATH"] = str(PROBE_DIR) + (os.pathsep + rest if rest else "")
     out[EVENTS_ENV] = events
+    out.pop(CODE_ENV, None)
+    prefix = code_prefix()
+    if prefix is not None:
+        out[CODE_ENV] = prefix
     out.pop(INJECT_ENV, None)
     out.pop(INJECT_SIGNAL_ENV, None)
     if inject:
@@ -102,7 +108,7 @@ def without_probe(env: dict[str, str]) -> dict[str, str]:
     """``env`` (made by :func:`probe_env`) with the probe switched off again: for the
     commands the harness runs itself (triggers, preStop), whose atexit callables and
     events are not the app's."""
-    out = {k: v for k, v in env.items() if k not in (EVENTS_ENV, INJECT_ENV, INJECT_SIGNAL_ENV)}
+    out = {k: v for k, v in env.items() if k not in (EVENTS_ENV, CODE_ENV, INJECT_ENV, INJECT_SIGNAL_ENV)}
     if "PYTHONPATH" in out:
         rest = [p for p in out["PYTHONPATH"].split(os.pathsep) if p != str(PROBE_DIR)]
         if any(rest):
@@ -467,7 +473,8 @@ class ProbeReport:
         """How far ``pid`` got in its shutdown, as its last events say: an atexit
         callable that started and never returned (the latest such), else threading's
         shutdown begun by the interpreter with no atexit callable started after it,
-        else "finalizing" (its atexit callables all returned), else "running" (no
+        else "finalizing" (its atexit callables all returned; in a process that never
+        imported threading, the probe's last callable ran), else "running" (no
         finalization seen). None when the probe never ran in ``pid``."""
         if pid not in self.starts:
             return None
@@ -478,7 +485,13 @@ class ProbeReport:
         finals = [e["t"] for e in self.events
                   if e["ev"] == "finalize" and e["pid"] == pid and not e.get("caller")]
         if not finals:
-            return ShutdownStage("running")
+            # threading never imported (the probe patches it only when the app imports
+            # it): no threads to wait for, so its atexit stage is finalization's first
+            done = [e["t"] for e in self.events if e["ev"] == "atexit-done" and e["pid"] == pid]
+            if not done:
+                return ShutdownStage("running")
+            starts = [r.started_t for r in self._runs if r.pid == pid and r.started_t is not None]
+            return ShutdownStage("finalizing", t=min(starts + done))
         began = min(finals)
         if any(r.pid == pid and r.started_t is not None and r.started_t >= began for r in self._runs):
             return ShutdownStage("finalizing", t=began)

@@ -207,11 +207,16 @@ def listening_ports(pids: list[int]) -> dict[int, list[int]]:
 
     Per process on purpose: a listening socket shared by a parent and its child (the
     Werkzeug reloader, a pre-forking server) counts for both. Each network namespace
-    among ``pids`` has its socket table read once.
+    among ``pids`` has its socket table read once, and only for a process that holds a
+    socket (most apps without a port hold none: no table is read for them).
     """
     tables: dict[int, dict[int, int]] = {}  # netns inode -> {socket inode: port}
     out: dict[int, list[int]] = {}
     for pid in pids:
+        held = socket_inodes(pid)
+        if not held:
+            out[pid] = []
+            continue
         try:
             ns = os.stat(f"/proc/{pid}/ns/net").st_ino
         except OSError:
@@ -222,5 +227,5 @@ def listening_ports(pids: list[int]) -> dict[int, list[int]]:
                     else _proc_rows(f"/proc/{pid}/net"))  # a netlink socket sees its own namespace
             tables[ns] = {inode: local for local, _, state, _, inode in rows if state == LISTEN}
         table = tables[ns]
-        out[pid] = sorted({table[i] for i in socket_inodes(pid) if i in table})
+        out[pid] = sorted({table[i] for i in held if i in table})
     return out

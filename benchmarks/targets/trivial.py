@@ -1,5 +1,11 @@
 """The trivial target: print ``ready``, wait, exit at once on SIGTERM.
 
+SIGTERM is blocked before ``ready`` is printed and taken with ``sigwait``: a SIGTERM
+that arrives at any moment after the ready line stays pending until the wait takes it,
+so the target cannot miss it. (A handler with ``signal.pause()`` can: a signal caught
+between the interpreter's check for pending signals and the ``pause`` system call
+leaves it waiting for another that never comes.)
+
 Just before it exits it writes its own ``time.monotonic()`` (CLOCK_MONOTONIC, the
 same clock in every process of the machine) to ``$STAMP_DIR/<pid>``. The stamp is
 the last thing it does, so "when the harness noticed the exit" minus the stamp is
@@ -14,7 +20,7 @@ import time
 STAMP_DIR = os.environ.get("STAMP_DIR")
 
 
-def on_sigterm(signum, frame):
+def stamp_and_exit() -> None:
     if STAMP_DIR:
         # Open the file before taking the stamp: only one small write and a close
         # (microseconds) lie between the stamp and the exit.
@@ -26,11 +32,11 @@ def on_sigterm(signum, frame):
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    while True:  # pause() returns after any handled signal; keep waiting
-        signal.pause()
+    signal.sigwait({signal.SIGTERM})
+    stamp_and_exit()
 
 
 if __name__ == "__main__":

@@ -11,14 +11,18 @@ written just before a SIGKILL survives and concurrent processes never interleave
 * ``unregister``  ``atexit.unregister`` removed the registration ``id``;
 * ``hook-start``, ``hook-end``  an atexit callable began / returned or raised;
 * ``signal``      ``signal.signal`` was called (``signum``, ``signal``, ``handler``, ``where``);
-* ``finalize``    ``threading._shutdown`` ran: the first step of interpreter finalization;
+* ``finalize``    ``threading._shutdown`` ran: the first step of interpreter finalization
+                  (in a process that imported threading: the probe patches it on import);
 * ``atexit-done`` the probe's own atexit callable, registered first so it runs last;
 * ``atexit-clear`` ``atexit._clear()`` dropped every registration (3.13's fork children);
 * ``excepthook``  an unhandled exception reached ``sys.excepthook``;
 * ``inject``      the inject signal arrived (only with ``SHUTDOWN_PROBE_INJECT``);
                   ``stack``: where the main thread was, innermost frame first.
 
-Rules: stdlib only; nothing is ever printed; no thread is started; no signal
+The harness starts it through ``loader/sitecustomize.py``, from code compiled once per run.
+
+Rules: stdlib only; nothing is ever printed; no thread is started; nothing is imported
+that the app would not import (threading is patched when the app imports it); no signal
 disposition changes unless ``SHUTDOWN_PROBE_INJECT`` asks for one; any failure of the
 probe disables it silently; without ``SHUTDOWN_PROBE_EVENTS`` it does nothing at all.
 In every case it then runs the app's own ``sitecustomize`` (the next one on
@@ -437,10 +441,61 @@ def _record_signal(signalnum, handler, frame, exc):
 
 def _patch_threading():
     # Py_FinalizeEx calls sys.modules["threading"]._shutdown() before the atexit
-    # callables; multiprocessing's children call it from Python too (``caller``).
-    import threading
+    # callables (only if threading was imported: without it there is no thread to wait
+    # for); multiprocessing's children call it from Python too (``caller``). Importing
+    # threading here would cost every process ~2 ms; it is patched when the app imports it.
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        _patch_shutdown(threading)
+    else:
+        sys.meta_path.insert(0, _ThreadingWatch())
 
-    real_shutdown = threading._shutdown  # type: ignore[attr-defined]  # private: the function the interpreter calls at exit
+
+class _ThreadingWatch:
+    """A finder first on ``sys.meta_path`` that finds nothing: when ``threading`` is
+    imported, it asks the finders behind it for its spec and has that module's loader
+    patch ``_shutdown`` once the module has run. Inert after that."""
+
+    armed = True
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "threading" or not self.armed:
+            return None
+        self.armed = False
+        try:
+            for finder in sys.meta_path:
+                find = getattr(finder, "find_spec", None)
+                if finder is self or find is None:
+                    continue
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+            loader = spec.loader
+            real_exec = loader.exec_module
+            if isinstance(loader, type):
+                return None  # a class (frozen, builtin): its method is everyone's, not patched
+        except Exception:
+            return None
+
+        def exec_module(module):
+            real_exec(module)
+            del loader.exec_module  # the loader's own method again
+            try:
+                _patch_shutdown(module)
+            except Exception:
+                pass
+
+        loader.exec_module = exec_module
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+def _patch_shutdown(threading):
+    real_shutdown = threading._shutdown  # private: the function the interpreter calls at exit
 
     def _shutdown():
         try:
@@ -455,7 +510,7 @@ def _patch_threading():
 
     _shutdown.__wrapped__ = real_shutdown  # type: ignore[attr-defined]  # functools.wraps-style attributes on a function
     _shutdown.__doc__ = real_shutdown.__doc__
-    threading._shutdown = _shutdown  # type: ignore[attr-defined]
+    threading._shutdown = _shutdown
 
 
 def _patch_excepthook():

@@ -227,3 +227,23 @@ def test_runs_python_does_not_block_on_a_fifo_command(tmp_path):
         reader.join(30)
         pytest.fail("runs_python blocked on a FIFO")
     assert answer == [False]
+
+
+def test_a_process_without_threading_is_finalizing_once_its_atexit_stage_ran(tmp_path):
+    # the probe patches threading only when the app imports it: a process that never
+    # did has no "finalize" event, and its atexit stage is the first sign of the end
+    from shutdown_probe.probe import ProbeReport
+
+    events = tmp_path / "events.jsonl"
+    start = '{"ev":"start","pid":%d,"t":1.0,"ppid":1,"argv":["python"],"how":"exec",' \
+            '"werkzeug_run_main":null,"run_main":null,"executable":"python"}\n'
+    events.write_text(start % 5 + start % 6
+                      + '{"ev":"register","pid":5,"t":1.1,"id":1,"name":"m.f","where":"m.py:1","stdlib":false}\n'
+                      + '{"ev":"hook-start","pid":5,"t":2.0,"id":1,"name":"m.f"}\n'
+                      + '{"ev":"hook-end","pid":5,"t":2.5,"id":1,"name":"m.f","error":null,"dur":0.5}\n'
+                      + '{"ev":"atexit-done","pid":5,"t":2.6}\n')
+    report = ProbeReport.load(str(events))
+    stage = report.shutdown_stage(5)
+    assert stage is not None and stage.stage == "finalizing" and stage.t == 2.0
+    other = report.shutdown_stage(6)
+    assert other is not None and other.stage == "running"  # no atexit stage seen: still running

@@ -169,3 +169,19 @@ def test_listening_ports_per_process(socket_reader):
                 p.stdin.close()
                 p.wait(timeout=10)
     assert procnet.listening_ports([999_999_999]) == {999_999_999: []}
+
+
+def test_listening_ports_reads_no_socket_table_for_processes_without_sockets(monkeypatch):
+    """Most apps with no port hold no socket: their lookup costs a /proc/PID/fd listing only."""
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                             close_fds=True)
+    try:
+        def no_table(**_: object) -> list[procnet.Row]:
+            raise AssertionError("the socket table was read for a process that holds no socket")
+
+        monkeypatch.setattr(procnet, "_rows", no_table)
+        monkeypatch.setattr(procnet, "_proc_rows", no_table)
+        assert procnet.listening_ports([child.pid]) == {child.pid: []}
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)

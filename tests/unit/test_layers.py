@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     # pipeline calls it to judge the case it just ran
     ("judging", {"expect", "policy"}),
     ("process layer", {"procfs", "capabilities", "procnet", "watchdog", "adoption", "handles", "kills", "strays",
-                       "processes", "namespaces", "ports", "output", "readiness", "probe", "evidence", "traffic",
+                       "processes", "namespaces", "ports", "output", "readiness", "probe", "probecode", "evidence", "traffic",
                        "actions", "deadline", "stops", "aim", "services", "verify", "busyline", "hangs",
                        "liveness"}),
     ("case pipeline", {"case", "launch", "phases", "collect", "service_pool", "pipeline", "runner"}),
