@@ -159,15 +159,22 @@ def measure(name: str, root: Path, python: str, runs: int) -> dict:
     return figures
 
 
+def _session_imports(python: str, root: Path, plugin: bool) -> list[str]:
+    done = subprocess.run([python, "-X", "importtime", *command(python, plugin)[1:]], cwd=root, env=ENV,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")]
+
+
 def importtime(python: str, root: Path) -> None:
     """The modules the plugin brought into a session, and its entry module's own cost."""
-    done = subprocess.run([python, "-X", "importtime", *command(python, True)[1:]], cwd=root, env=ENV,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    print(f"\n-X importtime, plugin on, in {root}:")
+    # Only what the session imported with the plugin on and not with it off: another
+    # plugin of the same environment (pytest-xprocess imports psutil) is not ours.
+    off = {ln.rsplit("|", 1)[-1].strip() for ln in _session_imports(python, root, False)}
+    print(f"\n-X importtime, plugin on, in {root} (modules the plugin-off session did not import):")
     # (importtime only times `import` statements: the entry point itself, loaded
     # by importlib, is timed by the second command below)
     heavy = ("shutdown_probe", "regex", "requests", "psutil", "rich")
-    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")
+    lines = [ln for ln in _session_imports(python, root, True) if ln.rsplit("|", 1)[-1].strip() not in off
              and ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy]
     for ln in lines:
         print("  " + ln)

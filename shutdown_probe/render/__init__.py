@@ -24,7 +24,8 @@ _EXPORTS = {
     "row_properties": ".failure",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["build_tables", "format_case_failure", "format_compat", "format_html", "format_junit",
+           "format_markdown", "format_terminal", "row_properties"]
 
 
 def __getattr__(name: str) -> Any:
