@@ -10,7 +10,7 @@ project with many unrelated ``.toml`` files beside it::
 
 Each pair runs both arms back to back, in an order that alternates from one pair to
 the next, so a drift in the machine's speed lands on both alike; one unrecorded
-warm-up run of each arm comes first (bytecode caches). Every run is a fresh
+warm-up run of each arm comes first (bytecode caches, with ``--bytecode cached``). Every run is a fresh
 ``python -m pytest -q -p no:cacheprovider`` (what a user types, interpreter start
 included), timed from the parent around the whole process; a run that does not end
 with its one test passed stops the benchmark. Each run's CPU time (user + system, as
@@ -68,10 +68,26 @@ def cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-# An installed package has its bytecode cached; with PYTHONDONTWRITEBYTECODE set (as
-# some CI images do) an editable install would compile the plugin on every run, and
-# the figure would be the compiler's. The warm-up run writes the caches.
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# Bytecode: an installed package has its caches (pip writes them at install time);
+# an editable install, or one made without them (uv's default), with
+# PYTHONDONTWRITEBYTECODE set (as on many CI images and containers) compiles every
+# module it imports on every run, and then the figure is mostly the compiler's.
+# --bytecode measures either or both: "cached" lets the warm-up run write the caches,
+# in a private folder (PYTHONPYCACHEPREFIX) so nothing is left in the installation and
+# an uncached run stays uncached; "none" sets PYTHONDONTWRITEBYTECODE=1.
+BYTECODE = ("cached", "none")
+
+
+def bytecode_env(mode: str, cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    if mode == "cached":
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+ENV: dict[str, str] = {}  # set by main() for the mode being measured
 
 
 def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -143,15 +159,22 @@ def measure(name: str, root: Path, python: str, runs: int) -> dict:
     return figures
 
 
+def _session_imports(python: str, root: Path, plugin: bool) -> list[str]:
+    done = subprocess.run([python, "-X", "importtime", *command(python, plugin)[1:]], cwd=root, env=ENV,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")]
+
+
 def importtime(python: str, root: Path) -> None:
     """The modules the plugin brought into a session, and its entry module's own cost."""
-    done = subprocess.run([python, "-X", "importtime", *command(python, True)[1:]], cwd=root, env=ENV,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    print(f"\n-X importtime, plugin on, in {root}:")
+    # Only what the session imported with the plugin on and not with it off: another
+    # plugin of the same environment (pytest-xprocess imports psutil) is not ours.
+    off = {ln.rsplit("|", 1)[-1].strip() for ln in _session_imports(python, root, False)}
+    print(f"\n-X importtime, plugin on, in {root} (modules the plugin-off session did not import):")
     # (importtime only times `import` statements: the entry point itself, loaded
     # by importlib, is timed by the second command below)
     heavy = ("shutdown_probe", "regex", "requests", "psutil", "rich")
-    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")
+    lines = [ln for ln in _session_imports(python, root, True) if ln.rsplit("|", 1)[-1].strip() not in off
              and ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy]
     for ln in lines:
         print("  " + ln)
@@ -174,17 +197,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unrelated", type=int, default=2000,
                         help="unrelated .toml files in the second project (default 2000; 0 skips it)")
     parser.add_argument("--python", default=sys.executable, help="the interpreter whose pytest to time")
+    parser.add_argument("--bytecode", choices=(*BYTECODE, "both"), default="both",
+                        help="cached: bytecode caches written by the warm-up run (an ordinary installation); "
+                             "none: PYTHONDONTWRITEBYTECODE=1, every uncached module compiled on every run; "
+                             "both (the default): one after the other")
     args = parser.parse_args(argv)
     load = os.getloadavg()
     print(f"load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"{os.cpu_count()} CPUs; {args.python}")
+    modes = BYTECODE if args.bytecode == "both" else (args.bytecode,)
     with tempfile.TemporaryDirectory(prefix="pytest-startup-") as tmp:
         plain = make_project(Path(tmp) / "plain", 0)
-        measure("one trivial test and a pyproject.toml", plain, args.python, args.runs)
-        if args.unrelated:
-            many = make_project(Path(tmp) / "many", args.unrelated)
-            measure(f"the same with {args.unrelated} unrelated .toml files", many, args.python, args.runs)
-        importtime(args.python, plain)
+        many = make_project(Path(tmp) / "many", args.unrelated) if args.unrelated else None
+        for mode in modes:
+            ENV.clear()
+            ENV.update(bytecode_env(mode, Path(tmp) / "pycache"))
+            print(f"\n=== bytecode: {mode}")
+            measure("one trivial test and a pyproject.toml", plain, args.python, args.runs)
+            if many is not None:
+                measure(f"the same with {args.unrelated} unrelated .toml files", many, args.python, args.runs)
+            importtime(args.python, plain)
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -16,9 +16,10 @@ import functools
 import re
 import sys
 import warnings
-from typing import Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-import regex
+if TYPE_CHECKING:  # pragma: no cover
+    import regex
 
 if sys.version_info >= (3, 11):
     from re import _parser as _re_parser  # re's own parser, to size a pattern (below)
@@ -85,6 +86,8 @@ def compile_regex(text: str) -> regex.Pattern[str]:
         raise RegexProblem(f"too large: it compiles to more than {REGEX_MAX_SIZE} elements, a counted repeat "
                            "counting as its minimum number of copies (a{30000} is 30000); a log line "
                            "pattern needs far fewer")
+    import regex  # a large pure-Python module: imported by the first log regex, not with the package
+
     try:
         return regex.compile(text, regex.VERSION0)
     except (regex.error, OverflowError, RecursionError, ValueError) as exc:
@@ -129,6 +132,8 @@ def line_matcher(pattern: regex.Pattern[str]) -> Callable[[str], list[regex.Matc
     a microsecond more than ``re``'s, and most lines of a flood match no hook. Make
     one per detector: it is called for every line.
     """
+    import regex  # loaded already: compile_regex made ``pattern``
+
     need = _required_text(pattern.pattern) if not pattern.flags & regex.IGNORECASE else ""
     finditer = pattern.finditer
 

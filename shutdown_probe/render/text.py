@@ -43,8 +43,11 @@ def clean(text: Any) -> str:
     CR, ESC...) shown as its control picture (``␀``, ``␍``, ``␛``) or ``\\xNN``, and
     the characters that reorder text (bidi controls) as ``<U+202E>``. Newlines stay:
     see :func:`clean_line` for text that must stay on one line."""
-    text = _CSI.sub("", str(text)).replace("\r\n", "\n")
-    return _INVISIBLE.sub(_escape, _UNPRINTABLE.sub(_picture, text))
+    line = str(text)
+    if line.isascii() and line.isprintable():  # most text: nothing to drop, picture or escape
+        return line
+    line = _CSI.sub("", line).replace("\r\n", "\n")
+    return _INVISIBLE.sub(_escape, _UNPRINTABLE.sub(_picture, line))
 
 
 NEWLINE = "\u2424"  # ␤
@@ -54,7 +57,8 @@ def clean_line(text: Any) -> str:
     """:func:`clean`, for a line of a report (a cell, a header, an order, repeat, claim
     or note line, an error line): a newline in the target's text is shown as ``␤``,
     so it cannot start a line of its own that looks like the harness's."""
-    return clean(text).replace("\n", NEWLINE)
+    line = clean(text)
+    return line if "\n" not in line else line.replace("\n", NEWLINE)
 
 
 def names(items: list[str]) -> str:

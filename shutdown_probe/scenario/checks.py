@@ -11,10 +11,11 @@ import datetime
 import difflib
 import math
 import signal
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
-from regex import Pattern
+if TYPE_CHECKING:  # pragma: no cover - regex is imported by the first log regex (patterns.py)
+    from regex import Pattern
 
 from ..errors import ScenarioError
 from ..patterns import RegexProblem, compile_regex, shown

@@ -10,9 +10,10 @@ import shlex
 import shutil
 import sys
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from regex import Pattern
+if TYPE_CHECKING:  # pragma: no cover - regex is imported by the first log regex (patterns.py)
+    from regex import Pattern
 
 from ..patterns import shown
 from .checks import Checker, number, seg, value_kind

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING
 
-from regex import Pattern
+if TYPE_CHECKING:  # pragma: no cover - regex is imported by the first log regex (patterns.py)
+    from regex import Pattern
 
 from ..paths import BUILTIN_PATHS, PROFILE_PATHS
 from ..patterns import quoted
