@@ -266,3 +266,20 @@ def _print_outcome(package: str, outcome: BisectOutcome) -> None:
         for path, verdict in step.verdicts.items():
             mark = "" if verdict == (low.verdicts if step is high else high.verdicts).get(path) else "  <- differs"
             print(f"    {path}: {verdict}{mark}")
+    _print_rows(low, high)
+
+
+def _print_rows(low: Step, high: Step) -> None:
+    """The two neighbours' rows side by side: the compatibility table of their results
+    files (what ``report --compat`` gives for the two)."""
+    from ..errors import ResultsError
+    from ..render.compat import format_compat
+    from ..results import load_results
+
+    try:
+        parts = [load_results(step.results_file) for step in (low, high) if step.results_file]
+    except ResultsError as exc:
+        err(f"bisect: cannot show the two versions' rows: {exc}")
+        return
+    print()
+    print(format_compat(parts), end="")

@@ -93,6 +93,9 @@ def test_bisect_finds_the_first_version_without_the_hook(tmp_path: Path, index: 
     assert done.returncode == 0, done.stderr
     assert "the verdicts change between 1.2 and 2.0" in done.stdout
     assert "1.5: skipped: cannot install it:" in done.stderr
+    # each neighbour's row, side by side: a column per version, the hook in 1.2's only
+    header = next(line for line in done.stdout.splitlines() if line.startswith("| path"))
+    assert header.split("|")[2:4] == [" sp-fixture-pkg 1.2 ", " sp-fixture-pkg 2.0 "], header
     summary = json.loads((out / "bisect.json").read_text())
     assert summary["versions"] == ["1.0", "1.1", "1.2", "1.5", "2.0", "2.1"]
     assert (summary["last_same"], summary["first_changed"]) == ("1.2", "2.0")
