@@ -2,12 +2,15 @@
 
 A report is written to a temporary file beside its target, flushed to disk and then
 renamed over the target: a reader, or a harness killed half-way, sees the old file or
-the new one, never half a JSON document.
+the new one, never half a JSON document. A target that exists and is no regular file
+(``/dev/stdout``, a pipe, a terminal) is written into in place: renaming over it would
+replace the device's name with a file.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Callable, Union
@@ -34,9 +37,14 @@ def write_atomically(name: str | os.PathLike[str], content: Content) -> None:
     target = Path(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode = target.stat().st_mode & 0o7777
+        found = target.stat()
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
+    else:
+        if not stat.S_ISREG(found.st_mode):
+            _write_in_place(target, content)
+            return
+        mode = found.st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -54,3 +62,16 @@ def write_atomically(name: str | os.PathLike[str], content: Content) -> None:
         except OSError:
             pass
         raise
+
+
+def _write_in_place(target: Path, content: Content) -> None:
+    """Write into ``target``, which is no regular file: a device or a pipe is opened
+    as it is; a FIFO nobody reads fails at once (ENXIO) instead of blocking; a
+    folder fails as opening one does."""
+    fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    os.set_blocking(fd, True)  # only the open must not wait for a reader; the writes may
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        if callable(content):
+            content(out)
+        else:
+            out.write(content)

@@ -48,3 +48,27 @@ def test_the_file_is_replaced_not_rewritten_in_place(tmp_path):
         write_atomically(target, "new text")
         assert reader.read() == "old"
     assert target.read_text() == "new text"
+
+
+def test_a_pipe_named_by_path_is_written_into_not_replaced_by_a_file(tmp_path):
+    # what `--compat /dev/stdout` names: /proc/self/fd/N of a pipe; renaming over it
+    # would leave a regular file where the device's name was
+    read, write = os.pipe()
+    try:
+        target = f"/proc/self/fd/{write}"
+        write_atomically(target, "| a | table |\n")
+        assert stat.S_ISFIFO(os.stat(target).st_mode)
+        assert os.read(read, 100) == b"| a | table |\n"
+        assert [p for p in os.listdir("/proc/self/fd") if p == str(write)]  # the fd is still there
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_a_fifo_nobody_reads_fails_at_once_instead_of_blocking(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError):
+        write_atomically(fifo, "text")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["fifo"]  # no temporary file left beside it
