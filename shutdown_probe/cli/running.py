@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..concurrency import Jobs, most_at_once
 from ..errors import ProbeError
 from .console import err, github_output, inert_text, print_matrix, write_report_files
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage
@@ -73,7 +74,7 @@ def _asked_of(scenario: Scenario, scenarios: list[Scenario], paths: list[str]) -
     return asked
 
 
-def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
+def run_and_report(cases: CaseList, *, jobs: Jobs, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
                     show: bool = True, source: str | None = None,
                     fail_on: tuple[str, ...] = ()) -> tuple[int, Results | None]:
@@ -100,7 +101,7 @@ def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bo
     return _report_run(results, targets, width, progress, show, source), results
 
 
-def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: int,
+def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: Jobs,
                         targets: Mapping[str, str | None]) -> int:
     """Every report asked for, with the cases that finished (those cut short end as
     "interrupted"); the status 128 + N."""
@@ -110,7 +111,7 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress,
     assert stop.signum is not None and stop.name is not None
     err(f"interrupted by {stop.name}: stopped every case, killed {stop.killed} process(es) still running")
     partial = Results(cases=progress.finished(),
-                      environment=environment_info(jobs=jobs, interrupted_by=stop.name),
+                      environment=environment_info(jobs=most_at_once(jobs, len(cases)), interrupted_by=stop.name),
                       scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
     write_report_files(targets, partial)
     return 128 + stop.signum
