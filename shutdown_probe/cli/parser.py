@@ -4,11 +4,10 @@ line, status 2)."""
 from __future__ import annotations
 
 import argparse
-import os
 from typing import NoReturn
 
 from .. import __version__
-from ..concurrency import AUTO, Jobs
+from ..concurrency import AUTO, PER_CPU, Jobs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +90,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--path", action="append", default=[], metavar="NAME",
                      help="run only this path (repeatable); SCENARIO::PATH for one scenario's path")
     run.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                     help="cases run at once: a number, or auto (the default): up to 4 per CPU "
+                     help=f"cases run at once: a number, or auto (the default): up to {PER_CPU} per CPU "
                           "this process may use, each started while the CPUs have room (cases "
                           "mostly wait); 1 runs them one by one, for debugging (by default, "
                           "an app ready by listening on a port it chose runs one case at a time)")
