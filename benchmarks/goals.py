@@ -41,9 +41,9 @@ GOALS = [
                    "import of something huge, not a few modules"),
     Goal("run_fixed", "`run` of one case over a bare script doing it (median paired difference)", "ms", "≤",
          150.0, 1500.0, quick_what="CPU time", why_quick="as for check"),
-    Goal("latency_p95", "exit-detection p95, probe on (trivial)", "ms", "≤", 2.0, 20.0, quick_what="median",
-         why_quick="the median: a loaded machine's scheduling delays reach the p95 (22 ms at load 14) but not the "
-                   "median; a polling loop (Popen.wait polls up to 50 ms) moves the median past 20 ms"),
+    Goal("latency_p95", "exit-detection p95, probe on (trivial)", "ms", "≤", 2.0, None,
+         why_quick="not checked: at a load of 20 on 2 cores the median alone reached 12.8 ms (bare's 1.0 ms), too "
+                   "near any limit that would still catch a 50 ms polling loop"),
     Goal("html_2000", "HTML report of 2,000 cases (render only, fastest of the repeats)", "s", "<", 1.0, 5.0,
          quick_what="CPU time", why_quick="CPU time, 5× the goal: catches quadratic rendering, not a slow machine"),
     Goal("jobs_speedup", "--jobs auto over --jobs 1 on scenarios/flask_atexit.toml (command wall time)", "×", "≥",

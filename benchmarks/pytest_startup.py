@@ -143,6 +143,20 @@ def measure(name: str, root: Path, python: str, runs: int) -> dict:
     return figures
 
 
+def _top_level_owners(timed: list[str]) -> list[str]:
+    """For each ``-X importtime`` line, the top-level import it happened under:
+    importtime prints a module after the modules it imported, one level less
+    indented, so the owner is the next line with no indent at all."""
+    owners: list[str] = [""] * len(timed)
+    owner = ""
+    for i in range(len(timed) - 1, -1, -1):
+        field = timed[i].rsplit("|", 1)[-1][1:]  # one space follows the bar
+        if not field.startswith(" "):
+            owner = field.strip()
+        owners[i] = owner
+    return owners
+
+
 def importtime(python: str, root: Path) -> None:
     """The modules the plugin brought into a session, and its entry module's own cost."""
     done = subprocess.run([python, "-X", "importtime", *command(python, True)[1:]], cwd=root, env=ENV,
@@ -151,12 +165,19 @@ def importtime(python: str, root: Path) -> None:
     # (importtime only times `import` statements: the entry point itself, loaded
     # by importlib, is timed by the second command below)
     heavy = ("shutdown_probe", "regex", "requests", "psutil", "rich")
-    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")
-             and ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy]
+    timed = [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")]
+    owners = _top_level_owners(timed)
+    lines = [ln for ln, owner in zip(timed, owners)
+             if ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy and owner.startswith("shutdown_probe")]
     for ln in lines:
         print("  " + ln)
     if not lines:
         print("  (none of: " + ", ".join(heavy) + ")")
+    others = sorted({owner for ln, owner in zip(timed, owners)
+                     if ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy[1:]
+                     and not owner.startswith("shutdown_probe")})
+    if others:  # another installed plugin (pytest-xprocess imports psutil): not ours to count
+        print("  (imported by other plugins, not counted: " + ", ".join(others) + ")")
     code = "import pytest; import shutdown_probe.pytest_plugin"
     for _ in range(2):  # the first run may compile and cache the bytecode: show the second
         done = subprocess.run([python, "-X", "importtime", "-c", code], cwd=root, env=ENV,
