@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shlex
@@ -28,13 +27,15 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from commands import Command, Ran, Runner, _readable
 from goals import GOALS, missed, verdict
 from readme import write_readme
+from samples import CONTENDERS, HEADLINE, PEERS, TARGETS, Contender, Pool, Sample, median, p95, summary
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -59,252 +60,6 @@ FULL = Settings(rounds=4, trivial_cases=60, flask_cases=15, jobs_cases=100, memo
                 flask_matrix=True, sleepy_cases=16, startup_rounds=20, render_repeats=3)
 QUICK = Settings(rounds=2, trivial_cases=5, flask_cases=2, jobs_cases=12, memory_cases=(10, 40),
                  flask_matrix=False, sleepy_cases=8, startup_rounds=3, render_repeats=1)
-
-
-# ------------------------------------------------------------------ commands
-
-
-@dataclass
-class Command:
-    label: str
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)  # set on top of ours, shown as a prefix
-
-    def shell(self) -> str:
-        """The command as one would type it (in ROOT) to run it again."""
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-        line = shlex.join(self.argv)
-        return f"{prefix} {line}" if prefix else line
-
-
-@dataclass
-class Ran:
-    command: Command
-    wall_s: float
-    rc: int
-    stdout: str
-    stderr: str
-    rusage_maxrss_kib: int | None = None  # from wait4: the process and its waited-for descendants
-
-
-class Runner:
-    """Runs commands one at a time, in ROOT, with their output in files, and
-    remembers each one (the printed log and results.json list them all)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.log: list[dict] = []
-        self._n = 0
-
-    def run(self, cmd: Command, *, phase: str, timeout: float = 1800,
-            on_start=None) -> Ran:
-        self._n += 1
-        out_path = self.workdir / f"cmd{self._n}.stdout"
-        err_path = self.workdir / f"cmd{self._n}.stderr"
-        env = dict(os.environ, **cmd.env)
-        if "STAMP_DIR" not in cmd.env:
-            env.pop("STAMP_DIR", None)
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            began = time.monotonic()
-            proc = subprocess.Popen(cmd.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-            try:
-                if on_start is not None:
-                    on_start(proc)
-                status, usage = _wait4(proc, timeout)
-                wall = time.monotonic() - began
-            finally:
-                _stop(proc)
-        ran = Ran(cmd, wall, os.waitstatus_to_exitcode(status), out_path.read_text(errors="replace"),
-                  err_path.read_text(errors="replace"), usage.ru_maxrss)
-        self.log.append({"phase": phase, "label": cmd.label, "command": cmd.shell(),
-                         "wall_s": round(wall, 4), "rc": ran.rc})
-        return ran
-
-
-def _wait4(proc: subprocess.Popen, timeout: float):
-    """Wait for ``proc`` (woken by the kernel through a pidfd) and reap it with
-    wait4, which also returns its resource usage."""
-    pidfd = os.pidfd_open(proc.pid)
-    try:
-        if not _readable(pidfd, timeout):
-            raise TimeoutError(f"{shlex.join(proc.args)} did not finish within {timeout:g} s")
-    finally:
-        os.close(pidfd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
-    return status, usage
-
-
-def _readable(fd: int, timeout: float | None) -> bool:
-    import select
-
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(None if timeout is None else timeout * 1000))
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """An interrupted or timed-out command: SIGTERM first (every contender and the
-    harness then kill what they started; a second signal does not cut that short),
-    SIGKILL if it does not go."""
-    if proc.returncode is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# ------------------------------------------------------------------ samples and statistics
-
-
-@dataclass
-class Sample:
-    """One case of one contender."""
-
-    ok: bool
-    wall_s: float | None = None
-    latency_s: float | None = None       # the contender noticed the exit this long after the stamp
-    detected_s: float | None = None      # mirakuru: its poll saw the exit this long after the stamp
-    error: str | None = None
-
-
-def median(xs: list[float]) -> float | None:
-    if not xs:
-        return None
-    s = sorted(xs)
-    mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-
-
-def p95(xs: list[float]) -> float | None:
-    """Nearest rank: the smallest sample with at least 95 % of the samples at or below it."""
-    if not xs:
-        return None
-    s = sorted(xs)
-    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
-
-
-def summary(xs: list[float]) -> dict | None:
-    if not xs:
-        return None
-    return {"n": len(xs), "median_s": median(xs), "p95_s": p95(xs), "max_s": max(xs)}
-
-
-def read_stamp(stamp_dir: Path | None, pid: int | None) -> float | None:
-    """The trivial target's own time.monotonic() just before it exited."""
-    if stamp_dir is None or pid is None:
-        return None
-    try:
-        return float((stamp_dir / str(pid)).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-# ------------------------------------------------------------------ contenders
-
-
-@dataclass(frozen=True)
-class Contender:
-    name: str
-    kind: str                  # "script" (benchmarks/contenders/X.py) or "probe" (shutdown-probe)
-    script: str = ""
-    scenarios: dict[str, str] = field(default_factory=dict)  # target -> scenario file, for "probe"
-
-    def command(self, target: str, cases: int, out: Path, stamp_dir: Path | None) -> Command:
-        if self.kind == "script":
-            argv = [PY, f"benchmarks/contenders/{self.script}", "--target", target, "--cases", str(cases),
-                    "--out", str(out)]
-            if stamp_dir is not None:
-                argv += ["--stamp-dir", str(stamp_dir)]
-            return Command(f"{self.name}/{target}", argv)
-        # The harness passes its environment on to the target: STAMP_DIR reaches it.
-        argv = [PY, "-m", "shutdown_probe", "run", self.scenarios[target], "--repeat", str(cases),
-                "--jobs", "1", "--quiet", "--json", str(out)]
-        env = {"STAMP_DIR": str(stamp_dir)} if stamp_dir is not None else {}
-        return Command(f"{self.name}/{target}", argv, env)
-
-    def samples(self, out: Path, stamp_dir: Path | None) -> list[Sample]:
-        if not out.exists():
-            return []
-        if self.kind == "script":
-            return [_script_sample(json.loads(line), stamp_dir) for line in out.read_text().splitlines() if line]
-        return [_probe_sample(case, stamp_dir) for case in json.loads(out.read_text())["cases"]]
-
-
-def _script_sample(rec: dict, stamp_dir: Path | None) -> Sample:
-    if not rec.get("ok"):
-        return Sample(False, rec.get("wall_s"), error=rec.get("error"))
-    stamp = read_stamp(stamp_dir, rec.get("pid"))
-    latency = rec["noticed"] - stamp if stamp is not None else None
-    detected = rec["detected"] - stamp if stamp is not None and rec.get("detected") is not None else None
-    return Sample(True, rec["wall_s"], latency, detected)
-
-
-def _probe_sample(case: dict, stamp_dir: Path | None) -> Sample:
-    if case["outcome"] != "exited":
-        return Sample(False, case.get("wall_s"), error=f"{case['outcome']}: {case.get('error')}")
-    root = next(p for p in case["processes"] if p["role"] == "root")
-    stamp = read_stamp(stamp_dir, root["pid"])
-    latency = None
-    if stamp is not None and root.get("ended_after_s") is not None:
-        # when the harness saw the exit, on the same clock as the stamp
-        latency = case["trigger_clock"] + root["ended_after_s"] - stamp
-    return Sample(True, case["wall_s"], latency)
-
-
-# The headline is the probe-on row: the probe is on by default for a Python app, so
-# it is what a user gets. Probe off is the same harness with the target untouched.
-HEADLINE = "shutdown-probe (probe on)"
-CONTENDERS = [
-    Contender("bare", "script", "bare.py"),
-    Contender(HEADLINE, "probe", scenarios={"trivial": "benchmarks/scenarios/trivial_probe.toml",
-                                            "flask": "benchmarks/scenarios/flask_probe.toml"}),
-    Contender("shutdown-probe (probe off)", "probe", scenarios={"trivial": "benchmarks/scenarios/trivial.toml",
-                                                                "flask": "benchmarks/scenarios/flask.toml"}),
-    Contender("mirakuru", "script", "mirakuru_run.py"),
-    Contender("pytest-xprocess", "script", "xprocess_run.py"),
-]
-PEERS = {"mirakuru", "pytest-xprocess"}
-TARGETS = ("trivial", "flask")
-
-
-@dataclass
-class Pool:
-    """Everything one contender did on one target, pooled over the rounds."""
-
-    samples: list[Sample] = field(default_factory=list)
-    command_wall_s: float = 0.0
-    command_cases: int = 0
-    commands: int = 0
-    failures: list[str] = field(default_factory=list)
-    round_medians: list[float | None] = field(default_factory=list)  # each round's batch, its median case
-
-    @property
-    def ok(self) -> list[Sample]:
-        return [s for s in self.samples if s.ok]
-
-    def walls(self) -> list[float]:
-        return [s.wall_s for s in self.ok if s.wall_s is not None]
-
-    def latencies(self) -> list[float]:
-        return [s.latency_s for s in self.ok if s.latency_s is not None]
-
-    def detections(self) -> list[float]:
-        return [s.detected_s for s in self.ok if s.detected_s is not None]
-
-    def per_command_case(self) -> float | None:
-        return self.command_wall_s / self.command_cases if self.command_cases else None
-
-    def outside_cases(self) -> float | None:
-        """A command's time outside its cases (interpreter start, imports, report),
-        per command: what timing the command adds to N x the per-case time."""
-        if not self.commands:
-            return None
-        inside = sum(s.wall_s for s in self.samples if s.wall_s is not None)
-        return (self.command_wall_s - inside) / self.commands
 
 
 # ------------------------------------------------------------------ printing helpers
