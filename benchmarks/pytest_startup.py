@@ -165,21 +165,39 @@ def _session_imports(python: str, root: Path, plugin: bool) -> list[str]:
     return [ln for ln in done.stderr.splitlines() if ln.startswith("import time:")]
 
 
+def _top_level_owners(timed: list[str]) -> list[str]:
+    """For each ``-X importtime`` line, the top-level import it happened under:
+    importtime prints a module after the modules it imported, one level less
+    indented, so the owner is the next line with no indent at all."""
+    owners: list[str] = [""] * len(timed)
+    owner = ""
+    for i in range(len(timed) - 1, -1, -1):
+        field = timed[i].rsplit("|", 1)[-1][1:]  # one space follows the bar
+        if not field.startswith(" "):
+            owner = field.strip()
+        owners[i] = owner
+    return owners
+
+
 def importtime(python: str, root: Path) -> None:
     """The modules the plugin brought into a session, and its entry module's own cost."""
-    # Only what the session imported with the plugin on and not with it off: another
-    # plugin of the same environment (pytest-xprocess imports psutil) is not ours.
-    off = {ln.rsplit("|", 1)[-1].strip() for ln in _session_imports(python, root, False)}
-    print(f"\n-X importtime, plugin on, in {root} (modules the plugin-off session did not import):")
+    print(f"\n-X importtime, plugin on, in {root} (modules imported under shutdown_probe's own imports):")
     # (importtime only times `import` statements: the entry point itself, loaded
     # by importlib, is timed by the second command below)
     heavy = ("shutdown_probe", "regex", "requests", "psutil", "rich")
-    lines = [ln for ln in _session_imports(python, root, True) if ln.rsplit("|", 1)[-1].strip() not in off
-             and ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy]
+    timed = _session_imports(python, root, True)
+    owners = _top_level_owners(timed)
+    lines = [ln for ln, owner in zip(timed, owners)
+             if ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy and owner.startswith("shutdown_probe")]
     for ln in lines:
         print("  " + ln)
     if not lines:
         print("  (none of: " + ", ".join(heavy) + ")")
+    others = sorted({owner for ln, owner in zip(timed, owners)
+                     if ln.rsplit("|", 1)[-1].strip().split(".")[0] in heavy[1:]
+                     and not owner.startswith("shutdown_probe")})
+    if others:  # another installed plugin (pytest-xprocess imports psutil): not ours to count
+        print("  (imported by other plugins, not counted: " + ", ".join(others) + ")")
     code = "import pytest; import shutdown_probe.pytest_plugin"
     for _ in range(2):  # the first run may compile and cache the bytecode: show the second
         done = subprocess.run([python, "-X", "importtime", "-c", code], cwd=root, env=ENV,

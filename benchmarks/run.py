@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shlex
@@ -28,27 +27,21 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+from commands import Command, Ran, Runner, _readable
+from goals import GOALS, missed, verdict
+from readme import write_readme
+from samples import CONTENDERS, HEADLINE, PEERS, TARGETS, Contender, Pool, Sample, median, p95, summary
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PY = sys.executable
 README = BENCH / "README.md"
 RESULTS = BENCH / "results.json"
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-
-# The targets the issue sets (2-core machine).
-MAX_OVERHEAD = 0.10          # per-case median over bare, trivial target
-MAX_LATENCY_P95 = 0.002      # exit-detection latency, seconds
-MIN_JOBS_SPEEDUP = 1.8       # --jobs auto over --jobs 1 on scenarios/flask_atexit.toml
-MAX_PEAK_MB = 150.0          # harness peak RSS for 1,000 trivial cases
-# "Flat" is our reading of "not growing with the number of cases": at most 5 MB more
-# per 1,000 cases (5 KB a case, a few times one case's results JSON).
-MAX_GROWTH_MB_PER_1000 = 5.0
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -58,255 +51,15 @@ class Settings:
     jobs_cases: int          # per throughput command
     memory_cases: tuple[int, int]
     flask_matrix: bool       # time scenarios/flask_atexit.toml with --jobs 1 and auto
+    sleepy_cases: int        # without the Flask matrix: the sleep-bound target's cases, --jobs 1 and auto
+    startup_rounds: int      # pairs of each fixed cost (benchmarks/startup.py)
+    render_repeats: int      # renders of each size, the fastest kept (benchmarks/render_time.py)
 
 
 FULL = Settings(rounds=4, trivial_cases=60, flask_cases=15, jobs_cases=100, memory_cases=(250, 1000),
-                flask_matrix=True)
+                flask_matrix=True, sleepy_cases=16, startup_rounds=20, render_repeats=3)
 QUICK = Settings(rounds=2, trivial_cases=5, flask_cases=2, jobs_cases=12, memory_cases=(10, 40),
-                 flask_matrix=False)
-
-
-# ------------------------------------------------------------------ commands
-
-
-@dataclass
-class Command:
-    label: str
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)  # set on top of ours, shown as a prefix
-
-    def shell(self) -> str:
-        """The command as one would type it (in ROOT) to run it again."""
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-        line = shlex.join(self.argv)
-        return f"{prefix} {line}" if prefix else line
-
-
-@dataclass
-class Ran:
-    command: Command
-    wall_s: float
-    rc: int
-    stdout: str
-    stderr: str
-    rusage_maxrss_kib: int | None = None  # from wait4: the process and its waited-for descendants
-
-
-class Runner:
-    """Runs commands one at a time, in ROOT, with their output in files, and
-    remembers each one (the printed log and results.json list them all)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.log: list[dict] = []
-        self._n = 0
-
-    def run(self, cmd: Command, *, phase: str, timeout: float = 1800,
-            on_start=None) -> Ran:
-        self._n += 1
-        out_path = self.workdir / f"cmd{self._n}.stdout"
-        err_path = self.workdir / f"cmd{self._n}.stderr"
-        env = dict(os.environ, **cmd.env)
-        if "STAMP_DIR" not in cmd.env:
-            env.pop("STAMP_DIR", None)
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            began = time.monotonic()
-            proc = subprocess.Popen(cmd.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-            try:
-                if on_start is not None:
-                    on_start(proc)
-                status, usage = _wait4(proc, timeout)
-                wall = time.monotonic() - began
-            finally:
-                _stop(proc)
-        ran = Ran(cmd, wall, os.waitstatus_to_exitcode(status), out_path.read_text(errors="replace"),
-                  err_path.read_text(errors="replace"), usage.ru_maxrss)
-        self.log.append({"phase": phase, "label": cmd.label, "command": cmd.shell(),
-                         "wall_s": round(wall, 4), "rc": ran.rc})
-        return ran
-
-
-def _wait4(proc: subprocess.Popen, timeout: float):
-    """Wait for ``proc`` (woken by the kernel through a pidfd) and reap it with
-    wait4, which also returns its resource usage."""
-    pidfd = os.pidfd_open(proc.pid)
-    try:
-        if not _readable(pidfd, timeout):
-            raise TimeoutError(f"{shlex.join(proc.args)} did not finish within {timeout:g} s")
-    finally:
-        os.close(pidfd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
-    return status, usage
-
-
-def _readable(fd: int, timeout: float | None) -> bool:
-    import select
-
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(None if timeout is None else timeout * 1000))
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """An interrupted or timed-out command: SIGTERM first (every contender and the
-    harness then kill what they started; a second signal does not cut that short),
-    SIGKILL if it does not go."""
-    if proc.returncode is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# ------------------------------------------------------------------ samples and statistics
-
-
-@dataclass
-class Sample:
-    """One case of one contender."""
-
-    ok: bool
-    wall_s: float | None = None
-    latency_s: float | None = None       # the contender noticed the exit this long after the stamp
-    detected_s: float | None = None      # mirakuru: its poll saw the exit this long after the stamp
-    error: str | None = None
-
-
-def median(xs: list[float]) -> float | None:
-    if not xs:
-        return None
-    s = sorted(xs)
-    mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-
-
-def p95(xs: list[float]) -> float | None:
-    """Nearest rank: the smallest sample with at least 95 % of the samples at or below it."""
-    if not xs:
-        return None
-    s = sorted(xs)
-    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
-
-
-def summary(xs: list[float]) -> dict | None:
-    if not xs:
-        return None
-    return {"n": len(xs), "median_s": median(xs), "p95_s": p95(xs), "max_s": max(xs)}
-
-
-def read_stamp(stamp_dir: Path | None, pid: int | None) -> float | None:
-    """The trivial target's own time.monotonic() just before it exited."""
-    if stamp_dir is None or pid is None:
-        return None
-    try:
-        return float((stamp_dir / str(pid)).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-# ------------------------------------------------------------------ contenders
-
-
-@dataclass(frozen=True)
-class Contender:
-    name: str
-    kind: str                  # "script" (benchmarks/contenders/X.py) or "probe" (shutdown-probe)
-    script: str = ""
-    scenarios: dict[str, str] = field(default_factory=dict)  # target -> scenario file, for "probe"
-
-    def command(self, target: str, cases: int, out: Path, stamp_dir: Path | None) -> Command:
-        if self.kind == "script":
-            argv = [PY, f"benchmarks/contenders/{self.script}", "--target", target, "--cases", str(cases),
-                    "--out", str(out)]
-            if stamp_dir is not None:
-                argv += ["--stamp-dir", str(stamp_dir)]
-            return Command(f"{self.name}/{target}", argv)
-        # The harness passes its environment on to the target: STAMP_DIR reaches it.
-        argv = [PY, "-m", "shutdown_probe", "run", self.scenarios[target], "--repeat", str(cases),
-                "--jobs", "1", "--quiet", "--json", str(out)]
-        env = {"STAMP_DIR": str(stamp_dir)} if stamp_dir is not None else {}
-        return Command(f"{self.name}/{target}", argv, env)
-
-    def samples(self, out: Path, stamp_dir: Path | None) -> list[Sample]:
-        if not out.exists():
-            return []
-        if self.kind == "script":
-            return [_script_sample(json.loads(line), stamp_dir) for line in out.read_text().splitlines() if line]
-        return [_probe_sample(case, stamp_dir) for case in json.loads(out.read_text())["cases"]]
-
-
-def _script_sample(rec: dict, stamp_dir: Path | None) -> Sample:
-    if not rec.get("ok"):
-        return Sample(False, rec.get("wall_s"), error=rec.get("error"))
-    stamp = read_stamp(stamp_dir, rec.get("pid"))
-    latency = rec["noticed"] - stamp if stamp is not None else None
-    detected = rec["detected"] - stamp if stamp is not None and rec.get("detected") is not None else None
-    return Sample(True, rec["wall_s"], latency, detected)
-
-
-def _probe_sample(case: dict, stamp_dir: Path | None) -> Sample:
-    if case["outcome"] != "exited":
-        return Sample(False, case.get("wall_s"), error=f"{case['outcome']}: {case.get('error')}")
-    root = next(p for p in case["processes"] if p["role"] == "root")
-    stamp = read_stamp(stamp_dir, root["pid"])
-    latency = None
-    if stamp is not None and root.get("ended_after_s") is not None:
-        # when the harness saw the exit, on the same clock as the stamp
-        latency = case["trigger_clock"] + root["ended_after_s"] - stamp
-    return Sample(True, case["wall_s"], latency)
-
-
-CONTENDERS = [
-    Contender("bare", "script", "bare.py"),
-    Contender("shutdown-probe", "probe", scenarios={"trivial": "benchmarks/scenarios/trivial.toml",
-                                                    "flask": "benchmarks/scenarios/flask.toml"}),
-    Contender("shutdown-probe (probe on)", "probe",
-              scenarios={"trivial": "benchmarks/scenarios/trivial_probe.toml",
-                         "flask": "benchmarks/scenarios/flask_probe.toml"}),
-    Contender("mirakuru", "script", "mirakuru_run.py"),
-    Contender("pytest-xprocess", "script", "xprocess_run.py"),
-]
-PEERS = {"mirakuru", "pytest-xprocess"}
-TARGETS = ("trivial", "flask")
-
-
-@dataclass
-class Pool:
-    """Everything one contender did on one target, pooled over the rounds."""
-
-    samples: list[Sample] = field(default_factory=list)
-    command_wall_s: float = 0.0
-    command_cases: int = 0
-    commands: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> list[Sample]:
-        return [s for s in self.samples if s.ok]
-
-    def walls(self) -> list[float]:
-        return [s.wall_s for s in self.ok if s.wall_s is not None]
-
-    def latencies(self) -> list[float]:
-        return [s.latency_s for s in self.ok if s.latency_s is not None]
-
-    def detections(self) -> list[float]:
-        return [s.detected_s for s in self.ok if s.detected_s is not None]
-
-    def per_command_case(self) -> float | None:
-        return self.command_wall_s / self.command_cases if self.command_cases else None
-
-    def outside_cases(self) -> float | None:
-        """A command's time outside its cases (interpreter start, imports, report),
-        per command: what timing the command adds to N x the per-case time."""
-        if not self.commands:
-            return None
-        inside = sum(s.wall_s for s in self.samples if s.wall_s is not None)
-        return (self.command_wall_s - inside) / self.commands
+                 flask_matrix=False, sleepy_cases=8, startup_rounds=3, render_repeats=1)
 
 
 # ------------------------------------------------------------------ printing helpers
@@ -322,6 +75,39 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def fmt_ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.2f}×"
+
+
+def overlap(cases: list[dict]) -> float | None:
+    """How many cases ran at once on average: the sum of their times over the span
+    from the first case's launch to the last one's end (the command's start-up and
+    report are outside it). A case runs from its trigger minus its time to ready (the
+    launch) to its trigger plus its duration (every process gone)."""
+    spans = [(c["trigger_clock"] - c["ready_s"], c["trigger_clock"] + c["duration_s"]) for c in cases
+             if None not in (c.get("trigger_clock"), c.get("ready_s"), c.get("duration_s"))]
+    if not spans:
+        return None
+    whole = max(e for _, e in spans) - min(b for b, _ in spans)
+    return sum(e - b for b, e in spans) / whole if whole > 0 else None
+
+
+def round_ratios(pool: Pool, bare: Pool | None) -> list[float]:
+    """Round by round, this contender's median case over bare's in the same round."""
+    if bare is None:
+        return []
+    return [a / b for a, b in zip(pool.round_medians, bare.round_medians) if a is not None and b]
+
+
+def spread(xs: list[float]) -> dict | None:
+    """Median [min–max]."""
+    return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
+
+
+def fmt_spread(s: dict | None, unit: str = "×") -> str:
+    if s is None:
+        return "-"
+    if unit == "ms":
+        return f"{s['median'] * 1000:+.1f} ms [{s['min'] * 1000:+.1f} – {s['max'] * 1000:+.1f}]"
+    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
 
 
 def say(text: str = "") -> None:
@@ -340,6 +126,7 @@ class Benchmark:
         self.skipped: dict[str, str] = {}
         self.pools = {t: {c.name: Pool() for c in contenders} for t in TARGETS}
         self.figures: dict = {}
+        self.outputs: dict[tuple[str, str], Path] = {}  # (contender, target) -> its last batch's results
         self._batch = 0
 
     # ---------------------------------------------------------- one batch
@@ -353,6 +140,7 @@ class Benchmark:
             stamp_dir.mkdir(parents=True)
         out = self.workdir / f"{tag}.{'json' if contender.kind == 'probe' else 'jsonl'}"
         ran = self.runner.run(contender.command(target, cases, out, stamp_dir), phase=phase)
+        self.outputs[(contender.name, target)] = out
         return ran, contender.samples(out, stamp_dir)
 
     def warm_up(self) -> None:
@@ -391,6 +179,7 @@ class Benchmark:
                     pool.command_wall_s += ran.wall_s
                     pool.command_cases += cases
                     pool.commands += 1
+                    pool.round_medians.append(median([x.wall_s for x in samples if x.ok and x.wall_s is not None]))
                     bad = [x for x in samples if not x.ok]
                     note = ""
                     if ran.rc != 0 or bad or len(samples) != cases:
@@ -411,8 +200,8 @@ class Benchmark:
             n = self.settings.rounds * (self.settings.trivial_cases if target == "trivial" else self.settings.flask_cases)
             say(f"{target} target: per-case wall time, {n} cases per contender "
                 f"({self.settings.rounds} rounds × {n // self.settings.rounds})")
-            head = (f"  {'contender':<26} {'median':>9} {'p95':>9} {'×bare':>6}   {'cmd/case':>9} {'×bare':>6}"
-                    f" {'outside':>9}")
+            head = (f"  {'contender':<26} {'median':>9} {'p95':>9} {'×bare':>6} {'rounds: median [min–max]':>26}"
+                    f"   {'cmd/case':>9} {'×bare':>6} {'outside':>9}")
             if target == "trivial":
                 head += "   exit latency median / p95 / max"
             say(head)
@@ -424,8 +213,10 @@ class Benchmark:
                     continue
                 walls, lat = pool.walls(), pool.latencies()
                 med = median(walls)
+                rounds = round_ratios(pool, bare)
                 row = {"cases": len(pool.samples), "ok": len(pool.ok), "wall": summary(walls),
-                       "ratio_to_bare": ratio(med, bare_med),
+                       "ratio_to_bare": ratio(med, bare_med), "round_ratios": rounds,
+                       "round_ratio": spread(rounds),
                        "command_wall_per_case_s": pool.per_command_case(),
                        "command_ratio_to_bare": ratio(pool.per_command_case(), bare_cmd),
                        "outside_cases_per_command_s": pool.outside_cases(),
@@ -434,7 +225,8 @@ class Benchmark:
                 if pool.detections():
                     row["poll_detected"] = summary(pool.detections())
                 rows[name] = row
-                line = (f"  {name:<26} {ms(med):>9} {ms(p95(walls)):>9} {fmt_ratio(row['ratio_to_bare']):>6}   "
+                line = (f"  {name:<26} {ms(med):>9} {ms(p95(walls)):>9} {fmt_ratio(row['ratio_to_bare']):>6} "
+                        f"{fmt_spread(row['round_ratio']):>26}   "
                         f"{ms(pool.per_command_case()):>9} {fmt_ratio(row['command_ratio_to_bare']):>6}"
                         f" {ms(pool.outside_cases(), 0):>9}")
                 if target == "trivial":
@@ -451,6 +243,7 @@ class Benchmark:
             out[target] = rows
             say()
         say("  median, p95: per-case wall time from each contender's own records; ×bare: median / bare's median")
+        say("  rounds: each round's median case / bare's in the same round, median [min–max] over the rounds")
         say("  cmd/case: the command's wall time / its cases, interpreter start and report included")
         say("  outside: per command, its wall time minus its cases' (start-up, imports, report)")
         say()
@@ -492,23 +285,89 @@ class Benchmark:
     def flask_matrix(self) -> None:
         """The bundled scenarios/flask_atexit.toml matrix, --jobs 1 then --jobs auto."""
         say("scenarios/flask_atexit.toml, the full matrix (16 cases), --jobs 1 then --jobs auto")
-        res = {}
-        for jobs in ("1", "auto"):
-            out = self.workdir / f"flask-matrix-{jobs}.json"
-            cmd = Command(f"flask_atexit --jobs {jobs}",
-                          [PY, "-m", "shutdown_probe", "run", "scenarios/flask_atexit.toml", "--jobs", jobs,
-                           "--quiet", "--json", str(out)])
-            ran = self.runner.run(cmd, phase="flask matrix")
-            cases = json.loads(out.read_text())["cases"] if out.exists() else []
+        self.figures["flask_matrix"] = self._jobs_pair("flask matrix", ["scenarios/flask_atexit.toml"])
+
+    def sleepy_matrix(self, *, auto_only: bool) -> None:
+        """Without the Flask matrix (--quick): cases that sleep 1 s after SIGTERM under
+        --jobs auto (and --jobs 1 unless ``auto_only``): how many ran at once."""
+        n = self.settings.sleepy_cases
+        say(f"sleep-bound target (benchmarks/scenarios/sleepy.toml, an atexit hook sleeps 1 s), {n} cases, "
+            + ("--jobs auto" if auto_only else "--jobs 1 then --jobs auto"))
+        self.figures["sleepy_matrix"] = self._jobs_pair(
+            "sleepy matrix", ["benchmarks/scenarios/sleepy.toml", "--repeat", str(n)],
+            ("auto",) if auto_only else ("1", "auto"))
+
+    def _jobs_pair(self, phase: str, what: list[str], jobs_values: tuple[str, ...] = ("1", "auto")) -> dict:
+        res: dict = {}
+        for jobs in jobs_values:
+            out = self.workdir / f"{phase.replace(' ', '-')}-{jobs}.json"
+            cmd = Command(f"{phase} --jobs {jobs}", [PY, "-m", "shutdown_probe", "run", *what, "--jobs", jobs,
+                                                     "--quiet", "--json", str(out)])
+            ran = self.runner.run(cmd, phase=phase)
+            data = json.loads(out.read_text()) if out.exists() else {"cases": [], "environment": {}}
+            cases = data["cases"]
             held = sum(1 for c in cases if c["expect"]["passed"] and c["outcome"] not in ("error", "not-ready"))
-            res[jobs] = {"wall_s": ran.wall_s, "rc": ran.rc, "cases": len(cases), "expectations_held": held}
-            say(f"  --jobs {jobs:<4} {ran.wall_s:6.1f} s  exit {ran.rc}, expectations held in {held} of {len(cases)}")
+            res[jobs] = {"wall_s": ran.wall_s, "rc": ran.rc, "cases": len(cases), "expectations_held": held,
+                         "jobs": (data.get("environment") or {}).get("jobs"), "overlap": overlap(cases)}
+            say(f"  --jobs {jobs:<4} {ran.wall_s:6.1f} s  exit {ran.rc}, at most {res[jobs]['jobs']} at once, "
+                f"{fmt_ratio(res[jobs]['overlap'])} on average, expectations held in {held} of {len(cases)}")
             say(f"      $ {cmd.shell()}")
-        res["speedup"] = res["1"]["wall_s"] / res["auto"]["wall_s"]
-        res["auto_jobs"] = _cpus()
-        say(f"  --jobs auto is {res['speedup']:.2f}× faster than --jobs 1")
+        res["speedup"] = res["1"]["wall_s"] / res["auto"]["wall_s"] if "1" in res and res["auto"]["wall_s"] else None
+        res["auto_jobs"] = res["auto"]["jobs"]
+        if res["speedup"] is not None:
+            say(f"  --jobs auto is {fmt_ratio(res['speedup'])} faster than --jobs 1 (command wall time, start-up "
+                "included)")
         say()
-        self.figures["flask_matrix"] = res
+        return res
+
+    # ---------------------------------------------------------- fixed costs and reports
+
+    def startup(self) -> None:
+        """Probe start-up, `check FILE` and `run`'s fixed cost, paired against the bare thing."""
+        n = self.settings.startup_rounds
+        say(f"fixed costs: {n} alternated pairs each (benchmarks/startup.py; paired differences, "
+            "median [min–max])")
+        out = self.workdir / "startup.json"
+        cmd = Command("startup", [PY, "benchmarks/startup.py", "--rounds", str(n), "--out", str(out)])
+        ran = self.runner.run(cmd, phase="startup")
+        say(f"      $ {cmd.shell()}")
+        if ran.rc != 0 or not out.exists():
+            say(f"  failed (exit {ran.rc}): {_tail(ran)}")
+            self.figures["startup"] = {"error": _tail(ran)}
+            say()
+            return
+        res = {}
+        labels = {"probe_start": "probe start-up over python -c pass (PYTHONDONTWRITEBYTECODE=1)",
+                  "check": "check scenarios/flask_atexit.toml over python -c pass",
+                  "run_fixed": "run, one trivial case, over bare.py doing it"}
+        for key, pair in json.loads(out.read_text())["figures"].items():
+            res[key] = {"this_median_s": median(pair["this_s"]), "over_median_s": median(pair["over_s"]),
+                        "diff": spread(pair["diff_s"]), "cpu_diff": spread(pair["diff_cpu_s"])}
+            say(f"  {labels.get(key, key):<62} {fmt_spread(res[key]['diff'], 'ms')}  "
+                f"({ms(res[key]['this_median_s'])} vs {ms(res[key]['over_median_s'])}); "
+                f"CPU time {fmt_spread(res[key]['cpu_diff'], 'ms')}")
+        say()
+        self.figures["startup"] = res
+
+    def reports(self, source: Path | None) -> None:
+        """The renderers on 1,000 and 2,000 cases copied from a probe-on Flask batch."""
+        k = self.settings.render_repeats
+        say(f"reports: rendering 1,000 and 2,000 cases (benchmarks/render_time.py; fastest of {k})")
+        if source is None or not source.exists():
+            say("  no probe-on results to grow: not measured")
+            say()
+            return
+        out = self.workdir / "render.json"
+        cmd = Command("render", [PY, "benchmarks/render_time.py", str(source), "--cases", "1000,2000",
+                                 "--repeats", str(k), "--out", str(out)])
+        ran = self.runner.run(cmd, phase="reports")
+        say("  " + "\n  ".join(ran.stdout.strip().splitlines()) if ran.rc == 0 else f"  failed: {_tail(ran)}")
+        say(f"      $ {cmd.shell()}")
+        say()
+        if ran.rc == 0 and out.exists():
+            data = json.loads(out.read_text())
+            self.figures["render"] = data["seconds"]
+            self.figures["render_cpu"] = data["cpu_seconds"]
 
     # ---------------------------------------------------------- memory
 
@@ -556,35 +415,38 @@ class Benchmark:
 
     # ---------------------------------------------------------- verdicts
 
-    def verdicts(self) -> list[dict]:
-        v = []
-        pc = self.figures.get("per_case", {}).get("trivial", {})
-        sp, bare = pc.get("shutdown-probe", {}), pc.get("bare", {})
-        r = sp.get("ratio_to_bare")
-        v.append(_verdict("per-case overhead over bare (trivial, median)",
-                          None if r is None else (r - 1) * 100, MAX_OVERHEAD * 100, "%", "≤"))
-        lat = (sp.get("latency") or {}).get("p95_s")
-        v.append(_verdict("exit-detection latency p95 (trivial)", None if lat is None else lat * 1000,
-                          MAX_LATENCY_P95 * 1000, "ms", "≤"))
-        fm = self.figures.get("flask_matrix")
-        v.append(_verdict("--jobs auto vs --jobs 1, scenarios/flask_atexit.toml",
-                          None if fm is None else fm["speedup"], MIN_JOBS_SPEEDUP, "×", "≥",
-                          why_none="not measured (--quick skips the 2-minute matrix)"))
-        mem = self.figures.get("memory", {})
+    def verdicts(self, *, quick: bool) -> list[dict]:
+        """Every goal of issue 23 against this run's figures (benchmarks/goals.py)."""
+        figures = self.figures
+        trivial = figures.get("per_case", {}).get("trivial", {})
+        values: dict[str, tuple[float | None, str]] = {}
+        for key, name in (("per_case_on", HEADLINE), ("per_case_off", "shutdown-probe (probe off)")):
+            rr = (trivial.get(name) or {}).get("round_ratio")
+            values[key] = (None, "") if rr is None else (rr["median"], f"[{rr['min']:.2f}–{rr['max']:.2f}]")
+        for key in ("probe_start", "check", "run_fixed"):
+            d = ((figures.get("startup") or {}).get(key) or {}).get("cpu_diff" if quick else "diff")
+            values[key] = (None, "") if d is None else (d["median"] * 1000, f"[{d['min'] * 1000:+.1f} – "
+                                                                           f"{d['max'] * 1000:+.1f} ms]")
+        lat = ((trivial.get(HEADLINE) or {}).get("latency") or {}).get("p95_s")
+        values["latency_p95"] = (None if lat is None else lat * 1000, "")
+        html = (figures.get("render_cpu" if quick else "render") or {}).get("2000", {}).get("html")
+        values["html_2000"] = (html, "")
+        flask, sleepy = figures.get("flask_matrix"), figures.get("sleepy_matrix")
+        values["jobs_speedup"] = (None if flask is None else flask["speedup"], "")
+        values["jobs_overlap"] = (None if sleepy is None else sleepy["auto"]["overlap"], "")
+        auto = ((flask or sleepy) or {}).get("auto") or {}
+        values["jobs_expectations"] = ((auto["expectations_held"] / auto["cases"]) if auto.get("cases") else None,
+                                       f"({auto.get('expectations_held')} of {auto.get('cases')})" if auto else "")
+        mem = figures.get("memory", {})
         big = mem.get(str(self.settings.memory_cases[1]), {})
-        v.append(_verdict(f"peak memory, {self.settings.memory_cases[1]:,} cases", big.get("peak_mb"),
-                          MAX_PEAK_MB, "MB", "<"))
-        v.append(_verdict("flat: peak growth per 1,000 cases", mem.get("growth_mb_per_1000"),
-                          MAX_GROWTH_MB_PER_1000, "MB", "≤"))
-        if bare.get("wall") is None:
-            v[0]["note"] = "bare did not run"
-        say("targets")
+        values["peak_mb"] = (big.get("peak_mb"), f"({self.settings.memory_cases[1]:,} cases)")
+        values["growth_mb"] = (mem.get("growth_mb_per_1000"), "")
+        v = [verdict(g, values[g.key][0], quick=quick, spread=values[g.key][1]) for g in GOALS]
+        say("goals (issue 23)" + (": --quick, against loose limits that only catch gross regressions" if quick else ""))
         for item in v:
             say(f"  {item['text']}")
-        if self.settings.memory_cases[1] != 1000:
-            say(f"  (--quick: memory measured on {self.settings.memory_cases[1]} cases, not 1,000)")
         say()
-        self.figures["verdicts"] = v
+        figures["verdicts"] = v
         return v
 
 
@@ -632,28 +494,6 @@ def _vmrss_kib(pid: int) -> int | None:
     except OSError:
         pass
     return None
-
-
-def _verdict(what: str, value: float | None, limit: float, unit: str, op: str, why_none: str = "not measured") -> dict:
-    if value is None:
-        return {"what": what, "value": None, "limit": limit, "unit": unit, "met": None,
-                "text": f"○ {what}: {why_none}"}
-    met = {"≤": value <= limit, "<": value < limit, "≥": value >= limit}[op]
-    shown, goal = _with_unit(value, unit), _with_unit(limit, unit)
-    if met:
-        text = f"✓ {what}: {shown} {op} {goal}"
-    else:
-        by = _with_unit(abs(value - limit), unit).replace("%", " percentage points")
-        text = f"✗ {what}: {shown}, target {op} {goal}: missed by {by}"
-    return {"what": what, "value": value, "limit": limit, "unit": unit, "op": op, "met": met, "text": text}
-
-
-def _with_unit(x: float, unit: str) -> str:
-    if unit == "×":
-        return f"{x:.2f}×"
-    if unit == "%":
-        return f"{x:.1f}%"
-    return f"{x:.1f} {unit}" if unit == "MB" else f"{x:.2f} {unit}"
 
 
 def _count_exited(results: Path) -> int:
@@ -706,7 +546,16 @@ def machine() -> dict:
             "memory_gb": None if mem_kib is None else round(mem_kib / 1024 ** 2, 1),
             "python": platform.python_version(), "implementation": platform.python_implementation(),
             "kernel": platform.release(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "uptime_at_start": uptime(),
             "pythondontwritebytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))}
+
+
+def uptime() -> str | None:
+    """What `uptime` prints (the load averages over 1, 5 and 15 minutes), or None."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def versions() -> dict:
@@ -724,86 +573,13 @@ def versions() -> dict:
     return out
 
 
-# ------------------------------------------------------------------ README table
-
-
-def markdown(results: dict) -> str:
-    """The generated section of benchmarks/README.md."""
-    m, s = results["machine"], results["settings"]
-    lines = [BEGIN, "",
-             "_Generated by `python benchmarks/run.py --write`; do not edit by hand._", "",
-             f"Command: `{results['command']}` ({results['total_wall_s'] / 60:.1f} min), "
-             f"{results['generated'][:10]}, git `{results['versions'].get('git')}`.", "",
-             f"Machine: {m['cpus']} CPUs ({m['cpus_usable']} usable), {m['cpu_model']}, "
-             f"{m['memory_gb']} GB, Linux {m['kernel']}, {m['implementation']} {m['python']}; "
-             f"load average at the start {', '.join(str(x) for x in m['load_average_at_start'])}.", "",
-             f"Per-case runs: {s['rounds']} rounds, batches of {s['trivial_cases']} (trivial) and "
-             f"{s['flask_cases']} (flask) cases, order rotated every round.", ""]
-    for target, rows in results["figures"]["per_case"].items():
-        lat_head = " exit latency median / p95 / max |" if target == "trivial" else ""
-        lat_rule = "---|" if target == "trivial" else ""
-        lines += [f"**{target} target**", "",
-                  f"| contender | cases | median | p95 | × bare | command / case | × bare | outside cases |{lat_head}",
-                  f"|---|---:|---:|---:|---:|---:|---:|---:|{lat_rule}"]
-        for name, row in rows.items():
-            if "skipped" in row:
-                lines.append(f"| {name} | skipped: {row['skipped']} | | | | | | |" + (" |" if target == "trivial" else ""))
-                continue
-            w = row["wall"] or {}
-            cells = [name, f"{row['ok']}/{row['cases']}", ms(w.get("median_s")), ms(w.get("p95_s")),
-                     fmt_ratio(row["ratio_to_bare"]), ms(row["command_wall_per_case_s"]),
-                     fmt_ratio(row["command_ratio_to_bare"]), ms(row["outside_cases_per_command_s"], 0)]
-            if target == "trivial":
-                lat = row.get("latency") or {}
-                cells.append(f"{ms(lat.get('median_s'), 2)} / {ms(lat.get('p95_s'), 2)} / {ms(lat.get('max_s'), 2)}")
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    tp = results["figures"].get("throughput_trivial")
-    if tp:
-        lines += [f"Throughput, trivial target through shutdown-probe: {tp['cases_per_s_jobs_1']:.1f} cases/s with "
-                  f"`--jobs 1`, {tp['cases_per_s_jobs_auto']:.1f} with `--jobs auto` ({tp['auto_jobs']} here): "
-                  f"{tp['speedup']:.2f}×.", ""]
-    fm = results["figures"].get("flask_matrix")
-    if fm:
-        lines += [f"`scenarios/flask_atexit.toml` ({fm['1']['cases']} cases): {fm['1']['wall_s']:.1f} s with "
-                  f"`--jobs 1` (exit {fm['1']['rc']}), {fm['auto']['wall_s']:.1f} s with `--jobs auto` "
-                  f"(exit {fm['auto']['rc']}): {fm['speedup']:.2f}×.", ""]
-    mem = results["figures"].get("memory")
-    if mem:
-        parts = []
-        for r in mem.values():
-            if isinstance(r, dict):
-                parts.append(f"{r['cases']:,} cases {_fmt_mb(r['peak_mb'])} (RSS at 20 % / 90 % of the run "
-                             f"{_fmt_mb(r['rss_mb_at_20pct'])} / {_fmt_mb(r['rss_mb_at_90pct'])})")
-        growth = mem.get("growth_mb_per_1000")
-        text = "Harness peak memory: " + "; ".join(parts)
-        text += f"; {growth:+.1f} MB per 1,000 cases." if growth is not None else "."
-        if mem.get("growth_while_running_mb_per_1000") is not None:
-            text += (f" Of that, about {mem['growth_while_running_mb_per_1000']:+.1f} MB per 1,000 cases while "
-                     f"cases run, and {mem['peak_above_rss_at_90pct_mb']:+.1f} MB after 90 % of the largest run "
-                     f"(its last cases and the report).")
-        lines += [text, ""]
-    lines += ["**Targets**", ""]
-    lines += [f"- {v['text']}" for v in results["figures"]["verdicts"]]
-    lines += ["", "Every command this run executed, with its wall time, is in `benchmarks/results.json`.", "", END]
-    return "\n".join(lines)
-
-
-def write_readme(section: str) -> None:
-    text = README.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{README}: the markers {BEGIN} and {END} are missing")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(head + section + tail)
-
-
 # ------------------------------------------------------------------ main
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny counts, no flask matrix: a smoke test (< 30 s)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny counts, the sleepy target instead of the Flask matrix: a smoke test (< 1 min)")
     p.add_argument("--cases", type=int, help="cases per batch on the trivial target")
     p.add_argument("--flask-cases", type=int, help="cases per batch on the Flask target")
     p.add_argument("--rounds", type=int, help="rounds of alternated batches")
@@ -812,13 +588,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write the raw figures here")
     p.add_argument("--write", action="store_true",
                    help="rewrite the table in benchmarks/README.md and benchmarks/results.json")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a goal is missed (with --quick: a loose limit, see benchmarks/goals.py)")
     args = p.parse_args(argv)
     for name in ("cases", "flask_cases", "rounds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be 1 or more")
-    if args.write and args.quick:
-        p.error("--write records a full run; leave out --quick")
     return args
 
 
@@ -883,8 +659,12 @@ def main(argv: list[str] | None = None) -> int:
         bench.throughput()
         if settings.flask_matrix:
             bench.flask_matrix()
+        else:
+            bench.sleepy_matrix(auto_only=args.quick)
+        bench.startup()
+        bench.reports(bench.outputs.get((HEADLINE, "flask")))
         bench.memory()
-        bench.verdicts()
+        verdicts = bench.verdicts(quick=args.quick)
     except KeyboardInterrupt:  # the running command was stopped on the way out
         say("interrupted: nothing written")
         return 128 + (_stopped_by[0] if _stopped_by else signal.SIGINT)
@@ -892,7 +672,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     total = time.monotonic() - began
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    info["uptime_at_end"] = uptime()
     say(f"total {total:.0f} s; load average at the end {', '.join(str(x) for x in info['load_average_at_end'])}")
+    say(f"uptime at the start: {info['uptime_at_start']}")
+    say(f"uptime at the end:   {info['uptime_at_end']}")
     results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
                "total_wall_s": round(total, 1), "settings": settings.__dict__, "machine": info, "versions": vers,
                "skipped": bench.skipped, "figures": bench.figures, "commands": bench.runner.log}
@@ -901,8 +684,13 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(text)
     if args.write:
         RESULTS.write_text(text)
-        write_readme(markdown(results))
+        write_readme(README, results)
         say(f"wrote {RESULTS.relative_to(ROOT)} and the table in {README.relative_to(ROOT)}")
+    if args.check and missed(verdicts):
+        say(f"--check: {len(missed(verdicts))} goal(s) missed:")
+        for v in missed(verdicts):
+            say(f"  {v['text']}")
+        return 1
     return 0
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from _pytest._code.code import TerminalRepr
     from pluggy import Result
 
+    from .concurrency import Jobs
     from .paths import Path
     from .results import CaseResult, Results, ShardInfo
     from .scenario import Expectation, Scenario
@@ -619,8 +620,9 @@ class ShutdownProbe:
         return result
 
     def run_paths(self, scenario: Scenario | str | os.PathLike[str], paths: list[str] | None = None, *,
-                  jobs: int = 1, keep_workdirs: bool = False) -> dict[str, CaseResult]:
-        """Run several paths (default: all the scenario's) and return path -> result."""
+                  jobs: Jobs = 1, keep_workdirs: bool = False) -> dict[str, CaseResult]:
+        """Run several paths (default: all the scenario's) and return path -> result;
+        ``jobs`` at a time, or ``"auto"`` as the CLI's default does."""
         from .runner import Case, run_cases
 
         scenario = self._scenario(scenario)

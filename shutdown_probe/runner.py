@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence, overload
 
 from . import namespaces, watchdog
 from .capabilities import capabilities
+from .concurrency import AUTO, Admission, Jobs, cpu_count, most_at_once
 from .case import RUN_ID, SESSION_ENV, Case, tag_prefix
 from .kills import KILL_GRACE
 from .paths import Path
@@ -125,7 +126,7 @@ def _distinct(cases: Sequence[Case]) -> list[Case]:
 def run_cases(
     cases: Sequence[Case],
     *,
-    jobs: int = 1,
+    jobs: Jobs = 1,
     cancel: Flag | None = None,
     on_start: Callable[[Case], None] | None = None,
     on_done: Callable[[Case, CaseResult], None] | None = None,
@@ -134,7 +135,9 @@ def run_cases(
 ) -> Results:
     """Run ``cases`` (``jobs`` at a time) and collect their results in case order.
 
-    Each of ``jobs`` workers takes the next case when it is free, so a long
+    ``jobs="auto"`` is :mod:`shutdown_probe.concurrency`'s policy: up to several
+    cases per CPU, started while the CPUs have room. Each worker takes the next
+    case when it is free, so a long
     :class:`CaseList` is never turned into a list, nor into one queued task per case.
     The scenarios' services of scope "run" are started once for all of their cases
     and stopped at the end: in ``services`` when given (the caller closes it), else
@@ -147,13 +150,15 @@ def run_cases(
                              keep_workdirs=keep_workdirs, services=own)
         finally:
             own.close()
+    admission = Admission(cpu_count()) if jobs == AUTO else None
+    most = most_at_once(jobs, len(cases))
     caps = capabilities()
     watchdog.ensure(RUN_ID)
     info = caps.as_dict()
     distinct = _distinct(cases)
     if any(c.path.profile is not None and c.path.profile.pid1 for c in distinct):
         info.update(namespaces.environment())  # which PID namespace and init the run had
-    results = Results(environment=environment_info(jobs=jobs, capabilities=info))
+    results = Results(environment=environment_info(jobs=most, capabilities=info))
     for case in distinct:
         results.scenarios.setdefault(case.scenario.name, case.scenario.description)
     done: dict[int, CaseResult] = {}  # case index -> its result
@@ -164,9 +169,15 @@ def run_cases(
         case = cases[i]
         if cancel is not None and cancel.is_set():
             return
-        if on_start:
-            on_start(case)
-        res = run_case(case, cancel=cancel, keep_workdir=keep_workdirs, services=services)
+        if admission is not None and not admission.enter(lambda: cancel is not None and cancel.is_set()):
+            return
+        try:
+            if on_start:
+                on_start(case)
+            res = run_case(case, cancel=cancel, keep_workdir=keep_workdirs, services=services)
+        finally:
+            if admission is not None:
+                admission.leave()
         done[i] = res
         if on_done:
             on_done(case, res)
@@ -179,10 +190,10 @@ def run_cases(
                 return
             one(i)
 
-    if jobs <= 1 or len(cases) <= 1:  # (no cases: an empty shard)
+    if most <= 1 or len(cases) <= 1:  # (no cases: an empty shard)
         worker()
     else:
-        workers = min(jobs, len(cases))
+        workers = min(most, len(cases))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shutdown-probe-case") as pool:
             futures = [pool.submit(worker) for _ in range(workers)]
             for f in futures:

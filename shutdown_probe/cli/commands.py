@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .console import err, print_matrix, github_output, report_targets, said
-from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage, cpu_count
+from ..concurrency import AUTO, Jobs
+from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage
 from .running import chosen_cases, pick_shard, run_and_report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,11 +138,11 @@ def _command_options(args: argparse.Namespace, paths: list[str] | None = None) -
         paths=args.path if paths is None else paths, name=args.name, shell=args.shell, probe=args.probe)
 
 
-def _jobs_for(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
+def _jobs_for(args: argparse.Namespace, scenarios: list[Scenario]) -> Jobs:
     """``--jobs``; by default one case at a time when an app is ready by listening on
     a port it chose itself (no ``{port}``): two of its cases would want the same port."""
     if args.jobs is not None:
-        return int(args.jobs)
+        return args.jobs  # type: ignore[no-any-return]
     own = [s.name for s in scenarios if _own_port(s)]
     if own:
         if not args.quiet:
@@ -149,7 +150,7 @@ def _jobs_for(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
                  "is its own choice, perhaps the same for every case, so its cases run one at a time "
                  "(--jobs N to change)")
         return 1
-    return cpu_count()
+    return AUTO
 
 
 def _own_port(scenario: Scenario) -> bool:

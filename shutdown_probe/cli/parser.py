@@ -4,10 +4,10 @@ line, status 2)."""
 from __future__ import annotations
 
 import argparse
-import os
 from typing import NoReturn
 
 from .. import __version__
+from ..concurrency import AUTO, PER_CPU, Jobs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -20,13 +20,6 @@ class ArgParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, status 2, no usage dump
         raise Usage(f"{self.prog}: {message}")
 
-
-def cpu_count() -> int:
-    """The CPUs this process may run on (its affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # pragma: no cover - Linux has it
-        return os.cpu_count() or 1
 
 
 # Cases running at once, at most: each is an app's processes and a few harness
@@ -45,9 +38,9 @@ def _count(text: str, what: str, most: int) -> int:
     return n
 
 
-def _jobs(text: str) -> int:
-    if text == "auto":
-        return cpu_count()
+def _jobs(text: str) -> Jobs:
+    if text == AUTO:
+        return AUTO  # sized by shutdown_probe.concurrency, which knows the cases
     return _count(text, "a number of cases to run at once, or auto", MAX_JOBS)
 
 
@@ -98,8 +91,9 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--path", action="append", default=[], metavar="NAME",
                      help="run only this path (repeatable); SCENARIO::PATH for one scenario's path")
     run.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                     help="cases run at once: a number, or auto (the default) for one per CPU "
-                          "this process may use; 1 runs them one by one, for debugging (by default, "
+                     help=f"cases run at once: a number, or auto (the default): up to {PER_CPU} per CPU "
+                          "this process may use, each started while the CPUs have room (cases "
+                          "mostly wait); 1 runs them one by one, for debugging (by default, "
                           "an app ready by listening on a port it chose runs one case at a time)")
     run.add_argument("--repeat", type=_repeat, default=1, metavar="N",
                      help="run every case N times (shutdown races show up as runs that differ)")
@@ -215,7 +209,7 @@ def articles_arguments(articles: argparse.ArgumentParser) -> None:
     articles.add_argument("--json", metavar="FILE", help="keep the results of the run")
     articles.add_argument("--results", metavar="FILE.json", help="render from a saved run instead of running")
     articles.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
-                          help="cases run at once, as for run (default: auto, one per CPU)")
+                          help="cases run at once, as for run (default: auto)")
 
 
 WITH_HELP = ("run the cases in an environment built from SPEC, requirements separated by spaces (repeatable: a "

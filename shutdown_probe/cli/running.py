@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..concurrency import Jobs, most_at_once
 from ..errors import ProbeError
 from .console import err, github_output, inert_text, print_matrix, write_report_files
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage
@@ -87,7 +88,7 @@ def pick_shard(cases: CaseList, given: Shard | None) -> tuple[CaseList, ShardInf
     return part, shard
 
 
-def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bool,
+def run_and_report(cases: CaseList, *, jobs: Jobs, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
                     show: bool = True, source: str | None = None,
                     fail_on: tuple[str, ...] = (),
@@ -122,7 +123,7 @@ def run_and_report(cases: CaseList, *, jobs: int, quiet: bool, keep_workdirs: bo
     return _report_run(results, targets, width, progress, show, source), results
 
 
-def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: int,
+def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: Jobs,
                         targets: Mapping[str, str | None], environment: EnvironmentInfo | None = None,
                         shard: ShardInfo | None = None) -> int:
     """Every report asked for, with the cases that finished (those cut short end as
@@ -133,7 +134,8 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress,
     assert stop.signum is not None and stop.name is not None
     err(f"interrupted by {stop.name}: stopped every case, killed {stop.killed} process(es) still running")
     partial = Results(cases=progress.finished(),
-                      environment={**environment_info(jobs=jobs, interrupted_by=stop.name), **(environment or {})},
+                      environment={**environment_info(jobs=most_at_once(jobs, len(cases)), interrupted_by=stop.name),
+                                   **(environment or {})},
                       scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
     if shard is not None:
         partial.environment["shard"] = shard

@@ -24,6 +24,7 @@ from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage
 from .running import chosen_cases, pick_shard, run_and_report
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..concurrency import Jobs
     from ..bisect import BisectOutcome, Step
     from ..releases import Listing
     from ..reports import Written
@@ -60,7 +61,7 @@ def _built(spec: str, index: IndexOptions, quiet: bool) -> BuiltEnv | EnvFailure
 
 
 def run_with(args: argparse.Namespace, load: Callable[[], list[Scenario]], paths: list[str],
-             fail_on: tuple[str, ...], jobs_for: Callable[[list[Scenario]], int]) -> int:
+             fail_on: tuple[str, ...], jobs_for: Callable[[list[Scenario]], Jobs]) -> int:
     """``run --with``: every spec's environment first, then in each the scenarios
     (``load``, checked with its bin/ first on PATH, as they will run), its cases and
     its report files (the spec in their names); then the compatibility table (printed,
@@ -79,7 +80,7 @@ def run_with(args: argparse.Namespace, load: Callable[[], list[Scenario]], paths
     parts: list[Results] = []
     worst = EXIT_OK
     loaded: list[Scenario] | None = None
-    jobs = 1
+    jobs: Jobs = 1
     for spec, env in envs:
         if isinstance(env, EnvFailure):
             continue

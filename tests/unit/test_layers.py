@@ -21,7 +21,7 @@ PACKAGE = Path(shutdown_probe.__file__).parent
 # Low to high. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"errors", "_version", "paths", "reading", "files", "waiting", "patterns", "roles",
-              "mphelpers", "tomllines"}),
+              "mphelpers", "tomllines", "concurrency"}),
     ("results model", {"results", "environment", "behaviour"}),
     ("scenario", {"scenario"}),
     # a pure function of a case's results and the scenario's expectations; the case
