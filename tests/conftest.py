@@ -15,9 +15,12 @@ import pytest
 
 from shutdown_probe.processes import tagged_processes
 from tests.support import SESSION
+from tests.support.bytecode import drop_bytecode, share_bytecode
 
 # pytester drives real inner pytest sessions for the plugin's tests.
 pytest_plugins = ["pytester"]
+
+share_bytecode()
 
 UNIT = Path(__file__).resolve().parent / "unit"
 # Tests that take 10 s or more alone (measured with --durations), besides the soak
@@ -120,6 +123,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 _leak_key = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    drop_bytecode()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
