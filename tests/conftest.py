@@ -15,11 +15,32 @@ import pytest
 
 from shutdown_probe.processes import tagged_processes
 from tests.support import SESSION
+from tests.support.bytecode import drop_bytecode, share_bytecode
 
 # pytester drives real inner pytest sessions for the plugin's tests.
 pytest_plugins = ["pytester"]
 
+share_bytecode()
+
 UNIT = Path(__file__).resolve().parent / "unit"
+# Tests that take 10 s or more alone (measured with --durations), besides the soak
+# (marked slow): they start first, so that none is left running alone at the end of a
+# parallel run. Only the order changes: a test missing here still runs.
+LONG = (
+    "tests/faces/test_articles.py::test_the_committed_reports_are_what_the_command_makes_now",
+    "tests/faces/test_benchmark.py",
+    "tests/faces/test_cli_command.py::test_init_lists_the_child_paths_for_an_app_with_a_child",
+    "tests/faces/test_fail_on.py::test_fail_on_fails_a_run_that_expects_nothing",
+    "tests/faces/test_typing.py",
+    "tests/faces/test_wheel.py",
+    "tests/faces/test_pytest_plugin.py::test_the_session_sweeps_what_a_case_left_behind_and_fails",
+    "tests/faces/test_pytest_plugin.py::test_xdist_workers_report_one_matrix_in_collection_order",
+    "tests/faces/test_tutorial.py",
+    "tests/harness/test_fuzz_scenarios.py",
+    "tests/harness/test_ports.py::test_a_lease_folder_another_user_filled_with_links_makes_no_file",
+    "tests/harness/test_hostile.py::test_floods_of_both_streams_end_cleanly_in_bounded_memory",
+    "tests/harness/test_repeats.py::test_runs_that_did_the_same_by_other_children_agree",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,15 +48,43 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "unit: starts no process, runs in seconds (every test in tests/unit/, given by its folder)")
 
 
+def _shared_fixture_group(item: pytest.Item) -> str | None:
+    """The module of a test that uses a fixture of the suite's own wider than one test
+    (a module's scenario run once for several tests): that module's tests must share a
+    worker, or each worker that gets one of them would run the fixture again."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in (info.name2fixturedefs.values() if info else ()):
+        if defs and defs[-1].scope != "function" and defs[-1].baseid:  # baseid "": pytest's own
+            return item.nodeid.split("::", 1)[0]
+    return None
+
+
+# tryfirst: before xdist's own hook reads the xdist_group markers.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.unit)
+        group = _shared_fixture_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+    # The longest first: xdist hands tests (and groups, at their first test) out in this
+    # order, so a long one that came last would run alone at the end while the other
+    # workers sit idle. The soak, then the long ones and the shared scenario runs.
+    items.sort(key=_start_order)
 
 
-def _leftovers() -> list[psutil.Process]:
+def _start_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow"):
+        return 0
+    if item.nodeid.startswith(LONG) or item.get_closest_marker("xdist_group"):
+        return 1
+    return 2
+
+
+def _leftovers(prefix: str = f"{SESSION}/") -> list[psutil.Process]:
     me = os.getpid()
-    return [p for p in tagged_processes(f"{SESSION}/") if p.pid != me]
+    return [p for p in tagged_processes(prefix) if p.pid != me]
 
 
 def _describe(procs: list[psutil.Process]) -> str:
@@ -64,13 +113,20 @@ def no_leaked_processes():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    left = _leftovers()
+    # Under xdist this runs in the controller once every worker is done (a worker's
+    # exit status does not reach the run's), so it checks every worker's tag too.
+    # (its tag is the start of theirs: tests/support/session.py).
+    left = _leftovers(f"{SESSION}/" if os.environ.get("PYTEST_XDIST_WORKER") else SESSION)
     if left:
         session.config.stash[_leak_key] = _describe(left)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 _leak_key = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    drop_bytecode()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

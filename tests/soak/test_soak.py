@@ -1,9 +1,17 @@
-"""Soak: 336 hostile cases with ``--jobs auto`` leave no process, descriptor or memory behind.
+"""Soak: 192 hostile cases with ``--jobs auto`` leave no process, descriptor or memory behind.
 
-tests/soak/soak.py runs the CLI's ``run`` seven times in one process over the twelve
+tests/soak/soak.py runs the CLI's ``run`` four times in one process over the twelve
 hostile scenarios of tests/targets/hostile.py (four paths each: 48 cases a round)
 and records descriptors, memory, threads and children after every round. This test
 judges those figures and prints them (``-s``, or in the log of a failure).
+
+Why four rounds (it was seven): the first round fills imports and caches, so a leak
+is judged on the rounds after it, and every limit below is one a leak of one object
+per case crosses within a single round (48 cases); three rounds after the first give
+two growths and a slope, the same judgement seven gave, at 4/7 of the time. A flake
+(a case that does not end the same way every time) is looked for over the four
+rounds' 192 cases (each mode is also checked case by case, with its
+expected outcome, in tests/harness/test_hostile.py).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import pytest
 from tests.support import ROOT, SESSION, TESTS
 from shutdown_probe.processes import tagged_processes
 
-ROUNDS = 7
+ROUNDS = 4
 
 # How leaks are judged. Resident memory is a poor leak detector on a busy machine: it
 # moves with the allocator's fragmentation and with when the kernel hands pages back,
@@ -62,7 +70,7 @@ def test_hundreds_of_hostile_cases_leave_nothing_behind(tmp_path):
     data = json.loads(figures.read_text())
     rounds, cases = data["rounds"], data["cases"]
     per_round = len(data["modes"]) * len(data["paths"])
-    assert len(cases) == ROUNDS * per_round >= 300
+    assert len(cases) == ROUNDS * per_round >= 190
     assert data["jobs"] >= 1
 
     # nothing left running: no case process (tagged), no child but the watchdog
