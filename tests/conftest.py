@@ -27,6 +27,7 @@ UNIT = Path(__file__).resolve().parent / "unit"
 # (marked slow): they start first, so that none is left running alone at the end of a
 # parallel run. Only the order changes: a test missing here still runs.
 LONG = (
+    "tests/scenarios/",  # each module runs whole bundled scenarios
     "tests/faces/test_articles.py::test_the_committed_reports_are_what_the_command_makes_now",
     "tests/faces/test_benchmark.py",
     "tests/faces/test_cli_command.py::test_init_lists_the_child_paths_for_an_app_with_a_child",
@@ -48,36 +49,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "unit: starts no process, runs in seconds (every test in tests/unit/, given by its folder)")
 
 
-def _shared_fixture_group(item: pytest.Item) -> str | None:
-    """The module of a test that uses a fixture of the suite's own wider than one test
-    (a module's scenario run once for several tests): that module's tests must share a
-    worker, or each worker that gets one of them would run the fixture again."""
-    info = getattr(item, "_fixtureinfo", None)
-    for defs in (info.name2fixturedefs.values() if info else ()):
-        if defs and defs[-1].scope != "function" and defs[-1].baseid:  # baseid "": pytest's own
-            return item.nodeid.split("::", 1)[0]
-    return None
-
-
-# tryfirst: before xdist's own hook reads the xdist_group markers.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(UNIT):
             item.add_marker(pytest.mark.unit)
-        group = _shared_fixture_group(item)
-        if group and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))
-    # The longest first: xdist hands tests (and groups, at their first test) out in this
-    # order, so a long one that came last would run alone at the end while the other
-    # workers sit idle. The soak, then the long ones and the shared scenario runs.
+    # The longest first: xdist hands files out in this order (loadfile), so a long one
+    # that came last would run alone at the end while the other workers sit idle. The
+    # soak, then the long ones.
     items.sort(key=_start_order)
 
 
 def _start_order(item: pytest.Item) -> int:
     if item.get_closest_marker("slow"):
         return 0
-    if item.nodeid.startswith(LONG) or item.get_closest_marker("xdist_group"):
+    if item.nodeid.startswith(LONG):
         return 1
     return 2
 
