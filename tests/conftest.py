@@ -82,6 +82,18 @@ def _describe(procs: list[psutil.Process]) -> str:
     return "; ".join(out)
 
 
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester's, for an inner session that is no xdist worker even when this one is:
+    it would inherit PYTEST_XDIST_WORKER, and a plugin installed beside pytest that reads
+    it (pytest-benchmark: "automatically disabled because xdist plugin is active", a
+    warning this session's filters make an error) would act as if it ran in one."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
+    return pytester
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail the test if any process started by the harness is still alive after it."""

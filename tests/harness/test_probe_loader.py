@@ -21,6 +21,7 @@ import pytest
 
 from shutdown_probe import probecode
 from shutdown_probe.probe import CODE_ENV, EVENTS_ENV, PROBE_DIR, probe_env, without_probe
+from tests.support.interpreters import imports_threading_at_start
 
 PYTHON = os.environ.get("SHUTDOWN_PROBE_TEST_PYTHON", sys.executable)
 TAG = subprocess.run([PYTHON, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True,
@@ -36,8 +37,8 @@ def env_for(events: Path, prefix: str | None) -> dict[str, str]:
     return env
 
 
-def start(env: dict[str, str], code: str = "pass") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+def start(env: dict[str, str], code: str = "pass", *, python: str = PYTHON) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
 
 
@@ -140,7 +141,15 @@ def test_the_harness_cache_is_private_precompiled_and_leaves_the_harness_env_alo
 
 def test_the_probe_imports_threading_only_when_the_app_does(tmp_path):
     events = tmp_path / "events.jsonl"
-    alone = start(env_for(events, None), "import sys; print('threading' in sys.modules)")
+    python = PYTHON
+    if imports_threading_at_start(python):
+        # a site-packages .pth file imports it at every start (as a CA-injecting one does):
+        # the same interpreter in a venv of its own runs none of them
+        subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True, timeout=120,
+                       capture_output=True)
+        python = str(tmp_path / "venv" / "bin" / "python")
+        assert not imports_threading_at_start(python)
+    alone = start(env_for(events, None), "import sys; print('threading' in sys.modules)", python=python)
     assert alone.stdout.strip() == "False", alone.stderr
     evs = [json.loads(x)["ev"] for x in events.read_text().splitlines()]
     assert "finalize" not in evs and evs[-1] == "atexit-done"
