@@ -54,7 +54,11 @@ def marked(folder: Path, prefix: str) -> set[int]:
     return {int(p.name.split("-")[1]) for p in folder.glob(f"{prefix}-*")}
 
 
-def server_toml(command: list[str], marks: Path, *, paths: list[str], extra: str = "", survive: int = 1) -> str:
+HTTP_CHECK = '{ http = "http://127.0.0.1:{port}/" }'
+
+
+def server_toml(command: list[str], marks: Path, *, paths: list[str], extra: str = "", survive: int = 1,
+                ready: str = HTTP_CHECK, alive: str | None = None) -> str:
     quoted = ", ".join(f'"{a}"' for a in command)
     return f"""
 name = "roles"
@@ -63,7 +67,8 @@ paths = {paths!r}
 command = [{quoted}]
 cwd = "{TARGETS}"
 env = {{ ROLES_DIR = "{marks}" }}
-ready = {{ http = "http://127.0.0.1:{{port}}/" }}
+ready = {ready}
+{f"alive = {alive}" if alive else ""}
 ready_timeout = 20
 survive_after = {survive}
 [hooks.bye]
@@ -153,7 +158,12 @@ def test_uvicorn_workers_master_and_workers_and_a_replacement_keeps_its_port(tmp
     command = ["{python}", "-m", "uvicorn", "roles_asgi:app", "--port", "{port}", "--workers", "2"]
     # uvicorn looks for dead workers every 0.5 s and spawns a new Python, which imports
     # uvicorn and the app: under load that took more than the 1 s other tests allow
-    result = run_one(tmp_path, server_toml(command, marks, paths=["sigkill-child"], survive=6), "sigkill-child")
+    # ready once both workers imported the app and ran its startup: an HTTP answer comes
+    # from the first one, and the other could be killed before it imported the app
+    both = "{ log = 'Application startup complete', count = 2 }"
+    result = run_one(tmp_path, server_toml(command, marks, paths=["sigkill-child"], survive=6, ready=both,
+                                           alive=HTTP_CHECK),
+                     "sigkill-child")
     assert result.outcome == "survived", result.error  # uvicorn replaces a dead worker
     roles = kinds(result)
     root = next(p for p in result.processes if p.role == "root")

@@ -205,7 +205,7 @@ def test_uvicorn_workers_sighup_is_a_rolling_restart_not_a_hang(uvicorn_workers)
     for pid in case.stayed.ended:
         assert by_pid(case, pid).signal == "SIGTERM" and not by_pid(case, pid).killed_by_harness
     assert set(case.hooks["lifespan_shutdown"].pids) == set(case.stayed.ended)
-    assert case.stayed.alive.passed and case.stayed.alive.source == "ready"
+    assert case.stayed.alive.passed and case.stayed.alive.source == "alive"
     assert [r.outcome for r in in_flight(case)] == ["completed"]
 
 
