@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from samples import fmt_spread
+
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -15,14 +17,6 @@ def _ms(x: float | None, digits: int = 1) -> str:
 
 def _ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.2f}×"
-
-
-def _spread(s: dict | None, unit: str = "×") -> str:
-    if s is None:
-        return "-"
-    if unit == "ms":
-        return f"{s['median'] * 1000:+.1f} ms [{s['min'] * 1000:+.1f} – {s['max'] * 1000:+.1f}]"
-    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
 
 
 def _head(results: dict) -> list[str]:
@@ -49,8 +43,8 @@ def _headline(results: dict) -> list[str]:
     if not row.get("round_ratio"):
         return []
     return [f"**Headline: a case through shutdown-probe, the probe on (the default), takes "
-            f"{_spread(row['round_ratio'])} the time of the same case in a bare loop** (trivial target; "
-            f"probe off: {_spread(off.get('round_ratio'))}).", ""]
+            f"{fmt_spread(row['round_ratio'])} the time of the same case in a bare loop** (trivial target; "
+            f"probe off: {fmt_spread(off.get('round_ratio'))}).", ""]
 
 
 def _per_case(results: dict) -> list[str]:
@@ -67,7 +61,7 @@ def _per_case(results: dict) -> list[str]:
                 continue
             w = row["wall"] or {}
             cells = [name, f"{row['ok']}/{row['cases']}", _ms(w.get("median_s")), _ms(w.get("p95_s")),
-                     _spread(row.get("round_ratio")), _ms(row["command_wall_per_case_s"]),
+                     fmt_spread(row.get("round_ratio")), _ms(row["command_wall_per_case_s"]),
                      _ratio(row["command_ratio_to_bare"]), _ms(row["outside_cases_per_command_s"], 0)]
             if trivial:
                 lat = row.get("latency") or {}
@@ -87,7 +81,7 @@ def _fixed_costs(results: dict) -> list[str]:
     lines = ["**Fixed costs** (paired, alternated; difference median [min–max])", "",
              "| what | difference | this | over |", "|---|---:|---:|---:|"]
     for key, row in st.items():
-        lines.append(f"| {labels.get(key, key)} | {_spread(row['diff'], 'ms')} | {_ms(row['this_median_s'])} | "
+        lines.append(f"| {labels.get(key, key)} | {fmt_spread(row['diff'], 'ms')} | {_ms(row['this_median_s'])} | "
                      f"{_ms(row['over_median_s'])} |")
     return lines + [""]
 

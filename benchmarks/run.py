@@ -35,7 +35,8 @@ from pathlib import Path
 from commands import Command, Ran, Runner, _readable
 from goals import GOALS, missed, verdict
 from readme import write_readme
-from samples import CONTENDERS, HEADLINE, PEERS, TARGETS, Contender, Pool, Sample, median, p95, summary
+from samples import (CONTENDERS, HEADLINE, PEERS, TARGETS, Contender, Pool, Sample, fmt_spread, median, p95, spread,
+                     summary)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -95,19 +96,6 @@ def round_ratios(pool: Pool, bare: Pool | None) -> list[float]:
     if bare is None:
         return []
     return [a / b for a, b in zip(pool.round_medians, bare.round_medians) if a is not None and b]
-
-
-def spread(xs: list[float]) -> dict | None:
-    """Median [min–max]."""
-    return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
-
-
-def fmt_spread(s: dict | None, unit: str = "×") -> str:
-    if s is None:
-        return "-"
-    if unit == "ms":
-        return f"{s['median'] * 1000:+.1f} ms [{s['min'] * 1000:+.1f} – {s['max'] * 1000:+.1f}]"
-    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
 
 
 def say(text: str = "") -> None:

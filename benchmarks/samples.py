@@ -42,6 +42,19 @@ def p95(xs: list[float]) -> float | None:
     return s[max(0, math.ceil(0.95 * len(s)) - 1)]
 
 
+def spread(xs: list[float]) -> dict | None:
+    """Median [min–max]."""
+    return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
+
+
+def fmt_spread(s: dict | None, unit: str = "×") -> str:
+    if s is None:
+        return "-"
+    if unit == "ms":
+        return f"{s['median'] * 1000:+.1f} ms [{s['min'] * 1000:+.1f} – {s['max'] * 1000:+.1f}]"
+    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
+
+
 def summary(xs: list[float]) -> dict | None:
     if not xs:
         return None
