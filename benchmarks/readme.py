@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samples import fmt_spread
-
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -17,6 +15,14 @@ def _ms(x: float | None, digits: int = 1) -> str:
 
 def _ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.2f}×"
+
+
+def fmt_spread(s: dict | None, unit: str = "×") -> str:
+    if s is None:
+        return "-"
+    if unit == "ms":
+        return f"{s['median'] * 1000:+.1f} ms [{s['min'] * 1000:+.1f} – {s['max'] * 1000:+.1f}]"
+    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
 
 
 def _head(results: dict) -> list[str]:

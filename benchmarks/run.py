@@ -34,9 +34,8 @@ from pathlib import Path
 
 from commands import Command, Ran, Runner, _readable
 from goals import GOALS, missed, verdict
-from readme import write_readme
-from samples import (CONTENDERS, HEADLINE, PEERS, TARGETS, Contender, Pool, Sample, fmt_spread, median, p95, spread,
-                     summary)
+from readme import fmt_spread, write_readme
+from samples import CONTENDERS, HEADLINE, PEERS, TARGETS, Contender, Pool, Sample, median, p95, spread, summary
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

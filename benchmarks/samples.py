@@ -47,14 +47,6 @@ def spread(xs: list[float]) -> dict | None:
     return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
 
 
-def fmt_spread(s: dict | None, unit: str = "×") -> str:
-    if s is None:
-        return "-"
-    if unit == "ms":
-        return f"{s['median'] * 1000:+.1f} ms [{s['min'] * 1000:+.1f} – {s['max'] * 1000:+.1f}]"
-    return f"{s['median']:.2f}× [{s['min']:.2f}–{s['max']:.2f}]"
-
-
 def summary(xs: list[float]) -> dict | None:
     if not xs:
         return None
