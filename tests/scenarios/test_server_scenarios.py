@@ -11,6 +11,8 @@ ms of the signal).
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.support import SCENARIOS
@@ -134,10 +136,15 @@ def test_uvicorn_drains_on_sigterm_yet_dies_by_the_signal(uvicorn):
     assert case.hooks["lifespan_shutdown"].ran and not case.hooks["atexit:slow_asgi.flush_on_exit"].ran
 
 
-def test_uvicorn_second_ctrl_c_turns_requests_in_flight_into_500(uvicorn):
+def test_uvicorn_second_ctrl_c_cancels_requests_in_flight_before_python_3_12(uvicorn):
     case = uvicorn["double-ctrl-c"]
-    assert fates(case, "in-flight") == {"error-status": 3}
     assert case.stop is not None and case.stop.second_signal["sent"]
+    if sys.version_info >= (3, 12):
+        # asyncio.Server.wait_closed() waits for the open connections from CPython 3.12 on
+        # (it returned at once before), and uvicorn awaits it after the forced exit
+        assert fates(case, "in-flight") == {"completed": 3}
+    else:
+        assert fates(case, "in-flight") == {"error-status": 3}
 
 
 def test_flask_dev_server_cuts_every_request_on_every_signal(flask_dev):
