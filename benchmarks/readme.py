@@ -84,10 +84,13 @@ def _fixed_costs(results: dict) -> list[str]:
     labels = {"probe_start": "probe start-up: `python -c pass` with the probe over without (no bytecode cache)",
               "check": "`shutdown-probe check scenarios/flask_atexit.toml` over `python -c pass`",
               "run_fixed": "`shutdown-probe run` of one trivial case over `bare.py` doing it"}
-    lines = ["**Fixed costs** (paired, alternated; difference median [min–max])", "",
-             "| what | difference | this | over |", "|---|---:|---:|---:|"]
+    lines = ["**Fixed costs** (paired, alternated; difference median [min–max], in wall time and in CPU "
+             "time: user + system of the command and what it reaped)", "",
+             "| what | pairs | difference | CPU time difference | this | over |", "|---|---:|---:|---:|---:|---:|"]
     for key, row in st.items():
-        lines.append(f"| {labels.get(key, key)} | {fmt_spread(row['diff'], 'ms')} | {_ms(row['this_median_s'])} | "
+        cpu = row.get("cpu_diff")
+        lines.append(f"| {labels.get(key, key)} | {(row['diff'] or {}).get('n', '-')} | "
+                     f"{fmt_spread(row['diff'], 'ms')} | {fmt_spread(cpu, 'ms')} | {_ms(row['this_median_s'])} | "
                      f"{_ms(row['over_median_s'])} |")
     return lines + [""]
 

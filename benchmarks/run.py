@@ -312,10 +312,11 @@ class Benchmark:
     def startup(self) -> None:
         """Probe start-up, `check FILE` and `run`'s fixed cost, paired against the bare thing."""
         n = self.settings.startup_rounds
-        say(f"fixed costs: {n} alternated pairs each (benchmarks/startup.py; paired differences, "
-            "median [min–max])")
+        say(f"fixed costs: {n} alternated pairs each, {5 * n} for the probe's start-up (benchmarks/startup.py; "
+            "paired differences, median [min–max])")
         out = self.workdir / "startup.json"
-        cmd = Command("startup", [PY, "benchmarks/startup.py", "--rounds", str(n), "--out", str(out)])
+        cmd = Command("startup", [PY, "benchmarks/startup.py", "--rounds", str(n), "--probe-rounds", str(5 * n),
+                                  "--out", str(out)])
         ran = self.runner.run(cmd, phase="startup")
         say(f"      $ {cmd.shell()}")
         if ran.rc != 0 or not out.exists():

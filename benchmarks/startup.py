@@ -1,10 +1,12 @@
 """Fixed costs, each as a paired difference against the bare thing it adds to.
 
-    python benchmarks/startup.py --rounds 20 --out FILE.json
+    python benchmarks/startup.py --rounds 20 [--probe-rounds 100] --out FILE.json
 
 Three pairs, each run as processes from here, timed from spawn to reap, the two arms
 of a pair in an order that alternates from one round to the next (a drift of the
-machine's speed lands on both alike), after one warm-up run of each arm:
+machine's speed lands on both alike), after one warm-up run of each arm. The probe's
+pair runs five times as many rounds by default: its difference is a few milliseconds
+in ~35, where twenty pairs leave the median at the mercy of a few slow starts.
 
 - probe start-up: ``python -c pass`` with the Python probe switched on (the
   environment the harness gives a target: ``shutdown_probe.probe.probe_env``) against
@@ -79,14 +81,17 @@ def _pair(rounds: int, this: tuple[list[str], dict[str, str]], over: tuple[list[
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--probe-rounds", type=int, default=None,
+                   help="pairs for the probe's start-up, a few milliseconds in ~35: default 5 x --rounds")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    probe_rounds = args.probe_rounds if args.probe_rounds is not None else 5 * args.rounds
     plain = _plain_env()
     nobytecode = dict(plain, PYTHONDONTWRITEBYTECODE="1")
     with tempfile.TemporaryDirectory(prefix="shutdown-probe-startup-") as tmp:
         events = Path(tmp) / "events.jsonl"
         figures = {
-            "probe_start": _pair(args.rounds, ([PY, "-c", "pass"], _probe_env(events)),
+            "probe_start": _pair(probe_rounds, ([PY, "-c", "pass"], _probe_env(events)),
                                  ([PY, "-c", "pass"], nobytecode)),
             "check": _pair(args.rounds, ([PY, "-m", "shutdown_probe", "check", "scenarios/flask_atexit.toml"], plain),
                            ([PY, "-c", "pass"], plain)),
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                                ([PY, "benchmarks/contenders/bare.py", "--target", "trivial", "--cases", "1",
                                  "--out", str(Path(tmp) / "bare.jsonl")], plain)),
         }
-    args.out.write_text(json.dumps({"rounds": args.rounds, "figures": figures}, indent=1) + "\n")
+    args.out.write_text(json.dumps({"rounds": args.rounds, "probe_rounds": probe_rounds, "figures": figures},
+                                   indent=1) + "\n")
     return 0
 
 
