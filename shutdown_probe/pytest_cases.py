@@ -203,8 +203,12 @@ def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: Shard) ->
     scenario_items = [item for item in items if isinstance(item, ScenarioItem)]
     info = record([case_key(i.scenario.name, i.case_path.name) for i in scenario_items], shard)
     mine = {id(scenario_items[n]) for n in info["positions"]}
-    kept = [item for item in items if id(item) in mine or (shard.index == 1 and not isinstance(item, ScenarioItem))]
-    dropped = [item for item in items if id(item) not in {id(k) for k in kept}]
+
+    def wanted(item: pytest.Item) -> bool:
+        return id(item) in mine or (shard.index == 1 and not isinstance(item, ScenarioItem))
+
+    kept = [item for item in items if wanted(item)]
+    dropped = [item for item in items if not wanted(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -88,6 +88,15 @@ def pick_shard(cases: CaseList, given: Shard | None) -> tuple[CaseList, ShardInf
     return part, shard
 
 
+def run_facts(environment: EnvironmentInfo | None, shard: ShardInfo | None) -> EnvironmentInfo:
+    """What a caller adds to a run's environment block: ``environment`` (``run --with``:
+    the environment the cases ran in) and the shard the run is (``run --shard``)."""
+    facts: EnvironmentInfo = {**(environment or {})}
+    if shard is not None:
+        facts["shard"] = shard
+    return facts
+
+
 def run_and_report(cases: CaseList, *, jobs: Jobs, quiet: bool, keep_workdirs: bool,
                     targets: Mapping[str, str | None], width: int | None,
                     show: bool = True, source: str | None = None,
@@ -114,20 +123,17 @@ def run_and_report(cases: CaseList, *, jobs: Jobs, quiet: bool, keep_workdirs: b
             keep_workdirs=keep_workdirs))
         if results is None:
             stop.finishing = True  # from now on signals are only counted
-            return _report_interrupted(stop, cases, progress, jobs, targets, environment, shard), None
+            return _report_interrupted(stop, cases, progress, jobs, targets, run_facts(environment, shard)), None
     finally:
         stop.uninstall()
-    results.environment.update(environment or {})
-    if shard is not None:
-        results.environment["shard"] = shard
+    results.environment.update(run_facts(environment, shard))
     return _report_run(results, targets, width, progress, show, source), results
 
 
 def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress, jobs: Jobs,
-                        targets: Mapping[str, str | None], environment: EnvironmentInfo | None = None,
-                        shard: ShardInfo | None = None) -> int:
+                        targets: Mapping[str, str | None], facts: EnvironmentInfo) -> int:
     """Every report asked for, with the cases that finished (those cut short end as
-    "interrupted"); the status 128 + N."""
+    "interrupted"), ``facts`` (:func:`run_facts`) in their environment; the status 128 + N."""
     from ..environment import environment_info
     from ..results import Results
 
@@ -135,10 +141,8 @@ def _report_interrupted(stop: Interruption, cases: CaseList, progress: Progress,
     err(f"interrupted by {stop.name}: stopped every case, killed {stop.killed} process(es) still running")
     partial = Results(cases=progress.finished(),
                       environment={**environment_info(jobs=most_at_once(jobs, len(cases)), interrupted_by=stop.name),
-                                   **(environment or {})},
+                                   **facts},
                       scenarios={c.scenario.name: c.scenario.description for c in cases.distinct()})
-    if shard is not None:
-        partial.environment["shard"] = shard
     write_report_files(targets, partial)
     return 128 + stop.signum
 

@@ -19,15 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .console import err, report_targets
+from .console import err, report_targets, said
 from .parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Usage
-from .running import chosen_cases, pick_shard, run_and_report
+from .running import chosen_cases, pick_shard, run_and_report, run_facts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..concurrency import Jobs
     from ..bisect import BisectOutcome, Step
     from ..releases import Listing
-    from ..reports import Written
     from ..envs import BuiltEnv, EnvFailure, IndexOptions
     from ..results import Results
     from ..scenario import Scenario
@@ -104,15 +103,13 @@ def run_with(args: argparse.Namespace, load: Callable[[], list[Scenario]], paths
         if isinstance(env, EnvFailure):  # a column that says why: the cases it would have run
             cases, shard = pick_shard(chosen_cases(loaded if loaded is not None else load(), paths,
                                                    repeat=args.repeat), args.shard)
-            part = unavailable_results(env, cases, environment_info())
-            if shard is not None:
-                part.environment["shard"] = shard
-            _said_all(write_reports(part, spec_targets(targets, spec, specs)))
+            part = unavailable_results(env, cases, {**environment_info(), **run_facts(None, shard)})
+            said(write_reports(part, spec_targets(targets, spec, specs)))
             parts.append(part)
             worst = EXIT_USAGE
     print(format_compat(parts), end="")
     if args.compat:
-        if not _said_all(write_reports(parts[0], {"compat": args.compat}, compat=parts)):
+        if not said(write_reports(parts[0], {"compat": args.compat}, compat=parts)):
             return EXIT_USAGE
         print(f"wrote {args.compat} (compat)", file=sys.stderr)
     return worst
@@ -131,12 +128,6 @@ def _first_on_path(folder: str) -> Iterator[None]:
             os.environ.pop("PATH", None)
         else:
             os.environ["PATH"] = before
-
-
-def _said_all(written: list[Written]) -> bool:
-    from .console import said
-
-    return said(written)
 
 
 def cmd_bisect(args: argparse.Namespace) -> int:
