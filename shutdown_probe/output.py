@@ -149,6 +149,10 @@ class OutputCapture:
         self._open: set[int] = set(self._fds)
         self._stop = Flag()
         self._done = threading.Event()  # set when the reader has stopped
+        # Bytes of each stream read and handed to the subscribers (every whole line in
+        # them given out): what caught_up() waits on.
+        self._fed = {name: 0 for name in streams}
+        self._fed_changed = threading.Condition()
 
     def start(self) -> None:
         # A bare thread: threading.Thread.start() waits until the new thread has run
@@ -185,6 +189,19 @@ class OutputCapture:
                 pos[self._fds[fd]] += _unread(fd)
         return pos
 
+    def caught_up(self, position: dict[str, int], timeout: float) -> bool:
+        """Wait up to ``timeout`` until every line written by ``position`` (what
+        :meth:`position` said, e.g. when the app was seen to exit) has been handed to
+        the subscribers; whether it was."""
+        deadline = time.monotonic() + timeout
+        with self._fed_changed:
+            while any(self._fed[name] < at for name, at in position.items()):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._done.is_set():
+                    return all(self._fed[name] >= at for name, at in position.items())
+                self._fed_changed.wait(left)
+            return True
+
     def finish(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for both pipes to reach EOF, then stop reading.
 
@@ -217,6 +234,8 @@ class OutputCapture:
             self._run()
         finally:
             self._done.set()
+            with self._fed_changed:  # caught_up() stops waiting for what will never be read
+                self._fed_changed.notify_all()
 
     def _run(self) -> None:
         open_fds = dict(self._fds)
@@ -237,12 +256,21 @@ class OutputCapture:
                         self._flush_partial(name)
                         self._close(fd)
                         del open_fds[fd]
+                        self._fed_to(name)
                         continue
                     self._feed(name, chunk)
+                    self._fed_to(name)
         finally:
             for fd, name in open_fds.items():
                 self._flush_partial(name)
                 self._close(fd)
+                self._fed_to(name)
+
+    def _fed_to(self, name: str) -> None:
+        """Everything read of ``name`` so far has been given out."""
+        with self._fed_changed:
+            self._fed[name] = self.bytes_read[name]
+            self._fed_changed.notify_all()
 
     def _close(self, fd: int) -> None:
         with self._read_lock:

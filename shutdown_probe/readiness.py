@@ -26,6 +26,10 @@ from .waiting import Backoff, Flag, wait_readable
 if TYPE_CHECKING:  # requests costs 50 ms to import: only apps checked over HTTP pay it
     import requests
 
+# How long a log ready check waits, once the app has exited, for the reader to hand out
+# what the app wrote before it (microseconds of work, unless the machine starves it)
+CATCH_UP_S = 5.0
+
 
 @dataclass
 class ReadyOutcome:
@@ -83,19 +87,7 @@ def wait_ready(
 
     if check.kind == "log":
         assert log_watch is not None
-        while True:
-            if log_watch.flag.is_set():
-                if log_watch.note is not None:  # the regex was turned off: it can never match now
-                    return ReadyOutcome(False, log_watch.note, time.monotonic() - start)
-                return ReadyOutcome(True, f"log matched {quoted(str(check.value))}", time.monotonic() - start)
-            failed = gone()
-            if failed:
-                return failed
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return ReadyOutcome(False, f"no output line matched {quoted(str(check.value))} within {timeout:g} s",
-                                    time.monotonic() - start)
-            wait_readable(wake + [log_watch.flag.fileno()], left)
+        return _wait_log(check, log_watch, capture, deadline, start, timeout, wake, gone)
 
     # A refused connect or a missing file costs microseconds: try again after about a
     # millisecond, backing off to a quarter second for an app that takes its time.
@@ -119,6 +111,31 @@ def wait_ready(
             if ok:
                 return ReadyOutcome(True, f"{check.kind} {check.value}: {last}", time.monotonic() - start)
             wait_readable(wake, min(backoff.next(), deadline - time.monotonic()))
+
+
+def _wait_log(check: ReadyCheck, log_watch: LogWatcher, capture: OutputCapture, deadline: float, start: float,
+              timeout: float, wake: list[int], gone: Callable[[], ReadyOutcome | None]) -> ReadyOutcome:
+    """``log``: until ``log_watch`` has seen its lines, the app is gone, or the deadline."""
+    while True:
+        if log_watch.flag.is_set():
+            if log_watch.note is not None:  # the regex was turned off: it can never match now
+                return ReadyOutcome(False, log_watch.note, time.monotonic() - start)
+            return ReadyOutcome(True, f"log matched {quoted(str(check.value))}", time.monotonic() - start)
+        failed = gone()
+        if failed:
+            # the app may have printed its line just before it exited, and the reader
+            # not have got to it yet: read what was written first
+            read_all = capture.caught_up(capture.position(), CATCH_UP_S)
+            if log_watch.flag.is_set():
+                continue  # judged at the top of the loop
+            if not read_all:
+                failed.detail += f" (what it wrote last was not all read within {CATCH_UP_S:g} s)"
+            return failed
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return ReadyOutcome(False, f"no output line matched {quoted(str(check.value))} within {timeout:g} s",
+                                time.monotonic() - start)
+        wait_readable(wake + [log_watch.flag.fileno()], left)
 
 
 def _wait_own(check: ReadyCheck, deadline: float, start: float, timeout: float, wake: list[int],

@@ -116,3 +116,58 @@ def test_a_line_without_newlines_is_cut_into_bounded_pieces():
     assert max(lengths) == MAX_LINE
     assert sum(lengths) == total
     assert cap.position() == {"stdout": total}
+
+
+def test_caught_up_waits_until_what_was_written_is_handed_out():
+    r, w = pipe()
+    os.write(w, b"first\nready\n")
+    release = threading.Event()
+    seen = []
+
+    def slow(line):  # holds the reader back until released
+        release.wait(10)
+        seen.append(line.text)
+
+    cap = OutputCapture({"stdout": r})
+    cap.subscribe(slow)
+    cap.start()
+    written = cap.position()
+    assert not cap.caught_up(written, 0.0) and seen == []
+    threading.Thread(target=release.set).start()
+    assert cap.caught_up(written, 10.0)
+    assert seen == ["first", "ready"]
+    os.close(w)
+    assert cap.finish(10.0)
+    assert cap.caught_up(cap.position(), 0.0)  # stopped at EOF: nothing left to wait for
+
+
+def test_a_log_ready_line_printed_just_before_the_exit_counts():
+    # The app prints its ready line and exits; the harness sees the exit while the reader
+    # has not yet handed the line to the ready check (here: held back by an earlier
+    # subscriber until the exit is seen). The line was written first: the app was ready.
+    from shutdown_probe.patterns import compile_regex
+    from shutdown_probe.readiness import LogWatcher, wait_ready
+    from shutdown_probe.scenario import ReadyCheck
+
+    r, w = pipe()
+    os.write(w, b"booting\nserving on 8000\n")
+    os.close(w)
+    regex = compile_regex("serving on")
+    release = threading.Event()
+    cap = OutputCapture({"stdout": r})
+    cap.subscribe(lambda line: release.wait(10))
+    watch = LogWatcher(regex, 1)
+    cap.subscribe(watch, regex)
+    cap.start()
+
+    def root_alive():
+        release.set()  # the exit is seen now, before the line reached the check
+        return False
+
+    try:
+        seen = wait_ready(ReadyCheck("log", "serving on", regex=regex), timeout=10, root_fd=None,
+                          root_alive=root_alive, capture=cap, log_watch=watch)
+    finally:
+        watch.close()
+        cap.finish(10.0)
+    assert seen.ready, seen.detail
