@@ -15,6 +15,7 @@ wait. Runs on any CPython 3.8+ (no newer syntax or APIs).
 
 import atexit
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -44,8 +45,22 @@ def serve_until_sigterm(hook, name, ready_fd):
     say(name, os.getpid())
     os.write(ready_fd, b"up\n")
     os.close(ready_fd)
+    wait_for_signals()
+
+
+def wait_for_signals():
+    """Block for ever, running the Python signal handlers as signals come. Not
+    signal.pause(): a signal whose handler is Python code (SIGTERM's here, the probe's
+    injected exit) that lands after the interpreter last looked for pending signals and
+    before pause() starts is handled only at the next signal, so the process would wait
+    for ever (a CI run saw it once). With a wakeup fd the C-level handler writes to a
+    pipe, and select() returns at once even for a signal that came before it."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w)
     while True:
-        signal.pause()
+        select.select([r], [], [])
+        os.read(r, 512)
 
 
 if sys.argv[1] == "--child":
